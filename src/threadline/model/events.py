@@ -1,0 +1,153 @@
+"""OpenLineage-shaped events (spec ``OpenLineage.json`` 2-0-2).
+
+Facets are kept as plain JSON objects so that custom facets from any producer round-trip byte
+for byte; threadline's own facets are built by :mod:`threadline.model.facets`.  Events are
+frozen ``msgspec`` structs: cheap to build on a caller's thread, strict to decode at a boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final, Literal
+
+import msgspec
+
+from threadline._version import __version__
+from threadline.errors import InvalidEvent
+
+#: Schema every event claims (``schemaURL``) and ``_producer`` threadline stamps on facets.
+SCHEMA_URL: Final = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+DATASET_EVENT_SCHEMA_URL: Final = (
+    "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent"
+)
+JOB_EVENT_SCHEMA_URL: Final = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent"
+PRODUCER: Final = f"https://github.com/threadline-dev/threadline/tree/v{__version__}"
+
+EventType = Literal["START", "RUNNING", "COMPLETE", "FAIL", "ABORT", "OTHER"]
+EVENT_TYPES: Final = ("START", "RUNNING", "COMPLETE", "FAIL", "ABORT", "OTHER")
+TERMINAL_EVENT_TYPES: Final = frozenset({"COMPLETE", "FAIL", "ABORT"})
+
+Facets = dict[str, Any]
+
+
+class Dataset(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+    """An input or output dataset: ``namespace`` + ``name`` (OpenLineage naming) and facets.
+
+    Example: ``Dataset(namespace="file://host", name="/data/raw.csv")``
+    """
+
+    namespace: str
+    name: str
+    facets: Facets = msgspec.field(default_factory=dict)
+    inputFacets: Facets = msgspec.field(default_factory=dict)
+    outputFacets: Facets = msgspec.field(default_factory=dict)
+
+
+class Run(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+    """A run: its ``runId`` (UUID, v7 preferred) and run facets."""
+
+    runId: str
+    facets: Facets = msgspec.field(default_factory=dict)
+
+
+class Job(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+    """A job: a namespace chosen by the scheduler, a name unique within it, job facets."""
+
+    namespace: str
+    name: str
+    facets: Facets = msgspec.field(default_factory=dict)
+
+
+class RunEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+    """A run state transition with the datasets read and written (``$defs/RunEvent``)."""
+
+    eventTime: str
+    run: Run
+    job: Job
+    producer: str
+    schemaURL: str
+    eventType: str | None = None
+    inputs: list[Dataset] = msgspec.field(default_factory=list)
+    outputs: list[Dataset] = msgspec.field(default_factory=list)
+
+
+class DatasetEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+    """Metadata about a dataset outside any run (``$defs/DatasetEvent``)."""
+
+    eventTime: str
+    dataset: Dataset
+    producer: str
+    schemaURL: str
+
+
+class JobEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+    """Metadata about a job outside any run (``$defs/JobEvent``)."""
+
+    eventTime: str
+    job: Job
+    producer: str
+    schemaURL: str
+    inputs: list[Dataset] = msgspec.field(default_factory=list)
+    outputs: list[Dataset] = msgspec.field(default_factory=list)
+
+
+AnyEvent = RunEvent | DatasetEvent | JobEvent
+
+
+def now_iso() -> str:
+    """The current UTC time as an RFC 3339 string with microseconds."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> dt.datetime:
+    """Parse an RFC 3339 / ISO 8601 time; naive times are taken as UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidEvent(f"eventTime {text!r} is not an ISO 8601 date-time") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def classify(body: dict[str, Any]) -> type[AnyEvent]:
+    """Which event type a JSON object is (the same rules the OpenLineage spec uses)."""
+    if "run" in body:
+        return RunEvent
+    if "dataset" in body:
+        return DatasetEvent
+    if "job" in body:
+        return JobEvent
+    raise InvalidEvent("event has none of 'run', 'job' or 'dataset'", detail={"path": "$"})
+
+
+def event_from_dict(body: Any) -> AnyEvent:
+    """Decode and structurally check one event; raises :class:`InvalidEvent` naming the path."""
+    if not isinstance(body, dict):
+        raise InvalidEvent("an event must be a JSON object", detail={"path": "$"})
+    cls = classify(body)
+    try:
+        event: AnyEvent = msgspec.convert(body, cls)
+    except msgspec.ValidationError as exc:
+        raise InvalidEvent(f"malformed event: {exc}", detail={"path": _msgspec_path(exc)}) from exc
+    if isinstance(event, RunEvent) and event.eventType is not None and event.eventType not in EVENT_TYPES:
+        raise InvalidEvent(
+            f"eventType {event.eventType!r} is not one of {', '.join(EVENT_TYPES)}",
+            detail={"path": "$.eventType"},
+        )
+    parse_time(event.eventTime)
+    return event
+
+
+def event_to_dict(event: AnyEvent) -> dict[str, Any]:
+    """The event's JSON object (what is canonicalized, hashed and stored)."""
+    body: dict[str, Any] = msgspec.to_builtins(event)
+    return body
+
+
+def _msgspec_path(exc: msgspec.ValidationError) -> str:
+    message = str(exc)
+    marker = "at `"
+    if marker in message:
+        return message.split(marker, 1)[1].rstrip("`")
+    return "$"

@@ -1,0 +1,168 @@
+"""One identity scheme for everything in the graph.
+
+A node is ``(kind, namespace, name)`` named the OpenLineage way (a dataset's namespace is the
+scheme and authority of its source, ``file://host`` for local files; its name is the path or
+``db.schema.table`` within it).  A *version* of a node is a content fingerprint
+(``b3:<hex>``) for data and models, or an execution id (``ex:<hex>``) for a job.
+
+The printable form, used by the CLI, the API and the exports::
+
+    dataset:file://host/data/raw.csv@b3:5f1c…
+    model:file://host/models/clf.joblib@b3:91aa…
+    job:threadline/train@ex:0c2e…
+
+``NodeId.parse`` reads it back; ``to_canonical`` is the JSON form that is hashed and stored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import blake3
+
+from threadline.errors import InvalidIdentifier
+
+#: Artifact kinds carried by the ``artifact`` facet, plus ``job`` for executions.
+ARTIFACT_KINDS: Final = ("dataset", "features", "model", "evaluation", "deployment", "predictions")
+NODE_KINDS: Final = (*ARTIFACT_KINDS, "job")
+
+_VERSION_RE = re.compile(r"^[a-z][a-z0-9]*:[A-Za-z0-9._~+\-:]+$")
+_KIND_RE = re.compile(r"^[a-z]+$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class NodeId:
+    """A node, or one version of it when ``version`` is set."""
+
+    kind: str
+    namespace: str
+    name: str
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in NODE_KINDS:
+            raise InvalidIdentifier(
+                f"unknown node kind {self.kind!r}; expected one of {', '.join(NODE_KINDS)}"
+            )
+        if not self.namespace or not self.name:
+            raise InvalidIdentifier("a node id needs a non-empty namespace and name")
+        if self.version is not None and not _VERSION_RE.match(self.version):
+            raise InvalidIdentifier(f"malformed version {self.version!r} (expected e.g. b3:<hex>)")
+
+    @property
+    def unversioned(self) -> NodeId:
+        return NodeId(self.kind, self.namespace, self.name)
+
+    def with_version(self, version: str | None) -> NodeId:
+        return NodeId(self.kind, self.namespace, self.name, version)
+
+    @property
+    def uri(self) -> str:
+        """``namespace`` joined to ``name`` the way OpenLineage prints a dataset."""
+        if self.name.startswith("/") or self.namespace.endswith("/"):
+            return f"{self.namespace}{self.name}"
+        return f"{self.namespace}/{self.name}"
+
+    def __str__(self) -> str:
+        base = f"{self.kind}:{self.uri}"
+        return f"{base}@{self.version}" if self.version else base
+
+    def to_canonical(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+        if self.version:
+            body["version"] = self.version
+        return body
+
+    @classmethod
+    def parse(cls, text: str) -> NodeId:
+        """Read the printable form back; raises :class:`InvalidIdentifier` naming the problem."""
+        kind, sep, rest = text.partition(":")
+        if not sep or not _KIND_RE.match(kind):
+            raise InvalidIdentifier(
+                f"{text!r} is not a node id (expected KIND:NAMESPACE/NAME[@VERSION], "
+                "e.g. dataset:file://host/data/raw.csv@b3:5f1c…)"
+            )
+        version: str | None = None
+        at = rest.rfind("@")
+        if at != -1 and _VERSION_RE.match(rest[at + 1 :]):
+            rest, version = rest[:at], rest[at + 1 :]
+        namespace, name = split_uri(rest)
+        if not namespace or not name:
+            raise InvalidIdentifier(f"{text!r} has no NAMESPACE/NAME part")
+        return cls(kind, namespace, name, version)
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """Split ``scheme://authority/path`` or ``namespace/name`` into OpenLineage parts."""
+    scheme, sep, rest = uri.partition("://")
+    if sep:
+        authority, slash, path = rest.partition("/")
+        namespace = f"{scheme}://{authority}"
+        if scheme == "file":
+            return namespace, "/" + path if slash else ""
+        return namespace, path
+    namespace, _, name = uri.partition("/")
+    return namespace, name
+
+
+_HOST: str | None = None
+
+
+def local_host() -> str:
+    """The host name used in ``file://host`` namespaces (stable within a process)."""
+    global _HOST
+    if _HOST is None:
+        _HOST = socket.gethostname() or "localhost"
+    return _HOST
+
+
+def file_dataset(path: str | os.PathLike[str], kind: str = "dataset") -> NodeId:
+    """The node of a local file or directory: ``file://host`` + absolute path."""
+    absolute = Path(os.path.abspath(os.fspath(path))).as_posix()
+    return NodeId(kind, f"file://{local_host()}", absolute)
+
+
+# --- run and execution ids --------------------------------------------------------------
+
+_uuid7_lock = threading.Lock()
+_uuid7_last = 0
+
+
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUIDv7 (RFC 9562), monotonic within the process."""
+    global _uuid7_last
+    with _uuid7_lock:
+        ms = time.time_ns() // 1_000_000
+        # Monotonic: within one millisecond the 12-bit rand_a becomes a counter.
+        candidate = (ms << 12) | secrets.randbits(12)
+        if candidate <= _uuid7_last:
+            candidate = _uuid7_last + 1
+        _uuid7_last = candidate
+    ms, counter = candidate >> 12, candidate & 0xFFF
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= counter << 64
+    value |= 0b10 << 62
+    value |= secrets.randbits(62)
+    return uuid.UUID(int=value)
+
+
+def content_version(digest_hex: str) -> str:
+    """The version string of content whose BLAKE3 digest is ``digest_hex``."""
+    return f"b3:{digest_hex}"
+
+
+def execution_version(parts: dict[str, Any]) -> str:
+    """A deterministic execution id: equal inputs, code, parameters and outputs give the same id."""
+    from threadline.model.canonical import canonical_json
+
+    return "ex:" + blake3.blake3(canonical_json(parts)).hexdigest()[:32]

@@ -1,0 +1,81 @@
+"""Stores: ``open_store(url)`` picks the backend by URL scheme.
+
+* ``sqlite:///path/lineage.db`` (or a plain path) — embedded, the default
+  (``.threadline/lineage.db`` in the working directory);
+* ``postgresql+psycopg://user@host/db`` — for teams.
+
+Third parties add schemes through the ``threadline.stores`` entry-point group (a callable that
+takes the URL and returns a :class:`~threadline.store.base.Store`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from threadline.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from threadline.store.sql import SqlStore
+
+DEFAULT_STORE: Final = ".threadline/lineage.db"
+
+
+def _sqlite(url: str) -> SqlStore:
+    from threadline.store.sqlite import SqliteStore
+
+    return SqliteStore(url)
+
+
+def _postgres(url: str) -> SqlStore:
+    from threadline.store.postgres import PostgresStore
+
+    return PostgresStore(url)
+
+
+BACKENDS: Final[dict[str, Callable[[str], SqlStore]]] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgres,
+    "postgresql+psycopg": _postgres,
+    "postgres": _postgres,
+}
+
+
+def normalize_url(target: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> str:
+    """The store URL for an explicit target, ``THREADLINE_STORE``, or the default path."""
+    env = os.environ if environ is None else environ
+    raw = os.fspath(target) if target is not None else env.get("THREADLINE_STORE") or DEFAULT_STORE
+    if "://" in raw:
+        if raw.startswith("postgres://"):
+            raw = "postgresql+psycopg://" + raw[len("postgres://") :]
+        elif raw.startswith("postgresql://"):
+            raw = "postgresql+psycopg://" + raw[len("postgresql://") :]
+        return raw
+    return "sqlite:///" + str(Path(raw).expanduser().resolve())
+
+
+def open_store(target: str | os.PathLike[str] | None = None) -> SqlStore:
+    """Open (creating if needed) the store at ``target``; see the module docstring."""
+    url = normalize_url(target)
+    scheme = url.split("://", 1)[0]
+    factory = BACKENDS.get(scheme) or _entry_point(scheme)
+    if factory is None:
+        raise StoreUnavailable(
+            f"no store backend for scheme {scheme!r}; use sqlite:///PATH or postgresql+psycopg://…"
+        )
+    return factory(url)
+
+
+def _entry_point(scheme: str) -> Callable[[str], SqlStore] | None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="threadline.stores"):
+        if ep.name == scheme:
+            factory: Callable[[str], SqlStore] = ep.load()
+            return factory
+    return None
+
+
+__all__ = ["DEFAULT_STORE", "normalize_url", "open_store"]

@@ -1,0 +1,39 @@
+"""The PostgreSQL store: the same schema and logic, appends serialized by an advisory lock.
+
+``pg_advisory_xact_lock`` is held from the read of the chain head to the commit, so concurrent
+writers (processes, server workers) take turns and the chain never forks; the lock is released
+by the commit or rollback itself, so a crashed writer cannot leave it held.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+
+from threadline.errors import StoreUnavailable
+from threadline.store.sql import SqlStore
+
+#: Arbitrary but fixed: the advisory lock key guarding the chain head ("tl" + "chain").
+CHAIN_LOCK_KEY: Final = 0x746C_6368_6169_6E
+
+
+class PostgresStore(SqlStore):
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        try:
+            engine = sa.create_engine(url, pool_pre_ping=True, pool_size=4)
+        except (ImportError, sa.exc.ArgumentError) as exc:
+            raise StoreUnavailable(
+                f"cannot use {url.split('@')[-1]}: {exc} (pip install 'threadline[postgres]')"
+            ) from exc
+        super().__init__(url, engine, engine)
+
+    def _insert(self, table: sa.Table) -> Any:
+        return postgresql.insert(table)
+
+    def _lock_chain(self, conn: Connection) -> None:
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))

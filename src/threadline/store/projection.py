@@ -1,0 +1,253 @@
+"""Project events onto the derived graph: pure functions, no I/O.
+
+A batch of events becomes *facts* (nodes, versions, edges, run states) keyed by natural keys;
+:class:`~threadline.store.sql.SqlStore` turns the keys into row ids and writes them.  Keeping
+this pure means the same code serves every backend and is tested without a database.
+
+Order independence: a run's state is the highest-ranked state seen (terminal beats RUNNING
+beats START), ties broken by event time, so COMPLETE arriving before START, duplicates and
+retries all converge to the same row.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from threadline.model.events import parse_time
+
+NodeKey = tuple[str, str, str]  # (type, namespace, name)
+VersionKey = tuple[NodeKey, str]  # (node, version); version LATEST → resolved by the store
+
+#: An input dataset that names no version is linked to the newest version known at ingest.
+LATEST: Final = "\0latest"
+#: What an input resolves to when no version of it was ever recorded.
+UNVERSIONED: Final = "v:unversioned"
+
+STATE_RANK: Final = {"OTHER": 0, "START": 1, "RUNNING": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
+
+_SAFE_VERSION = re.compile(r"^[a-z][a-z0-9]*:[A-Za-z0-9._~+\-:%]+$")
+
+
+def to_micros(text: str) -> int:
+    moment = parse_time(text)
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def normalize_version(raw: str) -> str:
+    """A producer's ``datasetVersion`` as a threadline version token."""
+    if _SAFE_VERSION.match(raw):
+        return raw
+    return "v:" + urllib.parse.quote(raw, safe="._~+-:")
+
+
+@dataclass(slots=True)
+class NodeFact:
+    kind: str
+    facets: dict[str, Any]
+    seen_us: int
+
+
+@dataclass(slots=True)
+class VersionFact:
+    facets: dict[str, Any]
+    first_seen_us: int
+    last_seen_us: int
+    first_seq: int
+
+
+@dataclass(slots=True)
+class EdgeFact:
+    created_us: int
+    first_seq: int
+
+
+@dataclass(slots=True)
+class RunFact:
+    job: NodeKey
+    execution: VersionKey | None
+    state: str
+    state_rank: int
+    state_time_us: int
+    started_us: int | None
+    ended_us: int | None
+    parent_run_id: str | None
+    facets: dict[str, Any]
+    first_seq: int
+    last_seq: int
+
+
+@dataclass(slots=True)
+class Projection:
+    nodes: dict[NodeKey, NodeFact] = field(default_factory=dict)
+    versions: dict[VersionKey, VersionFact] = field(default_factory=dict)
+    edges: dict[tuple[VersionKey, VersionKey, str], EdgeFact] = field(default_factory=dict)
+    runs: dict[str, RunFact] = field(default_factory=dict)
+
+    def node(self, key: NodeKey, kind: str, facets: dict[str, Any], seen_us: int) -> None:
+        fact = self.nodes.get(key)
+        if fact is None:
+            self.nodes[key] = NodeFact(kind, dict(facets), seen_us)
+            return
+        fact.facets.update(facets)
+        if kind != "dataset" or fact.kind == "dataset":
+            fact.kind = kind
+        fact.seen_us = max(fact.seen_us, seen_us)
+
+    def version(self, key: VersionKey, facets: dict[str, Any], seen_us: int, seq: int) -> None:
+        fact = self.versions.get(key)
+        if fact is None:
+            self.versions[key] = VersionFact(dict(facets), seen_us, seen_us, seq)
+            return
+        fact.facets.update(facets)
+        fact.first_seen_us = min(fact.first_seen_us, seen_us)
+        fact.last_seen_us = max(fact.last_seen_us, seen_us)
+
+    def edge(self, src: VersionKey, dst: VersionKey, relation: str, seen_us: int, seq: int) -> None:
+        key = (src, dst, relation)
+        fact = self.edges.get(key)
+        if fact is None:
+            self.edges[key] = EdgeFact(seen_us, seq)
+        else:
+            fact.created_us = min(fact.created_us, seen_us)
+
+    def project(self, seq: int, body: dict[str, Any], time_us: int) -> None:
+        """Add one event's facts."""
+        if "run" in body:
+            self._run_event(seq, body, time_us)
+        elif "dataset" in body:
+            self._dataset(body["dataset"], time_us, seq, output=False, versioned_only=True)
+        elif "job" in body:
+            job = body["job"]
+            self.node(("job", job["namespace"], job["name"]), "job", job.get("facets") or {}, time_us)
+
+    def _dataset(
+        self,
+        dataset: dict[str, Any],
+        time_us: int,
+        seq: int,
+        *,
+        output: bool,
+        run_id: str | None = None,
+        versioned_only: bool = False,
+    ) -> VersionKey | None:
+        facets: dict[str, Any] = dataset.get("facets") or {}
+        key: NodeKey = ("dataset", dataset["namespace"], dataset["name"])
+        artifact = facets.get("threadline_artifact")
+        kind = artifact.get("kind", "dataset") if isinstance(artifact, dict) else "dataset"
+        self.node(key, kind, _node_level(facets), time_us)
+        raw = facets.get("version")
+        raw_version = raw.get("datasetVersion") if isinstance(raw, dict) else None
+        if isinstance(raw_version, str) and raw_version:
+            version = normalize_version(raw_version)
+        elif versioned_only:
+            return None
+        elif output and run_id is not None:
+            # Marquez's rule: an unversioned output gets a new version per run that wrote it.
+            version = f"run:{run_id}"
+        else:
+            version = LATEST
+        vkey: VersionKey = (key, version)
+        if version != LATEST:
+            self.version(vkey, facets, time_us, seq)
+        return vkey
+
+    def _run_event(self, seq: int, body: dict[str, Any], time_us: int) -> None:
+        run = body["run"]
+        job = body["job"]
+        run_id = str(run["runId"])
+        run_facets: dict[str, Any] = run.get("facets") or {}
+        job_key: NodeKey = ("job", job["namespace"], job["name"])
+        self.node(job_key, "job", job.get("facets") or {}, time_us)
+
+        inputs = [self._dataset(d, time_us, seq, output=False, run_id=run_id) for d in body.get("inputs") or []]
+        outputs = [self._dataset(d, time_us, seq, output=True, run_id=run_id) for d in body.get("outputs") or []]
+
+        execution_facet = run_facets.get("threadline_execution")
+        execution: VersionKey | None = None
+        if isinstance(execution_facet, dict) and isinstance(execution_facet.get("executionId"), str):
+            execution = (job_key, normalize_version(execution_facet["executionId"]))
+        elif inputs or outputs:
+            execution = (job_key, f"run:{run_id}")
+        if execution is not None:
+            self.version(execution, {}, time_us, seq)
+            for vkey in inputs:
+                if vkey is not None:
+                    self.edge(vkey, execution, "input", time_us, seq)
+            for vkey in outputs:
+                if vkey is not None:
+                    self.edge(execution, vkey, "output", time_us, seq)
+
+        event_type = str(body.get("eventType") or "OTHER")
+        parent = run_facets.get("parent")
+        parent_id = None
+        if isinstance(parent, dict) and isinstance(parent.get("run"), dict):
+            parent_id = parent["run"].get("runId")
+        self._merge_run(
+            run_id,
+            RunFact(
+                job=job_key,
+                execution=execution,
+                state=event_type,
+                state_rank=STATE_RANK.get(event_type, 0),
+                state_time_us=time_us,
+                started_us=time_us if event_type == "START" else None,
+                ended_us=time_us if STATE_RANK.get(event_type, 0) == 3 else None,
+                parent_run_id=str(parent_id) if parent_id else None,
+                facets=dict(run_facets),
+                first_seq=seq,
+                last_seq=seq,
+            ),
+        )
+
+    def _merge_run(self, run_id: str, new: RunFact) -> None:
+        old = self.runs.get(run_id)
+        self.runs[run_id] = new if old is None else merge_runs(old, new)
+
+
+def merge_runs(old: RunFact, new: RunFact) -> RunFact:
+    """Combine two views of one run, whatever order they arrived in."""
+    newer_state = (new.state_rank, new.state_time_us) >= (old.state_rank, old.state_time_us)
+    # Facets: the event later in event time wins per facet key.
+    if new.state_time_us >= old.state_time_us:
+        facets = {**old.facets, **new.facets}
+    else:
+        facets = {**new.facets, **old.facets}
+    return RunFact(
+        job=old.job,
+        execution=_prefer_execution(old.execution, new.execution),
+        state=new.state if newer_state else old.state,
+        state_rank=max(new.state_rank, old.state_rank),
+        state_time_us=new.state_time_us if newer_state else old.state_time_us,
+        started_us=_min(old.started_us, new.started_us),
+        ended_us=_max(old.ended_us, new.ended_us),
+        parent_run_id=old.parent_run_id or new.parent_run_id,
+        facets=facets,
+        first_seq=min(old.first_seq, new.first_seq),
+        last_seq=max(old.last_seq, new.last_seq),
+    )
+
+
+def _prefer_execution(old: VersionKey | None, new: VersionKey | None) -> VersionKey | None:
+    # A deterministic execution id (ex:) outranks the per-run placeholder (run:).
+    if new is not None and (old is None or new[1].startswith("ex:")):
+        return new
+    return old
+
+
+def _min(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _max(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+_NODE_LEVEL_FACETS: Final = ("ownership", "threadline_classification", "threadline_artifact", "documentation", "tags")
+
+
+def _node_level(facets: dict[str, Any]) -> dict[str, Any]:
+    """Facets that describe the dataset as a whole rather than one version of it."""
+    return {key: facets[key] for key in _NODE_LEVEL_FACETS if key in facets}

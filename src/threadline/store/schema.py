@@ -1,0 +1,130 @@
+"""One SQLAlchemy Core schema for SQLite and PostgreSQL.
+
+``tl_events`` is the source of truth: the canonical body of every event with its place in the
+hash chain.  Every other table is derived from it (``threadline rebuild`` could recreate them)
+and exists so that questions are answered by index lookups, not by replaying the log.
+
+The graph is bipartite in spirit but stored uniformly: a *vertex* is a row of ``tl_versions``;
+dataset/model/feature versions and job executions are both versions (an execution is a version
+of its job node), and ``tl_edges`` links them (``input``: version → execution, ``output``:
+execution → version, ``derived``: version → version).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import sqlalchemy as sa
+
+#: Bump with a migration in :mod:`threadline.store.migrations`.
+SCHEMA_VERSION: Final = 1
+
+metadata = sa.MetaData()
+
+# SQLite only aliases ROWID (and so auto-increments cheaply) for a plain INTEGER primary key.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+meta = sa.Table(
+    "tl_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+migrations = sa.Table(
+    "tl_migrations",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("applied_us", sa.BigInteger, nullable=False),
+)
+
+events = sa.Table(
+    "tl_events",
+    metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    # BLAKE3 of the canonical body: the same event sent twice is stored once.
+    sa.Column("digest", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("event_kind", sa.String(8), nullable=False),  # run | dataset | job
+    sa.Column("event_type", sa.String(16)),
+    sa.Column("event_time_us", sa.BigInteger, nullable=False),
+    sa.Column("recorded_us", sa.BigInteger, nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("job_namespace", sa.Text),
+    sa.Column("job_name", sa.Text),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("prev_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+sa.Index("tl_events_run", events.c.run_id)
+sa.Index("tl_events_job", events.c.job_namespace, events.c.job_name)
+
+nodes = sa.Table(
+    "tl_nodes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("type", sa.String(8), nullable=False),  # dataset | job
+    sa.Column("namespace", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # artifact kind, or "job"
+    sa.Column("facets", sa.Text, nullable=False, default="{}"),
+    sa.Column("first_seen_us", sa.BigInteger, nullable=False),
+    sa.Column("updated_us", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("type", "namespace", "name", name="tl_nodes_identity"),
+)
+sa.Index("tl_nodes_name", nodes.c.name)
+
+versions = sa.Table(
+    "tl_versions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("node_id", sa.BigInteger, sa.ForeignKey("tl_nodes.id"), nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("facets", sa.Text, nullable=False, default="{}"),
+    sa.Column("first_seen_us", sa.BigInteger, nullable=False),
+    sa.Column("last_seen_us", sa.BigInteger, nullable=False),
+    sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("node_id", "version", name="tl_versions_identity"),
+)
+sa.Index("tl_versions_node_time", versions.c.node_id, versions.c.first_seen_us)
+
+edges = sa.Table(
+    "tl_edges",
+    metadata,
+    sa.Column("src", sa.BigInteger, nullable=False),
+    sa.Column("dst", sa.BigInteger, nullable=False),
+    sa.Column("relation", sa.String(8), nullable=False),  # input | output | derived
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("src", "dst", "relation", name="tl_edges_pk"),
+)
+sa.Index("tl_edges_dst", edges.c.dst, edges.c.src)
+
+runs = sa.Table(
+    "tl_runs",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("job_node_id", sa.BigInteger, nullable=False),
+    # The execution this run is an occurrence of (a tl_versions row of the job node).
+    sa.Column("execution_id", sa.BigInteger),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state_rank", sa.Integer, nullable=False),
+    sa.Column("state_time_us", sa.BigInteger, nullable=False),
+    sa.Column("started_us", sa.BigInteger),
+    sa.Column("ended_us", sa.BigInteger),
+    sa.Column("parent_run_id", sa.String(64)),
+    sa.Column("facets", sa.Text, nullable=False, default="{}"),
+    sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+)
+sa.Index("tl_runs_execution", runs.c.execution_id)
+sa.Index("tl_runs_job", runs.c.job_node_id, runs.c.started_us)
+
+checkpoints = sa.Table(
+    "tl_checkpoints",
+    metadata,
+    sa.Column("tree_size", sa.BigInteger, primary_key=True),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("key_id", sa.String(32)),
+    sa.Column("signature", sa.LargeBinary),
+)

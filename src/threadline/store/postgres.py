@@ -37,3 +37,6 @@ class PostgresStore(SqlStore):
 
     def _lock_chain(self, conn: Connection) -> None:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+
+    def sync(self) -> None:
+        """Nothing to do: PostgreSQL commits are durable (``synchronous_commit`` on)."""

@@ -69,14 +69,25 @@ class SqliteStore(SqlStore):
     @contextlib.contextmanager
     def _write_connection(self, durable: bool) -> Iterator[Connection]:
         with self._write.connect() as conn:
+            # PRAGMA synchronous cannot change inside a transaction, and SQLAlchemy would
+            # autobegin one: talk to the DBAPI connection directly.
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
             if durable:
-                conn.exec_driver_sql("PRAGMA synchronous=FULL")
+                raw.execute("PRAGMA synchronous=FULL")
             try:
                 with conn.begin():
                     yield conn
             finally:
                 if durable:
-                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                    raw.execute("PRAGMA synchronous=NORMAL")
+
+    def sync(self) -> None:
+        """Make every committed transaction durable (WAL mode fsyncs the log at a checkpoint)."""
+        with self._write_lock, self._write.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _check_file(path: Path) -> None:

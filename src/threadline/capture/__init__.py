@@ -1,0 +1,1 @@
+"""Getting lineage in: explicit API, emitter, and (see ``hooks``) automatic capture."""

@@ -1,0 +1,447 @@
+"""The explicit capture API: ``run``, ``step`` and ``deploy``.
+
+::
+
+    with threadline.run("train", stage="training", params={"C": 1.0}) as r:
+        df = pd.read_parquet("features.parquet")
+        r.read("features.parquet")
+        model = LogisticRegression(C=1.0).fit(X, y)
+        joblib.dump(model, "model.joblib")
+        r.wrote("model.joblib", kind="model")
+
+A run emits START when it begins and COMPLETE (or FAIL, with the error) when it ends.  The
+COMPLETE event carries a deterministic execution id derived from the job, the code identity,
+the parameters and the input and output versions, so running the same step again on the same
+data adds no versions or edges — only another occurrence of the same execution.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar, overload
+
+import blake3
+
+from threadline.capture import environment
+from threadline.capture.boundary import capture_boundary, report
+from threadline.capture.context import current_run
+from threadline.capture.emitter import Emitter, get_emitter
+from threadline.errors import InvalidIdentifier, NotFound, UsageError
+from threadline.model import facets as f
+from threadline.model.canonical import canonical_json
+from threadline.model.events import (
+    PRODUCER,
+    SCHEMA_URL,
+    Dataset,
+    Job,
+    Run,
+    RunEvent,
+    now_iso,
+)
+from threadline.model.ids import (
+    ARTIFACT_KINDS,
+    NODE_KINDS,
+    NodeId,
+    content_version,
+    execution_version,
+    file_dataset,
+    uuid7,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Ref = NodeId | str | os.PathLike[str] | object
+
+
+def memory_namespace(namespace: str) -> str:
+    """Namespace of datasets that live in memory rather than in a file or table."""
+    return f"threadline://{namespace}"
+
+
+def _looks_like_id(text: str) -> bool:
+    kind, sep, rest = text.partition(":")
+    return bool(sep) and kind in NODE_KINDS and "/" in rest
+
+
+def _is_model(obj: object) -> bool:
+    return callable(getattr(obj, "fit", None)) and (
+        callable(getattr(obj, "predict", None)) or callable(getattr(obj, "transform", None))
+    )
+
+
+def _frame_schema(obj: object) -> list[tuple[str, str]] | None:
+    columns = getattr(obj, "columns", None)
+    dtypes = getattr(obj, "dtypes", None)
+    if columns is None or dtypes is None:
+        return None
+    try:
+        names = [str(c) for c in columns]
+        types = [str(t) for t in (dtypes.tolist() if hasattr(dtypes, "tolist") else dtypes)]
+    except Exception:  # an exotic frame type: no schema facet rather than no lineage
+        return None
+    return list(zip(names, types, strict=False)) if len(names) == len(types) else None
+
+
+class RunRecorder:
+    """Records what one run read and wrote; use through :func:`run`."""
+
+    def __init__(
+        self,
+        job: str,
+        *,
+        stage: str | None = None,
+        namespace: str | None = None,
+        reason: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        owners: list[str] | None = None,
+        strict: bool | None = None,
+        emitter: Emitter | None = None,
+    ) -> None:
+        from threadline.config import resolve
+
+        if not job or not isinstance(job, str):
+            raise UsageError("a run needs a job name (a non-empty string)")
+        settings = resolve()
+        self.namespace = namespace or settings.namespace
+        self.job = job
+        self.stage = stage
+        if stage is not None:
+            f.stage(stage)  # validates early, with the list of stages in the message
+        self.reason = reason
+        self.params: dict[str, Any] = dict(params or {})
+        self.owners = owners
+        self.strict = settings.strict if strict is None else strict
+        self.run_id = str(uuid7())
+        self.script = environment.entry_script()
+        self.inputs: dict[NodeId, Dataset] = {}
+        self.outputs: dict[NodeId, Dataset] = {}
+        self.metrics: dict[str, float] = {}
+        self._emitter = emitter
+        self._parent: RunRecorder | None = None
+        self._token: Any = None
+        self._started = ""
+
+    # --- recording --------------------------------------------------------------------------
+
+    def read(
+        self, ref: Ref, *, kind: str | None = None, name: str | None = None,
+        facets: Mapping[str, Any] | None = None,
+    ) -> NodeId:
+        """Record an input: a path, a printable id, a frame/array/model, or a ``NodeId``."""
+        node, dataset = self._describe(ref, kind, name, facets, role="input")
+        self.inputs[node] = dataset
+        return node
+
+    def wrote(
+        self, ref: Ref, *, kind: str | None = None, name: str | None = None,
+        facets: Mapping[str, Any] | None = None, metrics: Mapping[str, float] | None = None,
+    ) -> NodeId:
+        """Record an output; ``metrics`` become its ``threadline_quality`` facet."""
+        extra = dict(facets or {})
+        if metrics:
+            extra["threadline_quality"] = f.quality({k: float(v) for k, v in metrics.items()})
+        node, dataset = self._describe(ref, kind, name, extra, role="output")
+        self.outputs[node] = dataset
+        return node
+
+    def param(self, **values: Any) -> None:
+        self.params.update(values)
+
+    def _describe(
+        self, ref: Ref, kind: str | None, name: str | None,
+        facets: Mapping[str, Any] | None, *, role: str,
+    ) -> tuple[NodeId, Dataset]:
+        if kind is not None and kind not in ARTIFACT_KINDS:
+            raise UsageError(f"unknown artifact kind {kind!r}; expected one of {', '.join(ARTIFACT_KINDS)}")
+        extra: dict[str, Any] = dict(facets or {})
+        if isinstance(ref, NodeId):
+            node = ref if kind is None else NodeId(kind, ref.namespace, ref.name, ref.version)
+        elif isinstance(ref, str) and _looks_like_id(ref):
+            parsed = NodeId.parse(ref)
+            node = NodeId(kind or parsed.kind, parsed.namespace, parsed.name, parsed.version)
+        elif isinstance(ref, (str, os.PathLike)):
+            from threadline.model.fingerprint import fingerprint_path
+
+            path = Path(os.fspath(ref))
+            if not path.exists():
+                raise NotFound(f"cannot record {role} {str(path)!r}: no such file or directory")
+            node = file_dataset(path, kind or "dataset").with_version(fingerprint_path(path))
+            if name is not None:
+                raise UsageError("name= is only for in-memory objects; a file is named by its path")
+        else:
+            from threadline.model.fingerprint import fingerprint_object
+
+            version = fingerprint_object(ref)
+            if version is None:
+                raise UsageError(
+                    f"cannot fingerprint an object of type {type(ref).__module__}.{type(ref).__qualname__}; "
+                    "pass a path, a frame, an array or a fitted model"
+                )
+            inferred = kind or ("model" if _is_model(ref) else "dataset")
+            label = name or f"{self.job}/{role}{len(self.inputs if role == 'input' else self.outputs)}"
+            node = NodeId(inferred, memory_namespace(self.namespace), label, version)
+            schema = _frame_schema(ref)
+            if schema:
+                extra.setdefault("schema", f.schema(schema))
+        dataset_facets: dict[str, Any] = {"threadline_artifact": f.artifact(node.kind)}
+        if node.version:
+            dataset_facets["version"] = f.version(node.version)
+        dataset_facets.update(extra)
+        return node, Dataset(namespace=node.namespace, name=node.name, facets=dataset_facets)
+
+    # --- events -------------------------------------------------------------------------------
+
+    def _run_facets(self) -> dict[str, Any]:
+        facets: dict[str, Any] = {
+            "processing_engine": f.processing_engine(),
+            "threadline_context": f.context(environment.context(self.script)),
+        }
+        if self.params:
+            facets["threadline_parameters"] = f.parameters(_jsonable(self.params))
+        if self.reason:
+            facets["threadline_reason"] = f.reason(self.reason)
+        if self._parent is not None:
+            facets["parent"] = f.parent(self._parent.run_id, self._parent.namespace, self._parent.job)
+        return facets
+
+    def _job(self) -> Job:
+        facets: dict[str, Any] = {}
+        if self.stage:
+            facets["threadline_stage"] = f.stage(self.stage)
+        if self.owners:
+            facets["ownership"] = f.ownership(self.owners, job=True)
+        git = environment.git_state(str(Path(self.script).parent) if self.script else os.getcwd())
+        if git.commit:
+            relative = None
+            if self.script and git.root:
+                relative = os.path.relpath(self.script, git.root)
+            facets["sourceCodeLocation"] = f.source_code_location(
+                git.remote, relative, git.commit, git.branch
+            )
+        return Job(namespace=self.namespace, name=self.job, facets=facets)
+
+    def execution_id(self) -> tuple[str, dict[str, Any]]:
+        parts = {
+            "job": f"{self.namespace}/{self.job}",
+            "code": environment.code_identity(self.script),
+            "parameters": _jsonable(self.params),
+            "inputs": sorted(str(node) for node in self.inputs),
+            "outputs": sorted(str(node) for node in self.outputs),
+        }
+        return execution_version(parts), parts
+
+    def _event(self, event_type: str, run_facets: dict[str, Any], *, data: bool) -> RunEvent:
+        return RunEvent(
+            eventType=event_type,
+            eventTime=now_iso(),
+            run=Run(runId=self.run_id, facets=run_facets),
+            job=self._job(),
+            inputs=list(self.inputs.values()) if data else [],
+            outputs=list(self.outputs.values()) if data else [],
+            producer=PRODUCER,
+            schemaURL=SCHEMA_URL,
+        )
+
+    def _emit(self, event: RunEvent) -> None:
+        emitter = self._emitter or get_emitter()
+        emitter.emit(event, strict=self.strict)
+
+    # --- context manager ----------------------------------------------------------------------
+
+    def __enter__(self) -> RunRecorder:
+        self._parent = current_run.get()
+        self._token = current_run.set(self)
+        self._started = now_iso()
+        with capture_boundary("run.start"):
+            self._emit(self._event("START", self._run_facets(), data=False))
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        current_run.reset(self._token)
+        with capture_boundary("run.complete"):
+            facets = self._run_facets()
+            if exc is None:
+                execution, parts = self.execution_id()
+                facets["threadline_execution"] = f.execution(execution, parts)
+                self._emit(self._event("COMPLETE", facets, data=True))
+            else:
+                facets["errorMessage"] = {
+                    "_producer": PRODUCER,
+                    "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
+                    "message": f"{type(exc).__name__}: {exc}",
+                    "programmingLanguage": "python",
+                    "stackTrace": "".join(traceback.format_exception(exc_type, exc, tb))[-8000:],
+                }
+                self._emit(self._event("FAIL", facets, data=True))
+
+
+def run(
+    job: str,
+    *,
+    stage: str | None = None,
+    namespace: str | None = None,
+    reason: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    owners: list[str] | None = None,
+    strict: bool | None = None,
+) -> RunRecorder:
+    """Record one run of ``job``; use as a context manager (see the module docstring)."""
+    return RunRecorder(
+        job, stage=stage, namespace=namespace, reason=reason, params=params,
+        owners=owners, strict=strict,
+    )
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None or isinstance(value, (bool, int, float, str)):
+            out[str(key)] = value
+        elif isinstance(value, (list, tuple)) and all(
+            v is None or isinstance(v, (bool, int, float, str)) for v in value
+        ):
+            out[str(key)] = list(value)
+        elif isinstance(value, Mapping):
+            out[str(key)] = _jsonable(value)
+        else:
+            out[str(key)] = repr(value)[:200]
+    return out
+
+
+# --- @step ---------------------------------------------------------------------------------
+
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def _record_value(recorder: RunRecorder, value: Any, name: str, *, output: bool) -> bool:
+    """Record ``value`` as data if it is data; True when it was."""
+    from threadline.model.fingerprint import fingerprint_object
+
+    if isinstance(value, NodeId):
+        (recorder.wrote if output else recorder.read)(value)
+        return True
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if isinstance(text, str) and _looks_like_id(text):
+            try:
+                (recorder.wrote if output else recorder.read)(text)
+                return True
+            except InvalidIdentifier:
+                return False
+        if isinstance(text, str) and text and len(text) < 4096 and os.path.exists(text):
+            (recorder.wrote if output else recorder.read)(text)
+            return True
+        return False
+    if isinstance(value, _SCALARS):
+        return False
+    if fingerprint_object(value) is None:
+        return False
+    (recorder.wrote if output else recorder.read)(value, name=f"{recorder.job}/{name}")
+    return True
+
+
+@overload
+def step(fn: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def step(
+    *, name: str | None = None, stage: str | None = None, reason: str | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def step(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    stage: str | None = None,
+    reason: str | None = None,
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Record each call of a function as a run, inferring inputs and outputs.
+
+    Arguments that are existing paths, frames, arrays or fitted models are inputs; scalar
+    arguments are parameters; the return value (or each item of a returned tuple) is an output.
+    A step called inside another run becomes its child run (OpenLineage ``parent`` facet).
+    """
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        job_name = name or f"{func.__module__}.{func.__qualname__}".removeprefix("__main__.")
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            recorder = RunRecorder(job_name, stage=stage, reason=reason)
+            with recorder:
+                with capture_boundary("step.inputs"):
+                    bound = signature.bind_partial(*args, **kwargs)
+                    for pname, value in bound.arguments.items():
+                        if not _record_value(recorder, value, pname, output=False) and isinstance(value, _SCALARS):
+                            recorder.params[pname] = value
+                result = func(*args, **kwargs)
+                with capture_boundary("step.outputs"):
+                    items = result if isinstance(result, tuple) else (result,)
+                    for index, item in enumerate(items):
+                        _record_value(recorder, item, "return" if len(items) == 1 else f"return{index}", output=True)
+                return result
+
+        return wrapper
+
+    return decorate(fn) if fn is not None else decorate
+
+
+# --- deployments ---------------------------------------------------------------------------
+
+
+def deploy(
+    model: Ref,
+    *,
+    endpoint: str,
+    environment: str = "production",
+    reason: str | None = None,
+    namespace: str | None = None,
+) -> NodeId:
+    """Record that ``model`` now serves at ``endpoint`` in ``environment``.
+
+    Returns the deployment's id; scoring runs that ``read()`` it link their predictions to the
+    deployment and, through it, to the model.  Deploying the same model to the same endpoint
+    again is the same deployment version.
+    """
+    if not endpoint:
+        raise UsageError("deploy needs an endpoint name")
+    with run(
+        f"deploy/{environment}/{endpoint}", stage="deployment", reason=reason, namespace=namespace
+    ) as recorder:
+        model_node = recorder.read(model, kind="model")
+        identity = {"model": str(model_node), "endpoint": endpoint, "environment": environment}
+        version = content_version(blake3.blake3(canonical_json(identity)).hexdigest())
+        deployment = NodeId(
+            "deployment",
+            memory_namespace(recorder.namespace),
+            f"deployments/{environment}/{endpoint}",
+            version,
+        )
+        recorder.wrote(
+            deployment,
+            facets={"threadline_deployment": f.deployment(endpoint, environment, now_iso(), None)},
+        )
+    return deployment
+
+
+def current() -> RunRecorder | None:
+    """The run recording in this context, if any."""
+    return current_run.get()
+
+
+def iter_inputs(recorder: RunRecorder) -> Iterator[NodeId]:
+    return iter(recorder.inputs)
+
+
+__all__ = ["RunRecorder", "current", "deploy", "memory_namespace", "report", "run", "step"]

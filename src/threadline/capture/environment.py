@@ -1,0 +1,159 @@
+"""Who ran the code, where, and which code: gathered once per process.
+
+Feeds the ``threadline_context`` run facet and the ``sourceCodeLocation`` job facet.  The code
+version that takes part in an execution's identity is the git commit, the dirty flag with a
+digest of the uncommitted diff (so two different dirty trees never look alike), and the digest
+of the entry script.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Final
+
+import blake3
+
+from threadline.model.ids import local_host
+
+#: Packages whose versions are recorded when installed (they shape what a model is).
+TRACKED_PACKAGES: Final = (
+    "numpy",
+    "pandas",
+    "polars",
+    "pyarrow",
+    "scikit-learn",
+    "scipy",
+    "xgboost",
+    "lightgbm",
+    "torch",
+    "mlflow",
+    "joblib",
+    "threadline",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GitState:
+    commit: str | None
+    dirty: bool
+    diff_digest: str | None
+    branch: str | None
+    remote: str | None
+    root: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            key: value
+            for key, value in (
+                ("commit", self.commit),
+                ("dirty", self.dirty),
+                ("diffDigest", self.diff_digest),
+                ("branch", self.branch),
+                ("remote", self.remote),
+            )
+            if value is not None
+        }
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=8)
+def git_state(folder: str) -> GitState:
+    cwd = Path(folder)
+    root = _git(["rev-parse", "--show-toplevel"], cwd)
+    if root is None:
+        return GitState(None, False, None, None, None, None)
+    commit = _git(["rev-parse", "HEAD"], cwd)
+    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
+    dirty = bool(status)
+    diff_digest = None
+    if dirty:
+        diff = _git(["diff", "HEAD"], cwd) or ""
+        diff_digest = "b3:" + blake3.blake3(diff.encode()).hexdigest()[:32]
+    branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd)
+    remote = _git(["config", "--get", "remote.origin.url"], cwd)
+    return GitState(commit, dirty, diff_digest, branch, remote, root)
+
+
+@functools.lru_cache(maxsize=64)
+def script_digest(path: str) -> str | None:
+    try:
+        return "b3:" + blake3.blake3(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def entry_script() -> str | None:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return os.path.abspath(path) if path else None
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def code_identity(script: str | None) -> dict[str, Any]:
+    """What makes two runs "the same code" (part of the deterministic execution id)."""
+    folder = str(Path(script).parent) if script else os.getcwd()
+    git = git_state(folder)
+    identity: dict[str, Any] = {}
+    if git.commit:
+        identity["commit"] = git.commit
+        identity["dirty"] = git.dirty
+        if git.diff_digest:
+            identity["diffDigest"] = git.diff_digest
+    if script:
+        identity["script"] = script_digest(script)
+    return identity
+
+
+def context(script: str | None) -> dict[str, Any]:
+    """The ``threadline_context`` facet body for a run."""
+    folder = str(Path(script).parent) if script else os.getcwd()
+    git = git_state(folder)
+    body: dict[str, Any] = {
+        "user": user_name(),
+        "host": local_host(),
+        "pid": os.getpid(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "argv": list(sys.argv),
+        "cwd": os.getcwd(),
+        "packages": package_versions(),
+    }
+    if git.commit:
+        body["git"] = git.to_dict()
+    if script:
+        body["script"] = {"path": script, "digest": script_digest(script)}
+    return body

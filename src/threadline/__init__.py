@@ -1,4 +1,70 @@
-"""threadline: automatic, verifiable ML lineage."""
+"""threadline: automatic, content-addressed, verifiable ML lineage.
+
+The public surface is listed in ``__all__``; everything else is private.  Heavy parts load
+lazily on first attribute access (PEP 562) so ``import threadline`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from threadline._version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from threadline.capture.api import RunRecorder, deploy, run, step
+    from threadline.capture.emitter import Emitter, shutdown
+    from threadline.errors import ThreadlineError
+    from threadline.model.ids import NodeId
+    from threadline.query import diff, impact, log, show, trace
+    from threadline.store import open_store
+
+_LAZY: dict[str, str] = {
+    "Emitter": "threadline.capture.emitter",
+    "NodeId": "threadline.model.ids",
+    "RunRecorder": "threadline.capture.api",
+    "ThreadlineError": "threadline.errors",
+    "deploy": "threadline.capture.api",
+    "diff": "threadline.query",
+    "flush": "threadline._flush",
+    "impact": "threadline.query",
+    "log": "threadline.query",
+    "open_store": "threadline.store",
+    "run": "threadline.capture.api",
+    "show": "threadline.query",
+    "shutdown": "threadline.capture.emitter",
+    "step": "threadline.capture.api",
+    "trace": "threadline.query",
+}
+
+__all__ = [
+    "Emitter",
+    "NodeId",
+    "RunRecorder",
+    "ThreadlineError",
+    "__version__",
+    "deploy",
+    "diff",
+    "flush",
+    "impact",
+    "log",
+    "open_store",
+    "run",
+    "show",
+    "shutdown",
+    "step",
+    "trace",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'threadline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

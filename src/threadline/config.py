@@ -56,8 +56,12 @@ SETTINGS: Final = (
     Setting("store", None, "Store path or URL (default .threadline/lineage.db).", str),
     Setting("namespace", "default", "Namespace of jobs and in-memory datasets.", str),
     Setting("strict", False, "Return from capture only once events are durable (fsync).", _bool),
-    Setting("batch_window", 0.05, "Seconds the emitter waits to batch events (≤ 0.1).", _positive_float),
-    Setting("queue_size", 10_000, "Events buffered before callers wait (back-pressure).", _positive_int),
+    Setting(
+        "batch_window", 0.05, "Seconds the emitter waits to batch events (≤ 0.1).", _positive_float
+    ),
+    Setting(
+        "queue_size", 10_000, "Events buffered before callers wait (back-pressure).", _positive_int
+    ),
     Setting("batch_size", 1_000, "Events written per store transaction at most.", _positive_int),
     Setting("debug", False, "Log every capture hook call to stderr.", _bool),
 )

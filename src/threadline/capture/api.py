@@ -131,7 +131,11 @@ class RunRecorder:
     # --- recording --------------------------------------------------------------------------
 
     def read(
-        self, ref: Ref, *, kind: str | None = None, name: str | None = None,
+        self,
+        ref: Ref,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
         facets: Mapping[str, Any] | None = None,
     ) -> NodeId:
         """Record an input: a path, a printable id, a frame/array/model, or a ``NodeId``."""
@@ -140,8 +144,13 @@ class RunRecorder:
         return node
 
     def wrote(
-        self, ref: Ref, *, kind: str | None = None, name: str | None = None,
-        facets: Mapping[str, Any] | None = None, metrics: Mapping[str, float] | None = None,
+        self,
+        ref: Ref,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        facets: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> NodeId:
         """Record an output; ``metrics`` become its ``threadline_quality`` facet."""
         extra = dict(facets or {})
@@ -155,11 +164,18 @@ class RunRecorder:
         self.params.update(values)
 
     def _describe(
-        self, ref: Ref, kind: str | None, name: str | None,
-        facets: Mapping[str, Any] | None, *, role: str,
+        self,
+        ref: Ref,
+        kind: str | None,
+        name: str | None,
+        facets: Mapping[str, Any] | None,
+        *,
+        role: str,
     ) -> tuple[NodeId, Dataset]:
         if kind is not None and kind not in ARTIFACT_KINDS:
-            raise UsageError(f"unknown artifact kind {kind!r}; expected one of {', '.join(ARTIFACT_KINDS)}")
+            raise UsageError(
+                f"unknown artifact kind {kind!r}; expected one of {', '.join(ARTIFACT_KINDS)}"
+            )
         extra: dict[str, Any] = dict(facets or {})
         if isinstance(ref, NodeId):
             node = ref if kind is None else NodeId(kind, ref.namespace, ref.name, ref.version)
@@ -185,7 +201,9 @@ class RunRecorder:
                     "pass a path, a frame, an array or a fitted model"
                 )
             inferred = kind or ("model" if _is_model(ref) else "dataset")
-            label = name or f"{self.job}/{role}{len(self.inputs if role == 'input' else self.outputs)}"
+            label = (
+                name or f"{self.job}/{role}{len(self.inputs if role == 'input' else self.outputs)}"
+            )
             node = NodeId(inferred, memory_namespace(self.namespace), label, version)
             schema = _frame_schema(ref)
             if schema:
@@ -208,7 +226,9 @@ class RunRecorder:
         if self.reason:
             facets["threadline_reason"] = f.reason(self.reason)
         if self._parent is not None:
-            facets["parent"] = f.parent(self._parent.run_id, self._parent.namespace, self._parent.job)
+            facets["parent"] = f.parent(
+                self._parent.run_id, self._parent.namespace, self._parent.job
+            )
         return facets
 
     def _job(self) -> Job:
@@ -264,7 +284,10 @@ class RunRecorder:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         current_run.reset(self._token)
         with capture_boundary("run.complete"):
@@ -296,8 +319,13 @@ def run(
 ) -> RunRecorder:
     """Record one run of ``job``; use as a context manager (see the module docstring)."""
     return RunRecorder(
-        job, stage=stage, namespace=namespace, reason=reason, params=params,
-        owners=owners, strict=strict,
+        job,
+        stage=stage,
+        namespace=namespace,
+        reason=reason,
+        params=params,
+        owners=owners,
+        strict=strict,
     )
 
 
@@ -383,13 +411,20 @@ def step(
                 with capture_boundary("step.inputs"):
                     bound = signature.bind_partial(*args, **kwargs)
                     for pname, value in bound.arguments.items():
-                        if not _record_value(recorder, value, pname, output=False) and isinstance(value, _SCALARS):
+                        if not _record_value(recorder, value, pname, output=False) and isinstance(
+                            value, _SCALARS
+                        ):
                             recorder.params[pname] = value
                 result = func(*args, **kwargs)
                 with capture_boundary("step.outputs"):
                     items = result if isinstance(result, tuple) else (result,)
                     for index, item in enumerate(items):
-                        _record_value(recorder, item, "return" if len(items) == 1 else f"return{index}", output=True)
+                        _record_value(
+                            recorder,
+                            item,
+                            "return" if len(items) == 1 else f"return{index}",
+                            output=True,
+                        )
                 return result
 
         return wrapper

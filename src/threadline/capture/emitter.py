@@ -79,7 +79,7 @@ class Emitter:
         retries: int = 3,
     ) -> None:
         self.sink = sink
-        self._queue: collections.deque[Event] = collections.deque()
+        self._queue: collections.deque[Event | _Marker] = collections.deque()
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._window = batch_window

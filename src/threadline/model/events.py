@@ -130,7 +130,11 @@ def event_from_dict(body: Any) -> AnyEvent:
         event: AnyEvent = msgspec.convert(body, cls)
     except msgspec.ValidationError as exc:
         raise InvalidEvent(f"malformed event: {exc}", detail={"path": _msgspec_path(exc)}) from exc
-    if isinstance(event, RunEvent) and event.eventType is not None and event.eventType not in EVENT_TYPES:
+    if (
+        isinstance(event, RunEvent)
+        and event.eventType is not None
+        and event.eventType not in EVENT_TYPES
+    ):
         raise InvalidEvent(
             f"eventType {event.eventType!r} is not one of {', '.join(EVENT_TYPES)}",
             detail={"path": "$.eventType"},

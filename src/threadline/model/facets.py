@@ -41,9 +41,13 @@ STAGES: Final = (
 _OL = "https://openlineage.io/spec/facets"
 _TL = "https://threadline.dev/spec/facets/1-0-0"
 
-VERSION_SCHEMA: Final = f"{_OL}/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
+VERSION_SCHEMA: Final = (
+    f"{_OL}/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
+)
 SCHEMA_SCHEMA: Final = f"{_OL}/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
-OWNERSHIP_DATASET_SCHEMA: Final = f"{_OL}/1-0-1/OwnershipDatasetFacet.json#/$defs/OwnershipDatasetFacet"
+OWNERSHIP_DATASET_SCHEMA: Final = (
+    f"{_OL}/1-0-1/OwnershipDatasetFacet.json#/$defs/OwnershipDatasetFacet"
+)
 OWNERSHIP_JOB_SCHEMA: Final = f"{_OL}/1-0-1/OwnershipJobFacet.json#/$defs/OwnershipJobFacet"
 SOURCE_CODE_LOCATION_SCHEMA: Final = (
     f"{_OL}/1-1-0/SourceCodeLocationJobFacet.json#/$defs/SourceCodeLocationJobFacet"
@@ -80,7 +84,9 @@ def ownership(owners: list[str], *, job: bool = False) -> dict[str, Any]:
 def artifact(kind: str) -> dict[str, Any]:
     """``threadline_artifact``: what an ML dataset is (dataset, features, model, …)."""
     if kind not in ARTIFACT_KINDS:
-        raise UsageError(f"unknown artifact kind {kind!r}; expected one of {', '.join(ARTIFACT_KINDS)}")
+        raise UsageError(
+            f"unknown artifact kind {kind!r}; expected one of {', '.join(ARTIFACT_KINDS)}"
+        )
     return _facet(f"{_TL}/ArtifactDatasetFacet.json", kind=kind)
 
 
@@ -124,7 +130,9 @@ def execution(execution_id: str, parts: dict[str, Any]) -> dict[str, Any]:
     return _facet(f"{_TL}/ExecutionRunFacet.json", executionId=execution_id, derivedFrom=parts)
 
 
-def deployment(endpoint: str, environment: str, valid_from: str, valid_to: str | None) -> dict[str, Any]:
+def deployment(
+    endpoint: str, environment: str, valid_from: str, valid_to: str | None
+) -> dict[str, Any]:
     """``threadline_deployment``: where a model serves and during which time window."""
     body = _facet(
         f"{_TL}/DeploymentDatasetFacet.json",

@@ -8,15 +8,30 @@ Commands live in one module per area (``query``, ``store``, ``capture``, ``serve
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Annotated
 
 import typer
+from typer import _click  # typer vendors click: its Context type lives here
+from typer.core import TyperGroup
 
 from threadline._version import __version__
 from threadline.cli import state
+from threadline.errors import ThreadlineError
+
+
+class _Group(TyperGroup):
+    """Maps every ThreadlineError to one line on stderr and the error's exit code."""
+
+    def invoke(self, ctx: _click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ThreadlineError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
 
 app = typer.Typer(
+    cls=_Group,
     name="threadline",
     help="Automatic, verifiable ML lineage: trace any prediction to its raw data, code and people.",
     no_args_is_help=True,
@@ -68,10 +83,4 @@ for _module in COMMAND_MODULES:
 
 def main() -> None:
     """Console entry point."""
-    from threadline.errors import ThreadlineError
-
-    try:
-        app()
-    except ThreadlineError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+    app()

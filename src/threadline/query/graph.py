@@ -10,13 +10,14 @@ pipeline step is two edges.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any, Final
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from threadline.query.resolve import Vertex, resolve, to_micros
+from threadline.query.resolve import resolve, to_micros
 from threadline.query.result import LineageGraph
 from threadline.store import schema as s
 from threadline.store.sql import SqlStore
@@ -72,42 +73,53 @@ def describe(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
     """The JSON description of each vertex, executions with their runs summarised."""
     v, n, r = s.versions, s.nodes, s.runs
     out: dict[int, dict[str, Any]] = {}
+    columns = (
+        v.c.id,
+        v.c.version,
+        v.c.facets,
+        v.c.first_seen_us,
+        v.c.last_seen_us,
+        n.c.namespace,
+        n.c.name,
+        n.c.kind,
+        n.c.facets,
+    )
     for index in range(0, len(ids), _CHUNK):
         chunk = ids[index : index + _CHUNK]
-        stmt = (
-            sa.select(
-                v.c.id,
-                v.c.version,
-                v.c.facets,
-                v.c.first_seen_us,
-                v.c.last_seen_us,
-                n.c.type,
-                n.c.namespace,
-                n.c.name,
-                n.c.kind,
-                n.c.facets.label("node_facets"),
-            )
-            .join(n, n.c.id == v.c.node_id)
-            .where(v.c.id.in_(chunk))
-        )
-        for row in conn.execute(stmt):
-            vertex = Vertex(row.id, row.kind, row.namespace, row.name, row.version)
-            facets = {**orjson.loads(row.node_facets), **orjson.loads(row.facets)}
+        stmt = sa.select(*columns).join(n, n.c.id == v.c.node_id).where(v.c.id.in_(chunk))
+        # Positional tuples: this loop runs once per node of every answer.
+        for (
+            vid,
+            version,
+            facets_text,
+            first,
+            last,
+            namespace,
+            name,
+            kind,
+            node_facets,
+        ) in conn.execute(stmt):
+            joiner = "" if name.startswith("/") or namespace.endswith("/") else "/"
             entry: dict[str, Any] = {
-                "id": str(vertex.node_id),
-                "kind": row.kind,
-                "namespace": row.namespace,
-                "name": row.name,
-                "version": row.version,
-                "first_seen": _iso(row.first_seen_us),
-                "last_seen": _iso(row.last_seen_us),
+                "id": f"{kind}:{namespace}{joiner}{name}@{version}",
+                "kind": kind,
+                "namespace": namespace,
+                "name": name,
+                "version": version,
+                "first_seen": _iso(first),
+                "last_seen": _iso(last),
             }
-            entry.update(summarize_facets(facets))
-            out[row.id] = entry
+            if facets_text != "{}" or node_facets != "{}":
+                entry.update(
+                    summarize_facets({**orjson.loads(node_facets), **orjson.loads(facets_text)})
+                )
+            out[vid] = entry
         runs: dict[int, list[Any]] = {}
-        stmt2 = sa.select(r).where(r.c.execution_id.in_(chunk)).order_by(r.c.started_us)
-        for row in conn.execute(stmt2):
-            runs.setdefault(row.execution_id, []).append(row)
+        executions = [i for i in chunk if out.get(i, {}).get("kind") == "job"]
+        if executions:
+            stmt2 = sa.select(r).where(r.c.execution_id.in_(executions)).order_by(r.c.started_us)
+            for row in conn.execute(stmt2):
+                runs.setdefault(row.execution_id, []).append(row)
         for execution_id, rows in runs.items():
             out[execution_id].update(summarize_runs(rows))
     return out
@@ -170,7 +182,8 @@ def summarize_runs(rows: list[Any]) -> dict[str, Any]:
 def _iso(us: int | None) -> str | None:
     if us is None:
         return None
-    return dt.datetime.fromtimestamp(us / 1_000_000, dt.UTC).isoformat().replace("+00:00", "Z")
+    seconds, micros = divmod(us, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 
 
 def _graph(

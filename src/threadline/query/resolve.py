@@ -61,9 +61,7 @@ def _node_row(conn: Connection, node: NodeId) -> Any:
     ).first()
 
 
-def _version_row(
-    conn: Connection, node_pk: int, version: str | None, as_of_us: int | None
-) -> Any:
+def _version_row(conn: Connection, node_pk: int, version: str | None, as_of_us: int | None) -> Any:
     v = s.versions
     stmt = sa.select(v.c.id, v.c.version, v.c.first_seen_us).where(v.c.node_id == node_pk)
     if version is not None:

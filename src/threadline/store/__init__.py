@@ -43,7 +43,9 @@ BACKENDS: Final[dict[str, Callable[[str], SqlStore]]] = {
 }
 
 
-def normalize_url(target: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> str:
+def normalize_url(
+    target: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+) -> str:
     """The store URL for an explicit target, ``THREADLINE_STORE``, or the default path."""
     env = os.environ if environ is None else environ
     raw = os.fspath(target) if target is not None else env.get("THREADLINE_STORE") or DEFAULT_STORE

@@ -59,7 +59,9 @@ class Store(Protocol):
 
     url: str
 
-    def append_batch(self, events: Sequence[dict[str, Any]], *, durable: bool = False) -> AppendResult:
+    def append_batch(
+        self, events: Sequence[dict[str, Any]], *, durable: bool = False
+    ) -> AppendResult:
         """Append events atomically (all or nothing); already-stored events are skipped."""
         ...
 

@@ -65,7 +65,9 @@ def ensure_schema(engine: Engine, *, upgrade: bool = True) -> int:
             continue
         with engine.begin() as conn:
             apply(conn)
-            conn.execute(sa.insert(s.migrations).values(name=name, applied_us=time.time_ns() // 1000))
+            conn.execute(
+                sa.insert(s.migrations).values(name=name, applied_us=time.time_ns() // 1000)
+            )
             _stamp(conn, target)
         revision = target
     return revision

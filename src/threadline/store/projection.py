@@ -121,7 +121,13 @@ class Projection:
             self._dataset(body["dataset"], time_us, seq, output=False, versioned_only=True)
         elif "job" in body:
             job = body["job"]
-            self.node(("job", job["namespace"], job["name"]), "job", job.get("facets") or {}, time_us)
+            self.node(
+                ("job", job["namespace"], job["name"]), "job", job.get("facets") or {}, time_us
+            )
+            # A job event declares static lineage: its datasets become known nodes, but with
+            # no run there is no execution to link them through.
+            for dataset in [*(body.get("inputs") or []), *(body.get("outputs") or [])]:
+                self._dataset(dataset, time_us, seq, output=False, versioned_only=True)
 
     def _dataset(
         self,
@@ -162,12 +168,20 @@ class Projection:
         job_key: NodeKey = ("job", job["namespace"], job["name"])
         self.node(job_key, "job", job.get("facets") or {}, time_us)
 
-        inputs = [self._dataset(d, time_us, seq, output=False, run_id=run_id) for d in body.get("inputs") or []]
-        outputs = [self._dataset(d, time_us, seq, output=True, run_id=run_id) for d in body.get("outputs") or []]
+        inputs = [
+            self._dataset(d, time_us, seq, output=False, run_id=run_id)
+            for d in body.get("inputs") or []
+        ]
+        outputs = [
+            self._dataset(d, time_us, seq, output=True, run_id=run_id)
+            for d in body.get("outputs") or []
+        ]
 
         execution_facet = run_facets.get("threadline_execution")
         execution: VersionKey | None = None
-        if isinstance(execution_facet, dict) and isinstance(execution_facet.get("executionId"), str):
+        if isinstance(execution_facet, dict) and isinstance(
+            execution_facet.get("executionId"), str
+        ):
             execution = (job_key, normalize_version(execution_facet["executionId"]))
         elif inputs or outputs:
             execution = (job_key, f"run:{run_id}")
@@ -245,7 +259,13 @@ def _max(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-_NODE_LEVEL_FACETS: Final = ("ownership", "threadline_classification", "threadline_artifact", "documentation", "tags")
+_NODE_LEVEL_FACETS: Final = (
+    "ownership",
+    "threadline_classification",
+    "threadline_artifact",
+    "documentation",
+    "tags",
+)
 
 
 def _node_level(facets: dict[str, Any]) -> dict[str, Any]:

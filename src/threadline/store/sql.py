@@ -35,6 +35,7 @@ from threadline.store.projection import (
     LATEST,
     STATE_RANK,
     UNVERSIONED,
+    EdgeFact,
     NodeKey,
     Projection,
     RunFact,
@@ -174,7 +175,9 @@ class SqlStore:
                 self._remember(pending)
                 return result
         except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(f"cannot write to store {self.safe_url}: {_reason(exc)}") from exc
+            raise StoreUnavailable(
+                f"cannot write to store {self.safe_url}: {_reason(exc)}"
+            ) from exc
 
     def _prepare(self, events: Sequence[dict[str, Any]]) -> list[_Prepared]:
         prepared: list[_Prepared] = []
@@ -209,7 +212,9 @@ class SqlStore:
         digests = [p.digest for p in prepared]
         for chunk in _chunks(digests):
             existing.update(
-                conn.execute(sa.select(s.events.c.digest).where(s.events.c.digest.in_(chunk))).scalars()
+                conn.execute(
+                    sa.select(s.events.c.digest).where(s.events.c.digest.in_(chunk))
+                ).scalars()
             )
         fresh = [p for p in prepared if p.digest not in existing]
         head = conn.execute(
@@ -234,7 +239,11 @@ class SqlStore:
                 {
                     "seq": seq,
                     "digest": item.digest,
-                    "event_kind": "run" if "run" in event else "dataset" if "dataset" in event else "job",
+                    "event_kind": "run"
+                    if "run" in event
+                    else "dataset"
+                    if "dataset" in event
+                    else "job",
                     "event_type": event.get("eventType"),
                     "event_time_us": item.time_us,
                     "recorded_us": recorded,
@@ -314,11 +323,13 @@ class SqlStore:
                 pending.nodes[key] = _Known(row.id, row.facets, row.kind)
             missing = [key for key in todo if key not in fresh]
             for chunk in _chunks(missing):
-                stmt = sa.select(t.c.id, t.c.type, t.c.namespace, t.c.name, t.c.kind, t.c.facets).where(
-                    sa.tuple_(t.c.type, t.c.namespace, t.c.name).in_(chunk)
-                )
+                stmt = sa.select(
+                    t.c.id, t.c.type, t.c.namespace, t.c.name, t.c.kind, t.c.facets
+                ).where(sa.tuple_(t.c.type, t.c.namespace, t.c.name).in_(chunk))
                 for row in conn.execute(stmt):
-                    known[(row.type, row.namespace, row.name)] = _Known(row.id, row.facets, row.kind)
+                    known[(row.type, row.namespace, row.name)] = _Known(
+                        row.id, row.facets, row.kind
+                    )
         else:
             fresh = set()
         stale = [
@@ -337,7 +348,12 @@ class SqlStore:
                 merged = _merge_facets(facets_text, proj.nodes[key].facets)
                 new_kind = _merge_kind(kind, proj.nodes[key].kind)
                 updates.append(
-                    {"b_id": row_id, "facets": merged, "kind": new_kind, "updated_us": proj.nodes[key].seen_us}
+                    {
+                        "b_id": row_id,
+                        "facets": merged,
+                        "kind": new_kind,
+                        "updated_us": proj.nodes[key].seen_us,
+                    }
                 )
                 known[key] = _Known(row_id, merged, new_kind)
             conn.execute(
@@ -388,15 +404,15 @@ class SqlStore:
         for (node, version), fact in proj.versions.items():
             if node in wanted and (node not in newest or fact.first_seen_us >= newest[node][0]):
                 newest[node] = (fact.first_seen_us, version)
-        remapped = {}
-        for (src, dst, relation), fact in proj.edges.items():
-            ends = []
+        remapped: dict[tuple[VersionKey, VersionKey, str], EdgeFact] = {}
+        for (src, dst, relation), edge in proj.edges.items():
+            ends: list[VersionKey] = []
             for node, version in (src, dst):
                 if version == LATEST:
                     version = newest[node][1] if node in newest else UNVERSIONED
-                    proj.version((node, version), {}, fact.created_us, fact.first_seq)
+                    proj.version((node, version), {}, edge.created_us, edge.first_seq)
                 ends.append((node, version))
-            remapped[(ends[0], ends[1], relation)] = fact
+            remapped[(ends[0], ends[1], relation)] = edge
         proj.edges = remapped
 
     def _upsert_versions(
@@ -433,16 +449,30 @@ class SqlStore:
             stmt = (
                 self._insert(t)
                 .on_conflict_do_nothing(index_elements=["node_id", "version"])
-                .returning(t.c.id, t.c.node_id, t.c.version, t.c.facets, t.c.first_seen_us, t.c.last_seen_us)
+                .returning(
+                    t.c.id,
+                    t.c.node_id,
+                    t.c.version,
+                    t.c.facets,
+                    t.c.first_seen_us,
+                    t.c.last_seen_us,
+                )
             )
             for row in conn.execute(stmt, rows):
                 key = (row.node_id, row.version)
                 fresh.add(key)
-                pending.versions[key] = _KnownVersion(row.id, row.facets, row.first_seen_us, row.last_seen_us)
+                pending.versions[key] = _KnownVersion(
+                    row.id, row.facets, row.first_seen_us, row.last_seen_us
+                )
             missing = [key for key in todo if key not in fresh]
             for chunk in _chunks(missing):
                 stmt = sa.select(
-                    t.c.id, t.c.node_id, t.c.version, t.c.facets, t.c.first_seen_us, t.c.last_seen_us
+                    t.c.id,
+                    t.c.node_id,
+                    t.c.version,
+                    t.c.facets,
+                    t.c.first_seen_us,
+                    t.c.last_seen_us,
                 ).where(sa.tuple_(t.c.node_id, t.c.version).in_(chunk))
                 for row in conn.execute(stmt):
                     known[(row.node_id, row.version)] = _KnownVersion(
@@ -471,9 +501,12 @@ class SqlStore:
                     }
                 )
                 known[key] = _KnownVersion(
-                    hit.id, merged, min(first, fact.first_seen_us), max(hit.last_seen_us, fact.last_seen_us)
+                    hit.id,
+                    merged,
+                    min(first, fact.first_seen_us),
+                    max(hit.last_seen_us, fact.last_seen_us),
                 )
-            last = sa.bindparam("b_last")
+            last: sa.BindParameter[int] = sa.bindparam("b_last")
             conn.execute(
                 t.update()
                 .where(t.c.id == sa.bindparam("b_id"))
@@ -501,11 +534,11 @@ class SqlStore:
     ) -> None:
         found: dict[str, Any] = {}
         for chunk in _chunks(list(runs)):
-            for row in conn.execute(sa.select(s.runs).where(s.runs.c.run_id.in_(chunk))):
-                found[row.run_id] = row
+            for stored in conn.execute(sa.select(s.runs).where(s.runs.c.run_id.in_(chunk))):
+                found[stored.run_id] = stored
         rows: list[dict[str, Any]] = []
         for run_id, fact in runs.items():
-            row = {
+            row: dict[str, Any] = {
                 "run_id": run_id,
                 "job_node_id": node_ids[fact.job],
                 "execution_id": version_ids[fact.execution] if fact.execution else None,
@@ -535,7 +568,13 @@ class SqlStore:
 
     def read_after(self, cursor: Cursor, limit: int = 1000) -> list[StoredEvent]:
         stmt = (
-            sa.select(s.events.c.seq, s.events.c.event_time_us, s.events.c.recorded_us, s.events.c.body, s.events.c.hash)
+            sa.select(
+                s.events.c.seq,
+                s.events.c.event_time_us,
+                s.events.c.recorded_us,
+                s.events.c.body,
+                s.events.c.hash,
+            )
             .where(s.events.c.seq > cursor.seq)
             .order_by(s.events.c.seq)
             .limit(limit)
@@ -553,12 +592,15 @@ class SqlStore:
         while True:
             with self._read.connect() as conn:
                 rows = conn.execute(
-                    sa.select(*cols).where(s.events.c.seq > after).order_by(s.events.c.seq).limit(page)
+                    sa.select(*cols)
+                    .where(s.events.c.seq > after)
+                    .order_by(s.events.c.seq)
+                    .limit(page)
                 ).all()
             if not rows:
                 return
             for r in rows:
-                yield ChainRecord(int(r.seq), bytes(r.body), bytes(r.prev_hash), bytes(r.hash))
+                yield ChainRecord(int(r.seq), _raw(r.body), _raw(r.prev_hash), _raw(r.hash))
             after = int(rows[-1].seq)
 
     def read(self, fn: Callable[[Connection], Any]) -> Any:
@@ -567,7 +609,13 @@ class SqlStore:
             return fn(conn)
 
     def counts(self) -> dict[str, int]:
-        tables = {"events": s.events, "nodes": s.nodes, "versions": s.versions, "edges": s.edges, "runs": s.runs}
+        tables = {
+            "events": s.events,
+            "nodes": s.nodes,
+            "versions": s.versions,
+            "edges": s.edges,
+            "runs": s.runs,
+        }
         with self._read.connect() as conn:
             return {
                 name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
@@ -592,12 +640,18 @@ def _merge_run_rows(old: Any, new: dict[str, Any], fact: RunFact) -> dict[str, A
     """Merge a stored run with this batch's view of it (arrival order must not matter)."""
     newer = (new["state_rank"], new["state_time_us"]) >= (old.state_rank, old.state_time_us)
     old_facets = orjson.loads(old.facets)
-    facets = {**old_facets, **new["facets"]} if new["state_time_us"] >= old.state_time_us else {**new["facets"], **old_facets}
+    facets = (
+        {**old_facets, **new["facets"]}
+        if new["state_time_us"] >= old.state_time_us
+        else {**new["facets"], **old_facets}
+    )
     prefers_new_execution = fact.execution is not None and fact.execution[1].startswith("ex:")
     return {
         "run_id": new["run_id"],
         "job_node_id": old.job_node_id,
-        "execution_id": new["execution_id"] if prefers_new_execution or old.execution_id is None else old.execution_id,
+        "execution_id": new["execution_id"]
+        if prefers_new_execution or old.execution_id is None
+        else old.execution_id,
         "state": new["state"] if newer else old.state,
         "state_rank": max(new["state_rank"], old.state_rank),
         "state_time_us": new["state_time_us"] if newer else old.state_time_us,
@@ -608,6 +662,11 @@ def _merge_run_rows(old: Any, new: dict[str, Any], fact: RunFact) -> dict[str, A
         "first_seq": min(old.first_seq, new["first_seq"]),
         "last_seq": max(old.last_seq, new["last_seq"]),
     }
+
+
+def _raw(value: Any) -> bytes:
+    """Column bytes as stored; a value someone rewrote as text is compared as its UTF-8."""
+    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 def _opt(pick: Callable[[int, int], int], a: int | None, b: int | None) -> int | None:

@@ -102,4 +102,6 @@ def _check_file(path: Path) -> None:
     except OSError as exc:
         raise StoreUnavailable(f"cannot read store {path}: {exc.strerror}") from exc
     if magic != b"SQLite format 3\x00":
-        raise StoreUnavailable(f"{path} is not an SQLite database (was it written by something else?)")
+        raise StoreUnavailable(
+            f"{path} is not an SQLite database (was it written by something else?)"
+        )

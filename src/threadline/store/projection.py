@@ -38,7 +38,7 @@ def to_micros(text: str) -> int:
 
 def normalize_version(raw: str) -> str:
     """A producer's ``datasetVersion`` as a threadline version token."""
-    if _SAFE_VERSION.match(raw):
+    if raw.startswith(("b3:", "ex:")) or _SAFE_VERSION.match(raw):
         return raw
     return "v:" + urllib.parse.quote(raw, safe="._~+-:")
 
@@ -270,4 +270,6 @@ _NODE_LEVEL_FACETS: Final = (
 
 def _node_level(facets: dict[str, Any]) -> dict[str, Any]:
     """Facets that describe the dataset as a whole rather than one version of it."""
+    if not facets:
+        return facets
     return {key: facets[key] for key in _NODE_LEVEL_FACETS if key in facets}

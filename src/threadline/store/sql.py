@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from threadline.errors import InvalidEvent, SchemaTooNew, StoreUnavailable
 from threadline.integrity.chain import GENESIS, ChainRecord, link
 from threadline.model.canonical import canonical_json
-from threadline.model.events import event_from_dict
+from threadline.model.events import check_canonical
 from threadline.store import schema as s
 from threadline.store.base import AppendResult, Cursor, StoredEvent
 from threadline.store.projection import (
@@ -118,6 +118,7 @@ class SqlStore:
         # Row ids of committed nodes and versions: ids never change, so a hit skips a lookup.
         self._node_cache: dict[NodeKey, _Known] = {}
         self._version_cache: dict[tuple[int, str], _KnownVersion] = {}
+        self._compiled: dict[tuple[Any, ...], Any] = {}
         self._closed = False
         self._ensure_schema()
 
@@ -184,8 +185,11 @@ class SqlStore:
         seen: set[bytes] = set()
         for index, event in enumerate(events):
             try:
-                event_from_dict(event)
+                if not isinstance(event, dict):
+                    raise InvalidEvent("an event must be a JSON object", detail={"path": "$"})
                 body = canonical_json(event)
+                check_canonical(event, body)
+                time_us = to_micros(event["eventTime"])
             except InvalidEvent as exc:
                 raise InvalidEvent(
                     f"event #{index} of the batch: {exc.message}", detail=exc.detail
@@ -194,7 +198,7 @@ class SqlStore:
             if digest in seen:
                 continue
             seen.add(digest)
-            prepared.append(_Prepared(digest, body, event, to_micros(event["eventTime"])))
+            prepared.append(_Prepared(digest, body, event, time_us))
         return prepared
 
     def _remember(self, pending: _Pending) -> None:
@@ -257,7 +261,7 @@ class SqlStore:
             )
             prev = digest_chain
             projection.project(seq, event, item.time_us)
-        conn.execute(s.events.insert(), rows)
+        self._executemany(conn, s.events.insert(), rows)
         self._write_projection(conn, projection, pending)
         return AppendResult(len(fresh), duplicates, seq)
 
@@ -280,9 +284,43 @@ class SqlStore:
             stmt = self._insert(s.edges).on_conflict_do_nothing(
                 index_elements=["src", "dst", "relation"]
             )
-            conn.execute(stmt, rows)
+            self._executemany(conn, stmt, rows)
         if proj.runs:
             self._upsert_runs(conn, proj.runs, node_ids, version_ids)
+
+    def _executemany(self, conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
+        """Execute one Core statement for many rows straight through the driver.
+
+        The SQL is compiled by SQLAlchemy for this dialect once and cached; skipping its
+        per-row parameter processing is most of the cost of a large batch.
+        """
+        if not rows:
+            return
+        names = tuple(rows[0])
+        key = (id(stmt.table), str(stmt), names)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = stmt.compile(dialect=conn.dialect, column_keys=list(names))
+            self._compiled[key] = compiled
+        sql = str(compiled)
+        if compiled.positional:
+            order = compiled.positiontup or ()
+            conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
+        else:
+            conn.exec_driver_sql(sql, rows)
+
+    def _insert_new(
+        self, conn: Connection, table: sa.Table, stmt: Any, rows: list[dict[str, Any]]
+    ) -> Iterable[Any]:
+        """Insert rows (conflicts skipped) and return the ones actually created.
+
+        Appends hold the chain lock, so no other writer inserts meanwhile: every row with an
+        id above the maximum before the insert is one of ours.  This avoids RETURNING, which
+        would force SQLAlchemy's slow per-row path.
+        """
+        before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+        self._executemany(conn, stmt, rows)
+        return conn.execute(sa.select(table).where(table.c.id > before))
 
     def _upsert_nodes(
         self, conn: Connection, proj: Projection, pending: _Pending
@@ -311,13 +349,11 @@ class SqlStore:
                         "updated_us": fact.seen_us,
                     }
                 )
-            stmt = (
-                self._insert(t)
-                .on_conflict_do_nothing(index_elements=["type", "namespace", "name"])
-                .returning(t.c.id, t.c.type, t.c.namespace, t.c.name, t.c.kind, t.c.facets)
+            stmt = self._insert(t).on_conflict_do_nothing(
+                index_elements=["type", "namespace", "name"]
             )
             fresh: set[NodeKey] = set()
-            for row in conn.execute(stmt, rows):
+            for row in self._insert_new(conn, t, stmt, rows):
                 key = (row.type, row.namespace, row.name)
                 fresh.add(key)
                 pending.nodes[key] = _Known(row.id, row.facets, row.kind)
@@ -446,19 +482,8 @@ class SqlStore:
                 }
                 for key in todo
             ]
-            stmt = (
-                self._insert(t)
-                .on_conflict_do_nothing(index_elements=["node_id", "version"])
-                .returning(
-                    t.c.id,
-                    t.c.node_id,
-                    t.c.version,
-                    t.c.facets,
-                    t.c.first_seen_us,
-                    t.c.last_seen_us,
-                )
-            )
-            for row in conn.execute(stmt, rows):
+            stmt = self._insert(t).on_conflict_do_nothing(index_elements=["node_id", "version"])
+            for row in self._insert_new(conn, t, stmt, rows):
                 key = (row.node_id, row.version)
                 fresh.add(key)
                 pending.versions[key] = _KnownVersion(

@@ -19,14 +19,17 @@ import random
 import sqlite3
 import statistics
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
-from threadline.query import DEFAULT_LIMIT, trace
+from threadline.query import DEFAULT_LIMIT, LineageGraph, trace
 from threadline.store import open_store
 
 N = int(os.environ.get("BENCH_NODES", "1000000"))
 WINDOW = 1000
 TARGET_MS = 20.0
+T = TypeVar("T")
 CACHE = Path(os.environ.get("BENCH_DIR", ".bench")) / f"trace-{N}.db"
 
 
@@ -51,7 +54,7 @@ def build(path: Path) -> None:
         ((i, i, f"b3:{i:064x}", i, i) for i in range(1, N + 1)),
     )
 
-    def edges() -> object:
+    def edges() -> Iterator[tuple[int, int, int]]:
         for child in range(2, N + 1):
             low = max(1, child - WINDOW)
             k = min(rng.randint(1, 3), child - low)
@@ -60,7 +63,7 @@ def build(path: Path) -> None:
 
     conn.executemany(
         "INSERT INTO tl_edges (src, dst, relation, created_us, first_seq) VALUES (?, ?, 'derived', ?, 0)",
-        edges(),  # type: ignore[arg-type]
+        edges(),
     )
     conn.commit()
     conn.execute("ANALYZE")
@@ -69,12 +72,11 @@ def build(path: Path) -> None:
     print(f"  built {N:,} nodes in {time.perf_counter() - start:.1f} s -> {path}")
 
 
-def timed(fn: object, repeat: int) -> tuple[float, object]:
+def timed(fn: Callable[[], T], repeat: int) -> tuple[float, T]:
     costs = []
-    result = None
     for _ in range(repeat):
         start = time.perf_counter()
-        result = fn()  # type: ignore[operator]
+        result = fn()
         costs.append((time.perf_counter() - start) * 1000)
     return statistics.median(costs), result
 
@@ -87,25 +89,26 @@ def main() -> None:
     targets = [f"dataset:file://bench/n/{rng.randint(N // 2, N)}" for _ in range(25)]
     it = iter(targets * 10)
 
-    def capped() -> object:
+    def capped() -> LineageGraph:
         return trace(store, next(it), depth=20)
 
-    def uncapped20() -> object:
+    def uncapped20() -> LineageGraph:
         return trace(store, next(it), depth=20, limit=None)
 
-    def unbounded() -> object:
+    def unbounded() -> LineageGraph:
         return trace(store, next(it), limit=None)
 
     print(f"upstream trace on {N:,} nodes (1-3 parents from the previous {WINDOW})")
     ms, graph = timed(capped, 25)
-    size = len(graph.nodes)  # type: ignore[attr-defined]
     verdict = "OK" if ms <= TARGET_MS else "MISS"
-    print(f"  depth 20, default cap {DEFAULT_LIMIT:>5}: {ms:8.1f} ms median, {size:,} nodes "
-          f"(truncated={graph.truncated})  target <= {TARGET_MS:.0f} ms [{verdict}]")  # type: ignore[attr-defined]
+    print(
+        f"  depth 20, default cap {DEFAULT_LIMIT:>5}: {ms:8.1f} ms median, {len(graph.nodes):,} "
+        f"nodes (truncated={graph.truncated})  target <= {TARGET_MS:.0f} ms [{verdict}]"
+    )
     ms, graph = timed(uncapped20, 5)
-    print(f"  depth 20, no cap:              {ms:8.1f} ms median, {len(graph.nodes):,} nodes")  # type: ignore[attr-defined]
+    print(f"  depth 20, no cap:              {ms:8.1f} ms median, {len(graph.nodes):,} nodes")
     ms, graph = timed(unbounded, 3)
-    print(f"  unbounded (no depth, no cap):  {ms:8.1f} ms median, {len(graph.nodes):,} nodes")  # type: ignore[attr-defined]
+    print(f"  unbounded (no depth, no cap):  {ms:8.1f} ms median, {len(graph.nodes):,} nodes")
 
     # Peer: the recursive CTE a SQL-first lineage store would run for the same question.
     conn = sqlite3.connect(CACHE)

@@ -13,7 +13,9 @@ from threadline._version import __version__
 
 if TYPE_CHECKING:
     from threadline.capture.api import RunRecorder, deploy, run, step
+    from threadline.capture.bootstrap import autocapture
     from threadline.capture.emitter import Emitter, shutdown
+    from threadline.capture.notebook import load_ipython_extension, unload_ipython_extension
     from threadline.errors import ThreadlineError
     from threadline.model.ids import NodeId
     from threadline.query import diff, impact, log, show, trace
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
 
 _LAZY: dict[str, str] = {
     "Emitter": "threadline.capture.emitter",
+    "autocapture": "threadline.capture.bootstrap",
+    "load_ipython_extension": "threadline.capture.notebook",
+    "unload_ipython_extension": "threadline.capture.notebook",
     "NodeId": "threadline.model.ids",
     "RunRecorder": "threadline.capture.api",
     "ThreadlineError": "threadline.errors",
@@ -43,10 +48,12 @@ __all__ = [
     "RunRecorder",
     "ThreadlineError",
     "__version__",
+    "autocapture",
     "deploy",
     "diff",
     "flush",
     "impact",
+    "load_ipython_extension",
     "log",
     "open_store",
     "run",
@@ -54,6 +61,7 @@ __all__ = [
     "shutdown",
     "step",
     "trace",
+    "unload_ipython_extension",
 ]
 
 

@@ -8,6 +8,7 @@ working directory) > the default below.  The result is frozen; nothing here writ
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -79,6 +80,8 @@ class Settings:
     debug: bool = False
     #: Raw ``[tool.threadline]`` / ``threadline.toml`` table, for sections such as labels.
     file: Mapping[str, Any] | None = None
+    #: Folder of the settings file: relative globs in it are anchored here.
+    source_dir: str | None = None
 
 
 def _find_config_file(start: Path) -> tuple[Path, Mapping[str, Any]] | None:
@@ -140,4 +143,16 @@ def resolve(
     unknown = set(overrides or {}) - {f.name for f in fields(Settings)}
     if unknown:
         raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    return Settings(**values, file=file_table)
+    return Settings(**values, file=file_table, source_dir=str(found[0].parent) if found else None)
+
+
+def current() -> Settings:
+    """``resolve()`` for the process as it is now, cached on the working directory and the
+    ``THREADLINE_*`` variables (capture resolves settings once per run, which is often)."""
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("THREADLINE_")))
+    return _cached(os.getcwd(), env)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached(cwd: str, env: tuple[tuple[str, str], ...]) -> Settings:
+    return resolve(environ=dict(env), cwd=Path(cwd))

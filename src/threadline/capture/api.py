@@ -104,11 +104,11 @@ class RunRecorder:
         strict: bool | None = None,
         emitter: Emitter | None = None,
     ) -> None:
-        from threadline.config import resolve
+        from threadline.config import current
 
         if not job or not isinstance(job, str):
             raise UsageError("a run needs a job name (a non-empty string)")
-        settings = resolve()
+        settings = current()
         self.namespace = namespace or settings.namespace
         self.job = job
         self.stage = stage

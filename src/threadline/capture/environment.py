@@ -40,6 +40,9 @@ TRACKED_PACKAGES: Final = (
 )
 
 
+_IMPORT_NAMES: Final = {"scikit-learn": "sklearn"}
+
+
 @dataclass(frozen=True, slots=True)
 class GitState:
     commit: str | None
@@ -109,6 +112,12 @@ def entry_script() -> str | None:
 def package_versions() -> dict[str, str]:
     versions: dict[str, str] = {}
     for name in TRACKED_PACKAGES:
+        # An imported module knows its version; asking importlib.metadata costs milliseconds.
+        module = sys.modules.get(_IMPORT_NAMES.get(name, name))
+        version = getattr(module, "__version__", None) if module is not None else None
+        if isinstance(version, str):
+            versions[name] = version
+            continue
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

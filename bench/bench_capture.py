@@ -1,0 +1,170 @@
+"""Wall-time overhead of ``threadline run`` on a small pandas + scikit-learn pipeline.
+
+The same script (read a CSV, derive features, split, fit a scaler + logistic regression
+pipeline, predict, compute two metrics, dump the model, write the predictions) runs as
+``python pipeline.py`` and as ``threadline run -- python pipeline.py``, interleaved, in the same
+benchmark run; the figure is the ratio of the medians.  Captured: every read, fit, prediction,
+metric and write, with content fingerprints of every file and in-memory artifact, written to a
+fresh SQLite store.
+
+Fairness: both sides run with compiled bytecode cached in a private folder (an installed
+threadline ships its ``.pyc`` files; a ``PYTHONDONTWRITEBYTECODE`` checkout would otherwise pay
+for compiling threadline on every run and not pandas), after one warm-up run each.
+
+``threadline run`` is started as the ``threadline`` CLI when it has a ``run`` command, and
+otherwise through ``threadline.cli.capture.register`` on a bare Typer app.
+
+Run: ``python bench/bench_capture.py``  (env BENCH_RUNS, default 11; BENCH_ROWS, default 20000)
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+RUNS = int(os.environ.get("BENCH_RUNS", "11"))
+ROWS = int(os.environ.get("BENCH_ROWS", "20000"))
+TARGET = 0.05
+
+PIPELINE = textwrap.dedent(
+    """
+    import joblib
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    df = pd.read_csv("data.csv")
+    df["ratio"] = df["f0"] / (df["f1"].abs() + 1)
+    features = [c for c in df.columns if c != "label"]
+    X_train, X_test, y_train, y_test = train_test_split(
+        df[features], df["label"], test_size=0.25, random_state=0
+    )
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=200))
+    model.fit(X_train, y_train)
+    predicted = model.predict(X_test)
+    scores = model.predict_proba(X_test)[:, 1]
+    print(accuracy_score(y_test, predicted), roc_auc_score(y_test, scores))
+    joblib.dump(model, "model.joblib")
+    pd.DataFrame({"prediction": predicted, "score": scores}).to_csv("predictions.csv", index=False)
+    """
+)
+
+DRIVER = textwrap.dedent(
+    """
+    import typer
+    from threadline.cli.capture import register
+
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def main() -> None:
+        pass
+
+    app()
+    """
+)
+
+
+def make_data(folder: Path) -> None:
+    import numpy as np
+
+    pd: Any = importlib.import_module("pandas")  # no stubs needed for a data generator
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(ROWS, 8)), columns=[f"f{i}" for i in range(8)])
+    frame["label"] = (frame["f0"] + 0.5 * frame["f1"] + rng.normal(size=ROWS) > 0).astype(int)
+    frame.to_csv(folder / "data.csv", index=False)
+
+
+FAST = (
+    "import sys; from threadline.capture.bootstrap import cli_run; sys.exit(cli_run(sys.argv[1:]))"
+)
+
+
+def cli_command() -> list[str]:
+    """``threadline run`` as users start it: the CLI, or ``register()`` on a bare Typer app."""
+    try:
+        from threadline.cli import app
+
+        names = {c.name for c in getattr(app, "registered_commands", [])}
+        if "run" in names:
+            return [sys.executable, "-m", "threadline", "run"]
+    except ImportError:
+        pass
+    return [sys.executable, "-c", DRIVER, "run"]
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    folder = Path(tempfile.mkdtemp(prefix="tl-bench-"))
+    try:
+        make_data(folder)
+        (folder / "pipeline.py").write_text(PIPELINE)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+        plain = [sys.executable, "pipeline.py"]
+        sides = {
+            "threadline run (fast entry)": [sys.executable, "-c", FAST, "--", *plain],
+            "threadline run (full CLI)": [*cli_command(), "--", *plain],
+        }
+        counter = iter(range(10_000))
+
+        def store_env() -> dict[str, str]:
+            return {**env, "THREADLINE_STORE": str(folder / f"lineage-{next(counter)}.db")}
+
+        timed(plain, folder, env)  # warm-up: bytecode caches, page cache
+        for command in sides.values():
+            timed(command, folder, store_env())
+        times: dict[str, list[float]] = {"python pipeline.py": [], **{k: [] for k in sides}}
+        for _ in range(RUNS):
+            times["python pipeline.py"].append(timed(plain, folder, env))
+            for name, command in sides.items():
+                times[name].append(timed(command, folder, store_env()))
+        base = statistics.median(times["python pipeline.py"])
+        print(f"rows: {ROWS}, runs: {RUNS} each, interleaved")
+        overheads = {}
+        for name, values in times.items():
+            median = statistics.median(values)
+            overheads[name] = median / base - 1
+            extra = (
+                ""
+                if name == "python pipeline.py"
+                else f"  overhead {overheads[name] * 100:+5.1f} %"
+            )
+            print(
+                f"{name:32} median {median * 1000:6.0f} ms  min {min(values) * 1000:6.0f} ms{extra}"
+            )
+        overhead = overheads["threadline run (fast entry)"]
+        print(f"target ≤ {TARGET * 100:.0f} % (fast entry: the console script's run path)")
+        from threadline.store import open_store
+
+        store = open_store(folder / "lineage-3.db")
+        try:
+            print(f"recorded per run: {store.counts()}")
+        finally:
+            store.close()
+        return 0 if overhead <= TARGET else 1
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,402 @@
+"""Safe monkey-patching: wrappers that never change what the user's code returns or raises.
+
+Every wrapper calls the original first and returns its result (or lets its exception pass,
+untouched).  The capture work runs afterwards inside
+:func:`~threadline.capture.boundary.capture_boundary`, so a failing hook is reported once and
+the user's program carries on.
+
+A thread-local depth counter makes only the *outermost* hooked call record: ``pd.read_parquet``
+calls ``pyarrow.parquet.read_table`` and ``Pipeline.fit`` calls each step's ``fit_transform``;
+those inner calls run bare.  Capture code itself runs at depth > 0, so nothing it calls records.
+
+:class:`PostImportHooks` runs a callback right after a watched module finishes executing, so
+``import pandas as pd`` hands the user an already-patched module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any, Final
+
+from threadline.capture.boundary import capture_boundary, report
+
+#: ``handler(self_or_none, args, kwargs, result)``; runs after a successful call.
+Handler = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
+
+_local = threading.local()
+_debug = False
+_enabled = True
+
+#: Marks a wrapper so it is never wrapped twice and can be unwrapped.
+WRAPPED_ATTR = "__threadline_wrapped__"
+
+
+def set_debug(value: bool) -> None:
+    """Log every hook call to stderr (the ``debug`` setting, ``THREADLINE_DEBUG=1``)."""
+    global _debug
+    _debug = value
+
+
+def set_enabled(value: bool) -> None:
+    """Turn every wrapper into a bare pass-through (used after ``fork`` and on uninstall)."""
+    global _enabled
+    _enabled = value
+
+
+def depth() -> int:
+    value: int = getattr(_local, "depth", 0)
+    return value
+
+
+class suspended:
+    """Within this block hooked calls run bare (capture code, meta-estimator internals)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        _local.depth = getattr(_local, "depth", 0) + 1
+
+    def __exit__(self, *exc: object) -> None:
+        _local.depth -= 1
+
+
+def active() -> bool:
+    """True when a hooked call made now should record (enabled and outermost)."""
+    return _enabled and not getattr(_local, "depth", 0)
+
+
+#: Calls made from inside these libraries are their own business (``LabelEncoder`` inside a
+#: metric, ``pyarrow`` inside ``pd.read_parquet``, ``pickle`` inside ``mlflow.log_model``): only
+#: calls from the user's code record.
+LIBRARIES: Final = frozenset(
+    {
+        "sklearn",
+        "pandas",
+        "numpy",
+        "polars",
+        "pyarrow",
+        "scipy",
+        "joblib",
+        "skops",
+        "mlflow",
+        "threadline",
+        "cloudpickle",
+        "IPython",
+    }
+)
+
+
+def from_library(level: int) -> bool:
+    """True when the code calling a hooked function belongs to a hooked library."""
+    try:
+        frame = sys._getframe(level + 1)
+    except ValueError:
+        return False
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name != __name__:
+            return isinstance(name, str) and name.partition(".")[0] in LIBRARIES
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def _handle(
+    where: str,
+    handler: Handler,
+    owner: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    result: Any,
+) -> None:
+    if _debug:
+        print(f"threadline: hook {where}", file=sys.stderr)
+    _local.capturing = getattr(_local, "capturing", 0) + 1
+    try:
+        with capture_boundary(where):
+            handler(owner, args, kwargs, result)
+    finally:
+        _local.capturing -= 1
+
+
+def call_hooked(
+    original: Callable[..., Any],
+    where: str,
+    handler: Handler,
+    owner: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Call ``original``; if this is the outermost hooked call, hand the result to ``handler``."""
+    if not _enabled or depth() or from_library(1):
+        return original(*args, **kwargs)
+    _local.depth = 1
+    try:
+        result = original(*args, **kwargs)
+        _handle(where, handler, owner, args, kwargs, result)
+        return result
+    finally:
+        _local.depth = 0
+
+
+def hook_function(original: Callable[..., Any], where: str, handler: Handler) -> Callable[..., Any]:
+    """A plain-function wrapper: ``handler(None, args, kwargs, result)``."""
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return call_hooked(original, where, handler, None, args, kwargs)
+
+    setattr(wrapper, WRAPPED_ATTR, original)
+    return wrapper
+
+
+def hook_method(original: Callable[..., Any], where: str, handler: Handler) -> Callable[..., Any]:
+    """A method wrapper (stays a function, so it binds): ``handler(self, args, kwargs, result)``."""
+
+    @functools.wraps(original)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _enabled or depth() or from_library(0):
+            return original(self, *args, **kwargs)
+        _local.depth = 1
+        try:
+            result = original(self, *args, **kwargs)
+            _handle(where, handler, self, args, kwargs, result)
+            return result
+        finally:
+            _local.depth = 0
+
+    setattr(wrapper, WRAPPED_ATTR, original)
+    return wrapper
+
+
+def flow_method(original: Callable[..., Any], on_result: Handler) -> Callable[..., Any]:
+    """A cheap propagation wrapper: runs at any depth (but never inside capture code)."""
+
+    @functools.wraps(original)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        if _enabled and getattr(_local, "capturing", 0) == 0:
+            try:
+                on_result(self, args, kwargs, result)
+            except Exception as exc:  # a try block costs nothing here; a context manager would
+                report(f"flow:{getattr(original, '__qualname__', '?')}", exc)
+        return result
+
+    setattr(wrapper, WRAPPED_ATTR, original)
+    return wrapper
+
+
+class _BoundHook:
+    """What a wrapped descriptor returns for an instance: calls through the hook."""
+
+    __slots__ = ("_bound", "_handler", "_owner", "_where")
+
+    def __init__(self, bound: Callable[..., Any], owner: Any, where: str, handler: Handler) -> None:
+        self._bound = bound
+        self._owner = owner
+        self._where = where
+        self._handler = handler
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return call_hooked(self._bound, self._where, self._handler, self._owner, args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bound, name)
+
+    def __repr__(self) -> str:
+        return repr(self._bound)
+
+
+class HookedDescriptor:
+    """Wraps a non-function descriptor (e.g. scikit-learn's ``available_if``) transparently.
+
+    ``hasattr(obj, name)`` keeps its meaning because the original ``__get__`` runs first and
+    may raise ``AttributeError`` exactly as before.
+    """
+
+    def __init__(self, original: Any, where: str, handler: Handler) -> None:
+        self.original = original
+        self.where = where
+        self.handler = handler
+        setattr(self, WRAPPED_ATTR, original)
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        bound = self.original.__get__(obj, owner)
+        if obj is None:
+            return bound
+        return _BoundHook(bound, obj, self.where, self.handler)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+
+class Patcher:
+    """Applies patches and remembers them so that :meth:`undo` restores every original."""
+
+    def __init__(self) -> None:
+        self._undo: list[tuple[Any, str, Any, bool]] = []
+
+    def set(self, owner: Any, name: str, value: Any) -> None:
+        had = name in vars(owner) if isinstance(owner, type) else hasattr(owner, name)
+        original = vars(owner).get(name) if isinstance(owner, type) else getattr(owner, name, None)
+        setattr(owner, name, value)
+        self._undo.append((owner, name, original, had))
+
+    def function(self, module: Any, name: str, where: str, handler: Handler) -> bool:
+        """Wrap ``module.name`` (a function); False when it is missing or already wrapped."""
+        original = getattr(module, name, None)
+        if original is None or not callable(original) or hasattr(original, WRAPPED_ATTR):
+            return False
+        self.set(module, name, hook_function(original, where, handler))
+        return True
+
+    def method(self, cls: type, name: str, where: str, handler: Handler) -> bool:
+        """Wrap ``cls.name`` where ``cls`` itself defines it; False when it does not."""
+        original = vars(cls).get(name)
+        if original is None or hasattr(original, WRAPPED_ATTR):
+            return False
+        if isinstance(original, (staticmethod, classmethod, property)):
+            return False
+        if callable(original) and hasattr(original, "__code__"):
+            self.set(cls, name, hook_method(original, where, handler))
+            return True
+        if hasattr(original, "__get__"):
+            self.set(cls, name, HookedDescriptor(original, where, handler))
+            return True
+        return False
+
+    def inherited_method(self, cls: type, name: str, where: str, handler: Handler) -> bool:
+        """Wrap the method ``cls`` resolves ``name`` to, installing the wrapper on ``cls``."""
+        original = getattr(cls, name, None)
+        if original is None or hasattr(original, WRAPPED_ATTR) or not callable(original):
+            return False
+        self.set(cls, name, hook_method(original, where, handler))
+        return True
+
+    def flow(self, cls: type, name: str, on_result: Handler) -> bool:
+        original = getattr(cls, name, None)
+        if original is None or hasattr(original, WRAPPED_ATTR) or not callable(original):
+            return False
+        self.set(cls, name, flow_method(original, on_result))
+        return True
+
+    def on_undo(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when the patches are undone (for state that cannot be removed)."""
+        self._undo.append((callback, "", None, False))
+
+    def undo(self) -> None:
+        while self._undo:
+            owner, name, original, had = self._undo.pop()
+            if not name:
+                with capture_boundary("hooks.uninstall"):
+                    owner()
+                continue
+            try:
+                if had:
+                    setattr(owner, name, original)
+                else:
+                    delattr(owner, name)
+            except (AttributeError, TypeError):
+                continue
+
+
+class capturing:
+    """Marks capture code: propagation wrappers stay quiet while it runs."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        _local.capturing = getattr(_local, "capturing", 0) + 1
+        _local.depth = getattr(_local, "depth", 0) + 1
+
+    def __exit__(self, *exc: object) -> None:
+        _local.capturing -= 1
+        _local.depth -= 1
+
+
+# --- post-import hooks ------------------------------------------------------------------
+
+
+class _NotifyingLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any, hooks: PostImportHooks) -> None:
+        self._loader = loader
+        self._hooks = hooks
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        create = getattr(self._loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module: ModuleType) -> None:
+        # Put the real loader back before running the module, so it sees nothing of us.
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        module.__loader__ = self._loader
+        self._loader.exec_module(module)
+        self._hooks.fire(module.__name__)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+class PostImportHooks(importlib.abc.MetaPathFinder):
+    """Run callbacks right after a watched module is imported (or now, if it already is)."""
+
+    def __init__(self) -> None:
+        self._callbacks: dict[str, list[Callable[[ModuleType], None]]] = {}
+        self._busy: set[str] = set()
+        self._lock = threading.RLock()
+
+    def watch(self, names: Sequence[str], callback: Callable[[ModuleType], None]) -> None:
+        for name in names:
+            module = sys.modules.get(name)
+            if module is not None and getattr(module, "__spec__", None) is not None:
+                _initializing = getattr(module.__spec__, "_initializing", False)
+                if not _initializing:
+                    callback(module)
+                    continue
+            with self._lock:
+                self._callbacks.setdefault(name, []).append(callback)
+        if self._callbacks and self not in sys.meta_path:
+            sys.meta_path.insert(0, self)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in self._callbacks or fullname in self._busy:
+            return None
+        self._busy.add(fullname)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        except (ImportError, ValueError):
+            return None
+        finally:
+            self._busy.discard(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return None
+        spec.loader = _NotifyingLoader(spec.loader, self)
+        return spec
+
+    def fire(self, name: str) -> None:
+        with self._lock:
+            callbacks = self._callbacks.pop(name, [])
+        module = sys.modules.get(name)
+        if module is None:
+            return
+        for callback in callbacks:
+            with capture_boundary(f"hooks.install:{name}"):
+                callback(module)
+        if not self._callbacks:
+            self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._callbacks.clear()
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)

@@ -1,0 +1,69 @@
+"""numpy: ``load``/``save``/``savez``/``savez_compressed``/``loadtxt``/``genfromtxt``/``savetxt``.
+
+``np.save("x", a)`` writes ``x.npy`` and ``np.savez("x", …)`` writes ``x.npz``; the recorded path
+is the one numpy actually wrote.  Arrays read lazily from an ``.npz`` archive share its lineage.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from threadline.capture.hooks import HookSpec
+from threadline.capture.hooks._common import arg, version_tuple
+from threadline.capture.hooks._patch import Patcher
+
+if TYPE_CHECKING:
+    from threadline.capture.flow import Capture
+
+
+def _with_suffix(target: Any, suffix: str) -> Any:
+    if isinstance(target, (str, os.PathLike)):
+        text = os.fspath(target)
+        if isinstance(text, str) and not text.endswith(suffix):
+            return text + suffix
+    return target
+
+
+def _install(capture: Capture, patcher: Patcher, np: ModuleType) -> bool:
+    if version_tuple(getattr(np, "__version__", "0")) < (1, 22):
+        return False
+
+    def loaded(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        capture.read(result, arg(args, kwargs, 0, "file", "fname"), hook="numpy.load")
+
+    def saved(suffix: str) -> Any:
+        def handler(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+            target = _with_suffix(arg(args, kwargs, 0, "file", "fname"), suffix)
+            values = (
+                *args[1:],
+                *(
+                    v
+                    for k, v in kwargs.items()
+                    if k not in ("file", "fname", "allow_pickle", "fix_imports")
+                ),
+            )
+            data: Any = values[0] if len(values) == 1 else tuple(values)
+            capture.wrote(data, target, hook="numpy.save")
+
+        return handler
+
+    patcher.function(np, "load", "numpy.load", loaded)
+    patcher.function(np, "loadtxt", "numpy.loadtxt", loaded)
+    patcher.function(np, "genfromtxt", "numpy.genfromtxt", loaded)
+    patcher.function(np, "save", "numpy.save", saved(".npy"))
+    patcher.function(np, "savez", "numpy.savez", saved(".npz"))
+    patcher.function(np, "savez_compressed", "numpy.savez_compressed", saved(".npz"))
+    patcher.function(np, "savetxt", "numpy.savetxt", saved(""))
+    npz: Any = importlib.import_module("numpy.lib.npyio").NpzFile
+
+    def member(archive: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        capture.flow.derive(result, (archive,))
+
+    patcher.flow(npz, "__getitem__", member)
+    return True
+
+
+hook = HookSpec(name="numpy", targets={"numpy": _install}, description="numpy load and save")

@@ -1,0 +1,263 @@
+"""pandas: ``read_*`` and ``DataFrame.to_*``, ``read_sql`` (tables named by the query), and
+lineage through frame operations.
+
+Propagation rides on pandas' own metadata hook: nearly every operation ends with
+``result.__finalize__(source)``, so wrapping that one method carries lineage through column
+selection, filtering, joins (``input_objs``) and the rest at the cost of a dictionary lookup.
+In-place updates (``df[col] = values``, ``insert``) and constructors (``DataFrame({...})``) merge
+the lineage of what they were given.  Supported: pandas 2.0 and newer.
+"""
+
+from __future__ import annotations
+
+import re
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final
+
+from threadline.capture.hooks import HookSpec
+from threadline.capture.hooks._common import arg, version_tuple
+from threadline.capture.hooks._patch import Patcher, flow_method
+from threadline.model.ids import NodeId, local_host
+
+if TYPE_CHECKING:
+    from threadline.capture.flow import Capture
+
+READERS: Final = (
+    "read_csv",
+    "read_table",
+    "read_fwf",
+    "read_parquet",
+    "read_json",
+    "read_feather",
+    "read_excel",
+    "read_orc",
+    "read_pickle",
+    "read_xml",
+    "read_stata",
+    "read_sas",
+    "read_spss",
+    "read_hdf",
+)
+WRITERS: Final = (
+    "to_csv",
+    "to_parquet",
+    "to_json",
+    "to_feather",
+    "to_excel",
+    "to_orc",
+    "to_pickle",
+    "to_xml",
+    "to_hdf",
+    "to_stata",
+)
+_PATH_NAMES: Final = ("filepath_or_buffer", "path", "io", "path_or_buf", "path_or_buffer", "fname")
+_NOT_POSITIONAL: Final = ("skiprows", "skipfooter", "chunksize", "iterator")
+
+
+def _install(capture: Capture, patcher: Patcher, pd: ModuleType) -> bool:
+    if version_tuple(getattr(pd, "__version__", "0")) < (2, 0):
+        return False
+    for name in READERS:
+        patcher.function(pd, name, f"pandas.{name}", _reader(capture, name))
+    for name in ("read_sql", "read_sql_query", "read_sql_table"):
+        patcher.function(pd, name, f"pandas.{name}", _sql_reader(capture, name))
+    for cls in (pd.DataFrame, pd.Series):
+        for name in WRITERS:
+            if hasattr(cls, name):
+                patcher.inherited_method(cls, name, f"pandas.{name}", _writer(capture))
+    _install_flow(capture, patcher, pd)
+    return True
+
+
+def _reader(capture: Capture, name: str) -> Any:
+    def handler(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        target = arg(args, kwargs, 0, *_PATH_NAMES)
+        positional = not any(kwargs.get(key) for key in _NOT_POSITIONAL)
+        if isinstance(result, dict):  # read_excel(sheet_name=None): one frame per sheet
+            artifacts = capture.read(None, target, hook=f"pandas.{name}")
+            for frame in result.values():
+                capture.flow.track(frame, artifacts)
+            return
+        capture.read(result, target, hook=f"pandas.{name}", positional=positional)
+
+    return handler
+
+
+def _writer(capture: Capture) -> Any:
+    def handler(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        target = arg(args, kwargs, 0, *_PATH_NAMES)
+        if target is None:
+            return  # returned as a string or bytes: nothing reached a file
+        capture.wrote(frame, target, hook="pandas.write")
+
+    return handler
+
+
+# --- SQL -----------------------------------------------------------------------------------
+
+_TABLE_RE: Final = re.compile(
+    r"""\b(?:from|join|into|update)\s+((?:"[^"]+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*)"""
+    r"""(?:\s*\.\s*(?:"[^"]+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*))*)""",
+    re.IGNORECASE,
+)
+_COMMENT_RE: Final = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+_STRING_RE: Final = re.compile(r"'(?:[^']|'')*'")
+
+
+def tables_in_sql(sql: str) -> list[str]:
+    """The tables a query reads (``FROM``/``JOIN`` targets), CTE names left out."""
+    text = _STRING_RE.sub("''", _COMMENT_RE.sub(" ", sql))
+    ctes = {
+        m.group(1).lower()
+        for m in re.finditer(r"(?:\bwith|,)\s*([A-Za-z_]\w*)\s+as\s*\(", text, re.IGNORECASE)
+    }
+    tables: list[str] = []
+    for match in _TABLE_RE.finditer(text):
+        raw = match.group(1)
+        parts = [p.strip().strip('"`[]') for p in raw.split(".")]
+        name = ".".join(parts)
+        if name.lower() in ctes or name.lower() in ("select", "lateral", "unnest"):
+            continue
+        if name not in tables:
+            tables.append(name)
+    return tables
+
+
+def database_namespace(con: Any) -> tuple[str, str | None]:
+    """OpenLineage namespace of a connection, and the database name for ``db.schema.table``."""
+    url = None
+    engine = getattr(con, "engine", None)
+    if engine is not None and hasattr(engine, "url"):
+        url = engine.url
+    elif isinstance(con, str):
+        try:
+            from sqlalchemy.engine import make_url
+
+            url = make_url(con)
+        except Exception:
+            return f"sql://{local_host()}", None
+    if url is not None:
+        backend = url.get_backend_name()
+        if backend == "sqlite":
+            return f"sqlite://{local_host()}{_abs(url.database or '')}", None
+        port = f":{url.port}" if url.port else ""
+        return f"{backend}://{url.host or 'localhost'}{port}", url.database
+    if type(con).__module__ == "sqlite3":
+        try:
+            rows = con.execute("PRAGMA database_list").fetchall()
+            path = next((r[2] for r in rows if r[1] == "main"), "") or ":memory:"
+        except Exception:
+            path = ":memory:"
+        return f"sqlite://{local_host()}{_abs(path)}", None
+    return f"sql://{local_host()}", None
+
+
+def _abs(path: str) -> str:
+    import os
+
+    if not path or path == ":memory:":
+        return "/:memory:"
+    return os.path.abspath(path)
+
+
+def _sql_reader(capture: Capture, name: str) -> Any:
+    def handler(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        query = arg(args, kwargs, 0, "sql", "table_name")
+        con = arg(args, kwargs, 1, "con")
+        if not isinstance(query, str):
+            query = str(query)  # a SQLAlchemy selectable prints as SQL
+        namespace, database = database_namespace(con)
+        is_table = name == "read_sql_table" or re.fullmatch(r"[\w.$\"`\[\]]+", query.strip())
+        tables = [query.strip()] if is_table else tables_in_sql(query)
+        schema = kwargs.get("schema")
+        names = []
+        for table in tables:
+            qualified = f"{schema}.{table}" if schema and "." not in table else table
+            names.append(f"{database}.{qualified}" if database else qualified)
+        nodes = [NodeId("dataset", namespace, n) for n in names]
+        if nodes:
+            capture.read_nodes(result, nodes, hook=f"pandas.{name}")
+
+    return handler
+
+
+# --- propagation ---------------------------------------------------------------------------
+
+
+def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
+    flow = capture.flow
+    generic: Any = pd.core.generic.NDFrame
+
+    def finalize(result: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _: Any) -> None:
+        other = args[0] if args else kwargs.get("other")
+        if isinstance(other, generic):
+            if not flow.known(other):
+                return
+        else:
+            objs = getattr(other, "input_objs", None)
+            if objs is not None:
+                flow.derive(result, list(objs))
+            return
+        link, _ = flow.rowlink(other)
+        flow.derive(result, (other,), rows_kept=link is not None and _same_rows(result, other))
+
+    def merge_setitem(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _: Any) -> None:
+        if len(args) >= 2:
+            flow.merge_into(frame, args[1], args[0])
+
+    def merge_insert(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _: Any) -> None:
+        value = arg(args, kwargs, 2, "value")
+        flow.merge_into(frame, value, arg(args, kwargs, 1, "column"))
+
+    def construct(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _: Any) -> None:
+        data = arg(args, kwargs, 0, "data")
+        if data is None:
+            return
+        if isinstance(data, dict):
+            for key, value in data.items():
+                flow.merge_into(frame, value, key)
+        else:
+            flow.merge_into(
+                frame, data, kwargs.get("name") if not hasattr(frame, "columns") else None
+            )
+
+    def to_array(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        flow.derive(result, (frame,), rows_kept=True)
+
+    patcher.flow(generic, "__finalize__", finalize)
+    for cls in (pd.DataFrame, pd.Series):
+        patcher.flow(cls, "__init__", construct)
+        patcher.flow(cls, "to_numpy", to_array)
+        patcher.flow(cls, "__array__", to_array)
+        values = vars(cls).get("values") or getattr(cls, "values", None)
+        if isinstance(values, property) and values.fget is not None:
+            patcher.set(cls, "values", property(flow_method(values.fget, to_array)))
+    patcher.flow(pd.DataFrame, "__setitem__", merge_setitem)
+    patcher.flow(pd.DataFrame, "insert", merge_insert)
+    readers: Any = pd.io.parsers.readers.TextFileReader
+    for name in ("__next__", "read", "get_chunk"):
+        patcher.flow(readers, name, _derive_from_owner(capture))
+
+
+def _derive_from_owner(capture: Capture) -> Any:
+    def handler(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        capture.flow.derive(result, (owner,))
+
+    return handler
+
+
+def _same_rows(result: Any, source: Any) -> bool:
+    """True when ``result`` holds ``source``'s rows, in order (same length, equal index)."""
+    try:
+        if len(result) != len(source):
+            return False
+        return bool(result.index is source.index or result.index.equals(source.index))
+    except Exception:
+        return False
+
+
+hook = HookSpec(
+    name="pandas",
+    targets={"pandas": _install},
+    description="pandas readers, writers, read_sql and frame operations",
+)

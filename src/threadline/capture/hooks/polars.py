@@ -1,0 +1,144 @@
+"""polars: ``read_*``, ``scan_*`` (+ ``collect``), ``DataFrame.write_*`` and ``LazyFrame.sink_*``.
+
+A ``scan_*`` is recorded as a read when it is made (the file is fingerprinted then); every
+frame, lazy frame or series computed from it (``filter``, ``join``, ``collect``…) carries its
+lineage, through a light wrapper on the public methods of ``DataFrame``, ``LazyFrame`` and
+``Series``.  Supported: polars 0.20 and newer.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final
+
+from threadline.capture.hooks import HookSpec
+from threadline.capture.hooks._common import arg, version_tuple
+from threadline.capture.hooks._patch import Patcher
+
+if TYPE_CHECKING:
+    from threadline.capture.flow import Capture
+
+READERS: Final = (
+    "read_csv",
+    "read_parquet",
+    "read_json",
+    "read_ndjson",
+    "read_ipc",
+    "read_ipc_stream",
+    "read_excel",
+    "read_ods",
+    "read_avro",
+    "read_delta",
+)
+SCANNERS: Final = ("scan_csv", "scan_parquet", "scan_ndjson", "scan_ipc", "scan_delta")
+WRITERS: Final = (
+    "write_csv",
+    "write_parquet",
+    "write_json",
+    "write_ndjson",
+    "write_ipc",
+    "write_ipc_stream",
+    "write_excel",
+    "write_avro",
+    "write_delta",
+)
+SINKS: Final = ("sink_parquet", "sink_csv", "sink_ipc", "sink_ndjson")
+#: Methods whose result holds the receiver's rows in order.
+ROWS_KEPT: Final = frozenset(
+    {
+        "select",
+        "with_columns",
+        "drop",
+        "rename",
+        "cast",
+        "to_numpy",
+        "to_pandas",
+        "to_arrow",
+        "clone",
+        "fill_null",
+        "fill_nan",
+        "with_row_index",
+        "hstack",
+        "alias",
+        "to_series",
+        "get_column",
+    }
+)
+_PATHS: Final = ("source", "file", "path")
+_SKIP: Final = frozenset(
+    {"__init__", "__repr__", "__str__", "__len__", "__bool__", "__eq__", "__hash__"}
+)
+
+
+def _install(capture: Capture, patcher: Patcher, pl: ModuleType) -> bool:
+    if version_tuple(getattr(pl, "__version__", "0")) < (0, 20):
+        return False
+
+    def reader(name: str) -> Any:
+        def handler(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+            capture.read(result, arg(args, kwargs, 0, *_PATHS), hook=f"polars.{name}")
+
+        return handler
+
+    def writer(name: str) -> Any:
+        def handler(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+            target = arg(args, kwargs, 0, "file", "path", "target", "workbook")
+            if target is not None:
+                capture.wrote(frame, target, hook=f"polars.{name}")
+
+        return handler
+
+    for name in (*READERS, *SCANNERS):
+        patcher.function(pl, name, f"polars.{name}", reader(name))
+    _install_flow(capture, patcher, pl)
+    for name in WRITERS:
+        if hasattr(pl.DataFrame, name):
+            patcher.inherited_method(pl.DataFrame, name, f"polars.{name}", writer(name))
+    for name in SINKS:
+        if hasattr(pl.LazyFrame, name):
+            patcher.inherited_method(pl.LazyFrame, name, f"polars.{name}", writer(name))
+    return True
+
+
+def _install_flow(capture: Capture, patcher: Patcher, pl: ModuleType) -> None:
+    flow = capture.flow
+    classes = (pl.DataFrame, pl.LazyFrame, pl.Series)
+
+    def derive(name: str) -> Any:
+        kept = name in ROWS_KEPT
+
+        def handler(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+            if result is None or result is owner or isinstance(result, (str, int, float, bool)):
+                return
+            parents = [owner]
+            for value in (*args, *kwargs.values()):
+                if isinstance(value, classes):
+                    parents.append(value)
+                elif isinstance(value, (list, tuple)):
+                    parents.extend(v for v in value if isinstance(v, classes))
+            rows = kept or (
+                name == "__getitem__" and isinstance(args[0] if args else None, (str, list))
+            )
+            flow.derive(result, parents, rows_kept=rows)
+
+        return handler
+
+    for cls in classes:
+        for name, value in list(vars(cls).items()):
+            if name in _SKIP or (name.startswith("_") and name != "__getitem__"):
+                continue
+            if name.startswith(("write_", "sink_")) or not callable(value):
+                continue
+            if not hasattr(value, "__code__"):
+                continue
+            patcher.flow(cls, name, derive(name))
+
+    def concat(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        items = arg(args, kwargs, 0, "items")
+        if isinstance(items, (list, tuple)):
+            flow.derive(result, list(items))
+
+    patcher.function(pl, "concat", "polars.concat", concat)
+
+
+hook = HookSpec(name="polars", targets={"polars": _install}, description="polars I/O and frames")

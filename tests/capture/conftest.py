@@ -1,0 +1,40 @@
+"""Fixtures for in-process capture tests: a real SQLite store and installed hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from capture_session import Captured
+
+from threadline.capture.boundary import failures
+from threadline.capture.context import current_run
+from threadline.capture.emitter import Emitter, StoreSink, set_emitter
+from threadline.capture.flow import Capture, start_root
+from threadline.capture.hooks import Hooks
+from threadline.capture.labels import Labels
+from threadline.store import open_store
+
+
+@pytest.fixture
+def captured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
+    monkeypatch.chdir(tmp_path)
+    store = open_store(tmp_path / "lineage.db")
+    emitter = Emitter(StoreSink(store), batch_window=0.01)
+    previous = set_emitter(emitter)
+    capture = Capture(job="test", namespace="default", labels=Labels.from_table({}, root=tmp_path))
+    root = start_root("test", stage=None, namespace="default", reason=None, info=capture.info)
+    capture.root = root
+    hooks = Hooks(capture)
+    hooks.install()
+    failures.clear()
+    try:
+        yield Captured(capture, hooks, store, emitter, root, tmp_path)
+    finally:
+        hooks.uninstall()
+        root.__exit__(None, None, None)
+        emitter.flush(10)
+        set_emitter(previous)
+        emitter.close()
+        assert current_run.get() is None

@@ -1,0 +1,112 @@
+"""Safety: hooks never change what user code returns or raises, and undo cleanly."""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from capture_session import Captured
+from sklearn.base import BaseEstimator
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from threadline.capture.boundary import failures
+from threadline.capture.hooks._patch import WRAPPED_ATTR, depth, suspended
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.5, 0.1, 0.3, 0.9], "y": [0, 1, 0, 1]})
+
+
+def test_a_failing_hook_leaves_results_untouched_and_is_reported_once(
+    captured: Captured, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with suspended():
+        frame().to_csv("in.csv", index=False)
+    expected = pd.read_csv.__wrapped__("in.csv")  # type: ignore[attr-defined]
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(captured.capture, "read", broken)
+    first = pd.read_csv("in.csv")
+    second = pd.read_csv("in.csv")
+    pd.testing.assert_frame_equal(first, expected)
+    pd.testing.assert_frame_equal(second, expected)
+    err = capsys.readouterr().err
+    assert err.count("capture failed in pandas.read_csv: OSError: disk full") == 1
+    assert failures["pandas.read_csv"] == 2
+    assert captured.capture.info()["failures"] == 2
+    assert depth() == 0
+
+
+def test_user_exceptions_pass_through_unchanged(captured: Captured) -> None:
+    with pytest.raises(FileNotFoundError) as caught:
+        pd.read_csv("missing.csv")
+    assert "missing.csv" in str(caught.value)
+    with pytest.raises(ValueError, match="Found input variables with inconsistent numbers"):
+        LinearRegression().fit(np.zeros((3, 1)), np.zeros(2))
+    # The user's own frame is the innermost one that raised, not a threadline frame.
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    assert "threadline" not in frames[-1].filename
+    assert depth() == 0
+    assert not failures
+
+
+class Odd:
+    """No content fingerprint exists for it."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_unhashable_and_exotic_objects_are_fine(captured: Captured, tmp_path: Path) -> None:
+    with open(tmp_path / "odd.pkl", "wb") as handle:
+        pickle.dump({"odd": Odd(), "set": {1, 2}}, handle)
+    with open(tmp_path / "odd.pkl", "rb") as handle:
+        loaded = pickle.load(handle)
+    assert set(loaded) == {"odd", "set"}
+    assert not failures
+    assert ("dataset:odd.pkl", "input", "job:test/write:odd.pkl") not in captured.edges()
+
+
+def test_available_if_methods_keep_their_meaning(captured: Captured) -> None:
+    assert not hasattr(SVC(), "predict_proba")
+    assert hasattr(SVC(probability=True), "predict_proba")
+    regression = make_pipeline(StandardScaler(), LinearRegression())
+    assert not hasattr(regression, "predict_proba")
+    assert hasattr(regression, "predict")
+    classifier = make_pipeline(StandardScaler(), LogisticRegression()).fit(
+        frame()[["a", "b"]], frame()["y"]
+    )
+    assert classifier.predict_proba(frame()[["a", "b"]]).shape == (4, 2)
+
+
+def test_estimators_still_pickle_and_clone(captured: Captured) -> None:
+    from sklearn.base import clone
+
+    model = LogisticRegression(C=0.5).fit(frame()[["a", "b"]], frame()["y"])
+    again = pickle.loads(pickle.dumps(model))
+    assert np.array_equal(again.coef_, model.coef_)
+    assert clone(model).get_params() == model.get_params()
+
+
+def test_uninstall_restores_every_original(captured: Captured) -> None:
+    assert hasattr(pd.read_csv, WRAPPED_ATTR)
+    assert "__new__" in vars(BaseEstimator)
+    assert hasattr(vars(LogisticRegression)["fit"], WRAPPED_ATTR) or hasattr(
+        LogisticRegression.fit, WRAPPED_ATTR
+    )
+    captured.hooks.uninstall()
+    assert not hasattr(pd.read_csv, WRAPPED_ATTR)
+    assert not hasattr(pd.DataFrame.to_csv, WRAPPED_ATTR)
+    assert LogisticRegression(C=2.0).C == 2.0  # BaseEstimator.__new__ stays, inert
+    assert not hasattr(LogisticRegression.fit, WRAPPED_ATTR)
+    assert not hasattr(pd.core.generic.NDFrame.__finalize__, WRAPPED_ATTR)
+    captured.hooks.install()  # the fixture's teardown uninstalls again

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -189,6 +191,14 @@ SIGKILL_SCRIPT = textwrap.dedent(
 )
 
 
+def committed_events(db: Path) -> int:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as conn:
+            return int(conn.execute("SELECT count(*) FROM tl_events").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 def test_sigkill_leaves_a_clean_verifiable_store(tmp_path: Path) -> None:
     db = tmp_path / "killed.db"
     env = {**os.environ, "THREADLINE_STORE": str(db)}
@@ -197,7 +207,10 @@ def test_sigkill_leaves_a_clean_verifiable_store(tmp_path: Path) -> None:
     ) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.3)  # let several batches commit while the writer is busy
+        # Kill while the writer is busy, once a few batches have committed (bounded wait).
+        deadline = time.monotonic() + 30
+        while committed_events(db) < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     store = open_store(db)

@@ -76,7 +76,8 @@ def _is_model(obj: object) -> bool:
     )
 
 
-def _frame_schema(obj: object) -> list[tuple[str, str]] | None:
+def frame_schema(obj: object) -> list[tuple[str, str]] | None:
+    """Column names and dtypes of a pandas/polars-like frame, or None."""
     columns = getattr(obj, "columns", None)
     dtypes = getattr(obj, "dtypes", None)
     if columns is None or dtypes is None:
@@ -205,7 +206,7 @@ class RunRecorder:
                 name or f"{self.job}/{role}{len(self.inputs if role == 'input' else self.outputs)}"
             )
             node = NodeId(inferred, memory_namespace(self.namespace), label, version)
-            schema = _frame_schema(ref)
+            schema = frame_schema(ref)
             if schema:
                 extra.setdefault("schema", f.schema(schema))
         dataset_facets: dict[str, Any] = {"threadline_artifact": f.artifact(node.kind)}

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from threadline.capture.api import RunRecorder, memory_namespace
+from threadline.capture.api import RunRecorder, frame_schema, memory_namespace
 from threadline.capture.boundary import capture_boundary, failures
 from threadline.capture.context import current_run
 from threadline.capture.labels import Labels
@@ -464,16 +464,7 @@ def _schema(obj: object) -> list[tuple[str, str]] | None:
     schema = getattr(obj, "schema", None)
     if schema is not None and hasattr(schema, "names") and hasattr(schema, "types"):  # pyarrow
         return [(str(n), str(t)) for n, t in zip(schema.names, schema.types, strict=False)]
-    columns = getattr(obj, "columns", None)
-    dtypes = getattr(obj, "dtypes", None)
-    if columns is None or dtypes is None:
-        return None
-    try:
-        names = [str(c) for c in columns]
-        types = [str(t) for t in (dtypes.tolist() if hasattr(dtypes, "tolist") else dtypes)]
-    except TypeError:
-        return None
-    return list(zip(names, types, strict=False)) if len(names) == len(types) else None
+    return frame_schema(obj)
 
 
 def row_count(obj: object) -> int | None:

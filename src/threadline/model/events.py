@@ -121,15 +121,7 @@ def classify(body: dict[str, Any]) -> type[AnyEvent]:
     raise InvalidEvent("event has none of 'run', 'job' or 'dataset'", detail={"path": "$"})
 
 
-def event_from_dict(body: Any) -> AnyEvent:
-    """Decode and structurally check one event; raises :class:`InvalidEvent` naming the path."""
-    if not isinstance(body, dict):
-        raise InvalidEvent("an event must be a JSON object", detail={"path": "$"})
-    cls = classify(body)
-    try:
-        event: AnyEvent = msgspec.convert(body, cls)
-    except msgspec.ValidationError as exc:
-        raise InvalidEvent(f"malformed event: {exc}", detail={"path": _msgspec_path(exc)}) from exc
+def _check_event_type(event: AnyEvent) -> None:
     if (
         isinstance(event, RunEvent)
         and event.eventType is not None
@@ -139,6 +131,18 @@ def event_from_dict(body: Any) -> AnyEvent:
             f"eventType {event.eventType!r} is not one of {', '.join(EVENT_TYPES)}",
             detail={"path": "$.eventType"},
         )
+
+
+def event_from_dict(body: Any) -> AnyEvent:
+    """Decode and structurally check one event; raises :class:`InvalidEvent` naming the path."""
+    if not isinstance(body, dict):
+        raise InvalidEvent("an event must be a JSON object", detail={"path": "$"})
+    cls = classify(body)
+    try:
+        event: AnyEvent = msgspec.convert(body, cls)
+    except msgspec.ValidationError as exc:
+        raise InvalidEvent(f"malformed event: {exc}", detail={"path": _msgspec_path(exc)}) from exc
+    _check_event_type(event)
     parse_time(event.eventTime)
     return event
 
@@ -159,15 +163,7 @@ def check_canonical(body: dict[str, Any], canonical: bytes) -> AnyEvent:
         event: AnyEvent = _DECODERS[cls].decode(canonical)
     except msgspec.ValidationError as exc:
         raise InvalidEvent(f"malformed event: {exc}", detail={"path": _msgspec_path(exc)}) from exc
-    if (
-        isinstance(event, RunEvent)
-        and event.eventType is not None
-        and event.eventType not in EVENT_TYPES
-    ):
-        raise InvalidEvent(
-            f"eventType {event.eventType!r} is not one of {', '.join(EVENT_TYPES)}",
-            detail={"path": "$.eventType"},
-        )
+    _check_event_type(event)
     return event
 
 

@@ -1,8 +1,15 @@
 """The ``threadline`` command line: Typer commands that call the library, Rich output.
 
-Commands live in one module per area (``query``, ``store``, ``capture``, ``serve``,
-``export``); each exposes ``register(app)``.  Errors print one line and exit with the error's
-``exit_code``.
+Commands live in one module per area, listed in :data:`COMMAND_MODULES`; each exposes
+``register(app)``.  **To add commands** (``run``, ``deploy`` and the other capture commands go
+in ``cli/capture.py``), write a module with a ``register(app: typer.Typer)`` function that
+declares them with ``@app.command()`` and list it there; a module whose optional extras are not
+installed is skipped.  Commands compute results through the library and hand them to
+:mod:`threadline.cli.render`; nothing else prints.
+
+Global options come before the command: ``threadline --store PATH|URL trace ID``.  Every
+:class:`~threadline.errors.ThreadlineError` becomes one line on stderr (``error: …``) and the
+error's ``exit_code`` (2 bad input, 3 not found, 4 store unusable, 5 verification failed).
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except ThreadlineError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
+            from threadline.cli import render
+
+            render.error(exc.message)
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -40,7 +49,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-#: Command modules; optional ones are skipped when their extras are not installed.
+#: The registration point: each module's ``register(app)`` adds its commands, in this order.
+#: A module that is missing (or whose optional extras are not installed) is skipped.
 COMMAND_MODULES = (
     "threadline.cli.query",
     "threadline.cli.store",
@@ -62,6 +72,7 @@ def main_options(
         str | None,
         typer.Option(
             "--store",
+            metavar="PATH|URL",
             help="Store path or URL (default: THREADLINE_STORE or .threadline/lineage.db).",
         ),
     ] = None,
@@ -83,4 +94,5 @@ for _module in COMMAND_MODULES:
 
 def main() -> None:
     """Console entry point."""
+    # A closed pipe (`threadline trace … | head`) is handled by click: quiet exit 1.
     app()

@@ -1,4 +1,8 @@
-"""Questions: trace, impact, diff, show, log."""
+"""Questions: ``trace``, ``impact``, ``diff``, ``show``, ``log``.
+
+Each command opens the existing store (never creating one), calls :mod:`threadline.query`, and
+hands the result's ``to_dict()`` to :mod:`threadline.cli.render` or prints it as JSON.
+"""
 
 from __future__ import annotations
 
@@ -8,54 +12,95 @@ import typer
 
 from threadline.cli import render, state
 
-Depth = Annotated[int | None, typer.Option("--depth", min=1, help="Follow at most N edges.")]
-AsOf = Annotated[
-    str | None, typer.Option("--as-of", help="Answer as the graph was at TIME (ISO 8601).")
-]
-Limit = Annotated[
-    int,
-    typer.Option("--limit", min=1, help="Return at most N nodes (the answer says if it was cut)."),
-]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a tree.")]
 Ref = Annotated[
     str,
     typer.Argument(
-        help="A path (its current content) or an id such as dataset:file://host/x.csv@b3:…"
+        metavar="ID",
+        help="A path (its current content is looked up) or an id such as "
+        "dataset:file://host/data/raw.csv@b3:5f1c… (no @version: the newest).",
+        show_default=False,
     ),
 ]
+Depth = Annotated[
+    int | None,
+    typer.Option(
+        "--depth", min=0, metavar="N", help="Follow at most N edges (one pipeline step is two)."
+    ),
+]
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        metavar="TIME",
+        help="Answer as the graph stood at TIME (ISO 8601, e.g. 2026-11-25T10:00Z; naive is UTC).",
+    ),
+]
+Limit = Annotated[
+    int,
+    typer.Option(
+        "--limit",
+        min=0,
+        metavar="N",
+        help="Return at most N nodes; the answer says when it was cut (0: no cap).",
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def register(app: typer.Typer) -> None:
+    """Add the query commands to ``app``."""
+
     @app.command()
     def trace(
-        ref: Ref, depth: Depth = None, as_of: AsOf = None, limit: Limit = 1000, json: Json = False
+        ref: Ref,
+        depth: Depth = None,
+        as_of: AsOf = None,
+        limit: Limit = 1000,
+        json: Json = False,
     ) -> None:
         """Everything upstream of ID: the runs, code, people and raw data that produced it."""
         from threadline.query import trace as run_trace
 
         with state.open_existing() as store:
-            graph = run_trace(store, ref, depth=depth, as_of=as_of, limit=limit).to_dict()
-        render.print_json(graph) if json else render.lineage_tree(graph)
+            graph = run_trace(store, ref, depth=depth, as_of=as_of, limit=limit or None)
+        if json:
+            render.print_json(graph.to_dict())
+        else:
+            render.lineage_tree(graph.to_dict(), upstream=True)
 
     @app.command()
     def impact(
-        ref: Ref, depth: Depth = None, as_of: AsOf = None, limit: Limit = 1000, json: Json = False
+        ref: Ref,
+        depth: Depth = None,
+        as_of: AsOf = None,
+        limit: Limit = 1000,
+        json: Json = False,
     ) -> None:
-        """Everything downstream of ID: feature sets, models, deployments, predictions."""
+        """Everything downstream of ID: feature sets, models, deployments, prediction batches."""
         from threadline.query import impact as run_impact
 
         with state.open_existing() as store:
-            graph = run_impact(store, ref, depth=depth, as_of=as_of, limit=limit).to_dict()
-        render.print_json(graph) if json else render.lineage_tree(graph)
+            graph = run_impact(store, ref, depth=depth, as_of=as_of, limit=limit or None)
+        if json:
+            render.print_json(graph.to_dict())
+        else:
+            render.lineage_tree(graph.to_dict(), upstream=False)
 
     @app.command()
-    def diff(a: Ref, b: Ref, json: Json = False) -> None:
+    def diff(
+        a: Annotated[str, typer.Argument(metavar="A", help="First version (id or path).")],
+        b: Annotated[str, typer.Argument(metavar="B", help="Second version (id or path).")],
+        json: Json = False,
+    ) -> None:
         """What differs between two model versions: inputs, parameters, code, upstream, metrics."""
         from threadline.query import diff as run_diff
 
         with state.open_existing() as store:
-            result = run_diff(store, a, b).to_dict()
-        render.print_json(result) if json else render.diff_table(result)
+            result = run_diff(store, a, b)
+        if json:
+            render.print_json(result.to_dict())
+        else:
+            render.diff_table(result.to_dict())
 
     @app.command()
     def show(ref: Ref, as_of: AsOf = None, json: Json = False) -> None:
@@ -63,18 +108,36 @@ def register(app: typer.Typer) -> None:
         from threadline.query import show as run_show
 
         with state.open_existing() as store:
-            entry = run_show(store, ref, as_of=as_of)
-        render.print_json(entry) if json else render.show_table(entry)
+            detail = run_show(store, ref, as_of=as_of)
+        if json:
+            render.print_json(detail.to_dict())
+        else:
+            render.show_detail(detail.to_dict())
 
     @app.command()
     def log(
-        limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 20,
-        job: Annotated[str | None, typer.Option("--job", help="Only runs of this job.")] = None,
+        limit: Annotated[
+            int, typer.Option("--limit", min=1, metavar="N", help="Show the N most recent runs.")
+        ] = 20,
+        job: Annotated[
+            str | None,
+            typer.Option("--job", help="Only runs of this job (NAME or NAMESPACE/NAME)."),
+        ] = None,
+        since: Annotated[
+            str | None,
+            typer.Option("--since", metavar="TIME", help="Only runs active at or after TIME."),
+        ] = None,
         json: Json = False,
     ) -> None:
-        """The most recent runs, newest first."""
+        """The most recent runs, newest first: job, state, who, which code, why."""
         from threadline.query import log as run_log
 
         with state.open_existing() as store:
-            rows = run_log(store, limit=limit, job=job)
-        render.print_json(rows) if json else render.log_table(rows)
+            result = run_log(store, limit=limit, job=job, since=since)
+        if json:
+            render.print_json(result.to_dict())
+        else:
+            render.log_table(result.to_dict())
+
+
+__all__ = ["register"]

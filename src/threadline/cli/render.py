@@ -1,18 +1,25 @@
-"""All terminal rendering: Rich trees for lineage, tables for the rest, JSON for --json."""
+"""All terminal output of the CLI: Rich trees for lineage, tables for the rest, JSON for --json.
+
+Every function takes the ``to_dict()`` form of a query result, so what a terminal shows and what
+``--json`` prints come from the same data.  Recorded text (names, reasons, labels) is wrapped
+in :class:`rich.text.Text`, never parsed as markup, so a file called ``[red]x.csv`` prints as
+itself.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
-console = Console(highlight=False, soft_wrap=False)
-
-ICONS = {
+ICONS: Final = {
     "dataset": "▤",
     "features": "◫",
     "model": "◆",
@@ -21,169 +28,350 @@ ICONS = {
     "predictions": "◎",
     "job": "⚙",
 }
+#: Order of siblings in a tree: executions, then data from raw to served.
+_KIND_ORDER: Final = {kind: index for index, kind in enumerate(ICONS)}
+_LONG_NAME: Final = 56
+#: Width when output goes to a pipe or a file (a terminal gives its own): wide enough that
+#: no tree line or table cell is wrapped or cut; nothing is padded to it.
+_PIPED_WIDTH: Final = 1000
+
+
+def _stdout() -> Console:
+    # Built per call: Rich then writes to whatever sys.stdout is now (CliRunner swaps it).
+    # Piped output is not wrapped, so each tree line stays one line for grep and friends.
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.soft_wrap = True
+        if "COLUMNS" not in os.environ:
+            console.width = _PIPED_WIDTH
+    return console
 
 
 def print_json(value: Any) -> None:
+    """``value`` as indented JSON on stdout (orjson; keys in the order the result built them)."""
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def short(version: str | None) -> str:
+def error(message: str) -> None:
+    """The one line a failed command prints, on stderr."""
+    Console(stderr=True, highlight=False).print(Text(f"error: {message}"), soft_wrap=True)
+
+
+# --- pieces -------------------------------------------------------------------------------------
+
+
+def short(version: str | None, width: int = 12) -> str:
+    """``b3:5bb4af4322ff`` from ``b3:5bb4af4322ff…`` (the prefix and ``width`` characters)."""
     if not version:
         return ""
-    prefix, _, rest = version.partition(":")
-    return f"{prefix}:{rest[:12]}"
+    prefix, sep, rest = version.partition(":")
+    return f"{prefix}:{rest[:width]}" if sep else version[:width]
 
 
-def label(node: dict[str, Any]) -> str:
-    kind = node["kind"]
-    icon = ICONS.get(kind, "•")
-    if kind == "job":
-        runs = node.get("runs", {})
-        text = f"{icon} [bold]{node['name']}[/] [dim]{short(node['version'])}[/]"
-        if node.get("stage"):
-            text += f" [magenta]{node['stage']}[/]"
-        if runs:
-            text += f" runs x{runs.get('count', 0)}"
-        if node.get("user"):
-            text += f" [cyan]{node['user']}@{node.get('host', '')}[/]"
-        code = node.get("code") or {}
-        if code.get("commit"):
-            text += f" git:{code['commit'][:10]}{'+dirty' if code.get('dirty') else ''}"
-        if node.get("parameters"):
-            params = ", ".join(f"{k}={v}" for k, v in list(node["parameters"].items())[:4])
-            text += f" [dim]({params})[/]"
-        if node.get("reason"):
-            text += f" [italic]“{node['reason']}”[/]"
-        return text
-    text = f"{icon} [green]{kind}[/] {node['name']} [dim]{short(node['version'])}[/]"
-    if node.get("labels"):
-        text += " [red]" + ",".join(node["labels"]) + "[/]"
-    if node.get("owners"):
-        text += " [blue]" + ",".join(node["owners"]) + "[/]"
-    if node.get("metrics"):
-        text += " " + ", ".join(f"{k}={v:.3g}" for k, v in node["metrics"].items())
-    return text
-
-
-def lineage_tree(graph: dict[str, Any]) -> None:
-    nodes = {n["id"]: n for n in graph["nodes"]}
-    upstream = graph.get("direction") == "upstream"
-    children: dict[str, list[str]] = {}
-    for edge in graph["edges"]:
-        parent, child = (edge["to"], edge["from"]) if upstream else (edge["from"], edge["to"])
-        children.setdefault(parent, []).append(child)
-    root = Tree(label(nodes[graph["root"]]))
-    shown: set[str] = {graph["root"]}
-
-    def grow(tree: Tree, node_id: str) -> None:
-        for child in sorted(set(children.get(node_id, []))):
-            if child not in nodes:
-                continue
-            if child in shown:
-                tree.add(
-                    f"[dim]↺ {nodes[child]['name']} {short(nodes[child]['version'])} (shown above)[/]"
-                )
-                continue
-            shown.add(child)
-            grow(tree.add(label(nodes[child])), child)
-
-    grow(root, graph["root"])
-    console.print(root)
-    title = "upstream" if upstream else "downstream"
-    data = sum(1 for n in graph["nodes"] if n["kind"] != "job")
-    runs = len(graph["nodes"]) - data
-    note = " (truncated: raise --limit)" if graph.get("truncated") else ""
-    console.print(f"[dim]{title}: {data} data versions, {runs} executions{note}[/]")
-
-
-def diff_table(result: dict[str, Any]) -> None:
-    console.print(f"[bold]A[/] {result['a']}\n[bold]B[/] {result['b']}")
-    if result["identical"]:
-        console.print("[green]no differences in inputs, parameters, code, upstream or metrics[/]")
-        return
-    table = Table(show_lines=False)
-    table.add_column("aspect")
-    table.add_column("key")
-    table.add_column("A")
-    table.add_column("B")
-    for aspect in ("parameters", "inputs", "code", "upstream", "metrics"):
-        for key, change in result[aspect].items():
-            table.add_row(aspect, key, _cell(change["a"]), _cell(change["b"]))
-    console.print(table)
+def display_name(node: Mapping[str, Any]) -> str:
+    """A node's name as a person reads it: local paths relative to here, long ones shortened."""
+    name = str(node["name"])
+    namespace = str(node["namespace"])
+    if node["kind"] == "job":
+        return name
+    if not namespace.startswith("file://"):
+        joiner = "" if name.startswith("/") or namespace.endswith("/") else "/"
+        return f"{namespace}{joiner}{name}"
+    cwd = os.getcwd().rstrip("/") + "/"
+    if name.startswith(cwd):
+        return name[len(cwd) :]
+    if len(name) > _LONG_NAME:
+        parts = name.rstrip("/").split("/")
+        return "…/" + "/".join(parts[-3:])
+    return name
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items()) or "—"
     text = str(value)
-    return text if len(text) < 48 else text[:22] + "…" + text[-20:]
+    return text if len(text) <= 60 else text[:28] + "…" + text[-28:]
 
 
-def show_table(entry: dict[str, Any]) -> None:
-    table = Table(show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    for key in (
-        "id",
-        "kind",
-        "namespace",
-        "name",
-        "version",
-        "first_seen",
-        "last_seen",
-        "stage",
-        "owners",
-        "labels",
-        "metrics",
-        "columns",
-        "runs",
-        "user",
-        "host",
-        "code",
-        "parameters",
-        "reason",
-        "upstream",
-        "downstream",
-    ):
-        if entry.get(key) not in (None, [], {}):
-            table.add_row(key, _cell(entry[key]) if key != "id" else entry[key])
-    console.print(table)
-    if entry.get("versions"):
-        console.print(
-            f"[dim]{len(entry['versions'])} version(s); newest {entry['versions'][0]['version']}[/]"
+def _code(code: Mapping[str, Any] | None) -> str:
+    if not code or not code.get("commit"):
+        return ""
+    return f"git:{str(code['commit'])[:10]}" + ("+dirty" if code.get("dirty") else "")
+
+
+def node_label(node: Mapping[str, Any]) -> Text:
+    """One line of a lineage tree."""
+    kind = str(node["kind"])
+    text = Text(f"{ICONS.get(kind, '•')} ")
+    if kind == "job":
+        text.append(display_name(node), "bold")
+        text.append(f" {short(node['version'])}", "dim")
+        if node.get("stage"):
+            text.append(f" {node['stage']}", "magenta")
+        runs = node.get("runs") or {}
+        if runs:
+            text.append(f" runs ×{runs.get('count', 0)}")  # noqa: RUF001 (a times sign)
+            states = [s for s in runs.get("states", []) if s != "COMPLETE"]
+            if states:
+                text.append(f" ({', '.join(states)})", "yellow")
+        if node.get("user") or node.get("host"):
+            text.append(f" {node.get('user') or '?'}@{node.get('host') or '?'}", "cyan")
+        code = _code(node.get("code"))
+        if code:
+            text.append(f" {code}", "green")
+        if node.get("parameters"):
+            params = list(node["parameters"].items())
+            shown = ", ".join(f"{k}={_cell(v)}" for k, v in params[:4])
+            text.append(f" ({shown}{', …' if len(params) > 4 else ''})", "dim")
+        if node.get("reason"):
+            text.append(f" “{node['reason']}”", "italic")
+        return text
+    text.append(kind, "green")
+    text.append(f" {display_name(node)}")
+    text.append(f" {short(node['version'])}", "dim")
+    if node.get("labels"):
+        text.append(" " + ",".join(map(str, node["labels"])), "red")
+    if node.get("owners"):
+        text.append(" " + ",".join(map(str, node["owners"])), "blue")
+    if node.get("deployment"):
+        deployment = node["deployment"]
+        where = "/".join(str(deployment[k]) for k in ("environment", "endpoint") if k in deployment)
+        if where:
+            text.append(f" → {where}", "cyan")
+    if node.get("metrics"):
+        text.append(" " + ", ".join(f"{k}={_cell(v)}" for k, v in node["metrics"].items()))
+    return text
+
+
+# --- trace / impact -----------------------------------------------------------------------------
+
+
+def lineage_tree(graph: Mapping[str, Any], *, upstream: bool) -> None:
+    """A trace (``upstream``) or impact answer as a tree hanging from its root."""
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    children: dict[str, list[str]] = {}
+    for edge in graph["edges"]:
+        parent, child = (edge["to"], edge["from"]) if upstream else (edge["from"], edge["to"])
+        children.setdefault(parent, []).append(child)
+
+    def order(ids: Iterable[str]) -> list[str]:
+        known = [i for i in set(ids) if i in nodes]
+        return sorted(
+            known,
+            key=lambda i: (_KIND_ORDER.get(nodes[i]["kind"], 99), display_name(nodes[i]), i),
         )
 
+    root = Tree(node_label(nodes[graph["root"]]))
+    shown = {graph["root"]}
+    # Depth-first without recursion: a long pipeline is deeper than Python's stack.
+    stack = [(root, graph["root"])]
+    while stack:
+        tree, node_id = stack.pop()
+        pending: list[tuple[Tree, str]] = []
+        for child in order(children.get(node_id, ())):
+            if child in shown:
+                seen = nodes[child]
+                tree.add(
+                    Text(f"↺ {display_name(seen)} {short(seen['version'])} (shown above)", "dim")
+                )
+                continue
+            shown.add(child)
+            pending.append((tree.add(node_label(nodes[child])), child))
+        stack.extend(reversed(pending))
+    console = _stdout()
+    console.print(root)
+    data = sum(1 for n in graph["nodes"] if n["kind"] != "job")
+    executions = len(graph["nodes"]) - data
+    summary = (
+        f"{'upstream' if upstream else 'downstream'}: {data} data versions, {executions} executions"
+    )
+    if graph.get("truncated"):
+        summary += f"; cut at {len(graph['nodes'])} nodes (raise --limit, or 0 for no cap)"
+    console.print(Text(summary, "dim"))
 
-def log_table(rows: list[dict[str, Any]]) -> None:
-    table = Table()
-    for column in ("ended", "job", "state", "execution", "user", "commit", "reason"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            (row["ended"] or row["started"] or "")[:19],
-            row["job"],
-            row["state"],
-            short(row["execution"]),
-            row["user"] or "",
-            (row["commit"] or "")[:10],
-            row["reason"] or "",
-        )
-    console.print(table)
+
+# --- diff ---------------------------------------------------------------------------------------
 
 
-def verify_report(report: dict[str, Any]) -> None:
-    if report["ok"]:
+def diff_table(result: Mapping[str, Any]) -> None:
+    """A diff as one table of what changed, aspect by aspect."""
+    console = _stdout()
+    for name in ("a", "b"):
+        side = result[name]
+        line = Text(f"{name.upper()} ", "bold")
+        line.append(str(side["id"]))
+        if side["executions"]:
+            line.append("  written by " + ", ".join(short_id(e) for e in side["executions"]), "dim")
+        console.print(line)
+    if result["identical"]:
         console.print(
-            f"[green]✓ verified[/] {report['records']} records; chain head {report['head'][:16]}…"
-            + (
-                f"; {report['checkpoints']} checkpoint(s) match"
-                if report.get("checkpoints")
-                else ""
-            )
+            Text("no differences in inputs, parameters, code, upstream sources or metrics", "green")
         )
     else:
-        console.print(
-            f"[red]✗ verification failed[/] at record {report['first_bad']}: {report['reason']}"
+        table = Table()
+        for column in ("aspect", "key", "A", "B"):
+            table.add_column(column)
+        for aspect in ("inputs", "parameters", "code", "upstream", "metrics"):
+            for change in result[aspect]:
+                table.add_row(
+                    aspect,
+                    Text(str(change["key"])),
+                    Text(_cell(change["a"])),
+                    Text(_cell(change["b"])),
+                )
+        console.print(table)
+    for note in result.get("notes", []):
+        console.print(Text(f"note: {note}", "yellow"))
+
+
+def short_id(node_id: str) -> str:
+    """``job:default/train@ex:0c2e4f…`` → ``default/train@ex:0c2e4f5a6b7c``."""
+    base, _, version = node_id.rpartition("@")
+    if not base:
+        return node_id
+    return f"{base.partition(':')[2]}@{short(version)}"
+
+
+# --- show ---------------------------------------------------------------------------------------
+
+
+_SHOW_FIELDS: Final = (
+    "kind",
+    "namespace",
+    "name",
+    "version",
+    "first_seen",
+    "stage",
+    "owners",
+    "labels",
+    "metrics",
+    "columns",
+    "deployment",
+    "job",
+    "user",
+    "host",
+    "code",
+    "parameters",
+    "reason",
+)
+
+
+_VERBATIM: Final = frozenset({"namespace", "name", "version", "job", "first_seen", "reason"})
+
+
+def show_detail(detail: Mapping[str, Any]) -> None:
+    """One version: its fields, its runs, and the node's other versions."""
+    node = detail["node"]
+    console = _stdout()
+    console.print(Text(str(node["id"]), "bold"))
+    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key in _SHOW_FIELDS:
+        if node.get(key) not in (None, [], {}, ""):
+            value = node[key]
+            table.add_row(key, Text(str(value) if key in _VERBATIM else _cell(value)))
+    runs = node.get("runs")
+    if runs:
+        table.add_row(
+            "runs",
+            Text(
+                f"{runs['count']} ({', '.join(runs['states'])}), "
+                f"{runs['first_seen']} … {runs['last_seen']}"
+            ),
         )
+    table.add_row("upstream", f"{detail['upstream']} direct edge(s)")
+    table.add_row("downstream", f"{detail['downstream']} direct edge(s)")
+    if detail["facets"]:
+        table.add_row("facets", Text(", ".join(sorted(detail["facets"]))))
+    console.print(table)
+    if detail["runs"]:
+        title = "runs" if node["kind"] == "job" else "runs that wrote it"
+        console.print(_runs_table(detail["runs"], title=title))
+    versions = detail["versions"]
+    if versions["count"] > 1:
+        recent = Table(title=f"versions ({versions['count']} recorded, newest first)")
+        recent.add_column("version")
+        recent.add_column("first seen")
+        for entry in versions["recent"]:
+            style = "bold" if entry["current"] else ""
+            recent.add_row(
+                Text(short(entry["version"], 24) + (" ◀" if entry["current"] else ""), style),
+                entry["first_seen"],
+            )
+        console.print(recent)
+
+
+def _runs_table(runs: Iterable[Mapping[str, Any]], *, title: str | None = None) -> Table:
+    table = Table(title=title)
+    for column in ("time", "job", "state", "run", "execution", "who", "code", "reason"):
+        table.add_column(column)
+    for run in runs:
+        when = run.get("ended") or run.get("started") or run.get("updated") or ""
+        who = f"{run['user']}@{run['host']}" if run.get("user") else ""
+        code = _code({"commit": run.get("commit"), "dirty": run.get("dirty")})
+        state = Text(str(run["state"]), "red" if run["state"] in ("FAIL", "ABORT") else "")
+        execution = run.get("execution") or ""
+        table.add_row(
+            str(when)[:19].replace("T", " "),
+            Text(str(run["job"])),
+            state,
+            str(run["run_id"]),
+            short(execution.rpartition("@")[2]) if execution else "",
+            Text(who),
+            code,
+            Text(str(run.get("reason") or run.get("error") or "")),
+        )
+    return table
+
+
+# --- log / verify -------------------------------------------------------------------------------
+
+
+def log_table(log: Mapping[str, Any]) -> None:
+    """Recent runs, newest first."""
+    console = _stdout()
+    if not log["runs"]:
+        console.print(Text("no runs recorded", "dim"))
+        return
+    console.print(_runs_table(log["runs"]))
+
+
+def verify_report(report: Mapping[str, Any]) -> None:
+    """The outcome of ``threadline verify``."""
+    console = _stdout()
+    if report["ok"]:
+        line = Text("✓ verified", "green")
+        line.append(f" {report['records']} records; chain head {str(report['head'])[:16]}…")
+        if report.get("checkpoints"):
+            line.append(f"; {report['checkpoints']} checkpoint(s) match")
+        console.print(line)
+        return
+    line = Text("✗ verification failed", "red")
+    line.append(f" at record {report['first_bad']}: {report['reason']}")
+    line.append(f" ({report['records']} records before it are intact)", "dim")
+    console.print(line)
+
+
+__all__ = [
+    "ICONS",
+    "diff_table",
+    "display_name",
+    "error",
+    "lineage_tree",
+    "log_table",
+    "node_label",
+    "print_json",
+    "short",
+    "short_id",
+    "show_detail",
+    "verify_report",
+]

@@ -1,4 +1,4 @@
-"""Store administration: verify."""
+"""Store administration: ``verify``."""
 
 from __future__ import annotations
 
@@ -10,36 +10,57 @@ from threadline.cli import render, state
 
 
 def register(app: typer.Typer) -> None:
+    """Add the store commands to ``app``."""
+
     @app.command()
-    def verify(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-        """Prove nothing in the log was edited, deleted or reordered (exit 5 if it was)."""
+    def verify(
+        json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ) -> None:
+        """Prove nothing in the log was edited, deleted or reordered (exit 5 naming the first
+        bad record if something was)."""
         from threadline.errors import IntegrityError
-        from threadline.integrity.chain import verify_chain
 
         with state.open_existing() as store:
             verifier = getattr(store, "verify", None)
-            if verifier is not None:
+            if callable(verifier):
                 raw: Any = verifier()
             else:
+                from threadline.integrity.chain import verify_chain
+
                 raw = verify_chain(store.iter_chain())
-        report = _as_dict(raw)
-        render.print_json(report) if json else render.verify_report(report)
+        report = report_dict(raw)
+        if json:
+            render.print_json(report)
+        else:
+            render.verify_report(report)
         if not report["ok"]:
-            raise typer.Exit(IntegrityError.exit_code)
+            raise IntegrityError(
+                f"the log fails verification at record {report['first_bad']}: {report['reason']}"
+            )
 
 
-def _as_dict(report: Any) -> dict[str, Any]:
-    if isinstance(report, dict):
-        return report
+def report_dict(report: Any) -> dict[str, Any]:
+    """The JSON form of a verification report, whichever verifier produced it.
+
+    Keys: ``ok``, ``records`` (intact records), ``head`` (hex chain head), ``first_bad`` (seq of
+    the first bad record or ``None``), ``reason``; plus whatever else the report's own
+    ``to_dict()`` adds (e.g. checkpoints).
+    """
+    body: dict[str, Any] = {}
     to_dict = getattr(report, "to_dict", None)
-    if callable(to_dict):
-        result: dict[str, Any] = to_dict()
-        return result
-    first = report.first_break
-    return {
-        "ok": first is None,
-        "records": report.records,
-        "head": report.head.hex(),
-        "first_bad": first.seq if first else None,
-        "reason": first.reason if first else None,
-    }
+    if isinstance(report, dict):
+        body = dict(report)
+    elif callable(to_dict):
+        body = dict(to_dict())
+    first = getattr(report, "first_break", None)
+    head = getattr(report, "head", body.get("head"))
+    if "ok" not in body:
+        body["ok"] = bool(getattr(report, "ok", first is None))
+    body.setdefault("records", getattr(report, "records", None))
+    body["head"] = head.hex() if isinstance(head, bytes | bytearray) else head
+    body.setdefault("first_bad", first.seq if first is not None else None)
+    body.setdefault("reason", first.reason if first is not None else None)
+    return body
+
+
+__all__ = ["register", "report_dict"]

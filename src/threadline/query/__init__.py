@@ -1,8 +1,30 @@
-"""Questions over the lineage graph; they return data and never print."""
+"""Questions over the lineage graph; they return data and never print.
 
-from threadline.query.diff import ModelDiff, diff
+* :func:`trace` / :func:`impact`: upstream / downstream of a version, as a :class:`LineageGraph`;
+* :func:`diff`: what differs between two versions, as a :class:`ModelDiff`;
+* :func:`show`: everything recorded about one version, as a :class:`VersionDetail`;
+* :func:`log`: the recent runs, newest first, as a :class:`RunLog`;
+* :func:`resolve_ref`: which vertex an id or a path names.
+"""
+
+from threadline.query.diff import Change, ModelDiff, diff
 from threadline.query.graph import DEFAULT_LIMIT, impact, trace
+from threadline.query.resolve import Vertex, resolve_ref
 from threadline.query.result import LineageGraph
-from threadline.query.show import log, show
+from threadline.query.show import RunLog, VersionDetail, log, show
 
-__all__ = ["DEFAULT_LIMIT", "LineageGraph", "ModelDiff", "diff", "impact", "log", "show", "trace"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "Change",
+    "LineageGraph",
+    "ModelDiff",
+    "RunLog",
+    "VersionDetail",
+    "Vertex",
+    "diff",
+    "impact",
+    "log",
+    "resolve_ref",
+    "show",
+    "trace",
+]

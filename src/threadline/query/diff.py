@@ -1,113 +1,265 @@
-"""Diff two model versions: inputs, parameters, code, upstream sources and metrics."""
+"""What differs between two model versions (or any two versions).
+
+For each side: the executions that wrote it (its *producers*), their most recent run's facets,
+and everything upstream.  Compared, in order of how often they explain a difference:
+
+* **inputs**: what the producers read directly, node by node (same node in another version,
+  or read by only one side);
+* **parameters**: key by key (``threadline_parameters``);
+* **code**: git commit, dirty flag, branch, diff digest and entry-script digest
+  (``threadline_context``);
+* **upstream**: the raw sources (upstream vertices nothing else produced), node by node;
+* **metrics**: ``threadline_quality`` of the ``evaluation`` outputs of executions that read the
+  version, plus the version's own; an evaluation's metric wins over the version's own of the
+  same name, and a metric reported by several evaluation nodes is keyed ``name (file)``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
-from threadline.query.graph import trace
-from threadline.query.result import LineageGraph
-from threadline.store.sql import SqlStore
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from threadline.query._common import printable, read
+from threadline.query.graph import describe, walk
+from threadline.query.resolve import Vertex, resolve
+from threadline.query.result import Node
+from threadline.store import schema as s
+
+if TYPE_CHECKING:
+    from threadline.store.sql import SqlStore
+
+#: Cap on each side's upstream walk; a diff past it says its sources may be incomplete.
+DIFF_LIMIT: Final = 10_000
+
+ChangeKind = Literal["changed", "only_a", "only_b"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One key whose value differs between A and B."""
+
+    key: str
+    """A parameter or metric name, a code field, or a node id without version."""
+    change: ChangeKind
+    """``changed``: both have it, with different values; ``only_a`` / ``only_b``: one has it."""
+    a: Any
+    """A's value (``None`` when ``only_b``); versions are sorted lists."""
+    b: Any
+    """B's value (``None`` when ``only_a``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "change": self.change, "a": self.a, "b": self.b}
+
+
+@dataclass(frozen=True, slots=True)
+class DiffSide:
+    """One of the two versions compared."""
+
+    id: str
+    """Its printable id."""
+    executions: Sequence[str]
+    """Printable ids of the executions that wrote it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "executions": list(self.executions)}
 
 
 @dataclass(frozen=True, slots=True)
 class ModelDiff:
-    a: str
-    b: str
-    inputs: dict[str, Any] = field(default_factory=dict)
-    parameters: dict[str, Any] = field(default_factory=dict)
-    code: dict[str, Any] = field(default_factory=dict)
-    upstream: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    """The differences between versions A and B (see the module docstring)."""
+
+    a: DiffSide
+    b: DiffSide
+    inputs: Sequence[Change]
+    parameters: Sequence[Change]
+    code: Sequence[Change]
+    upstream: Sequence[Change]
+    metrics: Sequence[Change]
+    truncated: bool = False
+    """True when an upstream walk hit :data:`DIFF_LIMIT` (upstream sources may be incomplete)."""
+    notes: Sequence[str] = ()
+    """Caveats worth reading next to the result (e.g. a side with no recorded producer)."""
+
+    ASPECTS: ClassVar[tuple[str, ...]] = ("inputs", "parameters", "code", "upstream", "metrics")
 
     @property
     def identical(self) -> bool:
-        return not any((self.inputs, self.parameters, self.code, self.upstream, self.metrics))
+        return not any(getattr(self, aspect) for aspect in self.ASPECTS)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "a": self.a,
-            "b": self.b,
+        body: dict[str, Any] = {
+            "a": self.a.to_dict(),
+            "b": self.b.to_dict(),
             "identical": self.identical,
-            "inputs": self.inputs,
-            "parameters": self.parameters,
-            "code": self.code,
-            "upstream": self.upstream,
-            "metrics": self.metrics,
         }
+        for aspect in self.ASPECTS:
+            body[aspect] = [change.to_dict() for change in getattr(self, aspect)]
+        body["truncated"] = self.truncated
+        body["notes"] = list(self.notes)
+        return body
 
 
-def _producers(graph: LineageGraph) -> list[dict[str, Any]]:
-    """Executions that wrote the root directly."""
-    ids = {e["from"] for e in graph.edges if e["to"] == graph.root and e["relation"] == "output"}
-    return [n for n in graph.nodes if n["id"] in ids]
+@dataclass(frozen=True, slots=True)
+class _Side:
+    vertex: Vertex
+    root: Node
+    producers: list[Node]
+    inputs: dict[str, set[str]]
+    sources: dict[str, set[str]]
+    metrics: dict[str, Any]
+    truncated: bool
 
 
-def _direct_inputs(graph: LineageGraph, executions: list[dict[str, Any]]) -> dict[str, str]:
-    ids = {x["id"] for x in executions}
-    sources = {e["from"] for e in graph.edges if e["to"] in ids and e["relation"] == "input"}
-    return {_key(graph.node(i)): graph.node(i)["version"] for i in sources}
+_e, _v, _n = s.edges, s.versions, s.nodes
 
 
-def _sources(graph: LineageGraph) -> dict[str, str]:
-    """Raw sources: data versions with nothing upstream of them."""
-    has_parent = {e["to"] for e in graph.edges}
-    return {
-        _key(n): n["version"]
-        for n in graph.nodes
-        if n["kind"] != "job" and n["id"] not in has_parent and n["id"] != graph.root
-    }
+def _key(node: Node) -> str:
+    return printable(node["kind"], node["namespace"], node["name"])
 
 
-def _key(node: dict[str, Any]) -> str:
-    return f"{node['kind']}:{node['namespace']}{'' if node['name'].startswith('/') else '/'}{node['name']}"
-
-
-def _compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in sorted(set(a) | set(b)):
-        if a.get(key) != b.get(key):
-            out[key] = {"a": a.get(key), "b": b.get(key)}
+def _by_node(nodes: list[Node]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for node in nodes:
+        out.setdefault(_key(node), set()).add(node["version"])
     return out
 
 
-def _merged(executions: list[dict[str, Any]], field_name: str) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for execution in executions:
-        merged.update(execution.get(field_name) or {})
-    return merged
-
-
-def _metrics(store: SqlStore, ref: str) -> dict[str, float]:
-    from threadline.query.graph import impact
-
-    graph = impact(store, ref, depth=2, limit=200)
-    merged: dict[str, float] = {}
-    for node in graph.nodes:
-        merged.update(node.get("metrics") or {})
-    return merged
-
-
-def _code(executions: list[dict[str, Any]]) -> dict[str, Any]:
-    """Git commit, dirty flag and entry-script digest of the producing executions."""
-    code = _merged(executions, "code")
-    script = executions[0].get("script") if executions else None
-    if isinstance(script, dict):
-        code["script"] = script.get("digest")
-    return code
-
-
-def diff(store: SqlStore, a: str, b: str) -> ModelDiff:
-    """What differs between two model versions (or any two data versions)."""
-    ga, gb = trace(store, a, limit=5000), trace(store, b, limit=5000)
-    pa, pb = _producers(ga), _producers(gb)
-    code_a, code_b = _code(pa), _code(pb)
-    return ModelDiff(
-        a=ga.root,
-        b=gb.root,
-        inputs=_compare(_direct_inputs(ga, pa), _direct_inputs(gb, pb)),
-        parameters=_compare(_merged(pa, "parameters"), _merged(pb, "parameters")),
-        code=_compare(code_a, code_b),
-        upstream=_compare(_sources(ga), _sources(gb)),
-        metrics=_compare(_metrics(store, ga.root), _metrics(store, gb.root)),
+def _evaluations(conn: Connection, vertex_id: int) -> list[int]:
+    """``evaluation`` versions written by executions that read ``vertex_id``."""
+    read_by = sa.alias(_e)
+    wrote = sa.alias(_e)
+    stmt = (
+        sa.select(wrote.c.dst)
+        .select_from(read_by)
+        .join(wrote, wrote.c.src == read_by.c.dst)
+        .join(_v, _v.c.id == wrote.c.dst)
+        .join(_n, _n.c.id == _v.c.node_id)
+        .where(
+            read_by.c.src == vertex_id,
+            read_by.c.relation == "input",
+            wrote.c.relation == "output",
+            _n.c.kind == "evaluation",
+        )
     )
+    return sorted({int(i) for i in conn.execute(stmt).scalars()})
+
+
+def _metrics(conn: Connection, root: Node, vertex_id: int) -> dict[str, Any]:
+    evaluations = list(describe(conn, _evaluations(conn, vertex_id)).values())
+    newest: dict[str, Node] = {}
+    for node in sorted(evaluations, key=lambda n: (n["first_seen"], n["version"])):
+        if node.get("metrics"):
+            newest[_key(node)] = node
+    reported_by: dict[str, int] = {}
+    for node in newest.values():
+        for metric in node["metrics"]:
+            reported_by[metric] = reported_by.get(metric, 0) + 1
+    merged: dict[str, Any] = dict(root.get("metrics") or {})
+    for key, node in sorted(newest.items()):
+        for metric, value in node["metrics"].items():
+            label = metric
+            if reported_by[metric] > 1:
+                label = f"{metric} ({posixpath.basename(node['name'].rstrip('/')) or key})"
+            merged[label] = value
+    return merged
+
+
+def _side(conn: Connection, vertex: Vertex, limit: int | None) -> _Side:
+    reached = walk(conn, vertex.id, upstream=True, limit=limit)
+    described = describe(conn, reached.order)
+    if vertex.kind == "job":
+        # An execution is compared as its own producer: what it read and how it ran.
+        producers = [vertex.id]
+    else:
+        producers = sorted(
+            {src for src, dst, rel in reached.edges if dst == vertex.id and rel == "output"}
+        )
+    producer_set = set(producers)
+    inputs = sorted(
+        {src for src, dst, rel in reached.edges if dst in producer_set and rel == "input"}
+    )
+    has_parent = {dst for _src, dst, _rel in reached.edges}
+    sources = [
+        described[vid]
+        for vid in reached.order
+        if vid not in has_parent and vid != vertex.id and described[vid]["kind"] != "job"
+    ]
+    root = described[vertex.id]
+    return _Side(
+        vertex=vertex,
+        root=root,
+        producers=[described[p] for p in producers],
+        inputs=_by_node([described[i] for i in inputs]),
+        sources=_by_node(sources),
+        metrics=_metrics(conn, root, vertex.id),
+        truncated=reached.truncated,
+    )
+
+
+def _merged(producers: list[Node], field: str) -> dict[str, Any]:
+    """``field`` of every producer, the most recently run last (so it wins)."""
+    merged: dict[str, Any] = {}
+    for node in sorted(producers, key=lambda n: (n.get("runs") or {}).get("last_seen") or ""):
+        merged.update(node.get(field) or {})
+    return merged
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
+    """Key-wise differences; sets of versions come out as sorted lists."""
+    changes: list[Change] = []
+    for key in sorted(set(a) | set(b)):
+        in_a, in_b = key in a, key in b
+        va, vb = a.get(key), b.get(key)
+        if in_a and in_b and va == vb:
+            continue
+        kind: ChangeKind = "changed" if in_a and in_b else "only_a" if in_a else "only_b"
+        changes.append(
+            Change(key, kind, _plain(va) if in_a else None, _plain(vb) if in_b else None)
+        )
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    return sorted(value) if isinstance(value, set) else value
+
+
+def diff(store: SqlStore, a: str, b: str, *, limit: int | None = DIFF_LIMIT) -> ModelDiff:
+    """What differs between versions ``a`` and ``b`` (ids or paths, as for ``trace``)."""
+
+    def query(conn: Connection) -> ModelDiff:
+        side_a = _side(conn, resolve(conn, a), limit)
+        side_b = _side(conn, resolve(conn, b), limit)
+        notes: list[str] = []
+        if side_a.vertex.id == side_b.vertex.id:
+            notes.append("A and B are the same version")
+        for name, side in (("A", side_a), ("B", side_b)):
+            if not side.producers and side.vertex.kind != "job":
+                notes.append(f"{name} has no recorded execution that wrote it")
+            if side.truncated:
+                notes.append(
+                    f"the upstream of {name} has more than {limit} vertices; "
+                    "upstream sources past that were not compared"
+                )
+        return ModelDiff(
+            a=DiffSide(side_a.root["id"], [p["id"] for p in side_a.producers]),
+            b=DiffSide(side_b.root["id"], [p["id"] for p in side_b.producers]),
+            inputs=compare(side_a.inputs, side_b.inputs),
+            parameters=compare(
+                _merged(side_a.producers, "parameters"), _merged(side_b.producers, "parameters")
+            ),
+            code=compare(_merged(side_a.producers, "code"), _merged(side_b.producers, "code")),
+            upstream=compare(side_a.sources, side_b.sources),
+            metrics=compare(side_a.metrics, side_b.metrics),
+            truncated=side_a.truncated or side_b.truncated,
+            notes=notes,
+        )
+
+    return read(store, query)
+
+
+__all__ = ["DIFF_LIMIT", "Change", "ChangeKind", "DiffSide", "ModelDiff", "compare", "diff"]

@@ -1,29 +1,143 @@
 """Upstream trace and downstream impact: breadth-first, level by level, capped.
 
-Each level is one indexed ``IN`` query on ``tl_edges`` (``(dst, src)`` for upstream, the
-primary key for downstream), so cost grows with the answer, not with the store.  Answers are
-capped at ``limit`` vertices (``truncated`` says so) so no question turns into an unbounded
-walk by default; ``depth`` counts edges, and an execution sits between data versions, so one
-pipeline step is two edges.
+Each level is one indexed ``IN`` query on ``tl_edges`` (the ``(dst, src)`` index going
+upstream, the ``(src, dst, relation)`` primary key going downstream), so the cost grows with the
+answer, not with the store.  ``depth`` counts edges: an execution sits between the data it read
+and the data it wrote, so one pipeline step is two edges.  Answers stop at ``limit`` vertices
+and say so (``truncated``); ``limit=None`` walks everything reachable.
+
+``as_of`` answers as the graph stood at that moment: edges created later, and vertices first
+seen later, are left out, and the runs summarised on each execution are those started by then.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from typing import Any, Final
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from threadline.query.resolve import resolve, to_micros
-from threadline.query.result import LineageGraph
+from threadline.errors import UsageError
+from threadline.query._common import InList, iso, parse_moment, printable, read
+from threadline.query.resolve import resolve
+from threadline.query.result import Edge, LineageGraph, Node
 from threadline.store import schema as s
-from threadline.store.sql import SqlStore
 
+if TYPE_CHECKING:
+    from threadline.store.sql import SqlStore
+
+#: Default cap on the vertices of one answer.
 DEFAULT_LIMIT: Final = 1000
-_CHUNK: Final = 500
+#: Run ids listed per execution (the most recent ones).
+RUN_IDS_SHOWN: Final = 5
+
+Direction = Literal["upstream", "downstream"]
+
+# --- statements -------------------------------------------------------------------------------
+
+_e, _v, _n, _r = s.edges, s.versions, s.nodes, s.runs
+_AS_OF = sa.bindparam("as_of", type_=sa.BigInteger)
+
+
+def _edge_query(upstream: bool, as_of: bool) -> InList:
+    near, far = (_e.c.dst, _e.c.src) if upstream else (_e.c.src, _e.c.dst)
+
+    def build(ids: Sequence[sa.BindParameter[Any]]) -> sa.Select[Any]:
+        stmt = sa.select(_e.c.src, _e.c.dst, _e.c.relation).where(near.in_(ids))
+        if as_of:
+            # Neither an edge nor a vertex that appeared after the moment asked about.
+            stmt = stmt.join(_v, _v.c.id == far).where(
+                _e.c.created_us <= _AS_OF, _v.c.first_seen_us <= _AS_OF
+            )
+        return stmt
+
+    return InList(build)
+
+
+_EDGES: Final = {(up, at): _edge_query(up, at) for up in (True, False) for at in (True, False)}
+
+_DESCRIBE: Final = InList(
+    lambda ids: (
+        sa.select(
+            _v.c.id,
+            _v.c.version,
+            _v.c.facets,
+            _v.c.first_seen_us,
+            _n.c.namespace,
+            _n.c.name,
+            _n.c.kind,
+            _n.c.facets,
+        )
+        .join(_n, _n.c.id == _v.c.node_id)
+        .where(_v.c.id.in_(ids))
+    )
+)
+
+_STARTED = sa.func.coalesce(_r.c.started_us, _r.c.state_time_us)
+_ENDED = sa.func.coalesce(_r.c.ended_us, _r.c.state_time_us)
+
+
+def _run_stats(as_of: bool) -> InList:
+    def build(ids: Sequence[sa.BindParameter[Any]]) -> sa.Select[Any]:
+        stmt = sa.select(
+            _r.c.execution_id,
+            _r.c.state,
+            sa.func.count(),
+            sa.func.min(_STARTED),
+            sa.func.max(_ENDED),
+        ).where(_r.c.execution_id.in_(ids))
+        if as_of:
+            stmt = stmt.where(_STARTED <= _AS_OF)
+        return stmt.group_by(_r.c.execution_id, _r.c.state)
+
+    return InList(build)
+
+
+def _recent_runs(as_of: bool) -> InList:
+    def build(ids: Sequence[sa.BindParameter[Any]]) -> sa.Select[Any]:
+        rank = (
+            sa.func.row_number()
+            .over(
+                partition_by=_r.c.execution_id,
+                order_by=(_STARTED.desc(), _r.c.last_seq.desc()),
+            )
+            .label("rank")
+        )
+        inner = sa.select(_r.c.execution_id, _r.c.run_id, _r.c.facets, rank).where(
+            _r.c.execution_id.in_(ids)
+        )
+        if as_of:
+            inner = inner.where(_STARTED <= _AS_OF)
+        sub = inner.subquery()
+        return (
+            sa.select(sub.c.execution_id, sub.c.run_id, sub.c.facets)
+            .where(sub.c.rank <= RUN_IDS_SHOWN)
+            .order_by(sub.c.execution_id, sub.c.rank)
+        )
+
+    return InList(build)
+
+
+_RUN_STATS: Final = {at: _run_stats(at) for at in (True, False)}
+_RECENT_RUNS: Final = {at: _recent_runs(at) for at in (True, False)}
+
+
+# --- the walk ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """What a walk reached, as row ids."""
+
+    order: list[int]
+    """Vertices in discovery order, the start first."""
+    edges: list[tuple[int, int, str]]
+    """``(src, dst, relation)`` between reached vertices."""
+    truncated: bool
 
 
 def walk(
@@ -31,16 +145,15 @@ def walk(
     start: int,
     *,
     upstream: bool,
-    depth: int | None,
-    limit: int | None,
-    as_of_us: int | None,
-) -> tuple[list[int], list[tuple[int, int, str]], bool]:
-    """Vertex ids reached from ``start`` (in discovery order), the edges among them, and
-    whether the cap cut the answer short."""
-    e = s.edges
-    near, far = (e.c.dst, e.c.src) if upstream else (e.c.src, e.c.dst)
-    order = [start]
+    depth: int | None = None,
+    limit: int | None = DEFAULT_LIMIT,
+    as_of_us: int | None = None,
+) -> Walk:
+    """Breadth-first from ``start``: one ``IN`` query per level (and per 512 vertices)."""
+    query = _EDGES[(upstream, as_of_us is not None)]
+    extra = {"as_of": as_of_us} if as_of_us is not None else None
     seen = {start}
+    order = [start]
     edges: list[tuple[int, int, str]] = []
     truncated = False
     frontier = [start]
@@ -48,174 +161,196 @@ def walk(
     while frontier and (depth is None or level < depth):
         level += 1
         found: list[int] = []
-        for index in range(0, len(frontier), _CHUNK):
-            stmt = sa.select(e.c.src, e.c.dst, e.c.relation).where(
-                near.in_(frontier[index : index + _CHUNK])
-            )
-            if as_of_us is not None:
-                stmt = stmt.where(e.c.created_us <= as_of_us)
-            for src, dst, relation in conn.execute(stmt):
-                other = src if upstream else dst
-                if other not in seen:
-                    if limit is not None and len(seen) >= limit:
-                        truncated = True
-                        continue
-                    seen.add(other)
-                    order.append(other)
-                    found.append(other)
-                edges.append((src, dst, relation))
+        # Sorted so that which vertices a cap keeps does not depend on the dialect's row order.
+        for src, dst, relation in sorted(query.fetch(conn, frontier, extra)):
+            other = src if upstream else dst
+            if other not in seen:
+                if limit is not None and len(order) >= limit:
+                    truncated = True
+                    continue
+                seen.add(other)
+                order.append(other)
+                found.append(other)
+            edges.append((src, dst, relation))
         frontier = found
-    del far
-    return order, edges, truncated
+    return Walk(order, edges, truncated)
 
 
-def describe(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The JSON description of each vertex, executions with their runs summarised."""
-    v, n, r = s.versions, s.nodes, s.runs
-    out: dict[int, dict[str, Any]] = {}
-    columns = (
-        v.c.id,
-        v.c.version,
-        v.c.facets,
-        v.c.first_seen_us,
-        v.c.last_seen_us,
-        n.c.namespace,
-        n.c.name,
-        n.c.kind,
-        n.c.facets,
-    )
-    for index in range(0, len(ids), _CHUNK):
-        chunk = ids[index : index + _CHUNK]
-        stmt = sa.select(*columns).join(n, n.c.id == v.c.node_id).where(v.c.id.in_(chunk))
-        # Positional tuples: this loop runs once per node of every answer.
-        for (
-            vid,
-            version,
-            facets_text,
-            first,
-            last,
-            namespace,
-            name,
-            kind,
-            node_facets,
-        ) in conn.execute(stmt):
-            joiner = "" if name.startswith("/") or namespace.endswith("/") else "/"
-            entry: dict[str, Any] = {
-                "id": f"{kind}:{namespace}{joiner}{name}@{version}",
-                "kind": kind,
-                "namespace": namespace,
-                "name": name,
-                "version": version,
-                "first_seen": _iso(first),
-                "last_seen": _iso(last),
-            }
-            if facets_text != "{}" or node_facets != "{}":
-                entry.update(
-                    summarize_facets({**orjson.loads(node_facets), **orjson.loads(facets_text)})
-                )
-            out[vid] = entry
-        runs: dict[int, list[Any]] = {}
-        executions = [i for i in chunk if out.get(i, {}).get("kind") == "job"]
-        if executions:
-            stmt2 = sa.select(r).where(r.c.execution_id.in_(executions)).order_by(r.c.started_us)
-            for row in conn.execute(stmt2):
-                runs.setdefault(row.execution_id, []).append(row)
-        for execution_id, rows in runs.items():
-            out[execution_id].update(summarize_runs(rows))
+# --- describing vertices ----------------------------------------------------------------------
+
+
+def describe(
+    conn: Connection, ids: Sequence[int], *, as_of_us: int | None = None
+) -> dict[int, Node]:
+    """The JSON description of each vertex (:mod:`threadline.query.result`), by row id."""
+    out: dict[int, Node] = {}
+    executions: list[int] = []
+    for vid, version, facets, first, namespace, name, kind, node_facets in _DESCRIBE.fetch(
+        conn, ids
+    ):
+        node: Node = {
+            "id": printable(kind, namespace, name, version),
+            "kind": kind,
+            "namespace": namespace,
+            "name": name,
+            "version": version,
+            "first_seen": iso(first),
+        }
+        if facets != "{}" or node_facets != "{}":
+            node.update(summarize_facets({**orjson.loads(node_facets), **orjson.loads(facets)}))
+        if kind == "job":
+            node["job"] = printable(kind, namespace, name)[len("job:") :]
+            executions.append(vid)
+        out[vid] = node
+    if executions:
+        _add_runs(conn, out, executions, as_of_us)
     return out
 
 
+def _add_runs(
+    conn: Connection, out: dict[int, Node], executions: list[int], as_of_us: int | None
+) -> None:
+    at = as_of_us is not None
+    extra = {"as_of": as_of_us} if at else None
+    stats: dict[int, dict[str, Any]] = {}
+    for execution, state, count, first, last in _RUN_STATS[at].fetch(conn, executions, extra):
+        entry = stats.setdefault(
+            execution, {"count": 0, "first_seen": first, "last_seen": last, "states": []}
+        )
+        entry["count"] += count
+        entry["first_seen"] = min(entry["first_seen"], first)
+        entry["last_seen"] = max(entry["last_seen"], last)
+        entry["states"].append(state)
+    recent: dict[int, list[tuple[str, str]]] = {}
+    for execution, run_id, facets in _RECENT_RUNS[at].fetch(conn, executions, extra):
+        recent.setdefault(execution, []).append((run_id, facets))
+    for execution, entry in stats.items():
+        node = out[execution]
+        runs = recent.get(execution, [])
+        node["runs"] = {
+            "count": entry["count"],
+            "first_seen": iso(entry["first_seen"]),
+            "last_seen": iso(entry["last_seen"]),
+            "states": sorted(entry["states"]),
+            "ids": [run_id for run_id, _ in runs],
+        }
+        if runs:
+            node.update(summarize_run(orjson.loads(runs[0][1])))
+
+
 def summarize_facets(facets: dict[str, Any]) -> dict[str, Any]:
+    """The few facets every answer shows: owners, labels, metrics, stage, columns, deployment."""
     extra: dict[str, Any] = {}
-    owners = facets.get("ownership", {}).get("owners")
-    if owners:
-        extra["owners"] = [o.get("name") for o in owners]
+    owners = _get(facets, "ownership", "owners")
+    if isinstance(owners, list) and owners:
+        extra["owners"] = [o.get("name") for o in owners if isinstance(o, dict)]
     labels = facets.get("threadline_classification")
-    if labels:
-        extra["labels"] = sorted({*labels.get("labels", []), *labels.get("inherited", [])})
-    quality = facets.get("threadline_quality")
-    if quality:
-        extra["metrics"] = quality.get("metrics", {})
-    stage = facets.get("threadline_stage")
+    if isinstance(labels, dict):
+        merged = sorted({*labels.get("labels", []), *labels.get("inherited", [])})
+        if merged:
+            extra["labels"] = merged
+    metrics = _get(facets, "threadline_quality", "metrics")
+    if isinstance(metrics, dict) and metrics:
+        extra["metrics"] = metrics
+    stage = _get(facets, "threadline_stage", "stage")
     if stage:
-        extra["stage"] = stage.get("stage")
-    schema = facets.get("schema")
-    if schema:
-        extra["columns"] = [f.get("name") for f in schema.get("fields", [])]
+        extra["stage"] = stage
+    fields = _get(facets, "schema", "fields")
+    if isinstance(fields, list) and fields:
+        extra["columns"] = [f.get("name") for f in fields if isinstance(f, dict)]
     deployment = facets.get("threadline_deployment")
-    if deployment:
+    if isinstance(deployment, dict):
         extra["deployment"] = {k: v for k, v in deployment.items() if not k.startswith("_")}
     return extra
 
 
-def summarize_runs(rows: list[Any]) -> dict[str, Any]:
-    latest = rows[-1]
-    facets = orjson.loads(latest.facets)
-    context = facets.get("threadline_context", {})
-    git = context.get("git", {})
-    summary: dict[str, Any] = {
-        "runs": {
-            "count": len(rows),
-            "first": _iso(min((r.started_us or r.state_time_us) for r in rows)),
-            "last": _iso(max((r.ended_us or r.state_time_us) for r in rows)),
-            "states": sorted({r.state for r in rows}),
-            "ids": [r.run_id for r in rows][-5:],
-        },
-    }
-    if context:
-        summary["user"] = context.get("user")
-        summary["host"] = context.get("host")
-        summary["packages"] = context.get("packages")
-        if context.get("script"):
-            summary["script"] = context["script"]
-    if git:
-        summary["code"] = {k: git[k] for k in ("commit", "dirty", "branch") if k in git}
-    parameters = facets.get("threadline_parameters", {}).get("parameters")
-    if parameters:
-        summary["parameters"] = parameters
-    reason = facets.get("threadline_reason", {}).get("reason")
+def summarize_run(facets: dict[str, Any]) -> dict[str, Any]:
+    """Who ran it, where, with which code and parameters, and why (from a run's facets)."""
+    out: dict[str, Any] = {}
+    context = facets.get("threadline_context")
+    if isinstance(context, dict):
+        for key in ("user", "host"):
+            if context.get(key):
+                out[key] = context[key]
+        code = code_version(context)
+        if code:
+            out["code"] = code
+    parameters = _get(facets, "threadline_parameters", "parameters")
+    if isinstance(parameters, dict) and parameters:
+        out["parameters"] = parameters
+    reason = _get(facets, "threadline_reason", "reason")
     if reason:
-        summary["reason"] = reason
-    return summary
+        out["reason"] = reason
+    return out
 
 
-def _iso(us: int | None) -> str | None:
-    if us is None:
-        return None
-    seconds, micros = divmod(us, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+def code_version(context: dict[str, Any]) -> dict[str, Any]:
+    """Git commit, dirty flag, branch, diff digest and entry-script digest of a run context."""
+    code: dict[str, Any] = {}
+    git = context.get("git")
+    if isinstance(git, dict):
+        for key, name in (
+            ("commit", "commit"),
+            ("dirty", "dirty"),
+            ("branch", "branch"),
+            ("diffDigest", "diff"),
+        ):
+            if git.get(key) is not None:
+                code[name] = git[key]
+    script = context.get("script")
+    if isinstance(script, dict) and script.get("digest"):
+        code["script"] = script["digest"]
+    return code
 
 
-def _graph(
+def _get(facets: dict[str, Any], facet: str, key: str) -> Any:
+    body = facets.get(facet)
+    return body.get(key) if isinstance(body, dict) else None
+
+
+# --- the questions ----------------------------------------------------------------------------
+
+
+def _check(depth: int | None, limit: int | None) -> None:
+    if depth is not None and depth < 0:
+        raise UsageError(f"depth must be 0 or more, not {depth}")
+    if limit is not None and limit < 1:
+        raise UsageError(f"limit must be 1 or more (or None for no cap), not {limit}")
+
+
+def lineage(
     store: SqlStore,
     ref: str,
     *,
-    upstream: bool,
-    depth: int | None,
-    as_of: dt.datetime | str | None,
-    limit: int | None,
+    direction: Direction,
+    depth: int | None = None,
+    as_of: dt.datetime | str | None = None,
+    limit: int | None = DEFAULT_LIMIT,
 ) -> LineageGraph:
-    as_of_us = to_micros(as_of)
+    """:func:`trace` (``"upstream"``) or :func:`impact` (``"downstream"``)."""
+    _check(depth, limit)
+    as_of_us = parse_moment(as_of)
+    upstream = direction == "upstream"
 
     def query(conn: Connection) -> LineageGraph:
         start = resolve(conn, ref, as_of_us=as_of_us)
-        order, edges, truncated = walk(
+        reached = walk(
             conn, start.id, upstream=upstream, depth=depth, limit=limit, as_of_us=as_of_us
         )
-        described = describe(conn, order)
+        described = describe(conn, reached.order, as_of_us=as_of_us)
+        ids = {vid: node["id"] for vid, node in described.items()}
+        edges: list[Edge] = [
+            {"from": ids[src], "to": ids[dst], "relation": relation}
+            for src, dst, relation in reached.edges
+        ]
         return LineageGraph(
-            root=described[start.id]["id"],
-            direction="upstream" if upstream else "downstream",
-            nodes=[described[i] for i in order if i in described],
-            edges=[
-                {"from": described[a]["id"], "to": described[b]["id"], "relation": rel}
-                for a, b, rel in dict.fromkeys(edges)
-            ],
-            truncated=truncated,
+            root=ids[start.id],
+            nodes=[described[vid] for vid in reached.order],
+            edges=edges,
+            truncated=reached.truncated,
         )
 
-    result: LineageGraph = store.read(query)
-    return result
+    return read(store, query)
 
 
 def trace(
@@ -226,8 +361,14 @@ def trace(
     as_of: dt.datetime | str | None = None,
     limit: int | None = DEFAULT_LIMIT,
 ) -> LineageGraph:
-    """Everything upstream of ``ref``: the runs, code and data that produced it."""
-    return _graph(store, ref, upstream=True, depth=depth, as_of=as_of, limit=limit)
+    """Everything upstream of ``ref``: the executions, code, people and data that produced it,
+    back to the raw sources.
+
+    ``ref`` is a printable id or a path (:mod:`threadline.query.resolve`); ``depth`` counts
+    edges (one pipeline step is two); ``as_of`` is a ``datetime`` or ISO 8601 text (naive means
+    UTC); ``limit`` caps the vertices returned (``None``: no cap).
+    """
+    return lineage(store, ref, direction="upstream", depth=depth, as_of=as_of, limit=limit)
 
 
 def impact(
@@ -238,5 +379,21 @@ def impact(
     as_of: dt.datetime | str | None = None,
     limit: int | None = DEFAULT_LIMIT,
 ) -> LineageGraph:
-    """Everything downstream of ``ref``: features, models, deployments, predictions."""
-    return _graph(store, ref, upstream=False, depth=depth, as_of=as_of, limit=limit)
+    """Everything downstream of ``ref``: feature sets, models, evaluations, deployments and
+    prediction batches that depend on it.  Arguments as for :func:`trace`."""
+    return lineage(store, ref, direction="downstream", depth=depth, as_of=as_of, limit=limit)
+
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "Direction",
+    "Walk",
+    "code_version",
+    "describe",
+    "impact",
+    "lineage",
+    "summarize_facets",
+    "summarize_run",
+    "trace",
+    "walk",
+]

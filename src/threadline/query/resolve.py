@@ -1,91 +1,184 @@
-"""Turn what a user typed (a path or a printable id) into a vertex of the graph."""
+"""Turn what a user typed into one vertex of the graph.
+
+A reference is either
+
+* a **printable id**: ``dataset:file://host/data/raw.csv@b3:5f1c…`` names one version;
+  without ``@version`` it means the newest version (the newest recorded at or before ``as_of``
+  when one is given).  The kind before the colon only has to agree on dataset versus job: a
+  model may be named ``dataset:…`` and is printed back with its recorded kind; or
+* a **path** to an existing file or directory: its current content is fingerprinted and that
+  version of :func:`~threadline.model.ids.file_dataset` is looked up.  Content threadline never
+  recorded is an error that names the newest version that was.
+
+Anything that resolves to nothing raises :class:`~threadline.errors.NotFound` with one line
+saying what was looked for; text that is neither an existing path nor a well-formed id raises
+:class:`~threadline.errors.InvalidIdentifier`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from threadline.errors import NotFound, UsageError
-from threadline.model.events import parse_time
+from threadline.errors import InvalidIdentifier, NotFound, UsageError
 from threadline.model.ids import NODE_KINDS, NodeId, file_dataset
+from threadline.query._common import iso, parse_moment, printable, read
 from threadline.store import schema as s
+
+if TYPE_CHECKING:
+    from threadline.store.sql import SqlStore
+
+_ID_LIKE = re.compile(r"^[a-z]+:")
 
 
 @dataclass(frozen=True, slots=True)
 class Vertex:
+    """One row of ``tl_versions``: a data version or an execution."""
+
     id: int
+    """Row id in ``tl_versions`` (stable for the life of the store)."""
+    node_pk: int
+    """Row id of its node in ``tl_nodes``."""
     kind: str
     namespace: str
     name: str
     version: str
+    first_seen_us: int
 
     @property
     def node_id(self) -> NodeId:
         return NodeId(self.kind, self.namespace, self.name, self.version)
 
-
-def to_micros(moment: dt.datetime | str | None) -> int | None:
-    """``--as-of`` as microseconds since the epoch (naive times are UTC)."""
-    if moment is None:
-        return None
-    if isinstance(moment, str):
-        try:
-            moment = parse_time(moment)
-        except Exception as exc:
-            raise UsageError(
-                f"--as-of {moment!r} is not an ISO 8601 time (e.g. 2026-11-25T10:00Z)"
-            ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+    def __str__(self) -> str:
+        return printable(self.kind, self.namespace, self.name, self.version)
 
 
 def looks_like_id(text: str) -> bool:
+    """``KIND:…/…`` with a known kind: the text is meant as a node id, not a path."""
     kind, sep, rest = text.partition(":")
     return bool(sep) and kind in NODE_KINDS and "/" in rest
 
 
+def resolve(conn: Connection, ref: str, *, as_of_us: int | None = None) -> Vertex:
+    """The vertex ``ref`` names (see the module docstring); ``as_of_us`` in epoch microseconds."""
+    text = ref.strip()
+    if not text:
+        raise UsageError("an id or a path is required")
+    if os.path.lexists(text):
+        return _resolve_path(conn, Path(text), as_of_us)
+    if looks_like_id(text):
+        return _resolve_id(conn, NodeId.parse(text), as_of_us)
+    if _ID_LIKE.match(text):
+        try:
+            NodeId.parse(text)
+        except InvalidIdentifier as exc:
+            raise InvalidIdentifier(
+                f"{text!r} is neither an existing path nor a node id: {exc.message}"
+            ) from None
+    return _missing_path(conn, Path(text))
+
+
+def resolve_ref(store: SqlStore, ref: str, *, as_of: dt.datetime | str | None = None) -> Vertex:
+    """:func:`resolve` on its own read connection."""
+    as_of_us = parse_moment(as_of)
+    return read(store, lambda conn: resolve(conn, ref, as_of_us=as_of_us))
+
+
+# --- lookups ----------------------------------------------------------------------------------
+
+
+def _node_type(kind: str) -> str:
+    return "job" if kind == "job" else "dataset"
+
+
 def _node_row(conn: Connection, node: NodeId) -> Any:
     n = s.nodes
-    node_type = "job" if node.kind == "job" else "dataset"
     return conn.execute(
         sa.select(n.c.id, n.c.kind).where(
-            n.c.type == node_type, n.c.namespace == node.namespace, n.c.name == node.name
+            n.c.type == _node_type(node.kind),
+            n.c.namespace == node.namespace,
+            n.c.name == node.name,
         )
     ).first()
 
 
-def _version_row(conn: Connection, node_pk: int, version: str | None, as_of_us: int | None) -> Any:
+def _versions(node_pk: int) -> sa.Select[Any]:
     v = s.versions
-    stmt = sa.select(v.c.id, v.c.version, v.c.first_seen_us).where(v.c.node_id == node_pk)
-    if version is not None:
-        return conn.execute(stmt.where(v.c.version == version)).first()
+    return sa.select(v.c.id, v.c.version, v.c.first_seen_us).where(v.c.node_id == node_pk)
+
+
+def _exact(conn: Connection, node_pk: int, version: str) -> Any:
+    return conn.execute(_versions(node_pk).where(s.versions.c.version == version)).first()
+
+
+def _newest(conn: Connection, node_pk: int, as_of_us: int | None = None) -> Any:
+    v = s.versions
+    stmt = _versions(node_pk)
     if as_of_us is not None:
         stmt = stmt.where(v.c.first_seen_us <= as_of_us)
     return conn.execute(stmt.order_by(v.c.first_seen_us.desc(), v.c.id.desc()).limit(1)).first()
 
 
-def resolve(conn: Connection, ref: str, *, as_of_us: int | None = None) -> Vertex:
-    """A printable id (newest version if none given) or a path (its current content)."""
-    if not ref:
-        raise UsageError("an id or a path is required")
-    if looks_like_id(ref):
-        node = NodeId.parse(ref)
-        found = _node_row(conn, node)
-        if found is None:
-            raise NotFound(f"{node.unversioned} is not in the store")
-        row = _version_row(conn, found.id, node.version, as_of_us)
+def _oldest(conn: Connection, node_pk: int) -> Any:
+    v = s.versions
+    return conn.execute(_versions(node_pk).order_by(v.c.first_seen_us, v.c.id).limit(1)).first()
+
+
+def _vertex(found: Any, node: NodeId, row: Any) -> Vertex:
+    return Vertex(
+        id=int(row.id),
+        node_pk=int(found.id),
+        kind=str(found.kind),
+        namespace=node.namespace,
+        name=node.name,
+        version=str(row.version),
+        first_seen_us=int(row.first_seen_us),
+    )
+
+
+def _check_as_of(what: str, row: Any, as_of_us: int | None) -> None:
+    if as_of_us is not None and row.first_seen_us > as_of_us:
+        raise NotFound(
+            f"{what} was first recorded at {iso(row.first_seen_us)}, after --as-of {iso(as_of_us)}"
+        )
+
+
+def _pick(
+    conn: Connection, found: Any, node: NodeId, version: str | None, as_of_us: int | None
+) -> Vertex:
+    shown = printable(found.kind, node.namespace, node.name)
+    if version is not None:
+        row = _exact(conn, found.id, version)
         if row is None:
-            what = f"version {node.version}" if node.version else "any version"
-            raise NotFound(f"{node.unversioned} has no {what} recorded")
-        return Vertex(row.id, found.kind, node.namespace, node.name, row.version)
-    return _resolve_path(conn, Path(ref), as_of_us)
+            newest = _newest(conn, found.id)
+            hint = f"; the newest recorded version is {newest.version}" if newest else ""
+            raise NotFound(f"{shown} has no version {version} recorded{hint}")
+        _check_as_of(f"{shown}@{version}", row, as_of_us)
+        return _vertex(found, node, row)
+    row = _newest(conn, found.id, as_of_us)
+    if row is None:
+        oldest = _oldest(conn, found.id)
+        if oldest is None:
+            raise NotFound(f"{shown} is known but no version of it was recorded")
+        raise NotFound(
+            f"{shown} had no version at --as-of {iso(as_of_us)} "
+            f"(its first was recorded at {iso(oldest.first_seen_us)})"
+        )
+    return _vertex(found, node, row)
+
+
+def _resolve_id(conn: Connection, node: NodeId, as_of_us: int | None) -> Vertex:
+    found = _node_row(conn, node)
+    if found is None:
+        raise NotFound(f"{node.unversioned} is not in the store")
+    return _pick(conn, found, node, node.version, as_of_us)
 
 
 def _resolve_path(conn: Connection, path: Path, as_of_us: int | None) -> Vertex:
@@ -93,24 +186,53 @@ def _resolve_path(conn: Connection, path: Path, as_of_us: int | None) -> Vertex:
 
     node = file_dataset(path)
     found = _node_row(conn, node)
-    if not os.path.lexists(path):
-        if found is None:
-            raise NotFound(f"{path}: no such file, and no dataset recorded at that path")
-        row = _version_row(conn, found.id, None, as_of_us)
-        if row is None:
-            raise NotFound(f"{path}: no such file, and no version of it recorded")
-        return Vertex(row.id, found.kind, node.namespace, node.name, row.version)
     if found is None:
-        raise NotFound(f"{path} was never recorded by threadline (its dataset id would be {node})")
-    if as_of_us is not None:
-        row = _version_row(conn, found.id, None, as_of_us)
-        if row is None:
-            raise NotFound(f"{path} had no recorded version at that time")
-        return Vertex(row.id, found.kind, node.namespace, node.name, row.version)
+        raise NotFound(f"{path} was never recorded by threadline{_elsewhere(conn, node)}")
     version = fingerprint_path(path)
-    row = _version_row(conn, found.id, version, None)
+    row = _exact(conn, found.id, version)
     if row is None:
-        newest = _version_row(conn, found.id, None, None)
-        hint = f"; the newest recorded version is {newest.version}" if newest else ""
-        raise NotFound(f"the current content of {path} ({version[:15]}…) was never recorded{hint}")
-    return Vertex(row.id, found.kind, node.namespace, node.name, row.version)
+        newest = _newest(conn, found.id)
+        hint = (
+            f"; the newest recorded version is {newest.version} ({iso(newest.first_seen_us)})"
+            if newest
+            else ""
+        )
+        raise NotFound(
+            f"the current content of {path} ({_short(version)}) was never recorded{hint}"
+        )
+    _check_as_of(f"the current content of {path}", row, as_of_us)
+    return _vertex(found, node, row)
+
+
+def _missing_path(conn: Connection, path: Path) -> Vertex:
+    """A path that does not exist: say so, and name the recorded dataset if there is one."""
+    node = file_dataset(path)
+    found = _node_row(conn, node)
+    if found is not None:
+        shown = printable(found.kind, node.namespace, node.name)
+        raise NotFound(f"no such file: {path} (recorded versions remain under the id {shown})")
+    raise NotFound(
+        f"no such file: {path} (expected a path or an id such as dataset:file://host/data.csv)"
+    )
+
+
+def _elsewhere(conn: Connection, node: NodeId) -> str:
+    """A hint when the same path was recorded under another host's namespace."""
+    n = s.nodes
+    rows = conn.execute(
+        sa.select(n.c.kind, n.c.namespace)
+        .where(n.c.name == node.name, n.c.type == "dataset")
+        .limit(3)
+    ).all()
+    if not rows:
+        return ""
+    names = ", ".join(printable(r.kind, r.namespace, node.name) for r in rows)
+    return f" on this host ({node.namespace}); the same path is recorded as {names}"
+
+
+def _short(version: str) -> str:
+    prefix, _, rest = version.partition(":")
+    return f"{prefix}:{rest[:12]}…"
+
+
+__all__ = ["Vertex", "looks_like_id", "resolve", "resolve_ref"]

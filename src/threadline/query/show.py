@@ -1,87 +1,248 @@
-"""Detail of one vertex, and the recent log of runs."""
+"""Detail of one vertex (:func:`show`) and the recent runs, newest first (:func:`log`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from threadline.query.graph import _iso, describe
-from threadline.query.resolve import resolve, to_micros
+from threadline.errors import NotFound, UsageError
+from threadline.query._common import iso, parse_moment, printable, read
+from threadline.query.graph import code_version, describe
+from threadline.query.resolve import resolve
+from threadline.query.result import Node
 from threadline.store import schema as s
-from threadline.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from threadline.store.sql import SqlStore
+
+#: Runs listed by :func:`show`, newest first.
+RUNS_SHOWN: Final = 20
+#: Other versions of the node listed by :func:`show`, newest first.
+VERSIONS_SHOWN: Final = 10
+
+_e, _v, _n, _r, _ev = s.edges, s.versions, s.nodes, s.runs, s.events
+_STARTED = sa.func.coalesce(_r.c.started_us, _r.c.state_time_us)
 
 
-def show(store: SqlStore, ref: str, *, as_of: dt.datetime | str | None = None) -> dict[str, Any]:
-    """Everything known about one version: facets, runs, neighbours."""
-    as_of_us = to_micros(as_of)
+@dataclass(frozen=True, slots=True)
+class VersionDetail:
+    """Everything recorded about one version of a node."""
 
-    def query(conn: Connection) -> dict[str, Any]:
+    node: Node
+    """The vertex as every answer describes it (:mod:`threadline.query.result`)."""
+    facets: dict[str, Any]
+    """All its facets as recorded: the node's, overlaid with this version's."""
+    runs: Sequence[dict[str, Any]]
+    """Runs of this execution, or the runs that wrote this data version; newest first."""
+    upstream: int
+    """Edges into this vertex (its inputs, or the executions that wrote it)."""
+    downstream: int
+    """Edges out of this vertex (the executions that read it, or what it wrote)."""
+    versions: Sequence[dict[str, Any]]
+    """The node's most recent versions, newest first."""
+    version_count: int
+    """How many versions of the node are recorded."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "facets": self.facets,
+            "runs": list(self.runs),
+            "upstream": self.upstream,
+            "downstream": self.downstream,
+            "versions": {"count": self.version_count, "recent": list(self.versions)},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunLog:
+    """Recent runs, most recent activity first."""
+
+    runs: Sequence[dict[str, Any]]
+    """One entry per run: ``run_id``, ``job``, ``execution``, ``state``, ``started``,
+    ``ended``, ``user``, ``host``, ``commit``, ``dirty``, ``reason``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runs": list(self.runs)}
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+_RUN_COLUMNS: Final = (
+    _r.c.run_id,
+    _r.c.state,
+    _r.c.started_us,
+    _r.c.ended_us,
+    _r.c.state_time_us,
+    _r.c.facets,
+    _n.c.namespace,
+    _n.c.name,
+    _v.c.version,
+)
+
+
+def _runs_select() -> sa.Select[Any]:
+    return (
+        sa.select(*_RUN_COLUMNS)
+        .join(_n, _n.c.id == _r.c.job_node_id)
+        .outerjoin(_v, _v.c.id == _r.c.execution_id)
+    )
+
+
+def _run_entry(row: Any) -> dict[str, Any]:
+    facets = orjson.loads(row.facets)
+    context = facets.get("threadline_context")
+    context = context if isinstance(context, dict) else {}
+    code = code_version(context)
+    reason = facets.get("threadline_reason")
+    error = facets.get("errorMessage")
+    job = printable("job", row.namespace, row.name)
+    return {
+        "run_id": row.run_id,
+        "job": job[len("job:") :],
+        "execution": f"{job}@{row.version}" if row.version else None,
+        "state": row.state,
+        "started": iso(row.started_us),
+        "ended": iso(row.ended_us),
+        "updated": iso(row.state_time_us),
+        "user": context.get("user"),
+        "host": context.get("host"),
+        "commit": code.get("commit"),
+        "dirty": code.get("dirty"),
+        "reason": reason.get("reason") if isinstance(reason, dict) else None,
+        "error": error.get("message") if isinstance(error, dict) else None,
+    }
+
+
+# --- show -------------------------------------------------------------------------------------
+
+
+def show(store: SqlStore, ref: str, *, as_of: dt.datetime | str | None = None) -> VersionDetail:
+    """Everything recorded about one version: facets, runs, neighbour counts, other versions."""
+    as_of_us = parse_moment(as_of)
+
+    def query(conn: Connection) -> VersionDetail:
         vertex = resolve(conn, ref, as_of_us=as_of_us)
-        entry = describe(conn, [vertex.id])[vertex.id]
-        v = s.versions
-        row = conn.execute(sa.select(v.c.facets).where(v.c.id == vertex.id)).scalar_one()
-        entry["facets"] = orjson.loads(row)
-        e = s.edges
-        entry["upstream"] = int(
-            conn.execute(sa.select(sa.func.count()).where(e.c.dst == vertex.id)).scalar_one()
-        )
-        entry["downstream"] = int(
-            conn.execute(sa.select(sa.func.count()).where(e.c.src == vertex.id)).scalar_one()
-        )
-        others = conn.execute(
-            sa.select(v.c.version, v.c.first_seen_us)
-            .where(
-                v.c.node_id == sa.select(v.c.node_id).where(v.c.id == vertex.id).scalar_subquery()
-            )
-            .order_by(v.c.first_seen_us.desc())
-            .limit(20)
+        node = describe(conn, [vertex.id], as_of_us=as_of_us)[vertex.id]
+        node_facets, version_facets = conn.execute(
+            sa.select(_n.c.facets, _v.c.facets)
+            .join(_n, _n.c.id == _v.c.node_id)
+            .where(_v.c.id == vertex.id)
+        ).one()
+
+        def degree(near: sa.ColumnElement[Any]) -> int:
+            stmt = sa.select(sa.func.count()).select_from(_e).where(near == vertex.id)
+            if as_of_us is not None:
+                stmt = stmt.where(_e.c.created_us <= as_of_us)
+            return int(conn.execute(stmt).scalar_one())
+
+        runs = _runs_select()
+        if vertex.kind == "job":
+            runs = runs.where(_r.c.execution_id == vertex.id)
+        else:
+            writers = sa.select(_e.c.src).where(_e.c.dst == vertex.id, _e.c.relation == "output")
+            runs = runs.where(_r.c.execution_id.in_(writers))
+        if as_of_us is not None:
+            runs = runs.where(as_of_us >= _STARTED)
+        runs = runs.order_by(_STARTED.desc(), _r.c.last_seq.desc()).limit(RUNS_SHOWN)
+
+        versions = sa.select(_v.c.version, _v.c.first_seen_us).where(_v.c.node_id == vertex.node_pk)
+        count = sa.select(sa.func.count()).select_from(_v).where(_v.c.node_id == vertex.node_pk)
+        if as_of_us is not None:
+            versions = versions.where(_v.c.first_seen_us <= as_of_us)
+            count = count.where(_v.c.first_seen_us <= as_of_us)
+        recent = conn.execute(
+            versions.order_by(_v.c.first_seen_us.desc(), _v.c.id.desc()).limit(VERSIONS_SHOWN)
         ).all()
-        entry["versions"] = [
-            {"version": r.version, "first_seen": _iso(r.first_seen_us)} for r in others
-        ]
-        return entry
-
-    result: dict[str, Any] = store.read(query)
-    return result
-
-
-def log(store: SqlStore, *, limit: int = 20, job: str | None = None) -> list[dict[str, Any]]:
-    """The most recent runs, newest first."""
-
-    def query(conn: Connection) -> list[dict[str, Any]]:
-        r, n, v = s.runs, s.nodes, s.versions
-        stmt = (
-            sa.select(r, n.c.namespace, n.c.name, v.c.version.label("execution"))
-            .join(n, n.c.id == r.c.job_node_id)
-            .outerjoin(v, v.c.id == r.c.execution_id)
-            .order_by(r.c.last_seq.desc())
-            .limit(limit)
-        )
-        if job:
-            stmt = stmt.where(n.c.name == job)
-        out = []
-        for row in conn.execute(stmt):
-            facets = orjson.loads(row.facets)
-            context = facets.get("threadline_context", {})
-            out.append(
+        return VersionDetail(
+            node=node,
+            facets={**orjson.loads(node_facets), **orjson.loads(version_facets)},
+            runs=[_run_entry(row) for row in conn.execute(runs)],
+            upstream=degree(_e.c.dst),
+            downstream=degree(_e.c.src),
+            versions=[
                 {
-                    "run_id": row.run_id,
-                    "job": f"{row.namespace}/{row.name}",
-                    "state": row.state,
-                    "started": _iso(row.started_us),
-                    "ended": _iso(row.ended_us),
-                    "execution": row.execution,
-                    "user": context.get("user"),
-                    "host": context.get("host"),
-                    "commit": context.get("git", {}).get("commit"),
-                    "reason": facets.get("threadline_reason", {}).get("reason"),
+                    "version": row.version,
+                    "id": printable(vertex.kind, vertex.namespace, vertex.name, row.version),
+                    "first_seen": iso(row.first_seen_us),
+                    "current": row.version == vertex.version,
                 }
-            )
-        return out
+                for row in recent
+            ],
+            version_count=int(conn.execute(count).scalar_one()),
+        )
 
-    result: list[dict[str, Any]] = store.read(query)
-    return result
+    return read(store, query)
+
+
+# --- log --------------------------------------------------------------------------------------
+
+
+def _job_filter(conn: Connection, job: str) -> sa.ColumnElement[bool]:
+    """Events of the job named ``job`` (its name, or ``namespace/name``); NotFound if none."""
+    candidates = [_n.c.name == job]
+    for index, char in enumerate(job):
+        if char == "/" and 0 < index < len(job) - 1:
+            candidates.append(sa.and_(_n.c.namespace == job[:index], _n.c.name == job[index + 1 :]))
+    found = conn.execute(
+        sa.select(_n.c.namespace, _n.c.name).where(_n.c.type == "job", sa.or_(*candidates))
+    ).all()
+    if not found:
+        raise NotFound(f"no job named {job!r} in the store (threadline log lists the jobs)")
+    return sa.or_(*(sa.and_(_ev.c.job_namespace == ns, _ev.c.job_name == nm) for ns, nm in found))
+
+
+def log(
+    store: SqlStore,
+    limit: int = 20,
+    *,
+    job: str | None = None,
+    since: dt.datetime | str | None = None,
+) -> RunLog:
+    """The ``limit`` runs with the most recent activity, newest first.
+
+    ``job`` keeps runs of one job (its name or ``namespace/name``); ``since`` keeps runs with
+    an event at or after that time.  The log is read backwards by sequence number (the primary
+    key), so the cost follows ``limit``, not the size of the store.
+    """
+    if limit < 1:
+        raise UsageError(f"limit must be 1 or more, not {limit}")
+    since_us = parse_moment(since, "--since")
+
+    def query(conn: Connection) -> RunLog:
+        stmt = sa.select(_ev.c.seq, _ev.c.run_id).where(_ev.c.run_id.is_not(None))
+        if job is not None:
+            stmt = stmt.where(_job_filter(conn, job))
+        if since_us is not None:
+            stmt = stmt.where(_ev.c.event_time_us >= since_us)
+        page = max(4 * limit, 100)
+        wanted: dict[str, None] = {}
+        before: int | None = None
+        while len(wanted) < limit:
+            paged = stmt if before is None else stmt.where(_ev.c.seq < before)
+            rows = conn.execute(paged.order_by(_ev.c.seq.desc()).limit(page)).all()
+            for _seq, run_id in rows:
+                wanted.setdefault(run_id)
+                if len(wanted) == limit:
+                    break
+            if len(rows) < page:
+                break
+            before = rows[-1].seq
+        found: dict[str, dict[str, Any]] = {}
+        ids = list(wanted)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in conn.execute(_runs_select().where(_r.c.run_id.in_(chunk))):
+                found[row.run_id] = _run_entry(row)
+        return RunLog([found[run_id] for run_id in ids if run_id in found])
+
+    return read(store, query)
+
+
+__all__ = ["RUNS_SHOWN", "VERSIONS_SHOWN", "RunLog", "VersionDetail", "log", "show"]

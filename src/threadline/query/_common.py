@@ -1,0 +1,154 @@
+"""Plumbing shared by the queries: reading safely, id lists, and times."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from threadline.errors import StoreUnavailable, UsageError
+
+if TYPE_CHECKING:
+    from threadline.store.sql import SqlStore
+
+T = TypeVar("T")
+
+#: Chunk sizes an id list is padded to; the largest bounds one statement's parameters.
+BUCKETS: Final = (1, 8, 64, 512)
+#: Padding value: row ids start at 1, so it never matches.
+_PAD: Final = -1
+
+
+def read(store: SqlStore, fn: Callable[[Connection], T]) -> T:
+    """Run ``fn`` on a read connection; driver failures become :class:`StoreUnavailable`."""
+    try:
+        result: T = store.read(fn)
+    except sa.exc.DBAPIError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StoreUnavailable(f"cannot read store {store.safe_url}: {reason}") from exc
+    return result
+
+
+class InList:
+    """``SELECT … WHERE key IN (:p0, …, :pN)`` over many ids, compiled once per size.
+
+    SQLAlchemy's expanding ``IN`` re-renders the SQL on every execution, and each distinct list
+    length is a new statement for the driver to prepare.  Padding every chunk to one of a few
+    sizes (:data:`BUCKETS`) keeps the SQL text stable, so each statement is built and compiled
+    once per dialect and prepared once per connection.  Rows come back as plain tuples through
+    the DBAPI cursor: on the hot path of a trace, SQLAlchemy's per-row ``Row`` costs more than
+    the SQLite lookups themselves.  The statements are still SQLAlchemy Core over
+    :mod:`threadline.store.schema`, so every dialect gets its own placeholders and quoting.
+    """
+
+    def __init__(self, build: Callable[[Sequence[sa.BindParameter[Any]]], sa.Select[Any]]):
+        self._build = build
+        self._compiled: dict[tuple[str, int], _Compiled] = {}
+
+    def _statement(self, conn: Connection, size: int) -> _Compiled:
+        key = (conn.dialect.name, size)
+        hit = self._compiled.get(key)
+        if hit is None:
+            params = [sa.bindparam(f"p{i}", type_=sa.BigInteger) for i in range(size)]
+            compiled = self._build(params).compile(dialect=conn.dialect)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            hit = self._compiled[key] = _Compiled(str(compiled), size, order, compiled.params)
+        return hit
+
+    def fetch(
+        self, conn: Connection, ids: Sequence[int], extra: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Every row whose key is one of ``ids`` (``extra`` binds the statement's other names)."""
+        if not ids:
+            return []
+        if not conn.in_transaction():
+            # One snapshot for the whole question, however many statements it takes.
+            conn.begin()
+        cursor = conn.connection.cursor()
+        rows: list[tuple[Any, ...]] = []
+        try:
+            top = BUCKETS[-1]
+            for start in range(0, len(ids), top):
+                chunk = ids[start : start + top]
+                size = next(b for b in BUCKETS if b >= len(chunk))
+                statement = self._statement(conn, size)
+                cursor.execute(statement.sql, statement.parameters(chunk, extra or {}))
+                rows.extend(cursor.fetchall())
+        finally:
+            cursor.close()
+        return rows
+
+
+class _Compiled:
+    """One compiled size of an :class:`InList` and how to lay out its parameters."""
+
+    __slots__ = ("_defaults", "_extra_names", "_ids_first", "order", "size", "sql")
+
+    def __init__(
+        self, sql: str, size: int, order: tuple[str, ...] | None, defaults: Mapping[str, Any]
+    ) -> None:
+        self.sql = sql
+        self.size = size
+        self.order = order
+        # Values the statement carries itself (literals such as a LIMIT become parameters).
+        self._defaults = {k: v for k, v in defaults.items() if v is not None}
+        ids = tuple(f"p{i}" for i in range(size))
+        # The usual layout: the id list first, then any other names in order.
+        self._ids_first = order is not None and order[:size] == ids
+        self._extra_names = order[size:] if order is not None else ()
+
+    def parameters(self, chunk: Sequence[int], extra: Mapping[str, Any]) -> Any:
+        padded = [*chunk, *([_PAD] * (self.size - len(chunk)))]
+        named = {**self._defaults, **extra} if self._defaults else extra
+        if self._ids_first:
+            return (*padded, *(named[name] for name in self._extra_names))
+        values: dict[str, Any] = {f"p{i}": v for i, v in enumerate(padded)}
+        values.update(named)
+        if self.order is None:
+            return values
+        return tuple(values[name] for name in self.order)
+
+
+# --- times ------------------------------------------------------------------------------------
+
+
+def parse_moment(value: dt.datetime | str | None, option: str = "--as-of") -> int | None:
+    """A user's time (a ``datetime`` or ISO 8601 text; naive means UTC) in epoch microseconds."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        except ValueError:
+            raise UsageError(
+                f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-25 or 2026-11-25T10:00Z)"
+            ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return int(value.timestamp()) * 1_000_000 + value.microsecond
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def iso(us: int | None) -> str | None:
+    """Epoch microseconds as ``2026-01-01T00:00:00.000000Z`` (``None`` stays ``None``)."""
+    if us is None:
+        return None
+    seconds, micros = divmod(us, 1_000_000)
+    return f"{_second(seconds)}.{micros:06d}Z"
+
+
+def printable(kind: str, namespace: str, name: str, version: str | None = None) -> str:
+    """The printable id (same text as ``str(NodeId(...))``, without validating again)."""
+    joiner = "" if name.startswith("/") or namespace.endswith("/") else "/"
+    base = f"{kind}:{namespace}{joiner}{name}"
+    return f"{base}@{version}" if version else base

@@ -1,0 +1,94 @@
+"""Rendering on its own: recorded text is never markup, deep graphs draw, names shorten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from threadline.cli import render
+
+
+def node(i: int, name: str | None = None, kind: str = "dataset") -> dict[str, object]:
+    return {
+        "id": f"{kind}:file://h/{i}@b3:{i:04x}",
+        "kind": kind,
+        "namespace": "file://h",
+        "name": name or f"/{i}",
+        "version": f"b3:{i:04x}",
+        "first_seen": "2026-01-01T00:00:00.000000Z",
+    }
+
+
+def test_recorded_text_is_printed_literally(capsys: pytest.CaptureFixture[str]) -> None:
+    root = node(1, "/data/[red]x[/red].csv")
+    job = {**node(2, "train [bold]", "job"), "reason": "fix [/] bug", "parameters": {"a": "[b]"}}
+    graph = {
+        "root": root["id"],
+        "nodes": [root, job],
+        "edges": [{"from": job["id"], "to": root["id"], "relation": "output"}],
+        "truncated": False,
+    }
+    render.lineage_tree(graph, upstream=True)
+    out = capsys.readouterr().out
+    assert "/data/[red]x[/red].csv" in out
+    assert "train [bold]" in out
+    assert "“fix [/] bug”" in out
+    assert "(a=[b])" in out
+
+
+def test_a_deep_chain_draws_without_recursion(capsys: pytest.CaptureFixture[str]) -> None:
+    depth = 3000  # deeper than Python's default recursion limit
+    nodes = [node(i) for i in range(depth)]
+    edges = [
+        {"from": nodes[i + 1]["id"], "to": nodes[i]["id"], "relation": "derived"}
+        for i in range(depth - 1)
+    ]
+    graph = {"root": nodes[0]["id"], "nodes": nodes, "edges": edges, "truncated": True}
+    render.lineage_tree(graph, upstream=True)
+    out = capsys.readouterr().out
+    assert "/200 b3:00c8" in out  # deeper levels are cut at the output width
+    assert out.splitlines()[-1].startswith(f"upstream: {depth} data versions, 0 executions; cut")
+
+
+def test_a_shared_parent_is_drawn_once(capsys: pytest.CaptureFixture[str]) -> None:
+    a, b, c, shared = node(1), node(2), node(3), node(4, "/shared")
+    edges = [
+        {"from": b["id"], "to": a["id"], "relation": "derived"},
+        {"from": c["id"], "to": a["id"], "relation": "derived"},
+        {"from": shared["id"], "to": b["id"], "relation": "derived"},
+        {"from": shared["id"], "to": c["id"], "relation": "derived"},
+    ]
+    render.lineage_tree(
+        {"root": a["id"], "nodes": [a, b, c, shared], "edges": edges, "truncated": False},
+        upstream=True,
+    )
+    out = capsys.readouterr().out
+    assert out.count("dataset /shared") == 1
+    assert "↺ /shared b3:0004 (shown above)" in out
+
+
+def test_display_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    here = {"kind": "dataset", "namespace": "file://h", "name": f"{tmp_path}/data/x.csv"}
+    assert render.display_name(here) == "data/x.csv"
+    far = {"kind": "dataset", "namespace": "file://h", "name": "/a" * 40 + "/b/c/d.csv"}
+    assert render.display_name(far) == "…/b/c/d.csv"
+    remote = {"kind": "dataset", "namespace": "s3://bucket", "name": "raw/x.parquet"}
+    assert render.display_name(remote) == "s3://bucket/raw/x.parquet"
+    job = {"kind": "job", "namespace": "default", "name": "train"}
+    assert render.display_name(job) == "train"
+
+
+def test_short_forms() -> None:
+    assert render.short("b3:" + "f" * 64) == "b3:" + "f" * 12
+    assert render.short(None) == ""
+    assert (
+        render.short_id("job:default/train@ex:0123456789abcdef") == "default/train@ex:0123456789ab"
+    )
+    assert render.short_id("no-version") == "no-version"
+
+
+def test_json_is_indented_utf8(capsys: pytest.CaptureFixture[str]) -> None:
+    render.print_json({"name": "café", "n": [1, 2]})
+    assert capsys.readouterr().out == '{\n  "name": "café",\n  "n": [\n    1,\n    2\n  ]\n}\n'

@@ -18,14 +18,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.pg import fresh_database
 
 from threadline.model.events import PRODUCER, SCHEMA_URL
 from threadline.store import open_store
@@ -219,7 +218,6 @@ def build_store(path: Path) -> SqlStore:
     return store
 
 
-PG_BASE = os.environ.get("THREADLINE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
@@ -236,27 +234,13 @@ def pipeline_store(backend: str, tmp_path: Path) -> Iterator[SqlStore]:
         finally:
             store.close()
         return
-    admin = sa.create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-    name = f"tl_query_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {PG_BASE} is required in CI: {exc.orig}")
-        pytest.skip(f"PostgreSQL at {PG_BASE} is not reachable")
-    try:
-        store = open_store(f"{PG_BASE}/{name}")
+    with fresh_database("tl_query") as url:
+        store = open_store(url)
         try:
             store.append_batch(pipeline_events())
             yield store
         finally:
             store.close()
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def execute(store: SqlStore, sql: str, **params: Any) -> None:

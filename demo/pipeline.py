@@ -1,15 +1,23 @@
-"""A small churn-style ML pipeline on data bundled with scikit-learn. No lineage code here.
+"""A small diagnosis model pipeline on data bundled with scikit-learn. No lineage code here.
 
-Each stage reads files and writes files under one output folder, so that the lineage of every
-artifact is a question of which files fed which.  Outputs are byte-for-byte deterministic
-(fixed float formatting, fixed seeds, sorted rows) so that re-running the pipeline yields the
-same content fingerprints.
+Each stage reads files and writes files under one output folder, so the lineage of every
+artifact is a question of which files fed which.  ``run_demo.py`` records the stages with the
+explicit API; ``python demo/pipeline.py [OUT]`` runs the same code bare, for automatic capture
+(``threadline run -- python demo/pipeline.py``).
+
+Outputs are byte-for-byte deterministic for a given set of installed packages: fixed float
+formatting, sorted rows, fixed seeds.  Checked across separate interpreter processes with
+different ``PYTHONHASHSEED`` values: every file, the joblib models included, has the same
+bytes.  A different pandas, pyarrow or scikit-learn version writes different bytes (parquet
+footers name the writer; pickled estimators carry ``_sklearn_version``), which is a different
+version in lineage terms too.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -99,18 +107,20 @@ def _estimator(params: dict[str, Any]) -> Pipeline:
     return Pipeline([("scale", StandardScaler()), ("model", model)])
 
 
-def train(out: Path, variant: str) -> None:
+def train(out: Path, variant: str, params: dict[str, Any]) -> None:
+    """Fit one variant on three quarters of the training rows; the rest is for evaluation."""
     p = paths(out)
     frame = pd.read_parquet(p["train"])
     fit_part = frame[frame.index % 4 != 0]
     x = fit_part.drop(columns=["patient_id", TARGET])
-    estimator = _estimator(VARIANTS[variant]).fit(x, fit_part[TARGET])
+    estimator = _estimator(params).fit(x, fit_part[TARGET])
     target = model_path(out, variant)
     target.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(estimator, target)
 
 
 def evaluate(out: Path, variant: str) -> dict[str, float]:
+    """Accuracy, F1 and ROC AUC on the held-back quarter of the training rows."""
     p = paths(out)
     frame = pd.read_parquet(p["train"])
     check = frame[frame.index % 4 == 0]
@@ -129,16 +139,20 @@ def evaluate(out: Path, variant: str) -> dict[str, float]:
     return metrics
 
 
-def register(out: Path) -> str:
-    """Copy the variant with the best ROC AUC into the registry; returns its name."""
-    best = max(VARIANTS, key=lambda v: json.loads(eval_path(out, v).read_text())["roc_auc"])
+def best_variant(out: Path) -> str:
+    """The variant with the best ROC AUC (ties go to the first in ``VARIANTS``)."""
+    return max(VARIANTS, key=lambda v: json.loads(eval_path(out, v).read_text())["roc_auc"])
+
+
+def register(out: Path, variant: str) -> None:
+    """Copy one variant's model file into the registry."""
     target = paths(out)["registry"]
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(model_path(out, best), target)
-    return best
+    shutil.copyfile(model_path(out, variant), target)
 
 
 def score(out: Path) -> None:
+    """Probability and 0/1 prediction for every patient in the held-out batch."""
     p = paths(out)
     batch = pd.read_parquet(p["score"])
     estimator = joblib.load(p["registry"])
@@ -147,3 +161,19 @@ def score(out: Path) -> None:
     result["prediction"] = (result["probability"] >= 0.5).astype(int)
     p["predictions"].parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(p["predictions"], index=False)
+
+
+def run_all(out: Path) -> None:
+    """Every stage in order, without lineage calls (deployment is a lineage-only event)."""
+    write_raw_sources(out)
+    ingest(out)
+    build_features(out)
+    for variant, params in VARIANTS.items():
+        train(out, variant, params)
+        evaluate(out, variant)
+    register(out, best_variant(out))
+    score(out)
+
+
+if __name__ == "__main__":
+    run_all(Path(sys.argv[1] if len(sys.argv) > 1 else "demo-output"))

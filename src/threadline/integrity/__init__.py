@@ -1,0 +1,1 @@
+"""Proving nothing was altered: the hash chain, Merkle checkpoints and their signatures."""

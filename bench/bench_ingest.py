@@ -3,20 +3,33 @@
 The peer, measured in the same run on the same machine, is the floor any store pays: the
 same canonical JSON bodies inserted with plain batched ``executemany`` into a bare SQLite table
 through the stdlib driver (no chain, no dedupe, no graph).  threadline's figure includes
-canonicalization, BLAKE3 digests, dedupe, the hash chain and the graph projection.
+canonicalization, validation, BLAKE3 digests, dedupe, the hash chain and the graph projection
+(nodes, versions, edges, runs), each batch in one transaction.
 
-Run: ``python bench/bench_ingest.py``  (env BENCH_EVENTS, default 20000; BENCH_PG=URL to add
-PostgreSQL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)
+A second reference line says how much of the gap is the database's own work: every row the
+store wrote (events, nodes, versions, edges, runs: about seven per event, most tables indexed),
+copied with bare ``executemany`` into an empty database of the same schema, in as many
+transactions.  No Python code can make ingest faster than that line.
+
+Each batch is built just before it is appended and only ``append_batch`` is timed, the way a
+producer or the server hands over events it has just made or decoded.  Every figure is the
+best of ``BENCH_REPEAT`` runs on a fresh store, to see past other load on a shared machine.
+
+Run: ``python bench/bench_ingest.py``  (env ``BENCH_EVENTS``, default 20000; ``BENCH_REPEAT``,
+default 3; ``BENCH_PG``, default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``: the
+PostgreSQL line is added when that server answers, set it empty to leave it out)
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sqlite3
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,49 +38,49 @@ from threadline.model.events import PRODUCER, SCHEMA_URL
 from threadline.store import open_store
 
 N = int(os.environ.get("BENCH_EVENTS", "20000"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BATCH = 1000
 TARGET = 20_000
 
 
-def events(n: int) -> list[dict[str, Any]]:
-    """Realistic capture: one run, 1-2 versioned inputs from a pool, one new output."""
-    rng = random.Random(1)
-    out = []
-    for i in range(n):
-        inputs = [
+def event(i: int) -> dict[str, Any]:
+    """Realistic capture: one run, 1-2 versioned inputs from a pool of 500, one new output."""
+    rng = random.Random(i)
+    inputs = [
+        {
+            "namespace": "file://host",
+            "name": f"/data/in/{k}.parquet",
+            "facets": {"version": {"datasetVersion": f"b3:{k:064x}"}},
+        }
+        for k in rng.sample(range(500), rng.randint(1, 2))
+    ]
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": f"2026-11-25T{i // 3_600_000 % 24:02d}:{i // 60000 % 60:02d}:"
+        f"{i // 1000 % 60:02d}.{i % 1000:03d}000Z",
+        "producer": PRODUCER,
+        "schemaURL": SCHEMA_URL,
+        "run": {
+            "runId": str(uuid.UUID(int=i + 1)),
+            "facets": {"threadline_execution": {"executionId": f"ex:{i:032x}"}},
+        },
+        "job": {"namespace": "bench", "name": f"job{i % 50}"},
+        "inputs": inputs,
+        "outputs": [
             {
                 "namespace": "file://host",
-                "name": f"/data/in/{k}.parquet",
-                "facets": {"version": {"datasetVersion": f"b3:{k:064x}"}},
+                "name": f"/data/out/{i}.parquet",
+                "facets": {"version": {"datasetVersion": f"b3:{i + 10**6:064x}"}},
             }
-            for k in rng.sample(range(500), rng.randint(1, 2))
-        ]
-        out.append(
-            {
-                "eventType": "COMPLETE",
-                "eventTime": f"2026-11-25T00:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}000Z",
-                "producer": PRODUCER,
-                "schemaURL": SCHEMA_URL,
-                "run": {
-                    "runId": str(uuid.UUID(int=i + 1)),
-                    "facets": {"threadline_execution": {"executionId": f"ex:{i:032x}"}},
-                },
-                "job": {"namespace": "bench", "name": f"job{i % 50}"},
-                "inputs": inputs,
-                "outputs": [
-                    {
-                        "namespace": "file://host",
-                        "name": f"/data/out/{i}.parquet",
-                        "facets": {"version": {"datasetVersion": f"b3:{i + 10**6:064x}"}},
-                    }
-                ],
-            }
-        )
-    return out
+        ],
+    }
 
 
 def bare(bodies: list[bytes], folder: Path) -> float:
-    conn = sqlite3.connect(folder / "bare.db")
+    """Rows per second: the canonical bodies into one bare table, same pragmas as the store."""
+    path = folder / f"bare-{uuid.uuid4().hex}.db"
+    conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)")
@@ -82,44 +95,127 @@ def bare(bodies: list[bytes], folder: Path) -> float:
     return len(bodies) / elapsed
 
 
-def ours(batch: list[dict[str, Any]], url: str) -> float:
+def schema_floor(store_path: Path, folder: Path) -> float:
+    """Events per second for bare inserts of exactly the rows the store wrote at ``store_path``."""
+    tables = ["tl_events", "tl_nodes", "tl_versions", "tl_edges", "tl_runs"]
+    with contextlib.closing(sqlite3.connect(store_path)) as source:
+        rows = {t: source.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
+        ddl = [
+            sql
+            for (sql,) in source.execute(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name IN "
+                f"({', '.join('?' * len(tables))})",
+                tables,
+            )
+        ]
+    target = folder / f"floor-{uuid.uuid4().hex}.db"
+    with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        for statement in ddl:
+            conn.execute(statement)
+        batches = -(-N // BATCH)
+        start = time.perf_counter()
+        for b in range(batches):
+            conn.execute("BEGIN IMMEDIATE")
+            for table in tables:
+                part = rows[table][
+                    b * len(rows[table]) // batches : (b + 1) * len(rows[table]) // batches
+                ]
+                if part:
+                    marks = ", ".join("?" * len(part[0]))
+                    conn.executemany(f"INSERT INTO {table} VALUES ({marks})", part)
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - start
+    return N / elapsed
+
+
+def ours(url: str) -> float:
+    """Events per second through ``append_batch`` into a fresh store at ``url``."""
     store = open_store(url)
-    start = time.perf_counter()
-    for i in range(0, len(batch), BATCH):
-        store.append_batch(batch[i : i + BATCH])
-    elapsed = time.perf_counter() - start
-    store.close()
-    return len(batch) / elapsed
+    elapsed = 0.0
+    try:
+        for i in range(0, N, BATCH):
+            batch = [event(j) for j in range(i, min(N, i + BATCH))]
+            start = time.perf_counter()
+            store.append_batch(batch)
+            elapsed += time.perf_counter() - start
+    finally:
+        store.close()
+    return N / elapsed
 
 
-def main() -> None:
-    batch = events(N)
-    bodies = [canonical_json(e) for e in batch]
-    with tempfile.TemporaryDirectory() as folder:
-        peer = bare(bodies, Path(folder))
-        sqlite_rate = ours(batch, str(Path(folder) / "tl.db"))
-    print(f"store ingest, {N:,} events in batches of {BATCH}")
-    print(f"  bare executemany into one SQLite table  {peer:10,.0f} rows/s")
-    verdict = "OK" if sqlite_rate >= TARGET else "MISS"
-    print(
-        f"  threadline SQLite store                  {sqlite_rate:10,.0f} events/s  "
-        f"({sqlite_rate / peer:.0%} of bare; target >= {TARGET:,}/s) [{verdict}]"
-    )
-    pg = os.environ.get("BENCH_PG")
-    if pg:
-        import sqlalchemy as sa
+def _rows_per_event(store_path: Path) -> float:
+    with contextlib.closing(sqlite3.connect(store_path)) as conn:
+        total: int = sum(
+            int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+            for t in ("tl_events", "tl_nodes", "tl_versions", "tl_edges", "tl_runs")
+        )
+    return total / N
 
-        admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT")
+
+def best(measure: Callable[[], float]) -> float:
+    return max(measure() for _ in range(REPEAT))
+
+
+def postgres() -> float | None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except sa.exc.OperationalError:
+        admin.dispose()
+        return None
+
+    def once() -> float:
         name = f"tl_bench_{uuid.uuid4().hex[:8]}"
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         try:
-            url = pg.rsplit("/", 1)[0] + "/" + name
-            print(f"  threadline PostgreSQL store              {ours(batch, url):10,.0f} events/s")
+            return ours(PG.rsplit("/", 1)[0] + "/" + name)
         finally:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-            admin.dispose()
+
+    try:
+        return best(once)
+    finally:
+        admin.dispose()
+
+
+def main() -> None:
+    bodies = [canonical_json(event(i)) for i in range(N)]
+    size = sum(map(len, bodies)) / N
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        peer = best(lambda: bare(bodies, folder))
+        runs = [folder / f"tl-{i}.db" for i in range(REPEAT)]
+        rate = max(ours(str(path)) for path in runs)
+        floor = best(lambda: schema_floor(runs[0], folder))
+        rows = _rows_per_event(runs[0])
+    verdict = "OK" if rate >= TARGET else "MISS"
+    print(f"store ingest, {N:,} events of ~{size:.0f} B in batches of {BATCH}, best of {REPEAT}")
+    print(f"  bare executemany into one SQLite table  {peer:10,.0f} rows/s")
+    print(
+        f"  bare executemany of the store's rows     {floor:10,.0f} events/s  "
+        f"({rows:.1f} rows per event into the store's schema)"
+    )
+    print(
+        f"  threadline SQLite store                  {rate:10,.0f} events/s  "
+        f"({rate / peer:.1%} of bare = 1 : {peer / rate:.1f}; {rate / floor:.0%} of the rows' "
+        f"floor; target >= {TARGET:,}/s) [{verdict}]"
+    )
+    if PG:
+        pg = postgres()
+        if pg is None:
+            print(f"  threadline PostgreSQL store              (no server at {PG})")
+        else:
+            print(
+                f"  threadline PostgreSQL store              {pg:10,.0f} events/s  "
+                f"({pg / peer:.1%} of bare SQLite)"
+            )
 
 
 if __name__ == "__main__":

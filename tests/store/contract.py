@@ -1,13 +1,17 @@
 """The store contract, written once and run against every backend.
 
-Subclasses provide only the ``store`` fixture (and ``reopen`` to open the same store again).
+A backend's test module subclasses :class:`StoreContract` and provides only the ``store``
+fixture: a fresh, empty store.  Everything else (a second handle on the same store, raw SQL
+on it) is derived here from ``store.url``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +19,26 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from threadline.errors import InvalidEvent
-from threadline.integrity.chain import verify_chain
+from threadline.errors import IntegrityError, InvalidEvent, SchemaTooNew
+from threadline.integrity.chain import GENESIS, link, verify_chain
 from threadline.model.events import PRODUCER, SCHEMA_URL
+from threadline.store import open_store
 from threadline.store import schema as s
 from threadline.store.base import Cursor
 from threadline.store.sql import SqlStore
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 EXAMPLES = SHARED / "spec" / "openlineage" / "examples" / "client"
+GRAPH = ("nodes", "versions", "edges")
 
 
 def uid(n: int) -> str:
     return f"00000000-0000-7000-8000-{n:012d}"
 
 
-def dataset(name: str, version: str | None = None, kind: str | None = None) -> dict[str, Any]:
-    facets: dict[str, Any] = {}
+def dataset(
+    name: str, version: str | None = None, kind: str | None = None, **facets: Any
+) -> dict[str, Any]:
     if version:
         facets["version"] = {"datasetVersion": version}
     if kind:
@@ -65,13 +72,39 @@ def select_all(store: SqlStore, table: sa.Table) -> list[Any]:
     return list(store.read(lambda conn: conn.execute(sa.select(table)).all()))
 
 
-def append_worker(opener: Callable[[], SqlStore], worker: int, count: int) -> None:
-    store = opener()
+def snapshot(store: SqlStore) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order: to prove a store was left untouched."""
+    return {
+        table.name: sorted(tuple(row) for row in select_all(store, table))
+        for table in s.metadata.sorted_tables
+    }
+
+
+@contextlib.contextmanager
+def raw_sql(store: SqlStore) -> Iterator[sa.Connection]:
+    """A transaction on the store's database that bypasses the store: the tamperer's view."""
+    engine = sa.create_engine(store.url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def append_worker(url: str, worker: int, count: int) -> None:
+    """One writer process: its own runs and outputs, inputs shared with every other writer."""
+    store = open_store(url)
     try:
         for start in range(0, count, 100):
             store.append_batch(
                 [
-                    event(worker * 1_000_000 + i, job=f"w{worker}")
+                    event(
+                        worker * 1_000_000 + i,
+                        job=f"w{worker}",
+                        when=f"2026-01-01T00:00:{i % 60:02d}Z",
+                        inputs=[dataset(f"/shared/{i % 7}", f"b3:{i % 7:02x}")],
+                        outputs=[dataset(f"/w{worker}/{i}", f"b3:{worker:02x}{i:06x}")],
+                    )
                     for i in range(start, min(count, start + 100))
                 ]
             )
@@ -82,6 +115,12 @@ def append_worker(opener: Callable[[], SqlStore], worker: int, count: int) -> No
 class StoreContract:
     __test__ = False
 
+    @pytest.fixture
+    def opener(self, store: SqlStore) -> Callable[[], SqlStore]:
+        """Opens another handle on the same store (a second process, in effect)."""
+        url = store.url
+        return lambda: open_store(url)
+
     # --- idempotency and atomicity -------------------------------------------------------
 
     def test_same_events_are_stored_once(self, store: SqlStore) -> None:
@@ -90,24 +129,50 @@ class StoreContract:
             event(2),
         ]
         first = store.append_batch(batch)
-        assert (first.appended, first.duplicates) == (2, 0)
-        counts = store.counts()
+        assert (first.appended, first.duplicates, first.head_seq) == (2, 0, 2)
+        before = snapshot(store)
         second = store.append_batch(batch)
-        assert (second.appended, second.duplicates) == (0, 2)
-        assert store.counts() == counts
+        assert (second.appended, second.duplicates, second.head_seq) == (0, 2, 2)
+        assert snapshot(store) == before
+
+    def test_a_fresh_handle_also_stores_them_once(
+        self, store: SqlStore, opener: Callable[[], SqlStore]
+    ) -> None:
+        # Another process knows none of the rows: every node and version comes from the DB.
+        batch = [
+            event(i, inputs=[dataset("/a", "b3:a")], outputs=[dataset(f"/o{i}")]) for i in (1, 2)
+        ]
+        store.append_batch(batch)
+        before = snapshot(store)
+        with opener() as other:
+            assert other.append_batch(batch).duplicates == 2
+            assert snapshot(store) == before
+            assert (
+                other.append_batch([*batch, event(3, inputs=[dataset("/a", "b3:a")])]).appended == 1
+            )
+        counts = store.counts()
+        assert (counts["events"], counts["nodes"], counts["versions"]) == (3, 4, 6)
 
     def test_duplicates_inside_one_batch(self, store: SqlStore) -> None:
-        result = store.append_batch([event(1), event(1), event(1)])
-        assert result.appended == 1
-        assert store.counts()["events"] == 1
+        result = store.append_batch([event(1), event(2), event(1), event(1)])
+        assert (result.appended, result.duplicates) == (2, 2)
+        assert store.counts()["events"] == 2
+        assert verify_chain(store.iter_chain()).ok
+
+    def test_partly_stored_batch_appends_only_the_new_events(self, store: SqlStore) -> None:
+        store.append_batch([event(1, outputs=[dataset("/x", "b3:1")])])
+        result = store.append_batch([event(1, outputs=[dataset("/x", "b3:1")]), event(2)])
+        assert (result.appended, result.duplicates, result.head_seq) == (1, 1, 2)
+        runs = {r.run_id: (r.first_seq, r.last_seq) for r in select_all(store, s.runs)}
+        assert runs == {uid(1): (1, 1), uid(2): (2, 2)}
 
     def test_a_bad_event_rejects_the_whole_batch(self, store: SqlStore) -> None:
         store.append_batch([event(1)])
-        before = store.counts()
+        before = snapshot(store)
         bad = {**event(3), "eventTime": "yesterday"}
-        with pytest.raises(InvalidEvent, match="event #1"):
+        with pytest.raises(InvalidEvent, match="event #1 of the batch"):
             store.append_batch([event(2), bad, event(4)])
-        assert store.counts() == before
+        assert snapshot(store) == before
 
     @pytest.mark.parametrize(
         "mutate",
@@ -117,56 +182,95 @@ class StoreContract:
             lambda e: e.update(eventType="FINISHED"),
             lambda e: e.update(eventTime=17),
             lambda e: e["job"].update(name=None),
+            lambda e: e["inputs"].append({"namespace": "file://h"}),
+            lambda e: e["run"].update(facets={"nan": float("nan")}),
+            lambda e: e["run"].update(facets={"big": 2**60}),
+            lambda e: e.clear(),
+        ],
+        ids=[
+            "no-job",
+            "no-run-id",
+            "unknown-type",
+            "time-not-text",
+            "null-name",
+            "nameless-input",
+            "nan",
+            "unsafe-int",
+            "empty",
         ],
     )
     def test_malformed_events_are_rejected(
         self, store: SqlStore, mutate: Callable[[dict[str, Any]], Any]
     ) -> None:
-        body = event(1)
+        body = event(2)
         mutate(body)
-        with pytest.raises(InvalidEvent):
-            store.append_batch([body])
+        with pytest.raises(InvalidEvent, match="event #1 of the batch"):
+            store.append_batch([event(1), body])
         assert store.counts()["events"] == 0
+
+    def test_a_failed_batch_leaves_the_store_usable(self, store: SqlStore) -> None:
+        with pytest.raises(InvalidEvent):
+            store.append_batch([event(1, outputs=[dataset("/o", "b3:1")]), {"run": 1}])
+        store.append_batch([event(1, outputs=[dataset("/o", "b3:1")])])
+        assert store.counts() == {"events": 1, "nodes": 2, "versions": 2, "edges": 1, "runs": 1}
+        assert verify_chain(store.iter_chain()).ok
 
     # --- run state whatever the order --------------------------------------------------------
 
-    @pytest.mark.parametrize(
-        "order",
-        [
-            ["START", "RUNNING", "COMPLETE"],
-            ["COMPLETE", "START"],
-            ["COMPLETE", "RUNNING", "START", "COMPLETE"],
-        ],
-    )
-    def test_run_state_does_not_depend_on_arrival_order(
-        self, store: SqlStore, order: list[str]
-    ) -> None:
+    def test_run_state_does_not_depend_on_arrival_order(self, store: SqlStore) -> None:
         times = {
             "START": "2026-01-01T00:00:00Z",
             "RUNNING": "2026-01-01T00:00:05Z",
             "COMPLETE": "2026-01-01T00:01:00Z",
         }
-        for event_type in order:
-            store.append_batch(
-                [
-                    event(
-                        7,
-                        event_type,
-                        when=times[event_type],
-                        run_facets={event_type.lower(): {"x": 1}},
-                    )
-                ]
+
+        def run_event(run: int, kind: str) -> dict[str, Any]:
+            facets = {kind.lower(): {"at": times[kind]}, "shared": {"last": kind}}
+            return event(run, kind, when=times[kind], run_facets=facets)
+
+        # Every order one event per batch, the same with COMPLETE retried, and every order
+        # as a single batch: each run (its own id) must end up the same.
+        orders = [list(p) for p in itertools.permutations(times)]
+        run = 0
+        for order in orders:
+            for kind in [*order, "COMPLETE"]:
+                store.append_batch([run_event(run, kind)])
+            store.append_batch([run_event(run + 1, kind) for kind in order])
+            run += 2
+        rows = select_all(store, s.runs)
+        assert len(rows) == run
+        assert {(r.state, r.started_us, r.ended_us, r.facets, r.execution_id) for r in rows} == {
+            (
+                "COMPLETE",
+                1767225600_000000,
+                1767225660_000000,
+                orjson.dumps(
+                    {
+                        "complete": {"at": times["COMPLETE"]},
+                        "running": {"at": times["RUNNING"]},
+                        # per facet key, the event latest in event time wins
+                        "shared": {"last": "COMPLETE"},
+                        "start": {"at": times["START"]},
+                    },
+                    option=orjson.OPT_SORT_KEYS,
+                ).decode(),
+                None,
             )
-        (run,) = select_all(store, s.runs)
-        assert run.state == "COMPLETE"
-        assert run.started_us == 1767225600_000000
-        assert run.ended_us == 1767225660_000000
-        assert set(orjson.loads(run.facets)) >= {t.lower() for t in order}
+        }
 
     def test_same_batch_holds_start_and_complete(self, store: SqlStore) -> None:
         store.append_batch([event(8, "COMPLETE", when="2026-01-01T00:01:00Z"), event(8, "START")])
         (run,) = select_all(store, s.runs)
         assert (run.state, run.first_seq, run.last_seq) == ("COMPLETE", 1, 2)
+
+    def test_a_failed_retry_after_success_keeps_the_latest_terminal_state(
+        self, store: SqlStore
+    ) -> None:
+        store.append_batch([event(9, "START", when="2026-01-01T00:00:00Z")])
+        store.append_batch([event(9, "FAIL", when="2026-01-01T00:02:00Z")])
+        store.append_batch([event(9, "COMPLETE", when="2026-01-01T00:01:00Z")])
+        (run,) = select_all(store, s.runs)
+        assert (run.state, run.ended_us) == ("FAIL", 1767225720_000000)
 
     # --- projection ------------------------------------------------------------------------
 
@@ -186,6 +290,42 @@ class StoreContract:
         assert edges == {("b3:1", "ex:abc", "input"), ("ex:abc", "b3:2", "output")}
         kinds = {n.name: n.kind for n in select_all(store, s.nodes)}
         assert kinds == {"/in": "dataset", "/out": "model", "job": "job"}
+        (run,) = select_all(store, s.runs)
+        assert versions[run.execution_id] == "ex:abc"
+
+    def test_node_and_version_facets_merge_across_batches_and_handles(
+        self, store: SqlStore, opener: Callable[[], SqlStore]
+    ) -> None:
+        owners = {"owners": [{"name": "ana"}]}
+        store.append_batch([event(1, outputs=[dataset("/m", "b3:1", "model", schema={"a": 1})])])
+        with opener() as other:  # another writer changes the node; our cache is now stale
+            other.append_batch([event(2, inputs=[dataset("/m", "b3:1", ownership=owners)])])
+        store.append_batch([event(3, inputs=[dataset("/m", "b3:1", tags={"t": 1})])])
+        (node,) = [n for n in select_all(store, s.nodes) if n.name == "/m"]
+        assert node.kind == "model"  # a later plain "dataset" never demotes it
+        assert orjson.loads(node.facets) == {
+            "threadline_artifact": {"kind": "model"},
+            "ownership": owners,
+            "tags": {"t": 1},
+        }
+        (version,) = [v for v in select_all(store, s.versions) if v.version == "b3:1"]
+        assert set(orjson.loads(version.facets)) == {
+            "version",
+            "threadline_artifact",
+            "schema",
+            "ownership",
+            "tags",
+        }
+
+    def test_version_seen_window_is_monotonic(self, store: SqlStore) -> None:
+        store.append_batch([event(1, outputs=[dataset("/t", "b3:1")], when="2026-01-02T00:00:00Z")])
+        store.append_batch([event(2, inputs=[dataset("/t", "b3:1")], when="2026-01-03T00:00:00Z")])
+        store.append_batch([event(3, inputs=[dataset("/t", "b3:1")], when="2026-01-01T00:00:00Z")])
+        (version,) = [v for v in select_all(store, s.versions) if v.version == "b3:1"]
+        assert (version.first_seen_us, version.last_seen_us) == (
+            1767225600_000000,
+            1767398400_000000,
+        )
 
     def test_unversioned_outputs_get_a_version_per_run(self, store: SqlStore) -> None:
         store.append_batch([event(1, outputs=[dataset("/t")]), event(2, outputs=[dataset("/t")])])
@@ -198,12 +338,23 @@ class StoreContract:
             [event(1, outputs=[dataset("/t", "b3:old")], when="2026-01-01T00:00:00Z")]
         )
         store.append_batch(
-            [event(2, outputs=[dataset("/t", "b3:new")], when="2026-01-02T00:00:00Z")]
+            [
+                event(2, outputs=[dataset("/t", "b3:new")], when="2026-01-02T00:00:00Z"),
+                event(3, inputs=[dataset("/t")], when="2026-01-03T00:00:00Z"),
+            ]
         )
-        store.append_batch([event(3, inputs=[dataset("/t")], when="2026-01-03T00:00:00Z")])
         versions = {v.id: v.version for v in select_all(store, s.versions)}
         inputs = [versions[e.src] for e in select_all(store, s.edges) if e.relation == "input"]
         assert inputs == ["b3:new"]
+
+    def test_a_run_that_rewrites_its_input_reads_the_version_before(self, store: SqlStore) -> None:
+        store.append_batch([event(1, outputs=[dataset("/t", "b3:old")])])
+        store.append_batch([event(2, inputs=[dataset("/t")], outputs=[dataset("/t", "b3:new")])])
+        versions = {v.id: v.version for v in select_all(store, s.versions)}
+        edges = {(versions[e.src], versions[e.dst]) for e in select_all(store, s.edges)}
+        assert ("b3:old", f"run:{uid(2)}") in edges
+        assert (f"run:{uid(2)}", "b3:new") in edges
+        assert ("b3:new", f"run:{uid(2)}") not in edges
 
     def test_never_seen_unversioned_input(self, store: SqlStore) -> None:
         store.append_batch([event(1, inputs=[dataset("/ghost")])])
@@ -211,11 +362,14 @@ class StoreContract:
 
     def test_rerun_of_an_execution_adds_a_run_not_a_version(self, store: SqlStore) -> None:
         facets = {"threadline_execution": {"executionId": "ex:same"}}
-        io = {"inputs": [dataset("/in", "b3:1")], "outputs": [dataset("/out", "b3:2")]}
-        store.append_batch([event(1, run_facets=facets, **io)])
-        graph = {k: v for k, v in store.counts().items() if k in ("nodes", "versions", "edges")}
-        store.append_batch([event(2, run_facets=facets, when="2026-02-01T00:00:00Z", **io)])
-        assert {k: v for k, v in store.counts().items() if k in graph} == graph
+        inputs, outputs = [dataset("/in", "b3:1")], [dataset("/out", "b3:2")]
+        store.append_batch([event(1, run_facets=facets, inputs=inputs, outputs=outputs)])
+        graph = {k: v for k, v in store.counts().items() if k in GRAPH}
+        later = "2026-02-01T00:00:00Z"
+        store.append_batch(
+            [event(2, run_facets=facets, when=later, inputs=inputs, outputs=outputs)]
+        )
+        assert {k: v for k, v in store.counts().items() if k in GRAPH} == graph
         runs = select_all(store, s.runs)
         assert len(runs) == 2
         assert runs[0].execution_id == runs[1].execution_id
@@ -226,36 +380,61 @@ class StoreContract:
         bodies = [json.loads(p.read_text()) for p in examples]
         result = store.append_batch(bodies)
         assert result.appended == len(bodies)
-        names = {n.name for n in select_all(store, s.nodes)}
+        nodes = {(n.namespace, n.name): n for n in select_all(store, s.nodes)}
+        versions = {v.id: v for v in select_all(store, s.versions)}
+        edges = select_all(store, s.edges)
+        node_of = {v_id: v.node_id for v_id, v in versions.items()}
         for body in bodies:
-            for ds in [*body.get("inputs", []), *body.get("outputs", [])]:
-                assert ds["name"] in names
+            datasets = [*body.get("inputs", []), *body.get("outputs", [])]
             if "dataset" in body:
-                assert body["dataset"]["name"] in names
-        assert select_all(store, s.edges)
+                datasets.append(body["dataset"])
+            for ds in datasets:
+                assert (ds["namespace"], ds["name"]) in nodes
+            job = body.get("job")
+            if job:
+                assert nodes[(job["namespace"], job["name"])].kind == "job"
+            if "run" in body and datasets:
+                job_id = nodes[(job["namespace"], job["name"])].id
+                for relation, group in (("input", body["inputs"]), ("output", body["outputs"])):
+                    for ds in group:
+                        ds_id = nodes[(ds["namespace"], ds["name"])].id
+                        assert any(
+                            e.relation == relation
+                            and {node_of[e.src], node_of[e.dst]} == {ds_id, job_id}
+                            for e in edges
+                        ), (relation, ds["name"])
+        assert {r.run_id for r in select_all(store, s.runs)} == {
+            b["run"]["runId"] for b in bodies if "run" in b
+        }
 
     def test_bodies_round_trip_exactly(self, store: SqlStore) -> None:
         body = event(1)
         body["run"]["facets"]["custom_vendor_facet"] = {
             "_producer": "x",
             "_schemaURL": "y",
-            "deep": {"z": [1, 2.5, "é"]},
+            "deep": {"z": [1, 2.5, "é", "\U0001f600"], "\U0001f600": 1e-7},
+            "metrics": {"accuracy": 0.9375, "epochs": 10.0},
         }
         store.append_batch([body])
         (stored,) = store.read_after(Cursor(0))
         assert json.loads(stored.body) == body
+        assert b'"epochs":10}' in stored.body  # JCS writes the integral 10.0 as 10
 
     # --- log ----------------------------------------------------------------------------------
 
     def test_read_after_pages_in_order(self, store: SqlStore) -> None:
-        store.append_batch([event(i) for i in range(1, 26)])
+        store.append_batch([event(i) for i in range(1, 16)])
+        store.append_batch([event(i) for i in range(16, 26)])
         seen: list[int] = []
         cursor = Cursor(0)
         while page := store.read_after(cursor, limit=10):
+            assert len(page) <= 10
             seen += [p.seq for p in page]
-            cursor = Cursor(page[-1].seq)
+            cursor = Cursor.decode(Cursor(page[-1].seq).encode())  # as a client resumes
         assert seen == list(range(1, 26))
-        assert Cursor.decode(cursor.encode()) == cursor
+        assert store.read_after(Cursor(25)) == []
+        (tenth,) = store.read_after(Cursor(9), limit=1)
+        assert json.loads(tenth.body)["run"]["runId"] == uid(10)
 
     def test_chain_verifies_after_appends(self, store: SqlStore) -> None:
         for i in range(5):
@@ -263,21 +442,133 @@ class StoreContract:
         report = verify_chain(store.iter_chain())
         assert report.ok
         assert report.records == 35
+        (last,) = store.read_after(Cursor(34))
+        assert report.head == last.hash
 
     def test_schema_is_stamped(self, store: SqlStore) -> None:
         assert store.schema_version() == s.SCHEMA_VERSION
+        with raw_sql(store) as conn:
+            names = set(conn.execute(sa.select(s.migrations.c.name)).scalars())
+        assert "0001_initial" in names
 
-    def test_concurrent_writers_never_fork_the_chain(
+    def test_a_store_from_a_newer_threadline_is_refused_untouched(
         self, store: SqlStore, opener: Callable[[], SqlStore]
     ) -> None:
+        store.append_batch([event(1, outputs=[dataset("/o", "b3:1")])])
+        with raw_sql(store) as conn:
+            conn.execute(
+                sa.update(s.meta).where(s.meta.c.key == "schema_version").values(value="999")
+            )
+        before = snapshot(store)
+        with pytest.raises(SchemaTooNew, match="upgrade threadline") as caught:
+            opener()
+        assert "\n" not in caught.value.message
+        assert snapshot(store) == before
+
+    # --- verification and checkpoints -----------------------------------------------------------
+
+    def test_verify_and_checkpoints_on_a_clean_log(self, store: SqlStore) -> None:
+        assert store.checkpoint() is None  # nothing to vouch for yet
+        store.append_batch([event(i) for i in range(1, 6)])
+        first = store.checkpoint()
+        store.append_batch([event(i) for i in range(6, 9)])
+        second = store.checkpoint()
+        assert first is not None
+        assert second is not None
+        assert (first.tree_size, second.tree_size) == (5, 8)
+        assert store.checkpoint() == second  # nothing new: the same checkpoint
+        assert store.checkpoints() == [first, second]
+        report = store.verify()
+        assert (report.ok, report.records, report.checkpoints, report.root) == (
+            True,
+            8,
+            2,
+            second.root,
+        )
+        assert report.to_dict()["first_bad"] is None
+
+    def test_verify_catches_a_cut_off_tail(self, store: SqlStore) -> None:
+        store.append_batch([event(i) for i in range(1, 11)])
+        store.checkpoint()
+        with raw_sql(store) as conn:
+            conn.execute(sa.delete(s.events).where(s.events.c.seq > 7))
+        assert verify_chain(store.iter_chain()).ok  # the chain alone cannot tell
+        report = store.verify()
+        assert report.first_break is not None
+        assert (report.first_break.seq, report.records) == (8, 7)
+        assert "missing" in report.first_break.reason
+        with pytest.raises(IntegrityError, match="record 8"):
+            store.checkpoint()
+
+    def test_verify_catches_a_log_rewritten_from_its_start(self, store: SqlStore) -> None:
+        store.append_batch([event(i) for i in range(1, 5)])
+        store.checkpoint()
+        store.append_batch([event(i) for i in range(5, 9)])
+        store.checkpoint()
+        rows = store.read_after(Cursor(0))
+        with raw_sql(store) as conn:
+            prev = GENESIS
+            for row in rows:  # edit record 6 and re-link everything after it
+                body = row.body.replace(uid(6).encode(), uid(66).encode())
+                digest = link(prev, body)
+                conn.execute(
+                    sa.update(s.events)
+                    .where(s.events.c.seq == row.seq)
+                    .values(body=body, prev_hash=prev, hash=digest)
+                )
+                prev = digest
+        assert verify_chain(store.iter_chain()).ok  # re-linked: the chain alone cannot tell
+        report = store.verify()
+        assert report.first_break is not None
+        assert (report.first_break.seq, report.records, report.checkpoints) == (5, 4, 1)
+        assert "checkpoint 8" in report.first_break.reason
+
+    def test_verify_names_an_edited_record(self, store: SqlStore) -> None:
+        store.append_batch([event(i) for i in range(1, 6)])
+        store.checkpoint()
+        (third,) = store.read_after(Cursor(2), limit=1)
+        with raw_sql(store) as conn:
+            conn.execute(
+                sa.update(s.events)
+                .where(s.events.c.seq == 3)
+                .values(body=third.body.replace(b"COMPLETE", b"ABORT"))
+            )
+        report = store.verify()
+        assert report.first_break is not None
+        assert (report.first_break.seq, report.records) == (3, 2)
+
+    # --- concurrency ----------------------------------------------------------------------------
+
+    @pytest.mark.slow
+    def test_concurrent_writers_never_fork_the_chain(self, store: SqlStore) -> None:
+        workers, per_worker = 4, 5000
         ctx = multiprocessing.get_context("spawn")
-        workers = [ctx.Process(target=append_worker, args=(opener, w, 5000)) for w in range(4)]
-        for p in workers:
+        processes = [
+            ctx.Process(target=append_worker, args=(store.url, w, per_worker))
+            for w in range(workers)
+        ]
+        for p in processes:
             p.start()
-        for p in workers:
-            p.join(240)
-            assert p.exitcode == 0
-        assert store.counts()["events"] == 20_000
-        report = verify_chain(store.iter_chain())
+        try:
+            for p in processes:
+                p.join(120)
+                assert p.exitcode == 0, f"writer exited with {p.exitcode}"
+        finally:
+            for p in processes:
+                if p.is_alive():
+                    p.kill()
+        total = workers * per_worker
+        assert store.counts() == {
+            "events": total,
+            # 4 jobs, 7 shared inputs, one output per event
+            "nodes": workers + 7 + total,
+            # shared input versions, one output version and one execution per event
+            "versions": 7 + 2 * total,
+            "edges": 2 * total,
+            "runs": total,
+        }
+        report = store.verify()
         assert report.ok, report.first_break
-        assert report.records == 20_000
+        assert report.records == total
+        seqs = [r.seq for r in store.read_after(Cursor(0), limit=total + 1)]
+        assert seqs == list(range(1, total + 1))

@@ -1,4 +1,4 @@
-"""The store contract on PostgreSQL (a fresh database per test).
+"""The store contract on PostgreSQL (a fresh database per test, see :mod:`tests.pg`).
 
 Locally the tests skip when no server answers; in CI (``CI`` set) they fail instead, so a
 missing PostgreSQL can never pass unnoticed.
@@ -6,34 +6,52 @@ missing PostgreSQL can never pass unnoticed.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from tests.pg import fresh_database
-from tests.store.contract import StoreContract
+from tests.store.contract import StoreContract, event, raw_sql, select_all
 
 from threadline.store import open_store
+from threadline.store import schema as s
 from threadline.store.sql import SqlStore
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    with fresh_database() as url:
-        yield url
 
 
 class TestPostgresStore(StoreContract):
     __test__ = True
 
     @pytest.fixture
-    def store(self, database: str) -> Iterator[SqlStore]:
-        opened = open_store(database)
-        yield opened
-        opened.close()
+    def store(self) -> Iterator[SqlStore]:
+        with fresh_database() as url, open_store(url) as opened:
+            yield opened
 
-    @pytest.fixture
-    def opener(self, database: str) -> Callable[[], SqlStore]:
-        return functools.partial(open_store, database)
+
+def test_a_revision_1_store_is_migrated_in_place() -> None:
+    with fresh_database() as url:
+        with open_store(url) as store:
+            store.append_batch([event(1), event(2)])
+        # Put the database back in the shape revision 1 created: dedupe on the digest alone.
+        with raw_sql(store) as conn:
+            conn.exec_driver_sql("ALTER TABLE tl_events DROP CONSTRAINT tl_events_identity")
+            conn.exec_driver_sql(
+                "ALTER TABLE tl_events ADD CONSTRAINT tl_events_digest_key UNIQUE (digest)"
+            )
+            conn.exec_driver_sql("UPDATE tl_meta SET value = '1' WHERE key = 'schema_version'")
+            conn.exec_driver_sql("DELETE FROM tl_migrations WHERE name <> '0001_initial'")
+        with open_store(url) as store:
+            assert store.schema_version() == s.SCHEMA_VERSION
+            with raw_sql(store) as conn:
+                constraints = set(
+                    conn.exec_driver_sql(
+                        "SELECT conname FROM pg_constraint WHERE conrelid = 'tl_events'::regclass"
+                    ).scalars()
+                )
+            assert constraints == {"tl_events_pkey", "tl_events_identity"}
+            assert [m.name for m in select_all(store, s.migrations)] == [
+                "0001_initial",
+                "0002_events_identity_by_time",
+            ]
+            assert store.append_batch([event(1), event(3)]).appended == 1
+            assert store.verify().records == 3

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import shutil
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.store.contract import StoreContract, event
+from tests.store.contract import StoreContract, dataset, event, select_all
 
 from threadline.errors import SchemaTooNew, StoreUnavailable
 from threadline.store import open_store
+from threadline.store import schema as s
+from threadline.store.base import Cursor
 from threadline.store.sql import SqlStore
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 class TestSqliteStore(StoreContract):
@@ -24,10 +29,6 @@ class TestSqliteStore(StoreContract):
         yield opened
         opened.close()
 
-    @pytest.fixture
-    def opener(self, tmp_path: Path) -> Callable[[], SqlStore]:
-        return functools.partial(open_store, str(tmp_path / "lineage.db"))
-
 
 def test_wal_mode_and_default_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -36,28 +37,46 @@ def test_wal_mode_and_default_location(tmp_path: Path, monkeypatch: pytest.Monke
     store.close()
     db = tmp_path / ".threadline" / "lineage.db"
     assert db.exists()
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_a_store_from_a_newer_threadline_is_refused_untouched(tmp_path: Path) -> None:
+def test_a_store_from_a_newer_threadline_is_refused_byte_for_byte(tmp_path: Path) -> None:
     db = tmp_path / "future.db"
-    open_store(db).close()
-    with sqlite3.connect(db) as conn:
+    with open_store(db) as store:
+        store.append_batch([event(1)])
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE tl_meta SET value = '999' WHERE key = 'schema_version'")
     before = db.read_bytes()
     with pytest.raises(SchemaTooNew, match="upgrade threadline"):
         open_store(db)
     assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["future.db"]
 
 
-@pytest.mark.parametrize("content", [b"hello, not a database at all" * 10, b"\x00" * 4096])
-def test_a_file_that_is_not_sqlite_is_refused_untouched(tmp_path: Path, content: bytes) -> None:
+def _sqlite_header_then(rest: bytes) -> bytes:
+    return b"SQLite format 3\x00" + rest
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"hello, not a database at all" * 10,
+        b"\x00" * 4096,
+        _sqlite_header_then(b"\x00" * 84),
+        _sqlite_header_then(b"\x10\x00\x01\x01" + b"\xa5" * 8000),
+    ],
+    ids=["text", "zeros", "bare-header", "corrupt-pages"],
+)
+def test_a_file_that_is_not_a_store_is_refused_untouched(tmp_path: Path, content: bytes) -> None:
     db = tmp_path / "junk.db"
     db.write_bytes(content)
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(StoreUnavailable) as caught:
         open_store(db)
+    assert str(db) in caught.value.message
+    assert "\n" not in caught.value.message
     assert db.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.db"]
 
 
 def test_a_directory_is_not_a_store(tmp_path: Path) -> None:
@@ -65,9 +84,71 @@ def test_a_directory_is_not_a_store(tmp_path: Path) -> None:
         open_store(tmp_path)
 
 
+def test_a_store_under_a_file_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("in the way")
+    with pytest.raises(StoreUnavailable, match=r"file\.txt") as caught:
+        open_store(blocker / "lineage.db")
+    assert "\n" not in caught.value.message
+    assert blocker.read_text() == "in the way"
+
+
 def test_durable_append_and_sync(tmp_path: Path) -> None:
     store = open_store(tmp_path / "d.db")
     store.append_batch([event(1)], durable=True)
     store.sync()
     store.close()
-    assert open_store(tmp_path / "d.db").counts()["events"] == 1
+    with open_store(tmp_path / "d.db") as again:
+        assert again.counts()["events"] == 1
+
+
+def test_a_revision_1_store_is_migrated_in_place(tmp_path: Path) -> None:
+    """``fixtures/rev1.db`` was written by threadline at schema revision 1 (commit f4793af):
+    three events, dedupe on the digest alone."""
+    db = tmp_path / "rev1.db"
+    shutil.copy(FIXTURES / "rev1.db", db)
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT value FROM tl_meta WHERE key = 'schema_version'").fetchone()
+        bodies = [row[0] for row in conn.execute("SELECT body FROM tl_events ORDER BY seq")]
+    with open_store(db) as store:
+        assert store.schema_version() == s.SCHEMA_VERSION
+        names = [row.name for row in select_all(store, s.migrations)]
+        assert names == ["0001_initial", "0002_events_identity_by_time"]
+        assert [e.body for e in store.read_after(Cursor(0))] == bodies
+        assert store.verify().ok
+        # The stored events are still recognized, and new ones chain on.
+        again = [_rev1_event(1, "START"), _rev1_event(1, "COMPLETE")]
+        assert store.append_batch(again).duplicates == 2
+        result = store.append_batch([event(3, inputs=[dataset("/clean.parquet")])])
+        assert (result.appended, result.head_seq) == (1, 4)
+        assert store.verify().records == 4
+
+
+def _rev1_event(run: int, kind: str) -> dict[str, object]:
+    """The first events of the fixture, exactly as they were appended."""
+    body: dict[str, object] = {
+        "eventType": kind,
+        "eventTime": "2026-01-01T00:00:00Z" if kind == "START" else "2026-01-01T00:01:00Z",
+        "producer": "https://example.com/rev1-fixture",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": f"00000000-0000-7000-8000-{run:012d}", "facets": {}},
+        "job": {"namespace": "fixture", "name": f"job{run % 2}"},
+        "inputs": [],
+        "outputs": [],
+    }
+    if kind == "COMPLETE":
+        body["inputs"] = [
+            {
+                "namespace": "file://h",
+                "name": "/raw.csv",
+                "facets": {"version": {"datasetVersion": "b3:01"}},
+            }
+        ]
+        body["outputs"] = [
+            {
+                "namespace": "file://h",
+                "name": "/clean.parquet",
+                "facets": {"version": {"datasetVersion": "b3:02"}},
+            }
+        ]
+    return body

@@ -4,18 +4,21 @@ Each record carries ``prev_hash`` (the previous record's ``hash``; 32 zero bytes
 and ``hash = BLAKE3(prev_hash ‖ body)`` where ``body`` is the record's canonical JSON.  Editing a
 body, deleting or reordering records, or editing a stored hash breaks the chain at the first
 affected record, which :func:`verify_chain` names.  Truncating the tail keeps the chain valid by
-construction; signed Merkle checkpoints (:mod:`threadline.integrity.merkle`) catch that.
+construction, and so does rewriting the whole log from its first record; Merkle checkpoints
+(:mod:`threadline.integrity.merkle`) catch both, and :func:`verify_log` checks the chain and
+the checkpoints in one pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import blake3
 import orjson
 
+from threadline.integrity import merkle
 from threadline.model.canonical import canonical_json
 
 GENESIS: Final = bytes(32)
@@ -84,3 +87,119 @@ def verify_chain(
         prev = record.hash
         expected_seq = record.seq + 1
     return ChainReport(count, prev, None)
+
+
+@dataclass(frozen=True, slots=True)
+class LogReport:
+    """The outcome of verifying a whole log: its hash chain and its Merkle checkpoints."""
+
+    records: int
+    """Records known intact: in order, linked, and covered by every checkpoint checked."""
+    head: bytes
+    """The hash of the last intact record (:data:`GENESIS` when there is none)."""
+    first_break: ChainBreak | None
+    """The first record that fails, or None."""
+    checkpoints: int
+    """How many stored checkpoints matched the records."""
+    root: bytes
+    """The Merkle root over the first ``records`` records (see :func:`leaf`)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``threadline verify --json``."""
+        first = self.first_break
+        return {
+            "ok": self.ok,
+            "records": self.records,
+            "head": self.head.hex(),
+            "first_bad": first.seq if first else None,
+            "reason": first.reason if first else None,
+            "checkpoints": self.checkpoints,
+            "root": self.root.hex(),
+        }
+
+
+class _RootMismatch(Exception):
+    """Raised through :func:`verify_chain` when a checkpoint's root differs."""
+
+
+def leaf(record: ChainRecord) -> bytes:
+    """A record's Merkle leaf hash: the leaf holds the record's chain ``hash``.
+
+    The chain hash already commits to the body and to every record before it, so the tree
+    needs no other input, and a checkpoint is checked from the chain alone.
+    """
+    return merkle.leaf_hash(record.hash)
+
+
+def verify_log(
+    records: Iterable[ChainRecord],
+    checkpoints: Mapping[int, bytes],
+    *,
+    check_canonical: bool = True,
+) -> LogReport:
+    """Verify a log from its first record: the chain (:func:`verify_chain`) and, at each
+    checkpoint size, the Merkle root of the records so far against the root stored then.
+
+    The chain alone cannot notice a cut-off tail or a log rewritten from its first record on
+    (re-linked, it verifies); checkpoints can.  A root that differs names the first record
+    after the last checkpoint that still matched, since any record in between may be the
+    rewritten one; a checkpoint larger than the log names the first missing record.
+    """
+    accumulator = merkle.MerkleAccumulator()
+    sizes = sorted(size for size in checkpoints if size > 0)
+    pending = iter(sizes)
+    next_size = next(pending, None)
+    matched = 0
+    # The state at the last matched checkpoint: what a later mismatch falls back to.
+    certified = (0, GENESIS, accumulator.root())
+
+    def tapped() -> Iterator[ChainRecord]:
+        nonlocal matched, next_size, certified
+        for record in records:
+            yield record
+            # verify_chain asks for the next record only once it has accepted this one.
+            accumulator.append(leaf(record))
+            if accumulator.size == next_size:
+                root = accumulator.root()
+                if root != checkpoints[next_size]:
+                    raise _RootMismatch
+                matched += 1
+                certified = (next_size, record.hash, root)
+                next_size = next(pending, None)
+
+    try:
+        chain = verify_chain(tapped(), check_canonical=check_canonical)
+    except _RootMismatch:
+        size, head, root = certified
+        assert next_size is not None
+        return LogReport(
+            size,
+            head,
+            ChainBreak(
+                size + 1,
+                f"records {size + 1}..{next_size} do not match the Merkle root of checkpoint "
+                f"{next_size}: one of them was rewritten",
+            ),
+            matched,
+            root,
+        )
+    if chain.first_break is not None:
+        return LogReport(chain.records, chain.head, chain.first_break, matched, accumulator.root())
+    if next_size is not None:
+        missing = chain.records + 1
+        return LogReport(
+            chain.records,
+            chain.head,
+            ChainBreak(
+                missing,
+                f"records {missing}..{sizes[-1]} are missing: checkpoint {sizes[-1]} covers "
+                f"{sizes[-1]} records, the log holds {chain.records}",
+            ),
+            matched,
+            accumulator.root(),
+        )
+    return LogReport(chain.records, chain.head, None, matched, accumulator.root())

@@ -16,10 +16,10 @@ from threadline.errors import UsageError
 
 @dataclass(frozen=True, slots=True)
 class AppendResult:
-    """What one batch append did."""
+    """What one batch append did: ``appended + duplicates`` is the number of events given."""
 
     appended: int
-    duplicates: int
+    duplicates: int  # already stored, or repeated within the batch
     head_seq: int
 
 
@@ -30,6 +30,15 @@ class StoredEvent:
     recorded_us: int
     body: bytes
     hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A Merkle checkpoint of the log: the root over its first ``tree_size`` records."""
+
+    tree_size: int
+    root: bytes
+    created_us: int
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -21,8 +21,40 @@ from threadline.store import schema as s
 
 Migration = tuple[int, str, Callable[[Connection], None]]
 
+
+def _events_identity_by_time(conn: Connection) -> None:
+    """Revision 2: dedupe events on ``(event_time_us, digest)`` instead of ``digest`` alone.
+
+    The same uniqueness (a digest determines the event time), in an index that grows at its
+    right edge; see :data:`threadline.store.schema.events`.
+    """
+    identity = next(
+        c for c in s.events.constraints if getattr(c, "name", None) == "tl_events_identity"
+    )
+    if conn.dialect.name != "sqlite":
+        quote = conn.dialect.identifier_preparer.quote
+        for unique in sa.inspect(conn).get_unique_constraints(s.events.name):
+            if unique["column_names"] == ["digest"] and unique["name"]:
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {s.events.name} DROP CONSTRAINT {quote(unique['name'])}"
+                )
+        conn.execute(sa.schema.AddConstraint(identity))
+        return
+    # SQLite cannot drop a constraint: rebuild the table (its rows keep their seq and bytes).
+    for index in s.events.indexes:
+        conn.execute(sa.schema.DropIndex(index, if_exists=True))
+    old = "tl_events_rev1"
+    conn.exec_driver_sql(f"ALTER TABLE {s.events.name} RENAME TO {old}")
+    s.events.create(conn)
+    columns = ", ".join(c.name for c in s.events.columns)
+    conn.exec_driver_sql(f"INSERT INTO {s.events.name} ({columns}) SELECT {columns} FROM {old}")
+    conn.exec_driver_sql(f"DROP TABLE {old}")
+
+
 #: (revision it upgrades *to*, name, function).  Revision 1 is the initial schema.
-MIGRATIONS: Final[list[Migration]] = []
+MIGRATIONS: Final[list[Migration]] = [
+    (2, "0002_events_identity_by_time", _events_identity_by_time),
+]
 
 
 def _stamp(conn: Connection, revision: int) -> None:
@@ -64,6 +96,14 @@ def ensure_schema(engine: Engine, *, upgrade: bool = True) -> int:
         if target <= revision:
             continue
         with engine.begin() as conn:
+            # Another process may have migrated meanwhile: look again, holding the stamp row
+            # (SQLite's write transaction already excludes other writers).
+            current = conn.execute(
+                sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version").with_for_update()
+            ).scalar_one()
+            if int(current) >= target:
+                revision = int(current)
+                continue
             apply(conn)
             conn.execute(
                 sa.insert(s.migrations).values(name=name, applied_us=time.time_ns() // 1000)

@@ -22,6 +22,8 @@ CHAIN_LOCK_KEY: Final = 0x746C_6368_6169_6E
 
 class PostgresStore(SqlStore):
     dialect = "postgresql"
+    # Each statement is a round trip to the server: send bulk inserts 200 rows at a time.
+    rows_per_statement = 200
 
     def __init__(self, url: str) -> None:
         try:
@@ -37,6 +39,12 @@ class PostgresStore(SqlStore):
 
     def _lock_chain(self, conn: Connection) -> None:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+
+    def _ids_assigned(self, conn: Connection, table: sa.Table, last_id: int) -> None:
+        # The store picks node and version ids itself (under the lock); keep each column's
+        # serial sequence past them so that any insert relying on the default cannot collide.
+        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+        conn.execute(sa.select(sa.func.setval(sequence, last_id)))
 
     def sync(self) -> None:
         """Nothing to do: PostgreSQL commits are durable (``synchronous_commit`` on)."""

@@ -85,6 +85,8 @@ class Projection:
     versions: dict[VersionKey, VersionFact] = field(default_factory=dict)
     edges: dict[tuple[VersionKey, VersionKey, str], EdgeFact] = field(default_factory=dict)
     runs: dict[str, RunFact] = field(default_factory=dict)
+    #: Whether some edge ends at a LATEST version, for the store to resolve.
+    unresolved: bool = False
 
     # The facts keep references to the caller's facet dicts and never mutate them: a merge
     # builds a new dict.  Copying every facet dict up front was a third of the projection cost.
@@ -121,12 +123,25 @@ class Projection:
         elif seen_us < fact.created_us:
             fact.created_us = seen_us
 
+    def shift(self, offset: int) -> None:
+        """Add ``offset`` to every ``seq`` recorded (facts are gathered before the batch's
+        place in the log is known)."""
+        if not offset:
+            return
+        for version in self.versions.values():
+            version.first_seq += offset
+        for edge in self.edges.values():
+            edge.first_seq += offset
+        for run in self.runs.values():
+            run.first_seq += offset
+            run.last_seq += offset
+
     def project(self, seq: int, body: dict[str, Any], time_us: int) -> None:
         """Add one event's facts."""
         if "run" in body:
             self._run_event(seq, body, time_us)
         elif "dataset" in body:
-            self._dataset(body["dataset"], time_us, seq, output=False, versioned_only=True)
+            self._dataset(body["dataset"], time_us, seq, None, versioned_only=True)
         elif "job" in body:
             job = body["job"]
             self.node(
@@ -135,55 +150,60 @@ class Projection:
             # A job event declares static lineage: its datasets become known nodes, but with
             # no run there is no execution to link them through.
             for dataset in [*(body.get("inputs") or []), *(body.get("outputs") or [])]:
-                self._dataset(dataset, time_us, seq, output=False, versioned_only=True)
+                self._dataset(dataset, time_us, seq, None, versioned_only=True)
+
+    # The two methods below run for every dataset of every event: they inline the bookkeeping
+    # of node() and version() for the common first sighting, which halves the projection cost.
 
     def _dataset(
         self,
         dataset: dict[str, Any],
         time_us: int,
         seq: int,
+        output_of: str | None,
         *,
-        output: bool,
-        run_id: str | None = None,
         versioned_only: bool = False,
     ) -> VersionKey | None:
-        facets: dict[str, Any] = dataset.get("facets") or {}
+        """Record a dataset; ``output_of`` is the run id when the dataset is a run's output."""
+        facets: dict[str, Any] = dataset.get("facets") or _NO_FACETS
         key: NodeKey = ("dataset", dataset["namespace"], dataset["name"])
         artifact = facets.get("threadline_artifact")
         kind = artifact.get("kind", "dataset") if isinstance(artifact, dict) else "dataset"
-        self.node(key, kind, _node_level(facets), time_us)
+        node_facets = _node_level(facets)
+        if key in self.nodes:
+            self.node(key, kind, node_facets, time_us)
+        else:
+            self.nodes[key] = NodeFact(kind, node_facets, time_us)
         raw = facets.get("version")
         raw_version = raw.get("datasetVersion") if isinstance(raw, dict) else None
         if isinstance(raw_version, str) and raw_version:
             version = normalize_version(raw_version)
         elif versioned_only:
             return None
-        elif output and run_id is not None:
+        elif output_of is not None:
             # Marquez's rule: an unversioned output gets a new version per run that wrote it.
-            version = f"run:{run_id}"
+            version = f"run:{output_of}"
         else:
-            version = LATEST
+            self.unresolved = True
+            return (key, LATEST)
         vkey: VersionKey = (key, version)
-        if version != LATEST:
+        if vkey in self.versions:
             self.version(vkey, facets, time_us, seq)
+        else:
+            self.versions[vkey] = VersionFact(facets, time_us, time_us, seq)
         return vkey
 
     def _run_event(self, seq: int, body: dict[str, Any], time_us: int) -> None:
         run = body["run"]
         job = body["job"]
         run_id = str(run["runId"])
-        run_facets: dict[str, Any] = run.get("facets") or {}
+        run_facets: dict[str, Any] = run.get("facets") or _NO_FACETS
         job_key: NodeKey = ("job", job["namespace"], job["name"])
-        self.node(job_key, "job", job.get("facets") or {}, time_us)
+        self.node(job_key, "job", job.get("facets") or _NO_FACETS, time_us)
 
-        inputs = [
-            self._dataset(d, time_us, seq, output=False, run_id=run_id)
-            for d in body.get("inputs") or []
-        ]
-        outputs = [
-            self._dataset(d, time_us, seq, output=True, run_id=run_id)
-            for d in body.get("outputs") or []
-        ]
+        dataset = self._dataset
+        inputs = [dataset(d, time_us, seq, None) for d in body.get("inputs") or ()]
+        outputs = [dataset(d, time_us, seq, run_id) for d in body.get("outputs") or ()]
 
         execution_facet = run_facets.get("threadline_execution")
         execution: VersionKey | None = None
@@ -194,39 +214,38 @@ class Projection:
         elif inputs or outputs:
             execution = (job_key, f"run:{run_id}")
         if execution is not None:
-            self.version(execution, {}, time_us, seq)
-            for vkey in inputs:
-                if vkey is not None:
-                    self.edge(vkey, execution, "input", time_us, seq)
-            for vkey in outputs:
-                if vkey is not None:
-                    self.edge(execution, vkey, "output", time_us, seq)
+            self.version(execution, _NO_FACETS, time_us, seq)
+            edges = self.edges
+            ends = [(vkey, execution, "input") for vkey in inputs if vkey is not None]
+            ends += [(execution, vkey, "output") for vkey in outputs if vkey is not None]
+            for edge_key in ends:
+                edge = edges.get(edge_key)
+                if edge is None:
+                    edges[edge_key] = EdgeFact(time_us, seq)
+                elif time_us < edge.created_us:
+                    edge.created_us = time_us
 
         event_type = str(body.get("eventType") or "OTHER")
+        rank = STATE_RANK.get(event_type, 0)
         parent = run_facets.get("parent")
         parent_id = None
         if isinstance(parent, dict) and isinstance(parent.get("run"), dict):
             parent_id = parent["run"].get("runId")
-        self._merge_run(
-            run_id,
-            RunFact(
-                job=job_key,
-                execution=execution,
-                state=event_type,
-                state_rank=STATE_RANK.get(event_type, 0),
-                state_time_us=time_us,
-                started_us=time_us if event_type == "START" else None,
-                ended_us=time_us if STATE_RANK.get(event_type, 0) == 3 else None,
-                parent_run_id=str(parent_id) if parent_id else None,
-                facets=run_facets,  # never mutated: merges build new dicts
-                first_seq=seq,
-                last_seq=seq,
-            ),
+        fact = RunFact(
+            job_key,
+            execution,
+            event_type,
+            rank,
+            time_us,
+            time_us if event_type == "START" else None,
+            time_us if rank == 3 else None,
+            str(parent_id) if parent_id else None,
+            run_facets,  # never mutated: merges build new dicts
+            seq,
+            seq,
         )
-
-    def _merge_run(self, run_id: str, new: RunFact) -> None:
         old = self.runs.get(run_id)
-        self.runs[run_id] = new if old is None else merge_runs(old, new)
+        self.runs[run_id] = fact if old is None else merge_runs(old, fact)
 
 
 def merge_runs(old: RunFact, new: RunFact) -> RunFact:

@@ -17,7 +17,7 @@ from typing import Final
 import sqlalchemy as sa
 
 #: Bump with a migration in :mod:`threadline.store.migrations`.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 metadata = sa.MetaData()
 
@@ -42,8 +42,8 @@ events = sa.Table(
     "tl_events",
     metadata,
     sa.Column("seq", BigId, primary_key=True, autoincrement=True),
-    # BLAKE3 of the canonical body: the same event sent twice is stored once.
-    sa.Column("digest", sa.LargeBinary(32), nullable=False, unique=True),
+    # BLAKE3 of the canonical body: the same event sent twice is stored once (see below).
+    sa.Column("digest", sa.LargeBinary(32), nullable=False),
     sa.Column("event_kind", sa.String(8), nullable=False),  # run | dataset | job
     sa.Column("event_type", sa.String(16)),
     sa.Column("event_time_us", sa.BigInteger, nullable=False),
@@ -54,6 +54,10 @@ events = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("prev_hash", sa.LargeBinary(32), nullable=False),
     sa.Column("hash", sa.LargeBinary(32), nullable=False),
+    # The digest fixes the body and so the event time: unique (time, digest) is unique digest.
+    # Led by the time, new keys land at the right edge of the index instead of on a random
+    # leaf each, so a batch dirties a few index pages rather than one per event (revision 2).
+    sa.UniqueConstraint("event_time_us", "digest", name="tl_events_identity"),
 )
 sa.Index("tl_events_run", events.c.run_id)
 sa.Index("tl_events_job", events.c.job_namespace, events.c.job_name)

@@ -1,0 +1,154 @@
+"""``threadline export`` (OpenLineage, PROV-JSON, PROV-O, dot) and ``threadline import``."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+
+from threadline.cli import render, state
+
+
+class Format(StrEnum):
+    openlineage = "openlineage"
+    prov_json = "prov-json"
+    prov_o = "prov-o"
+    dot = "dot"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``export`` and ``import`` to ``app``."""
+
+    @app.command()
+    def export(
+        format: Annotated[
+            Format, typer.Option("--format", "-f", help="Output format.")
+        ] = Format.openlineage,
+        namespace: Annotated[
+            str | None, typer.Option(help="Only this namespace (a job's or a dataset's).")
+        ] = None,
+        id: Annotated[
+            str | None,
+            typer.Option("--id", metavar="ID", help="Only the upstream lineage of this version."),
+        ] = None,
+        since: Annotated[
+            str | None, typer.Option(metavar="TIME", help="Only from this time on (ISO 8601).")
+        ] = None,
+        until: Annotated[
+            str | None, typer.Option(metavar="TIME", help="Only up to this time (ISO 8601).")
+        ] = None,
+        output: Annotated[
+            Path | None,
+            typer.Option("--output", "-o", metavar="FILE", help="Write here, not to stdout."),
+        ] = None,
+    ) -> None:
+        """Export lineage: the log as OpenLineage NDJSON (re-importable), or the graph as W3C
+        PROV (PROV-JSON, PROV-O Turtle) or Graphviz dot."""
+        with state.open_existing() as store:
+            if format is Format.openlineage:
+                from threadline.export.openlineage import export_events
+
+                with _sink(output) as out:
+                    export_events(store, out, namespace=namespace, since=since, until=until, ref=id)
+                return
+            from threadline.export.graph import collect
+
+            graph = collect(store, ref=id, namespace=namespace, since=since, until=until)
+        if format is Format.dot:
+            from threadline.export.dot import to_dot
+
+            text = to_dot(graph)
+        elif format is Format.prov_json:
+            from threadline.export.prov import prov_json
+
+            text = prov_json(graph) + "\n"
+        else:
+            from threadline.export.prov import prov_o
+
+            text = prov_o(graph)
+        with _sink(output) as out:
+            out.write(text.encode())
+
+    @app.command("import")
+    def import_(
+        file: Annotated[
+            Path,
+            typer.Argument(help="OpenLineage NDJSON (or a JSON array) to import; - for stdin."),
+        ],
+        batch: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 1000,
+        validate: Annotated[
+            bool,
+            typer.Option(help="Check each event against the OpenLineage schemas first."),
+        ] = True,
+    ) -> None:
+        """Import OpenLineage events into the store (events already stored are skipped)."""
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from threadline.export.openlineage import import_events
+
+        check: Any = None
+        if validate:
+            from threadline.server.validation import EventValidator
+
+            check = EventValidator().validate
+        source: IO[bytes]
+        if str(file) == "-":
+            source, total = sys.stdin.buffer, None
+        else:
+            source, total = file.open("rb"), file.stat().st_size
+        try:
+            with (
+                state.open_any() as store,
+                Progress(
+                    TextColumn("importing"),
+                    BarColumn(),
+                    DownloadColumn(),
+                    TimeElapsedColumn(),
+                    transient=True,
+                    console=Console(stderr=True),
+                ) as progress,
+            ):
+                task = progress.add_task("import", total=total)
+
+                def advance(_events: int) -> None:
+                    if total is not None:
+                        progress.update(task, completed=source.tell())
+
+                result = import_events(store, source, batch=batch, check=check, progress=advance)
+        finally:
+            if source is not sys.stdin.buffer:
+                source.close()
+        render.print_json(result.to_dict())
+
+
+class _sink:
+    """A binary output: the file given, or stdout."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.handle: IO[bytes] | None = None
+
+    def __enter__(self) -> IO[bytes]:
+        if self.path is None:
+            return sys.stdout.buffer
+        self.handle = self.path.open("wb")
+        return self.handle
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        else:
+            sys.stdout.buffer.flush()
+
+
+__all__ = ["register"]

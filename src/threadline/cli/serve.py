@@ -1,0 +1,131 @@
+"""``threadline serve`` (the HTTP server) and ``threadline sync`` (replay the capture spool)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from threadline.cli import render, state
+
+MiB = 1024 * 1024
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``sync`` to ``app``."""
+
+    @app.command()
+    def serve(
+        store: Annotated[
+            str | None,
+            typer.Option(
+                "--store",
+                metavar="PATH|URL",
+                help="Store path or URL (default: the global --store, THREADLINE_STORE or "
+                ".threadline/lineage.db).",
+            ),
+        ] = None,
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+        workers: Annotated[
+            int, typer.Option(min=1, help="Worker processes (each polls the store for the stream).")
+        ] = 1,
+        max_body: Annotated[
+            int, typer.Option(min=1, metavar="BYTES", help="Largest single-event body (413 above).")
+        ] = 5 * MiB,
+        max_batch_body: Annotated[
+            int, typer.Option(min=1, metavar="BYTES", help="Largest batch body (413 above).")
+        ] = 64 * MiB,
+        log_level: Annotated[
+            str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")
+        ] = "info",
+    ) -> None:
+        """Serve the OpenLineage endpoint (POST /api/v1/lineage), Marquez-compatible reads,
+        lineage questions and the change stream; API docs at /docs."""
+        import uvicorn
+
+        from threadline.server.app import SETTINGS_ENV, ServerSettings, create_app
+        from threadline.store import normalize_url
+
+        settings = ServerSettings(
+            store=normalize_url(store or state.STORE),
+            max_body_bytes=max_body,
+            max_batch_bytes=max_batch_body,
+        )
+        if workers == 1:
+            api = create_app(settings)
+
+            class Server(uvicorn.Server):
+                def handle_exit(self, sig: int, frame: Any) -> None:
+                    # Open change streams would hold a graceful shutdown for its whole timeout.
+                    runtime = getattr(api.state, "runtime", None)
+                    if runtime is not None:
+                        runtime.hub.end_streams()
+                    super().handle_exit(sig, frame)
+
+            config = uvicorn.Config(
+                api, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=3
+            )
+            Server(config).run()
+            return
+        # Worker processes import the app themselves: hand them the settings in their own
+        # environment (this process's os.environ stays untouched).
+        env = {**os.environ, SETTINGS_ENV: settings.to_json()}
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "threadline.server.app:app_from_environ",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            log_level,
+            "--timeout-graceful-shutdown",
+            "3",
+        ]
+        try:
+            code = subprocess.call(command, env=env)
+        except KeyboardInterrupt:
+            code = 0
+        raise typer.Exit(code)
+
+    @app.command()
+    def sync(
+        url: Annotated[
+            str | None,
+            typer.Option(
+                "--url", metavar="URL", help="threadline server (default: THREADLINE_URL)."
+            ),
+        ] = None,
+        spool: Annotated[
+            str | None,
+            typer.Option(
+                "--spool", metavar="DIR", help="Spool folder (default: .threadline/spool)."
+            ),
+        ] = None,
+    ) -> None:
+        """Send the events spooled while the server was unreachable, then remove them.
+
+        Replays are idempotent: the server stores each event once however often it is sent.
+        """
+        from threadline.capture.http_sink import HttpSink, resolve_url
+
+        sink = HttpSink(resolve_url(url), spool_dir=spool, replay_in_background=False)
+        try:
+            report = sink.replay()
+        finally:
+            sink.close(timeout=5.0)
+        render.print_json(report.to_dict())
+        if report.remaining:
+            raise typer.Exit(1)
+
+
+__all__ = ["register"]

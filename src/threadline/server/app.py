@@ -1,0 +1,272 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+The lifespan opens the store, starts the group-commit writer (:mod:`.writer`) and the change
+stream's poller (:mod:`.stream`), and closes them in reverse order.  Routes:
+
+* OpenLineage ingest and the raw log: :mod:`.openlineage`;
+* Marquez-compatible reads: :mod:`.marquez`;
+* threadline's own lineage questions: :mod:`.lineage`;
+* the change stream: ``GET /api/v1/stream`` (:mod:`.stream`);
+* ``GET /api/v1/health``, ``/openapi.json`` and ``/docs``.
+
+Errors have one JSON shape (:mod:`.errors`).  ``threadline serve`` runs this app under uvicorn;
+with ``--workers N`` each worker process builds its own app from the settings it finds in
+``THREADLINE_SERVER_SETTINGS`` (:func:`app_from_environ`), which ``serve`` sets in the workers'
+environment only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, Final
+
+import anyio.to_thread
+from fastapi import FastAPI, Header, Query, Request
+from starlette.responses import StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from threadline._version import __version__
+from threadline.errors import UsageError
+from threadline.server import errors, lineage, marquez, openlineage
+from threadline.server.responses import JSON
+from threadline.server.stream import ChangeHub, StreamFilter
+from threadline.server.validation import EventValidator
+from threadline.server.writer import GroupWriter
+from threadline.store.base import Cursor, Store
+
+log = logging.getLogger("threadline.server")
+
+MiB: Final = 1024 * 1024
+#: Environment variable through which ``serve --workers N`` hands settings to its workers.
+SETTINGS_ENV: Final = "THREADLINE_SERVER_SETTINGS"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """What the server needs to know; resolved once by ``threadline serve`` (or a test)."""
+
+    store: str | None = None
+    """Store path or URL; None means ``THREADLINE_STORE`` or ``.threadline/lineage.db``."""
+    max_body_bytes: int = 5 * MiB
+    """Largest single-event request body (after decompression); larger gets a 413."""
+    max_batch_bytes: int = 64 * MiB
+    """Largest batch request body (after decompression); larger gets a 413."""
+    max_batch_events: int = 100_000
+    """Most events in one batch request; more gets a 413."""
+    group_commit_events: int = 5_000
+    """Most events the writer combines into one store transaction."""
+    stream_poll_seconds: float = 0.15
+    """How often the change stream polls the store for other processes' commits."""
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_body_bytes",
+            "max_batch_bytes",
+            "max_batch_events",
+            "group_commit_events",
+        ):
+            if getattr(self, name) < 1:
+                raise UsageError(
+                    f"server setting {name} must be 1 or more, not {getattr(self, name)}"
+                )
+        if not 0 < self.stream_poll_seconds <= 1:
+            raise UsageError(
+                f"server setting stream_poll_seconds must be in (0, 1], not {self.stream_poll_seconds}"
+            )
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerSettings:
+        try:
+            raw = json.loads(text)
+            known = {f.name for f in dataclasses.fields(cls)}
+            return cls(**{k: v for k, v in raw.items() if k in known})
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise UsageError(f"{SETTINGS_ENV} is not valid server settings JSON: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything a request handler needs, built by the lifespan."""
+
+    settings: ServerSettings
+    store: Any  # a Store; SqlStore in practice (the Marquez reads use its SQL connection)
+    validator: EventValidator
+    writer: GroupWriter
+    hub: ChangeHub
+
+
+class _EncodedSegments:
+    """Keep ``%2F`` inside path segments under ``/api/v1/namespaces/`` as it was sent.
+
+    Marquez clients percent-encode namespaces and names (``postgres%3A%2F%2Fdb%3A5432``);
+    decoding before routing would split them at their slashes.  The router sees the raw path
+    and the handlers decode each segment once.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str = "/api/v1/namespaces/") -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            raw = scope.get("raw_path")
+            if raw:
+                path = raw.decode("latin-1").split("?", 1)[0]
+                if path.startswith(self.prefix):
+                    scope = {**scope, "path": path}
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """The threadline API for ``settings`` (validators are compiled here, once)."""
+    settings = settings or ServerSettings()
+    validator = EventValidator()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from threadline.store import open_store
+
+        store: Store = await anyio.to_thread.run_sync(open_store, settings.store)
+        hub = ChangeHub(store, poll_interval=settings.stream_poll_seconds)
+        writer = GroupWriter(
+            store, max_events=settings.group_commit_events, on_commit=lambda _r: hub.poke()
+        )
+        writer.start()
+        hub.start()
+        app.state.runtime = Runtime(settings, store, validator, writer, hub)
+        log.info("threadline server: store %s", getattr(store, "safe_url", store.url))
+        try:
+            yield
+        finally:
+            await writer.close()
+            await hub.close()
+            await anyio.to_thread.run_sync(store.close)
+
+    app = FastAPI(
+        title="threadline",
+        version=__version__,
+        summary="Automatic, verifiable ML lineage: OpenLineage ingest, Marquez-compatible reads.",
+        lifespan=lifespan,
+        default_response_class=JSON,
+    )
+    errors.install(app)
+    app.include_router(openlineage.router)
+    openlineage.install_fast_path(app)
+    app.include_router(marquez.router)
+    app.include_router(lineage.router)
+    app.add_api_route(
+        "/api/v1/stream",
+        stream,
+        methods=["GET"],
+        tags=["Stream"],
+        summary="Server-Sent Events: every appended event",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    )
+    app.add_api_route("/api/v1/health", health, methods=["GET"], tags=["Server"])
+    app.add_middleware(_EncodedSegments)
+    _document_errors(app)
+    return app
+
+
+_ERROR_SCHEMA: Final = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "detail": {"type": "object"},
+    },
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Describe the errors the API really answers with: FastAPI documents a 422 body for bad
+    parameters, threadline answers 400 with its canonical error body (:mod:`.errors`)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        error = {
+            "description": "Canonical error body",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ThreadlineError"}}
+            },
+        }
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                codes = ["400", "503"] if "{" not in path else ["400", "404", "503"]
+                if path.startswith(("/api/v1/threadline/", "/api/v1/lineage")):
+                    codes.append("404")
+                for code in codes:
+                    responses.setdefault(code, error)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components["ThreadlineError"] = _ERROR_SCHEMA
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def stream(
+    request: Request,
+    namespace: Annotated[
+        list[str] | None, Query(description="Only events touching this namespace (repeatable)")
+    ] = None,
+    kind: Annotated[
+        list[str] | None, Query(description="Only these event kinds: run, job, dataset")
+    ] = None,
+    after: Annotated[str | None, Query(description="Resume after this cursor")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Every event appended from now on (or after a cursor) as ``text/event-stream``:
+    ``id`` is the record's cursor, ``data`` its stored body."""
+    runtime: Runtime = request.app.state.runtime
+    wanted = StreamFilter.parse(namespace or [], kind or [])
+    token = last_event_id or after
+    start = Cursor.decode(token).seq if token else None
+    return StreamingResponse(
+        runtime.hub.subscribe(start, wanted),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def health(request: Request) -> dict[str, Any]:
+    """Liveness and the log's head cursor."""
+    runtime: Runtime = request.app.state.runtime
+    head = await runtime.hub.head()
+    return {
+        "status": "ok",
+        "version": __version__,
+        "store": getattr(runtime.store, "safe_url", runtime.store.url),
+        "head": Cursor(head).encode(),
+        "validator": "jsonschema_rs+jsonschema" if runtime.validator.accelerated else "jsonschema",
+    }
+
+
+def app_from_environ(environ: Mapping[str, str] | None = None) -> FastAPI:
+    """The app for a uvicorn worker process (``--factory``): settings from ``SETTINGS_ENV``."""
+    env = os.environ if environ is None else environ
+    text = env.get(SETTINGS_ENV)
+    return create_app(ServerSettings.from_json(text) if text else ServerSettings())
+
+
+__all__ = ["SETTINGS_ENV", "Runtime", "ServerSettings", "app_from_environ", "create_app"]

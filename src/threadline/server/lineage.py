@@ -1,0 +1,105 @@
+"""threadline's own questions over HTTP, answering with the query layer's ``to_dict()`` JSON.
+
+* ``GET /api/v1/threadline/trace?id=…&depth=&as_of=&limit=``: upstream of a version;
+* ``GET /api/v1/threadline/impact?id=…&depth=&as_of=&limit=``: downstream of a version;
+* ``GET /api/v1/threadline/show?id=…&as_of=``: everything recorded about one version;
+* ``GET /api/v1/threadline/diff?a=…&b=…``: what differs between two versions;
+* ``GET /api/v1/threadline/log?limit=&job=&since=``: the recent runs.
+
+``id`` is a printable node id (``dataset:file://host/data/raw.csv@b3:…``; without ``@version``
+the newest version).  Paths on the server's disk are not accepted over HTTP: the server
+refuses to fingerprint files a remote caller names.  Errors use the canonical body: an id that
+does not parse is a 400, one that names nothing a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from threadline import query
+from threadline.errors import InvalidIdentifier
+from threadline.query.resolve import looks_like_id
+
+router = APIRouter(prefix="/api/v1/threadline", tags=["threadline"])
+
+Ref = Annotated[
+    str,
+    Query(
+        description="Printable node id, e.g. dataset:file://host/data/raw.csv@b3:5f1c… "
+        "(without @version: the newest)"
+    ),
+]
+Depth = Annotated[
+    int | None, Query(ge=0, le=10_000, description="Edges to follow (one step is two)")
+]
+AsOf = Annotated[
+    str | None, Query(description="Answer as the graph stood then (ISO 8601; naive means UTC)")
+]
+Limit = Annotated[int, Query(ge=1, le=100_000, description="Most vertices in the answer")]
+
+
+def _store(request: Request) -> Any:
+    return request.app.state.runtime.store
+
+
+def _id(ref: str) -> str:
+    text = ref.strip()
+    if not looks_like_id(text):
+        raise InvalidIdentifier(
+            f"{ref!r} is not a node id (expected KIND:NAMESPACE/NAME[@VERSION], "
+            "e.g. dataset:file://host/data/raw.csv); the API does not resolve file paths"
+        )
+    return text
+
+
+@router.get("/trace", summary="Upstream of a version")
+def trace(
+    request: Request,
+    id: Ref,
+    depth: Depth = None,
+    as_of: AsOf = None,
+    limit: Limit = query.DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    graph = query.trace(_store(request), _id(id), depth=depth, as_of=as_of, limit=limit)
+    return graph.to_dict()
+
+
+@router.get("/impact", summary="Downstream of a version")
+def impact(
+    request: Request,
+    id: Ref,
+    depth: Depth = None,
+    as_of: AsOf = None,
+    limit: Limit = query.DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    graph = query.impact(_store(request), _id(id), depth=depth, as_of=as_of, limit=limit)
+    return graph.to_dict()
+
+
+@router.get("/show", summary="Everything recorded about one version")
+def show(request: Request, id: Ref, as_of: AsOf = None) -> dict[str, Any]:
+    return query.show(_store(request), _id(id), as_of=as_of).to_dict()
+
+
+@router.get("/diff", summary="What differs between two versions")
+def diff(
+    request: Request,
+    a: Annotated[str, Query(description="Node id of version A")],
+    b: Annotated[str, Query(description="Node id of version B")],
+) -> dict[str, Any]:
+    return query.diff(_store(request), _id(a), _id(b)).to_dict()
+
+
+@router.get("/log", summary="The recent runs, newest first")
+def log(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 20,
+    job: Annotated[str | None, Query(description="Only this job (NAME or NAMESPACE/NAME)")] = None,
+    since: AsOf = None,
+) -> dict[str, Any]:
+    return query.log(_store(request), limit, job=job, since=since).to_dict()
+
+
+__all__ = ["router"]

@@ -1,0 +1,480 @@
+"""Validate OpenLineage events against the shipped JSON schemas (Draft 2020-12, offline).
+
+An event is checked twice over:
+
+1. against its event type in the core schema (``OpenLineage.json#/$defs/RunEvent``,
+   ``DatasetEvent`` or ``JobEvent``, chosen the way the spec tells them apart: ``run``, then
+   ``dataset``, then ``job``), which also checks every facet's ``_producer``/``_schemaURL``;
+2. each *standard* facet present against its own schema in ``facets/``.  A facet file names its
+   key in ``properties`` (``{"schema": {"$ref": "#/$defs/SchemaDatasetFacet"}}``); the definition
+   says where the facet lives through the base it extends (``RunFacet``, ``JobFacet``,
+   ``DatasetFacet``, ``InputDatasetFacet``, ``OutputDatasetFacet``).  So ``ownership`` under
+   ``job.facets`` is checked as ``OwnershipJobFacet`` and under a dataset's ``facets`` as
+   ``OwnershipDatasetFacet``.  A dataset facet found in another dataset facet map than the one
+   its schema names (``dataQualityAssertions`` in ``facets`` rather than ``inputFacets``) is
+   still checked against that schema.  Unknown keys are custom facets: only the base facet
+   rules apply.  A facet marked ``"_deleted": true`` is a deletion and is not checked further.
+
+Every ``$ref`` between the files resolves through a :class:`referencing.Registry` built from
+their ``$id`` values: nothing is fetched.  Validators are compiled once per
+:class:`EventValidator`; build one and reuse it (it is safe to share between threads).
+
+Speed: the pure-Python ``jsonschema`` validator takes about a millisecond and a half for a
+full event.  When the optional ``jsonschema_rs`` package is installed, the same schemas, registry
+and format rules are also compiled with it and decide the common case (a valid event) in a few
+microseconds; an event it refuses is checked again by ``jsonschema``, whose verdict and messages
+are the ones reported.  A differential test holds the two to the same verdicts.
+
+Formats: ``uuid`` is checked strictly (``run.runId`` must be a UUID: Marquez and the official
+clients treat it as one).  ``date-time`` accepts any ISO 8601 text Python parses, with or
+without an offset (naive means UTC, the store's rule): the reference client's own examples send
+``2021-11-03T10:53:52.427343``, which strict RFC 3339 would refuse.  ``uri`` is not checked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Final
+
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+
+from threadline.errors import InvalidEvent
+
+#: Nesting deeper than this is refused before validation (no real event comes close).
+MAX_DEPTH: Final = 64
+#: Problems listed in an error's ``detail`` at most.
+MAX_PROBLEMS: Final = 10
+
+_EVENT_TYPES: Final = ("RunEvent", "DatasetEvent", "JobEvent")
+# Where a facet lives, by the core definition its schema extends.
+_CONTEXT_BY_BASE: Final = {
+    "RunFacet": "run",
+    "JobFacet": "job",
+    "DatasetFacet": "dataset",
+    "InputDatasetFacet": "input",
+    "OutputDatasetFacet": "output",
+}
+_DATASET_CONTEXTS: Final = ("dataset", "input", "output")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One way an event breaks the schema."""
+
+    path: str
+    """JSON path of the offending value, e.g. ``$.run.runId`` or ``$.inputs[0].facets.schema``."""
+    message: str
+    """What is wrong there, in the validator's words."""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+def json_path(parts: Iterable[str | int], root: str = "$") -> str:
+    """``$`` followed by ``.key``, ``['odd key']`` and ``[index]`` steps."""
+    out = [root]
+    for part in parts:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        elif _IDENTIFIER.match(part):
+            out.append(f".{part}")
+        else:
+            out.append("[" + json.dumps(part) + "]")
+    return "".join(out)
+
+
+def is_uuid(value: object) -> bool:
+    """The ``uuid`` format: the hyphenated RFC 4122 text form."""
+    return not isinstance(value, str) or bool(_UUID.match(value))
+
+
+def is_date_time(value: object) -> bool:
+    """The ``date-time`` format as threadline reads it (see the module docstring)."""
+    if not isinstance(value, str):
+        return True
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        moment.timestamp()  # the store turns it into epoch microseconds
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+def _any_string(value: object) -> bool:
+    return True
+
+
+#: Format rules, shared by both validators so that they agree.
+FORMATS: Final = {"uuid": is_uuid, "date-time": is_date_time, "uri": _any_string}
+
+
+def _format_checker() -> FormatChecker:
+    checker = FormatChecker(formats=())
+    for name, check in FORMATS.items():
+        if check is not _any_string:
+            checker.checks(name)(check)
+    return checker
+
+
+def _accelerator() -> Any:
+    """The ``jsonschema_rs`` module when installed (an optional speed-up), else None."""
+    try:
+        return importlib.import_module("jsonschema_rs")
+    except ImportError:
+        return None
+
+
+def _load(folder: Traversable | Path, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((folder / name).read_text(encoding="utf-8"))
+    return data
+
+
+def _local_ref(ref: str) -> str | None:
+    prefix = "#/$defs/"
+    return ref[len(prefix) :] if ref.startswith(prefix) else None
+
+
+def _contexts_of(defs: Mapping[str, Any], name: str) -> set[str]:
+    """Where the facet definition ``name`` may appear, from the core bases it extends."""
+    found: set[str] = set()
+    for part in defs.get(name, {}).get("allOf", []):
+        ref = part.get("$ref", "") if isinstance(part, dict) else ""
+        base = ref.rsplit("/", 1)[-1]
+        if "OpenLineage.json#/$defs/" in ref and base in _CONTEXT_BY_BASE:
+            found.add(_CONTEXT_BY_BASE[base])
+    return found
+
+
+def _facet_targets(schema: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """``(context, facet key, definition name)`` for each facet a facet file declares."""
+    defs: Mapping[str, Any] = schema.get("$defs", {})
+    for key, prop in schema.get("properties", {}).items():
+        pending = [prop]
+        candidates: list[str] = []
+        while pending:
+            node = pending.pop()
+            if not isinstance(node, dict):
+                continue
+            ref = _local_ref(str(node.get("$ref", "")))
+            if ref is not None and ref in defs:
+                if _contexts_of(defs, ref):
+                    candidates.append(ref)
+                else:
+                    # A union such as BaseSubsetDatasetFacet: look inside its branches.
+                    pending.extend(defs[ref].get("oneOf", []) + defs[ref].get("anyOf", []))
+            pending.extend(node.get("oneOf", []) + node.get("anyOf", []))
+        for name in candidates:
+            for context in sorted(_contexts_of(defs, name)):
+                yield context, key, name
+
+
+class EventValidator:
+    """Checks event bodies against the core schema and the standard facet schemas.
+
+    Example::
+
+        validator = EventValidator()
+        validator.problems({"eventTime": "2024-01-01T00:00:00Z"})
+        # [Problem(path='$.producer', message="'producer' is a required property"), ...]
+    """
+
+    def __init__(self, spec: Traversable | Path | None = None, *, accelerate: bool = True) -> None:
+        if spec is None:
+            from threadline.spec import openlineage_files
+
+            spec = openlineage_files()
+        core = _load(spec, "OpenLineage.json")
+        self.core_id: str = core["$id"]
+        resources: list[tuple[str, Resource[Any]]] = [(self.core_id, Resource.from_contents(core))]
+        targets: dict[tuple[str, str], list[str]] = {}
+        facets_dir = spec / "facets"
+        for entry in sorted(facets_dir.iterdir(), key=lambda p: p.name):
+            if not entry.name.endswith(".json"):
+                continue
+            schema = _load(facets_dir, entry.name)
+            resources.append((schema["$id"], Resource.from_contents(schema)))
+            for context, key, name in _facet_targets(schema):
+                targets.setdefault((context, key), []).append(f"{schema['$id']}#/$defs/{name}")
+        # A dataset facet met in a sibling map (facets / inputFacets / outputFacets).
+        for context in _DATASET_CONTEXTS:
+            for (other, key), refs in list(targets.items()):
+                if other in _DATASET_CONTEXTS:
+                    targets.setdefault((context, key), refs)
+        event_refs = {name: [f"{self.core_id}#/$defs/{name}"] for name in _EVENT_TYPES}
+
+        registry: Registry[Any] = Registry().with_resources(resources)
+        checker = _format_checker()
+
+        def compile_py(refs: list[str]) -> Draft202012Validator:
+            return Draft202012Validator(
+                _ref_schema(refs), registry=registry, format_checker=checker
+            )
+
+        self._events = {name: compile_py(refs) for name, refs in event_refs.items()}
+        self._events["BaseEvent"] = compile_py([f"{self.core_id}#/$defs/BaseEvent"])
+        self._facets = {place: compile_py(refs) for place, refs in targets.items()}
+
+        rs = _accelerator() if accelerate else None
+        self._fast_events: dict[str, Any] | None = None
+        self._fast_facets: dict[tuple[str, str], Any] = {}
+        if rs is not None:
+            rs_registry = rs.Registry([(uri, resource.contents) for uri, resource in resources])
+
+            def compile_rs(refs: list[str]) -> Any:
+                return rs.Draft202012Validator(
+                    _ref_schema(refs),
+                    registry=rs_registry,
+                    formats=dict(FORMATS),
+                    validate_formats=True,
+                    offline=True,
+                )
+
+            self._fast_events = {name: compile_rs(refs) for name, refs in event_refs.items()}
+            self._fast_facets = {place: compile_rs(refs) for place, refs in targets.items()}
+
+    @property
+    def accelerated(self) -> bool:
+        """True when valid events are decided by the compiled ``jsonschema_rs`` validators."""
+        return self._fast_events is not None
+
+    @property
+    def facet_keys(self) -> dict[str, list[str]]:
+        """The standard facet keys checked in each context (``run``, ``job``, ``dataset``, …)."""
+        out: dict[str, list[str]] = {}
+        for context, key in sorted(self._facets):
+            out.setdefault(context, []).append(key)
+        return out
+
+    # --- checking ---------------------------------------------------------------------------
+
+    def problems(
+        self, body: Any, limit: int = MAX_PROBLEMS, *, raw: bytes | None = None
+    ) -> list[Problem]:
+        """Everything wrong with ``body`` (at most ``limit`` items, the most relevant first);
+        an empty list means the event is valid.  ``raw``, the JSON text ``body`` was parsed
+        from, lets a small event skip the nesting walk (it cannot nest deeper than the number
+        of brackets it holds)."""
+        if not isinstance(body, dict):
+            return [Problem("$", f"an event must be a JSON object, not {_json_type(body)}")]
+        if raw is None or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+            deep = _too_deep(body, MAX_DEPTH)
+            if deep is not None:
+                return [Problem(deep, f"nested more than {MAX_DEPTH} levels deep")]
+        if self._fast_events is not None and self._fast_valid(body, self._fast_events):
+            return []
+        try:
+            found = list(self._core_problems(body))
+            found.extend(self._facet_problems(body))
+        except RecursionError:
+            return [Problem("$", "nested too deeply to validate")]
+        unique: dict[tuple[str, str], Problem] = {}
+        for problem in found:
+            unique.setdefault((problem.path, problem.message), problem)
+        return list(unique.values())[:limit]
+
+    def validate(self, body: Any) -> None:
+        """Raise :class:`~threadline.errors.InvalidEvent` naming the first offending JSON path."""
+        found = self.problems(body)
+        if found:
+            raise invalid_event(found)
+
+    def _fast_valid(self, body: dict[str, Any], events: dict[str, Any]) -> bool:
+        kind = _event_kind(body)
+        if kind is None or not events[kind].is_valid(body):
+            return False
+        fast = self._fast_facets
+        for _path, context, facets in _facet_maps(body):
+            for key, facet in facets.items():
+                validator = fast.get((context, key))
+                if (
+                    validator is not None
+                    and isinstance(facet, dict)
+                    and facet.get("_deleted") is not True
+                    and not validator.is_valid(facet)
+                ):
+                    return False
+        return True
+
+    def _core_problems(self, body: dict[str, Any]) -> Iterator[Problem]:
+        kind = _event_kind(body)
+        if kind is None:
+            yield Problem(
+                "$",
+                "an OpenLineage event needs 'run' (RunEvent), 'job' (JobEvent) "
+                "or 'dataset' (DatasetEvent)",
+            )
+            kind = "BaseEvent"
+        yield from _from_errors(self._events[kind].iter_errors(body))
+
+    def _facet_problems(self, body: dict[str, Any]) -> Iterator[Problem]:
+        for path, context, facets in _facet_maps(body):
+            for key, facet in facets.items():
+                validator = self._facets.get((context, key))
+                if (
+                    validator is None
+                    or not isinstance(facet, dict)
+                    or facet.get("_deleted") is True
+                ):
+                    continue
+                yield from _from_errors(validator.iter_errors(facet), (*path, key))
+
+
+def _event_kind(body: dict[str, Any]) -> str | None:
+    """The spec's own rule: ``run`` makes a RunEvent, else ``dataset``, else ``job``."""
+    if "run" in body:
+        return "RunEvent"
+    if "dataset" in body:
+        return "DatasetEvent"
+    if "job" in body:
+        return "JobEvent"
+    return None
+
+
+def _ref_schema(refs: list[str]) -> dict[str, Any]:
+    if len(refs) == 1:
+        return {"$ref": refs[0]}
+    return {"anyOf": [{"$ref": ref} for ref in refs]}
+
+
+def invalid_event(problems: list[Problem], where: str = "") -> InvalidEvent:
+    """The error for a non-empty list of problems: the message names the first one."""
+    first = problems[0]
+    more = len(problems) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return InvalidEvent(
+        f"{where}event does not match the OpenLineage schema at {first.path}: "
+        f"{first.message}{tail}",
+        detail={"path": first.path, "problems": [p.to_dict() for p in problems]},
+    )
+
+
+def _from_errors(
+    errors: Iterable[ValidationError], prefix: tuple[str | int, ...] = ()
+) -> Iterator[Problem]:
+    """Problems from jsonschema errors, the most relevant first; a missing property is
+    reported at its own path (``$.producer``), a failed union through its best branch."""
+    collected = list(errors)
+    if not collected:
+        return
+    first = best_match(collected)
+    ordered = [first, *sorted((e for e in collected if e is not first), key=_error_key)]
+    for error in ordered:
+        while error.context:
+            error = best_match(error.context)
+        where = (*prefix, *error.absolute_path)
+        if error.validator == "required" and isinstance(error.instance, dict):
+            missing = [
+                name
+                for name in error.validator_value
+                if isinstance(name, str) and name not in error.instance
+            ]
+            for name in missing:
+                yield Problem(json_path((*where, name)), f"{name!r} is a required property")
+            if missing:
+                continue
+        yield Problem(json_path(where), _short(error.message))
+
+
+def _error_key(error: ValidationError) -> tuple[int, str]:
+    path = list(error.absolute_path)
+    return (len(path), json_path(path))
+
+
+def _short(message: str, limit: int = 300) -> str:
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+def _facet_maps(
+    body: dict[str, Any],
+) -> Iterator[tuple[tuple[str | int, ...], str, dict[str, Any]]]:
+    """``(path, context, facets)`` for every facet map in an event, skipping malformed parts."""
+
+    def facets_of(holder: Any, field: str) -> dict[str, Any] | None:
+        if isinstance(holder, dict):
+            found = holder.get(field)
+            if isinstance(found, dict):
+                return found
+        return None
+
+    for section, context in (("run", "run"), ("job", "job")):
+        found = facets_of(body.get(section), "facets")
+        if found:
+            yield (section, "facets"), context, found
+    dataset = body.get("dataset")
+    found = facets_of(dataset, "facets")
+    if found:
+        yield ("dataset", "facets"), "dataset", found
+    for side, extra in (("inputs", "inputFacets"), ("outputs", "outputFacets")):
+        items = body.get(side)
+        if not isinstance(items, list):
+            continue
+        for index, item in enumerate(items):
+            found = facets_of(item, "facets")
+            if found:
+                yield (side, index, "facets"), "dataset", found
+            found = facets_of(item, extra)
+            if found:
+                yield (side, index, extra), "input" if side == "inputs" else "output", found
+
+
+def _too_deep(value: Any, limit: int) -> str | None:
+    """The JSON path of a value nested more than ``limit`` levels, or None.
+
+    The common case (not too deep) tracks depths only; paths are built once one is found.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return json_path(_path_to_depth(value, limit + 1))
+        if type(item) is dict:
+            stack.extend((child, depth + 1) for child in item.values() if type(child) in _NESTED)
+        elif type(item) is list:
+            stack.extend((child, depth + 1) for child in item if type(child) in _NESTED)
+    return None
+
+
+_NESTED: Final = (dict, list)
+
+
+def _path_to_depth(value: Any, depth: int) -> list[str | int]:
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        item, path = stack.pop()
+        if len(path) >= depth:
+            return path
+        if isinstance(item, dict):
+            stack.extend((child, [*path, key]) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((child, [*path, i]) for i, child in enumerate(item))
+    return []
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+__all__ = ["MAX_DEPTH", "EventValidator", "Problem", "invalid_event", "json_path"]

@@ -1,0 +1,289 @@
+"""The OpenLineage validator: shipped schemas, facet checks, JSON paths, and fuzzing."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from live import PRODUCER, RUN_EVENT_SCHEMA, SPEC, Server, client_examples
+
+from threadline.errors import InvalidEvent
+from threadline.server.validation import EventValidator, Problem, json_path
+from threadline.spec import openlineage_files
+
+VALIDATOR = EventValidator()
+PLAIN = EventValidator(accelerate=False)
+FACET_TESTS = sorted(p for p in (SPEC / "tests").iterdir() if p.is_dir())
+
+
+def base_event() -> dict[str, Any]:
+    return {
+        "eventType": "START",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "run": {"runId": str(uuid.uuid4()), "facets": {}},
+        "job": {"namespace": "ns", "name": "job", "facets": {}},
+        "inputs": [{"namespace": "ns", "name": "in", "facets": {}, "inputFacets": {}}],
+        "outputs": [{"namespace": "ns", "name": "out", "facets": {}, "outputFacets": {}}],
+        "producer": PRODUCER,
+        "schemaURL": RUN_EVENT_SCHEMA,
+    }
+
+
+def test_the_shipped_schemas_are_the_spec_copies() -> None:
+    shipped = openlineage_files()
+    core = json.loads((shipped / "OpenLineage.json").read_text())
+    assert core == json.loads((SPEC / "OpenLineage.json").read_text())
+    assert (shipped / "LICENSE").read_text() == (SPEC / "LICENSE").read_text()
+    names = sorted(p.name for p in (shipped / "facets").iterdir())
+    assert names == sorted(p.name for p in (SPEC / "facets").glob("*.json"))
+
+
+def test_standard_facets_are_mapped_to_where_they_live() -> None:
+    keys = VALIDATOR.facet_keys
+    assert {"parent", "nominalTime", "errorMessage", "processing_engine"} <= set(keys["run"])
+    assert {"ownership", "documentation", "sql", "jobType"} <= set(keys["job"])
+    assert {"schema", "columnLineage", "ownership", "dataSource"} <= set(keys["dataset"])
+    assert {"dataQualityMetrics", "subset"} <= set(keys["input"])
+    assert {"outputStatistics", "subset"} <= set(keys["output"])
+
+
+@pytest.mark.parametrize("path", client_examples(), ids=lambda p: p.stem)
+def test_reference_examples_are_valid(path: Path) -> None:
+    body = json.loads(path.read_text())
+    assert VALIDATOR.problems(body) == []
+    assert PLAIN.problems(body) == []
+
+
+def _places(folder: str) -> list[tuple[str, ...]]:
+    if folder.endswith("RunFacet"):
+        return [("run", "facets")]
+    if folder.endswith("JobFacet"):
+        return [("job", "facets")]
+    if folder.endswith("OutputDatasetFacet"):
+        return [("outputs", "0", "outputFacets")]
+    if folder.endswith("InputDatasetFacet"):
+        return [("inputs", "0", "inputFacets")]
+    # BaseSubset (input or output), LineageFacet (dataset or job), plain dataset facets
+    return [
+        ("inputs", "0", "facets"),
+        ("inputs", "0", "inputFacets"),
+        ("outputs", "0", "outputFacets"),
+        ("job", "facets"),
+    ]
+
+
+def _put(event: dict[str, Any], place: tuple[str, ...], facets: dict[str, Any]) -> None:
+    target: Any = event
+    for step in place:
+        target = target[int(step)] if step.isdigit() else target[step]
+    target.update(facets)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [p for folder in FACET_TESTS for p in sorted(folder.glob("*.json"))],
+    ids=lambda p: f"{p.parent.name}/{p.stem}",
+)
+def test_the_spec_facet_test_documents_validate_where_their_facet_lives(document: Path) -> None:
+    facets = json.loads(document.read_text())
+    outcomes = []
+    for place in _places(document.parent.name):
+        event = base_event()
+        _put(event, place, facets)
+        outcomes.append(VALIDATOR.problems(event))
+    assert [] in outcomes, outcomes
+
+
+def test_facets_are_checked_against_their_own_schema_with_the_json_path() -> None:
+    event = base_event()
+    event["job"]["facets"]["ownership"] = {
+        "_producer": PRODUCER,
+        "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/OwnershipJobFacet.json",
+        "owners": [{"type": "TEAM"}],
+    }
+    event["outputs"][0]["facets"]["columnLineage"] = {
+        "_producer": PRODUCER,
+        "_schemaURL": "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json",
+        "fields": {"a": {"inputFields": [{"namespace": "ns", "name": "in"}]}},
+    }
+    problems = VALIDATOR.problems(event)
+    assert Problem("$.job.facets.ownership.owners[0].name", "'name' is a required property") in (
+        problems
+    )
+    assert (
+        Problem(
+            "$.outputs[0].facets.columnLineage.fields.a.inputFields[0].field",
+            "'field' is a required property",
+        )
+        in problems
+    )
+    assert problems == PLAIN.problems(event)
+
+
+def test_custom_facets_need_only_the_base_fields() -> None:
+    event = base_event()
+    event["run"]["facets"]["acme_thing"] = {"_producer": PRODUCER, "_schemaURL": "x", "any": [1]}
+    assert VALIDATOR.problems(event) == []
+    del event["run"]["facets"]["acme_thing"]["_schemaURL"]
+    assert VALIDATOR.problems(event) == [
+        Problem("$.run.facets.acme_thing._schemaURL", "'_schemaURL' is a required property")
+    ]
+
+
+def test_deleted_facets_are_not_checked_against_their_schema() -> None:
+    event = base_event()
+    event["outputs"][0]["facets"]["schema"] = {
+        "_producer": PRODUCER,
+        "_schemaURL": "x",
+        "_deleted": True,
+    }
+    assert VALIDATOR.problems(event) == []
+
+
+def test_formats_run_id_is_a_uuid_and_times_are_iso_8601() -> None:
+    event = base_event()
+    event["eventTime"] = "2021-11-03T10:53:52.427343"  # naive: the reference client sends it
+    assert VALIDATOR.problems(event) == []
+    event["eventTime"] = "soon"
+    event["run"]["runId"] = "{{ any(result) }}"
+    paths = {p.path for p in VALIDATOR.problems(event)}
+    assert paths == {"$.eventTime", "$.run.runId"}
+
+
+def test_validate_raises_invalid_event_naming_the_first_path() -> None:
+    event = base_event()
+    del event["producer"]
+    with pytest.raises(InvalidEvent) as caught:
+        VALIDATOR.validate(event)
+    assert caught.value.detail["path"] == "$.producer"
+    assert "$.producer" in caught.value.message
+
+
+def test_json_paths_quote_odd_keys() -> None:
+    assert json_path(["run", "facets", "my facet", 0]) == '$.run.facets["my facet"][0]'
+
+
+def test_absurd_nesting_is_refused_without_recursing() -> None:
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = {"a": deep}
+    event = base_event()
+    event["run"]["facets"]["deep"] = {"_producer": "p", "_schemaURL": "s", "v": deep}
+    problems = VALIDATOR.problems(event)
+    assert len(problems) == 1
+    assert problems[0].path.startswith("$.run.facets.deep.v.a.a")
+
+
+# --- fuzzing ------------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+KEYS = [
+    "eventTime",
+    "eventType",
+    "producer",
+    "schemaURL",
+    "run",
+    "job",
+    "inputs",
+    "outputs",
+    "runId",
+    "facets",
+    "namespace",
+    "name",
+    "schema",
+    "fields",
+    "parent",
+    "_producer",
+    "_schemaURL",
+    "columnLineage",
+    "ownership",
+    "owners",
+    "inputFacets",
+    "dataset",
+]
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            out.extend(_paths(child, (*prefix, key)))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            out.extend(_paths(child, (*prefix, index)))
+    return out
+
+
+@st.composite
+def mutated_events(draw: st.DrawFn) -> Any:
+    """A valid event with a few subtrees replaced, deleted, or keys renamed."""
+    examples = [json.loads(p.read_text()) for p in client_examples()]
+    event = copy.deepcopy(draw(st.sampled_from([base_event(), *examples])))
+    for _ in range(draw(st.integers(1, 4))):
+        paths = [p for p in _paths(event) if p]
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent: Any = event
+        for step in path[:-1]:
+            parent = parent[step]
+        action = draw(st.sampled_from(["replace", "delete", "rename"]))
+        if action == "replace":
+            parent[path[-1]] = draw(json_values)
+        elif action == "delete" and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif action == "rename" and isinstance(parent, dict):
+            parent[draw(st.sampled_from(KEYS))] = parent.pop(path[-1])
+    return event
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=mutated_events() | json_values)
+def test_fuzzed_bodies_never_crash_and_both_validators_agree(body: Any) -> None:
+    fast = VALIDATOR.problems(body)
+    plain = PLAIN.problems(body)
+    assert all(isinstance(p, Problem) and p.path.startswith("$") for p in fast)
+    # Same verdict; the messages come from jsonschema either way.
+    assert fast == plain
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("jsonschema_rs") is None, reason="jsonschema_rs not installed"
+)
+def test_the_accelerated_path_is_used_when_available() -> None:
+    assert VALIDATOR.accelerated
+    assert not PLAIN.accelerated
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(body=mutated_events())
+def test_the_server_never_answers_500_to_fuzzed_events(server: Server, body: Any) -> None:
+    response = httpx.post(server.url + "/api/v1/lineage", json=body, timeout=30)
+    assert response.status_code in (201, 400), response.text
+    payload = response.json()
+    if response.status_code == 400:
+        assert payload["detail"]["path"].startswith("$")
+    else:
+        assert VALIDATOR.problems(body) == []

@@ -53,8 +53,29 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _server_url(text: str) -> str:
+    import urllib.parse
+
+    url = text.strip()
+    parsed = urllib.parse.urlsplit(url)
+    try:
+        # urlsplit accepts any port text; only reading ``.port`` checks it.
+        valid = parsed.scheme in ("http", "https") and bool(parsed.hostname) and parsed.port != 0
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValueError(f"{text!r} is not an http(s) URL (e.g. http://lineage.internal:8765)")
+    return url.rstrip("/")
+
+
 SETTINGS: Final = (
     Setting("store", None, "Store path or URL (default .threadline/lineage.db).", str),
+    Setting(
+        "url",
+        None,
+        "threadline server to send lineage to instead of the store (spools while it is down).",
+        _server_url,
+    ),
     Setting("namespace", "default", "Namespace of jobs and in-memory datasets.", str),
     Setting("strict", False, "Return from capture only once events are durable (fsync).", _bool),
     Setting(
@@ -72,6 +93,7 @@ _BY_NAME: Final = {setting.name: setting for setting in SETTINGS}
 @dataclass(frozen=True, slots=True)
 class Settings:
     store: str | None = None
+    url: str | None = None
     namespace: str = "default"
     strict: bool = False
     batch_window: float = 0.05

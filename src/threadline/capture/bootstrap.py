@@ -520,8 +520,10 @@ class Supervisor:
     sender marked durable (``strict`` mode) is acknowledged only after its commit.
     """
 
-    def __init__(self, store_target: str | None) -> None:
+    def __init__(self, store_target: str | None, *, url: str | None = None) -> None:
         self.store_target = store_target
+        #: A threadline server to ship to instead of the store (else the ``url`` setting).
+        self.url = url
         self._folder = tempfile.mkdtemp(prefix="tl-")
         self.path = os.path.join(self._folder, "capture.sock")
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -549,13 +551,25 @@ class Supervisor:
         self._writer.start()
 
     def _open_store(self) -> None:
+        """Open the store, or, when a server URL is set, the sink that ships to it instead."""
+        target = "the store"
         try:
-            from threadline.store import open_store
+            from threadline.config import resolve
 
-            self._store = open_store(self.store_target)
+            url = self.url or resolve().url
+            if url:
+                from threadline.capture.http_sink import DEFAULT_SPOOL, HttpSink
+
+                target = url
+                # Anchored to the command's folder, where `threadline sync` looks by default.
+                self._store = HttpSink(url, spool_dir=DEFAULT_SPOOL.resolve())
+            else:
+                from threadline.store import open_store
+
+                self._store = open_store(self.store_target)
         except Exception as exc:  # reported once; the command still runs
             print(
-                f"threadline: cannot open the store ({exc}); the command runs without lineage",
+                f"threadline: cannot use {target} ({exc}); the command runs without lineage",
                 file=sys.stderr,
             )
         finally:
@@ -621,10 +635,15 @@ class Supervisor:
             self.failed_events += len(events)
             return False
         try:
-            if events:
+            if events and getattr(self._store, "kind", None) == "http":
+                # Returns once the server committed the batch or it is durably spooled.
+                self._store.emit_batch(events, durable=durable)
+                self.events += len(events)
+            elif events:
                 self._store.append_batch(events, durable=durable)
                 self.events += len(events)
-            elif durable:
+            elif durable and hasattr(self._store, "sync"):
+                # (The HTTP sink has no sync: it buffers nothing, each batch is already durable.)
                 self._store.sync()
         except Exception as exc:
             if not self.failed_events:
@@ -637,7 +656,12 @@ class Supervisor:
         if self._store is None:
             return [None] * len(keys)
         try:
-            return list(produced_nodes(self._store, [(k[0], k[1]) for k in keys]))
+            pairs = [(k[0], k[1]) for k in keys]
+            if getattr(self._store, "kind", None) == "http":
+                # The server's store knows; None (unknown) when it cannot be asked right now.
+                answers: list[bool | None] = self._store.produced(pairs)
+                return answers
+            return list(produced_nodes(self._store, pairs))
         except Exception:
             return [None] * len(keys)
 
@@ -709,6 +733,7 @@ def run_command(
     reason: str | None = None,
     store: str | None = None,
     environ: Mapping[str, str] | None = None,
+    url: str | None = None,
 ) -> int:
     """``threadline run``: run ``command`` with automatic capture; return its exit status."""
     from threadline.errors import UsageError
@@ -719,7 +744,9 @@ def run_command(
     if stage is not None:
         f.stage(stage)
     base = os.environ if environ is None else environ
-    supervisor = Supervisor(store)
+    if url:
+        base = {**base, "THREADLINE_URL": url}  # the command's processes see it too
+    supervisor = Supervisor(store, url=url)
     env = child_environment(
         base, socket_path=supervisor.path, job=job, stage=stage, reason=reason, store=store
     )
@@ -774,14 +801,14 @@ def _restore_signals(previous: dict[int, Any]) -> None:
         signal.signal(signum, handler)
 
 
-_RUN_OPTIONS: Final = ("--job", "--stage", "--reason", "--store")
+_RUN_OPTIONS: Final = ("--job", "--stage", "--reason", "--store", "--url")
 
 
 def cli_run(argv: Sequence[str]) -> int | None:
     """``threadline run ARGV`` without Typer: the exit status, or ``None`` to use the full CLI.
 
-    ARGV is what follows ``run``: ``[--job J] [--stage S] [--reason R] [--store X] [--]
-    COMMAND…`` (``--opt=value`` works too).  ``--help`` or an unknown option returns ``None``.
+    ARGV is what follows ``run``: ``[--job J] [--stage S] [--reason R] [--store X] [--url U]
+    [--] COMMAND…`` (``--opt=value`` works too).  ``--help`` or an unknown option returns ``None``.
     """
     options: dict[str, str] = {}
     args = list(argv)
@@ -809,12 +836,18 @@ def cli_run(argv: Sequence[str]) -> int | None:
     from threadline.errors import ThreadlineError
 
     try:
+        url = options.get("url")
+        if url is not None:
+            from threadline.capture.http_sink import resolve_url
+
+            url = resolve_url(url)
         return run_command(
             command,
             job=options.get("job"),
             stage=options.get("stage"),
             reason=options.get("reason"),
             store=options.get("store"),
+            url=url,
         )
     except ThreadlineError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

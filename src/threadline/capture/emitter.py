@@ -252,11 +252,21 @@ def get_emitter() -> Emitter:
     with _default_lock:
         if _default is None:
             from threadline.config import resolve
-            from threadline.store import open_store
 
             settings = resolve()
+            sink: Sink
+            if settings.url:
+                from threadline.capture.http_sink import DEFAULT_SPOOL, HttpSink
+
+                # Anchored now: a later chdir must not strand spooled events where
+                # `threadline sync` (run from the same folder) will not look.
+                sink = HttpSink(settings.url, spool_dir=DEFAULT_SPOOL.resolve())
+            else:
+                from threadline.store import open_store
+
+                sink = StoreSink(open_store(settings.store))
             _default = Emitter(
-                StoreSink(open_store(settings.store)),
+                sink,
                 queue_size=settings.queue_size,
                 batch_size=settings.batch_size,
                 batch_window=min(settings.batch_window, 0.1),

@@ -52,6 +52,7 @@ from threadline.errors import InvalidEvent, UsageError
 
 DEFAULT_SPOOL: Final = Path(".threadline") / "spool"
 BATCH_PATH: Final = "/api/v1/lineage/batch"
+PRODUCED_PATH: Final = "/api/v1/threadline/produced"
 _COMPRESS_ABOVE: Final = 64 * 1024
 _RETRY_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 _PROBE_MIN: Final = 1.0
@@ -72,7 +73,8 @@ def resolve_url(url: str | None = None, environ: Mapping[str, str] | None = None
         raise UsageError("no threadline server URL: pass --url or set THREADLINE_URL")
     parsed = urllib.parse.urlsplit(chosen)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise UsageError(f"THREADLINE_URL {chosen!r} is not an http(s) URL (e.g. http://host:8765)")
+        where = "--url" if url else "THREADLINE_URL"
+        raise UsageError(f"{where} {chosen!r} is not an http(s) URL (e.g. http://host:8765)")
     return chosen.rstrip("/")
 
 
@@ -198,7 +200,8 @@ class HttpSink:
         self._https = parsed.scheme == "https"
         self._host = parsed.hostname or "localhost"
         self._port = parsed.port
-        self._path = parsed.path.rstrip("/") + BATCH_PATH
+        self._base = parsed.path.rstrip("/")
+        self._path = self._base + BATCH_PATH
         self.spool = Spool(spool_dir if spool_dir is not None else DEFAULT_SPOOL)
         self.timeout = timeout
         self.retries = retries
@@ -254,6 +257,46 @@ class HttpSink:
                 self._conn.close()
                 self._conn = None
         return True
+
+    # --- questions ------------------------------------------------------------------------------
+
+    def produced(
+        self, keys: Sequence[tuple[str, str]], *, timeout: float = 2.0
+    ) -> list[bool | None]:
+        """For each ``(namespace, name)``: did a recorded run output a version of it?
+
+        ``None`` for each when the server cannot say (down, spooling after a failure, slow, or
+        too old to have the endpoint): the caller then infers less, and never waits long.
+        """
+        unknown: list[bool | None] = [None] * len(keys)
+        if not keys or self._down:
+            return unknown
+        body = orjson.dumps({"datasets": [{"namespace": ns, "name": name} for ns, name in keys]})
+        # Its own short-lived connection: a question must not queue behind a large batch.
+        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        conn = cls(self._host, self._port, timeout=timeout)
+        try:
+            conn.request(
+                "POST",
+                self._base + PRODUCED_PATH,
+                body=body,
+                headers={"Content-Type": "application/json", **self._headers},
+            )
+            response = conn.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException):
+            return unknown
+        finally:
+            conn.close()
+        if response.status != 200:
+            return unknown
+        try:
+            produced = orjson.loads(answer).get("produced")
+        except (orjson.JSONDecodeError, AttributeError):
+            return unknown
+        if not isinstance(produced, list) or len(produced) != len(keys):
+            return unknown
+        return [value if isinstance(value, bool) else None for value in produced]
 
     # --- replay ---------------------------------------------------------------------------------
 

@@ -45,6 +45,15 @@ def register(app: typer.Typer) -> None:
         reason: Annotated[
             str | None, typer.Option("--reason", help="Why this run happens (recorded).")
         ] = None,
+        url: Annotated[
+            str | None,
+            typer.Option(
+                "--url",
+                metavar="URL",
+                help="Send lineage to this threadline server instead of the store "
+                "(default: THREADLINE_URL or url in threadline.toml).",
+            ),
+        ] = None,
     ) -> None:
         """Run a command with automatic lineage capture: threadline run -- python train.py.
 
@@ -52,13 +61,21 @@ def register(app: typer.Typer) -> None:
         fits, transforms, predictions and metrics become runs of the store.
         """
         from threadline.capture.bootstrap import run_command
+        from threadline.capture.http_sink import resolve_url
         from threadline.errors import ThreadlineError
 
         command = list(ctx.args)
         if command and command[0] == "--":
             command = command[1:]
         try:
-            code = run_command(command, job=job, stage=stage, reason=reason, store=_global_store())
+            code = run_command(
+                command,
+                job=job,
+                stage=stage,
+                reason=reason,
+                store=_global_store(),
+                url=resolve_url(url) if url is not None else None,
+            )
         except ThreadlineError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(exc.exit_code) from exc

@@ -47,7 +47,12 @@ def register(app: typer.Typer) -> None:
         lineage questions and the change stream; API docs at /docs."""
         import uvicorn
 
-        from threadline.server.app import SETTINGS_ENV, ServerSettings, create_app
+        from threadline.server.app import (
+            SETTINGS_ENV,
+            ServerSettings,
+            create_app,
+            tune_gc_for_serving,
+        )
         from threadline.store import normalize_url
 
         settings = ServerSettings(
@@ -57,6 +62,7 @@ def register(app: typer.Typer) -> None:
         )
         if workers == 1:
             api = create_app(settings)
+            tune_gc_for_serving()
 
             class Server(uvicorn.Server):
                 def handle_exit(self, sig: int, frame: Any) -> None:
@@ -102,7 +108,9 @@ def register(app: typer.Typer) -> None:
         url: Annotated[
             str | None,
             typer.Option(
-                "--url", metavar="URL", help="threadline server (default: THREADLINE_URL)."
+                "--url",
+                metavar="URL",
+                help="threadline server (default: THREADLINE_URL or url in threadline.toml).",
             ),
         ] = None,
         spool: Annotated[
@@ -117,8 +125,12 @@ def register(app: typer.Typer) -> None:
         Replays are idempotent: the server stores each event once however often it is sent.
         """
         from threadline.capture.http_sink import HttpSink, resolve_url
+        from threadline.config import resolve
 
-        sink = HttpSink(resolve_url(url), spool_dir=spool, replay_in_background=False)
+        # The same URL capture used, wherever it was set (resolve() reads THREADLINE_URL too).
+        sink = HttpSink(
+            resolve_url(url or resolve().url), spool_dir=spool, replay_in_background=False
+        )
         try:
             report = sink.replay()
         finally:

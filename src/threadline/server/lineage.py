@@ -4,7 +4,10 @@
 * ``GET /api/v1/threadline/impact?id=…&depth=&as_of=&limit=``: downstream of a version;
 * ``GET /api/v1/threadline/show?id=…&as_of=``: everything recorded about one version;
 * ``GET /api/v1/threadline/diff?a=…&b=…``: what differs between two versions;
-* ``GET /api/v1/threadline/log?limit=&job=&since=``: the recent runs.
+* ``GET /api/v1/threadline/log?limit=&job=&since=``: the recent runs;
+* ``POST /api/v1/threadline/produced`` ``{"datasets": [{"namespace", "name"}, …]}``: for each
+  dataset, did any recorded run output a version of it?  (``threadline run`` asks this to infer
+  a script's stage when it captures to a server.)
 
 ``id`` is a printable node id (``dataset:file://host/data/raw.csv@b3:…``; without ``@version``
 the newest version).  Paths on the server's disk are not accepted over HTTP: the server
@@ -17,8 +20,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
 from threadline import query
+from threadline.capture.bootstrap import produced_nodes
 from threadline.errors import InvalidIdentifier
 from threadline.query.resolve import looks_like_id
 
@@ -100,6 +105,26 @@ def log(
     since: AsOf = None,
 ) -> dict[str, Any]:
     return query.log(_store(request), limit, job=job, since=since).to_dict()
+
+
+class DatasetName(BaseModel):
+    namespace: str = Field(examples=["file://host"])
+    name: str = Field(examples=["/data/raw.csv"])
+
+
+class ProducedQuestion(BaseModel):
+    datasets: list[DatasetName] = Field(max_length=10_000)
+
+
+class ProducedAnswer(BaseModel):
+    produced: list[bool] = Field(description="One answer per dataset, in the order asked")
+
+
+@router.post("/produced", summary="Whether recorded runs output these datasets")
+def produced(request: Request, question: ProducedQuestion) -> ProducedAnswer:
+    # A POST because one capture asks about many datasets at once, and names are long URIs.
+    keys = [(d.namespace, d.name) for d in question.datasets]
+    return ProducedAnswer(produced=produced_nodes(_store(request), keys) if keys else [])
 
 
 __all__ = ["router"]

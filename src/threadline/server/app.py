@@ -18,6 +18,7 @@ environment only.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -262,11 +263,35 @@ async def health(request: Request) -> dict[str, Any]:
     }
 
 
+def tune_gc_for_serving() -> None:
+    """Make the cyclic garbage collector cheap for a process that only serves requests.
+
+    A batch of events parses into hundreds of thousands of fresh dicts and lists, and every
+    few hundred allocations CPython's collector walks the young objects, and now and then all
+    of them: on 20,000-event batches that took more time than parsing (15,700 events/s parsed,
+    129,000 with the collector off).  Freezing what startup built moves it out of every
+    future walk, and a larger first threshold makes walks rare; parsed events hold no cycles,
+    so little is left for the collector to find.  Only the ``threadline serve`` process calls
+    this: an embedding application keeps its own settings.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
 def app_from_environ(environ: Mapping[str, str] | None = None) -> FastAPI:
     """The app for a uvicorn worker process (``--factory``): settings from ``SETTINGS_ENV``."""
+    tune_gc_for_serving()
     env = os.environ if environ is None else environ
     text = env.get(SETTINGS_ENV)
     return create_app(ServerSettings.from_json(text) if text else ServerSettings())
 
 
-__all__ = ["SETTINGS_ENV", "Runtime", "ServerSettings", "app_from_environ", "create_app"]
+__all__ = [
+    "SETTINGS_ENV",
+    "Runtime",
+    "ServerSettings",
+    "app_from_environ",
+    "create_app",
+    "tune_gc_for_serving",
+]

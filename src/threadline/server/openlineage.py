@@ -25,6 +25,7 @@ transaction.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import anyio.to_thread
@@ -155,7 +156,15 @@ def parse_event(raw: bytes) -> Any:
         ) from exc
 
 
-def parse_batch(raw: bytes, content_type: str) -> list[Any]:
+@dataclass(frozen=True, slots=True)
+class ParsedBatch:
+    """A batch body's events, with each one's own JSON text when the body was NDJSON."""
+
+    events: list[Any]
+    lines: list[bytes] | None  # None for a JSON array body
+
+
+def parse_batch(raw: bytes, content_type: str) -> ParsedBatch:
     """Events of a batch body: a JSON array, or NDJSON (one event per non-blank line)."""
     stripped = raw.lstrip()
     if not stripped:
@@ -164,8 +173,9 @@ def parse_batch(raw: bytes, content_type: str) -> list[Any]:
         parsed = parse_event(raw)
         if not isinstance(parsed, list):  # pragma: no cover - a body starting with [ is a list
             raise InvalidEvent("a batch must be a JSON array", detail={"path": "$"})
-        return parsed
+        return ParsedBatch(parsed, None)
     events: list[Any] = []
+    lines: list[bytes] = []
     for number, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
@@ -176,14 +186,17 @@ def parse_batch(raw: bytes, content_type: str) -> list[Any]:
                 f"event #{len(events)} of the batch (line {number}) is not valid JSON: {exc}",
                 detail={"index": len(events), "line": number, "path": "$", "problems": []},
             ) from exc
-    return events
+        lines.append(line)
+    return ParsedBatch(events, lines)
 
 
-def check_batch(runtime: Runtime, events: list[Any]) -> None:
+def check_batch(runtime: Runtime, batch: ParsedBatch) -> None:
     """Validate every event; raise for the first bad one, naming its index and path."""
-    validator = runtime.validator
-    for index, event in enumerate(events):
-        problems = validator.problems(event)
+    problems_of = runtime.validator.problems
+    lines = batch.lines
+    for index, event in enumerate(batch.events):
+        # An event's own text lets the validator skip its nesting walk (see ``problems``).
+        problems = problems_of(event, raw=lines[index] if lines is not None else None)
         if problems:
             raise _indexed(invalid_event(problems, f"event #{index} of the batch: "), index)
 
@@ -254,14 +267,15 @@ async def post_lineage_batch(
     runtime = _runtime(request)
     raw = await read_body(request, runtime.settings.max_batch_bytes)
     content_type = request.headers.get("content-type", "").lower()
-    events = await anyio.to_thread.run_sync(parse_batch, raw, content_type)
+    batch = await anyio.to_thread.run_sync(parse_batch, raw, content_type)
+    events = batch.events
     if len(events) > runtime.settings.max_batch_events:
         raise PayloadTooLarge(
             f"the batch holds {len(events):,} events, over the limit of "
             f"{runtime.settings.max_batch_events:,}; split it",
             detail={"limit": runtime.settings.max_batch_events},
         )
-    await anyio.to_thread.run_sync(check_batch, runtime, events)
+    await anyio.to_thread.run_sync(check_batch, runtime, batch)
     try:
         await runtime.writer.append(events, durable=durable)
     except InvalidEvent as exc:
@@ -325,6 +339,7 @@ def install_fast_path(app: Any) -> None:
 
 
 __all__ = [
+    "ParsedBatch",
     "check_batch",
     "install_fast_path",
     "parse_batch",

@@ -4,6 +4,8 @@
 * :func:`diff`: what differs between two versions, as a :class:`ModelDiff`;
 * :func:`show`: everything recorded about one version, as a :class:`VersionDetail`;
 * :func:`log`: the recent runs, newest first, as a :class:`RunLog`;
+* :func:`trace` with ``row=N`` (or ``ID#row=N``): one data row's input row, model and
+  deployment on top of its trace, as a :class:`RowTrace`;
 * :func:`resolve_ref`: which vertex an id or a path names.
 """
 
@@ -11,6 +13,7 @@ from threadline.query.diff import Change, ModelDiff, diff
 from threadline.query.graph import DEFAULT_LIMIT, impact, trace
 from threadline.query.resolve import Vertex, resolve_ref
 from threadline.query.result import LineageGraph
+from threadline.query.rows import RowTrace
 from threadline.query.show import RunLog, VersionDetail, log, show
 
 __all__ = [
@@ -18,6 +21,7 @@ __all__ = [
     "Change",
     "LineageGraph",
     "ModelDiff",
+    "RowTrace",
     "RunLog",
     "VersionDetail",
     "Vertex",

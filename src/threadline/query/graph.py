@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
 import orjson
 import sqlalchemy as sa
@@ -23,11 +23,12 @@ from sqlalchemy.engine import Connection
 
 from threadline.errors import UsageError
 from threadline.query._common import InList, iso, parse_moment, printable, read
-from threadline.query.resolve import resolve
+from threadline.query.resolve import resolve, split_row
 from threadline.query.result import Edge, LineageGraph, Node
 from threadline.store import schema as s
 
 if TYPE_CHECKING:
+    from threadline.query.rows import RowTrace
     from threadline.store.sql import SqlStore
 
 #: Default cap on the vertices of one answer.
@@ -180,9 +181,17 @@ def walk(
 
 
 def describe(
-    conn: Connection, ids: Sequence[int], *, as_of_us: int | None = None
+    conn: Connection,
+    ids: Sequence[int],
+    *,
+    as_of_us: int | None = None,
+    environment: bool = False,
 ) -> dict[int, Node]:
-    """The JSON description of each vertex (:mod:`threadline.query.result`), by row id."""
+    """The JSON description of each vertex (:mod:`threadline.query.result`), by row id.
+
+    ``environment`` adds ``python`` and ``packages`` to executions: a row trace shows them, a
+    plain trace leaves them out to keep wide answers small.
+    """
     out: dict[int, Node] = {}
     executions: list[int] = []
     for vid, version, facets, first, namespace, name, kind, node_facets in _DESCRIBE.fetch(
@@ -203,12 +212,16 @@ def describe(
             executions.append(vid)
         out[vid] = node
     if executions:
-        _add_runs(conn, out, executions, as_of_us)
+        _add_runs(conn, out, executions, as_of_us, environment)
     return out
 
 
 def _add_runs(
-    conn: Connection, out: dict[int, Node], executions: list[int], as_of_us: int | None
+    conn: Connection,
+    out: dict[int, Node],
+    executions: list[int],
+    as_of_us: int | None,
+    environment: bool,
 ) -> None:
     at = as_of_us is not None
     extra = {"as_of": as_of_us} if at else None
@@ -235,7 +248,7 @@ def _add_runs(
             "ids": [run_id for run_id, _ in runs],
         }
         if runs:
-            node.update(summarize_run(orjson.loads(runs[0][1])))
+            node.update(summarize_run(orjson.loads(runs[0][1]), environment=environment))
 
 
 def summarize_facets(facets: dict[str, Any]) -> dict[str, Any]:
@@ -264,8 +277,9 @@ def summarize_facets(facets: dict[str, Any]) -> dict[str, Any]:
     return extra
 
 
-def summarize_run(facets: dict[str, Any]) -> dict[str, Any]:
-    """Who ran it, where, with which code and parameters, and why (from a run's facets)."""
+def summarize_run(facets: dict[str, Any], *, environment: bool = False) -> dict[str, Any]:
+    """Who ran it, where, with which code and parameters, and why (from a run's facets);
+    ``environment`` adds the Python version and the package versions."""
     out: dict[str, Any] = {}
     context = facets.get("threadline_context")
     if isinstance(context, dict):
@@ -275,6 +289,11 @@ def summarize_run(facets: dict[str, Any]) -> dict[str, Any]:
         code = code_version(context)
         if code:
             out["code"] = code
+        if environment:
+            if context.get("python"):
+                out["python"] = context["python"]
+            if isinstance(context.get("packages"), dict) and context["packages"]:
+                out["packages"] = context["packages"]
     parameters = _get(facets, "threadline_parameters", "parameters")
     if isinstance(parameters, dict) and parameters:
         out["parameters"] = parameters
@@ -311,7 +330,8 @@ def _get(facets: dict[str, Any], facet: str, key: str) -> Any:
 # --- the questions ----------------------------------------------------------------------------
 
 
-def _check(depth: int | None, limit: int | None) -> None:
+def check_bounds(depth: int | None, limit: int | None) -> None:
+    """Refuse a negative ``depth`` or a ``limit`` below 1 before touching the store."""
     if depth is not None and depth < 0:
         raise UsageError(f"depth must be 0 or more, not {depth}")
     if limit is not None and limit < 1:
@@ -328,7 +348,7 @@ def lineage(
     limit: int | None = DEFAULT_LIMIT,
 ) -> LineageGraph:
     """:func:`trace` (``"upstream"``) or :func:`impact` (``"downstream"``)."""
-    _check(depth, limit)
+    check_bounds(depth, limit)
     as_of_us = parse_moment(as_of)
     upstream = direction == "upstream"
 
@@ -337,20 +357,48 @@ def lineage(
         reached = walk(
             conn, start.id, upstream=upstream, depth=depth, limit=limit, as_of_us=as_of_us
         )
-        described = describe(conn, reached.order, as_of_us=as_of_us)
-        ids = {vid: node["id"] for vid, node in described.items()}
-        edges: list[Edge] = [
-            {"from": ids[src], "to": ids[dst], "relation": relation}
-            for src, dst, relation in reached.edges
-        ]
-        return LineageGraph(
-            root=ids[start.id],
-            nodes=[described[vid] for vid in reached.order],
-            edges=edges,
-            truncated=reached.truncated,
-        )
+        return assemble(start.id, reached, describe(conn, reached.order, as_of_us=as_of_us))
 
     return read(store, query)
+
+
+def assemble(start: int, reached: Walk, described: dict[int, Node]) -> LineageGraph:
+    """The answer of a walk from ``start`` once its vertices are described."""
+    ids = {vid: node["id"] for vid, node in described.items()}
+    edges: list[Edge] = [
+        {"from": ids[src], "to": ids[dst], "relation": relation}
+        for src, dst, relation in reached.edges
+    ]
+    return LineageGraph(
+        root=ids[start],
+        nodes=[described[vid] for vid in reached.order],
+        edges=edges,
+        truncated=reached.truncated,
+    )
+
+
+@overload
+def trace(
+    store: SqlStore,
+    ref: str,
+    *,
+    depth: int | None = ...,
+    as_of: dt.datetime | str | None = ...,
+    limit: int | None = ...,
+    row: int,
+    row_values: bool = ...,
+) -> RowTrace: ...
+@overload
+def trace(
+    store: SqlStore,
+    ref: str,
+    *,
+    depth: int | None = ...,
+    as_of: dt.datetime | str | None = ...,
+    limit: int | None = ...,
+    row: None = ...,
+    row_values: bool = ...,
+) -> LineageGraph: ...
 
 
 def trace(
@@ -360,6 +408,8 @@ def trace(
     depth: int | None = None,
     as_of: dt.datetime | str | None = None,
     limit: int | None = DEFAULT_LIMIT,
+    row: int | None = None,
+    row_values: bool = True,
 ) -> LineageGraph:
     """Everything upstream of ``ref``: the executions, code, people and data that produced it,
     back to the raw sources.
@@ -367,8 +417,21 @@ def trace(
     ``ref`` is a printable id or a path (:mod:`threadline.query.resolve`); ``depth`` counts
     edges (one pipeline step is two); ``as_of`` is a ``datetime`` or ISO 8601 text (naive means
     UTC); ``limit`` caps the vertices returned (``None``: no cap).
+
+    ``row=N`` (or ``ref`` ending in ``#row=N``; rows count from 0, header excluded) traces one
+    data row instead and returns a :class:`~threadline.query.rows.RowTrace`: the same graph
+    plus the input row, model and deployment behind that row (:mod:`threadline.query.rows`).
+    ``row_values=False`` keeps it from reading row values out of local files.
     """
-    return lineage(store, ref, direction="upstream", depth=depth, as_of=as_of, limit=limit)
+    base, wanted = split_row(ref, row)
+    if wanted is not None:
+        # Imported here: the row trace is built on this module's walk and descriptions.
+        from threadline.query.rows import trace_row
+
+        return trace_row(
+            store, base, wanted, depth=depth, as_of=as_of, limit=limit, values=row_values
+        )
+    return lineage(store, base, direction="upstream", depth=depth, as_of=as_of, limit=limit)
 
 
 def impact(
@@ -381,6 +444,12 @@ def impact(
 ) -> LineageGraph:
     """Everything downstream of ``ref``: feature sets, models, evaluations, deployments and
     prediction batches that depend on it.  Arguments as for :func:`trace`."""
+    base, row = split_row(ref)
+    if row is not None:
+        raise UsageError(
+            f"{ref!r}: a row can only be traced upstream (threadline trace {ref}); "
+            f"threadline impact {base} gives what depends on the whole dataset"
+        )
     return lineage(store, ref, direction="downstream", depth=depth, as_of=as_of, limit=limit)
 
 
@@ -388,6 +457,8 @@ __all__ = [
     "DEFAULT_LIMIT",
     "Direction",
     "Walk",
+    "assemble",
+    "check_bounds",
     "code_version",
     "describe",
     "impact",

@@ -10,6 +10,9 @@ A reference is either
   version of :func:`~threadline.model.ids.file_dataset` is looked up.  Content threadline never
   recorded is an error that names the newest version that was.
 
+Either form may end in ``#row=N`` to name one data row of a dataset (:func:`split_row`; rows
+count from 0 and the header line is not a row); :mod:`threadline.query.rows` answers for it.
+
 Anything that resolves to nothing raises :class:`~threadline.errors.NotFound` with one line
 saying what was looked for; text that is neither an existing path nor a well-formed id raises
 :class:`~threadline.errors.InvalidIdentifier`.
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from threadline.store.sql import SqlStore
 
 _ID_LIKE = re.compile(r"^[a-z]+:")
+_ROW_FRAGMENT = re.compile(r"row=([0-9]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,32 @@ def looks_like_id(text: str) -> bool:
     """``KIND:…/…`` with a known kind: the text is meant as a node id, not a path."""
     kind, sep, rest = text.partition(":")
     return bool(sep) and kind in NODE_KINDS and "/" in rest
+
+
+def split_row(ref: str, row: int | None = None) -> tuple[str, int | None]:
+    """``("preds.csv", 17)`` from ``"preds.csv#row=17"``; ``row`` is the same question asked
+    as an argument, and the two must agree.
+
+    An existing path is never split, so a file whose name holds ``#row=`` stays reachable.  A
+    fragment that starts with ``row`` but is not ``row=N`` is a :class:`UsageError`; any other
+    ``#`` is left to :func:`resolve`, as names may contain it.
+    """
+    text = ref.strip()
+    base, sep, fragment = text.rpartition("#")
+    if sep and fragment.startswith("row") and not os.path.lexists(text):
+        found = _ROW_FRAGMENT.fullmatch(fragment)
+        if found is None:
+            raise UsageError(
+                f"{ref!r}: expected ID#row=N with N a data row counted from 0 "
+                f"(the header is not a row), e.g. {base or 'predictions.csv'}#row=17"
+            )
+        asked = int(found.group(1))
+        if row is not None and row != asked:
+            raise UsageError(f"{ref!r} names row {asked} but row={row} was also given")
+        return base, asked
+    if row is not None and row < 0:
+        raise UsageError(f"row must be 0 or more (rows count from 0), not {row}")
+    return text, row
 
 
 def resolve(conn: Connection, ref: str, *, as_of_us: int | None = None) -> Vertex:
@@ -235,4 +265,4 @@ def _short(version: str) -> str:
     return f"{prefix}:{rest[:12]}…"
 
 
-__all__ = ["Vertex", "looks_like_id", "resolve", "resolve_ref"]
+__all__ = ["Vertex", "looks_like_id", "resolve", "resolve_ref", "split_row"]

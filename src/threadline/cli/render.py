@@ -361,6 +361,32 @@ def verify_report(report: Mapping[str, Any]) -> None:
     console.print(line)
 
 
+def migrate_report(report: Mapping[str, Any]) -> None:
+    """The outcome of ``threadline migrate`` (``UpgradeReport.to_dict()``)."""
+    console = _stdout()
+    store, names = str(report["store"]), list(report["migrations"])
+    start, end = report["from_revision"], report["to_revision"]
+    if not names:
+        line = Text("✓ up to date", "green")
+        line.append(f" {store} is at schema revision {end}; nothing to migrate")
+        console.print(line)
+        return
+    if report["dry_run"]:
+        console.print(
+            Text(f"{store}: schema revision {start} → {end}, {len(names)} migration(s) pending")
+        )
+        for name in names:
+            console.print(Text(f"  • {name}"))
+        console.print(Text("dry run: nothing applied (run without --dry-run to apply)", "dim"))
+        return
+    console.print(Text(f"{store}: schema revision {start} → {end}"))
+    for name in names:
+        line = Text("  ✓ ", "green")
+        line.append(f"applied {name}")
+        console.print(line)
+    console.print(Text(f"✓ migrated to revision {end}", "green"))
+
+
 __all__ = [
     "ICONS",
     "diff_table",
@@ -368,6 +394,7 @@ __all__ = [
     "error",
     "lineage_tree",
     "log_table",
+    "migrate_report",
     "node_label",
     "print_json",
     "short",

@@ -1,4 +1,4 @@
-"""Store administration: ``verify``."""
+"""Store administration: ``verify``, ``migrate``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,38 @@ def register(app: typer.Typer) -> None:
             raise IntegrityError(
                 f"the log fails verification at record {report['first_bad']}: {report['reason']}"
             )
+
+    @app.command()
+    def migrate(
+        store: Annotated[
+            str | None,
+            typer.Option(
+                "--store",
+                metavar="PATH|URL",
+                help="Store path or URL (default: the global --store, THREADLINE_STORE or "
+                ".threadline/lineage.db).",
+            ),
+        ] = None,
+        dry_run: Annotated[
+            bool,
+            typer.Option("--dry-run", help="List the pending migrations; change nothing."),
+        ] = False,
+        json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ) -> None:
+        """Upgrade the store's schema in place to this threadline's revision.
+
+        Each migration runs in its own transaction.  A store written by a newer threadline is
+        refused (exit 4) and left untouched.  Opening a store also upgrades it; this command
+        does it explicitly and says what it did.
+        """
+        from threadline.store import normalize_url
+        from threadline.store.migrations import upgrade
+
+        report = upgrade(normalize_url(store or state.STORE), dry_run=dry_run).to_dict()
+        if json:
+            render.print_json(report)
+        else:
+            render.migrate_report(report)
 
 
 def report_dict(report: Any) -> dict[str, Any]:

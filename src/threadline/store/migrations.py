@@ -4,19 +4,28 @@ A fresh store gets ``create_all`` and is stamped with the head revision; an olde
 each pending migration in its own transaction, recording its name in ``tl_migrations`` in that
 same transaction.  A store stamped with a revision newer than this code knows is refused
 before anything is written.
+
+Opening a store (:func:`ensure_schema`) upgrades it on the way.  :func:`upgrade` is the explicit
+form behind ``threadline migrate``: it looks first through a connection that cannot write, so a
+dry run, a store already current and a store from a newer threadline are left untouched, and
+it reports which migrations it applied.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from threadline._version import __version__
-from threadline.errors import SchemaTooNew
+from threadline.errors import NotFound, SchemaTooNew, StoreUnavailable
 from threadline.store import schema as s
 
 Migration = tuple[int, str, Callable[[Connection], None]]
@@ -38,7 +47,9 @@ def _events_identity_by_time(conn: Connection) -> None:
                 conn.exec_driver_sql(
                     f"ALTER TABLE {s.events.name} DROP CONSTRAINT {quote(unique['name'])}"
                 )
-        conn.execute(sa.schema.AddConstraint(identity))
+        # isolate_from_table=False: by default AddConstraint marks the shared Table's constraint
+        # as "added later", and every store this process creates afterwards would lack it.
+        conn.execute(sa.schema.AddConstraint(identity, isolate_from_table=False))
         return
     # SQLite cannot drop a constraint: rebuild the table (its rows keep their seq and bytes).
     for index in s.events.indexes:
@@ -85,16 +96,29 @@ def ensure_schema(engine: Engine, *, upgrade: bool = True) -> int:
             )
             conn.execute(sa.insert(s.migrations).values(name="0001_initial", applied_us=now))
             return s.SCHEMA_VERSION
+    _refuse_newer(revision)
+    if not upgrade:
+        return revision
+    return _apply_pending(engine, revision)[0]
+
+
+def _refuse_newer(revision: int) -> None:
     if revision > s.SCHEMA_VERSION:
         raise SchemaTooNew(
             f"store schema revision {revision} is newer than this threadline understands "
             f"({s.SCHEMA_VERSION}); upgrade threadline (pip install -U threadline)"
         )
-    if not upgrade:
-        return revision
-    for target, name, apply in MIGRATIONS:
-        if target <= revision:
-            continue
+
+
+def pending(revision: int) -> list[Migration]:
+    """The migrations a store at ``revision`` still needs, in the order they run."""
+    return [m for m in MIGRATIONS if revision < m[0] <= s.SCHEMA_VERSION]
+
+
+def _apply_pending(engine: Engine, revision: int) -> tuple[int, list[str]]:
+    """Run what ``revision`` lacks; the revision reached and the names this call applied."""
+    applied: list[str] = []
+    for target, name, apply in pending(revision):
         with engine.begin() as conn:
             # Another process may have migrated meanwhile: look again, holding the stamp row
             # (SQLite's write transaction already excludes other writers).
@@ -110,4 +134,105 @@ def ensure_schema(engine: Engine, *, upgrade: bool = True) -> int:
             )
             _stamp(conn, target)
         revision = target
-    return revision
+        applied.append(name)
+    return revision, applied
+
+
+# --- threadline migrate ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeReport:
+    """What :func:`upgrade` found and did."""
+
+    store: str
+    """The store's URL, password hidden."""
+    from_revision: int
+    to_revision: int
+    """The revision the store is at afterwards (for a dry run: would be)."""
+    migrations: tuple[str, ...]
+    """Names of the migrations applied (for a dry run: pending), oldest first."""
+    dry_run: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "store": self.store,
+            "from_revision": self.from_revision,
+            "to_revision": self.to_revision,
+            "migrations": list(self.migrations),
+            "dry_run": self.dry_run,
+        }
+
+
+def upgrade(url: str, *, dry_run: bool = False) -> UpgradeReport:
+    """Bring the existing store at ``url`` (already normalized) to this code's revision.
+
+    Raises :class:`NotFound` when there is no store there (this never creates one),
+    :class:`SchemaTooNew` when a newer threadline wrote it, and :class:`StoreUnavailable` when
+    it cannot be reached; in all three cases nothing was written.
+    """
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    sqlite_path = _sqlite_path(url)
+    try:
+        reader = _reader(url, sqlite_path)
+        try:
+            with reader.connect() as conn:
+                revision = stored_revision(conn)
+        finally:
+            reader.dispose()
+        if revision is None:
+            raise NotFound(f"no threadline store at {shown} (nothing to migrate)")
+        _refuse_newer(revision)
+        todo = [name for _target, name, _apply in pending(revision)]
+        if dry_run or not todo:
+            return UpgradeReport(shown, revision, s.SCHEMA_VERSION, tuple(todo), dry_run)
+        writer = _writer(url, sqlite_path)
+        try:
+            reached, applied = _apply_pending(writer, revision)
+        finally:
+            writer.dispose()
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreUnavailable(
+            f"cannot migrate store {shown}: {getattr(exc, 'orig', None) or exc}"
+        ) from exc
+    return UpgradeReport(shown, revision, reached, tuple(applied), False)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    if not url.startswith("sqlite:"):
+        return None
+    database = sa.engine.make_url(url).database
+    if not database or database == ":memory:":
+        raise StoreUnavailable("an SQLite store needs a file path (sqlite:///path/lineage.db)")
+    path = Path(database)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise NotFound(f"no store at {path} (nothing to migrate)")
+    return path
+
+
+def _reader(url: str, sqlite_path: Path | None) -> Engine:
+    """An engine that cannot change the store: inspecting must not touch it."""
+    if sqlite_path is None:
+        return _server_engine(url)
+    # mode=ro: a plain connection would be allowed to write (a journal-mode change, a new file).
+    target = "file:" + urllib.parse.quote(str(sqlite_path)) + "?mode=ro"
+    return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(target, uri=True))
+
+
+def _writer(url: str, sqlite_path: Path | None) -> Engine:
+    if sqlite_path is None:
+        return _server_engine(url)
+    # The store's own writer configuration: BEGIN IMMEDIATE makes each migration one
+    # transaction that excludes other writers (pysqlite alone would autocommit DDL).
+    from threadline.store.sqlite import _configure
+
+    engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=0)
+    _configure(engine, immediate=True)
+    return engine
+
+
+def _server_engine(url: str) -> Engine:
+    try:
+        return sa.create_engine(url, pool_pre_ping=True)
+    except (ImportError, sa.exc.ArgumentError) as exc:
+        raise StoreUnavailable(f"cannot use {url.split('@')[-1]}: {exc}") from exc

@@ -96,6 +96,15 @@ def test_threadline_questions_answer_with_the_query_layer_json(server: Server) -
     assert [run["run_id"] for run in log["runs"]] == [body["run"]["runId"]]
     old = http.get("/api/v1/threadline/trace", params={"id": out, "as_of": "2020-01-01"})
     assert old.status_code == 404
+    found = http.get("/api/v1/threadline/search", params={"namespace": ns, "kind": "job"})
+    assert found.json() == {
+        "query": {"kind": "job", "namespace": ns},
+        "results": [trace["nodes"][1]],
+        "truncated": False,
+    }
+    bad = http.get("/api/v1/threadline/search", params={"kind": "table"})
+    assert bad.status_code == 400
+    assert "unknown kind 'table'" in bad.json()["message"]
 
 
 def test_health_reports_the_head_cursor(fresh_server: Server) -> None:

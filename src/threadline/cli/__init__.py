@@ -53,6 +53,7 @@ app = typer.Typer(
 #: A module that is missing (or whose optional extras are not installed) is skipped.
 COMMAND_MODULES = (
     "threadline.cli.query",
+    "threadline.cli.search",
     "threadline.cli.store",
     "threadline.cli.capture",
     "threadline.cli.serve",

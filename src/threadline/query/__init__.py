@@ -6,6 +6,8 @@
 * :func:`log`: the recent runs, newest first, as a :class:`RunLog`;
 * :func:`trace` with ``row=N`` (or ``ID#row=N``): one data row's input row, model and
   deployment on top of its trace, as a :class:`RowTrace`;
+* :func:`search`: nodes by name, kind, namespace, owner, label or stage, as a
+  :class:`SearchResult`;
 * :func:`resolve_ref`: which vertex an id or a path names.
 """
 
@@ -14,6 +16,7 @@ from threadline.query.graph import DEFAULT_LIMIT, impact, trace
 from threadline.query.resolve import Vertex, resolve_ref
 from threadline.query.result import LineageGraph
 from threadline.query.rows import RowTrace
+from threadline.query.search import SearchResult, search
 from threadline.query.show import RunLog, VersionDetail, log, show
 
 __all__ = [
@@ -23,12 +26,14 @@ __all__ = [
     "ModelDiff",
     "RowTrace",
     "RunLog",
+    "SearchResult",
     "VersionDetail",
     "Vertex",
     "diff",
     "impact",
     "log",
     "resolve_ref",
+    "search",
     "show",
     "trace",
 ]

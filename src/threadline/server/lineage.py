@@ -5,6 +5,8 @@
 * ``GET /api/v1/threadline/show?id=…&as_of=``: everything recorded about one version;
 * ``GET /api/v1/threadline/diff?a=…&b=…``: what differs between two versions;
 * ``GET /api/v1/threadline/log?limit=&job=&since=``: the recent runs;
+* ``GET /api/v1/threadline/search?text=&kind=&namespace=&owner=&label=&stage=&as_of=&limit=``:
+  the newest version of each matching node;
 * ``POST /api/v1/threadline/produced`` ``{"datasets": [{"namespace", "name"}, …]}``: for each
   dataset, did any recorded run output a version of it?  (``threadline run`` asks this to infer
   a script's stage when it captures to a server.)
@@ -105,6 +107,33 @@ def log(
     since: AsOf = None,
 ) -> dict[str, Any]:
     return query.log(_store(request), limit, job=job, since=since).to_dict()
+
+
+@router.get("/search", summary="Find nodes by name, kind, namespace, owner, label or stage")
+def search(
+    request: Request,
+    text: Annotated[str | None, Query(description="Part of the name or namespace")] = None,
+    kind: Annotated[str | None, Query(description="dataset, features, model, …, job")] = None,
+    namespace: Annotated[str | None, Query(description="Exact namespace")] = None,
+    owner: Annotated[str | None, Query(description="Owner name, e.g. team:ml")] = None,
+    label: Annotated[str | None, Query(description="Classification label, e.g. pii")] = None,
+    stage: Annotated[str | None, Query(description="Jobs recorded in this stage")] = None,
+    as_of: AsOf = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+) -> dict[str, Any]:
+    from threadline.query.search import search as run_search
+
+    return run_search(
+        _store(request),
+        text,
+        kind=kind,
+        namespace=namespace,
+        owner=owner,
+        label=label,
+        stage=stage,
+        as_of=as_of,
+        limit=limit,
+    ).to_dict()
 
 
 class DatasetName(BaseModel):

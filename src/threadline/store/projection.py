@@ -47,7 +47,8 @@ def normalize_version(raw: str) -> str:
 class NodeFact:
     kind: str
     facets: dict[str, Any]
-    seen_us: int
+    seen_us: int  # the latest event time that mentions the node
+    first_us: int  # the earliest: a node first seen on day 1 and again on day 7 began on day 1
 
 
 @dataclass(slots=True)
@@ -94,7 +95,7 @@ class Projection:
     def node(self, key: NodeKey, kind: str, facets: dict[str, Any], seen_us: int) -> None:
         fact = self.nodes.get(key)
         if fact is None:
-            self.nodes[key] = NodeFact(kind, facets, seen_us)
+            self.nodes[key] = NodeFact(kind, facets, seen_us, seen_us)
             return
         if facets:
             fact.facets = {**fact.facets, **facets}
@@ -102,6 +103,8 @@ class Projection:
             fact.kind = kind
         if seen_us > fact.seen_us:
             fact.seen_us = seen_us
+        elif seen_us < fact.first_us:
+            fact.first_us = seen_us
 
     def version(self, key: VersionKey, facets: dict[str, Any], seen_us: int, seq: int) -> None:
         fact = self.versions.get(key)
@@ -173,7 +176,7 @@ class Projection:
         if key in self.nodes:
             self.node(key, kind, node_facets, time_us)
         else:
-            self.nodes[key] = NodeFact(kind, node_facets, time_us)
+            self.nodes[key] = NodeFact(kind, node_facets, time_us, time_us)
         raw = facets.get("version")
         raw_version = raw.get("datasetVersion") if isinstance(raw, dict) else None
         if isinstance(raw_version, str) and raw_version:

@@ -587,7 +587,7 @@ class SqlStore:
             for key in todo:
                 fact = facts[key]
                 facets = dumps(fact.facets)
-                rows.append((next_id, *key, fact.kind, facets, fact.seen_us, fact.seen_us))
+                rows.append((next_id, *key, fact.kind, facets, fact.first_us, fact.seen_us))
                 next_id += 1
             landed = self._insert_fresh(conn, "nodes", t, rows)
             conflicts = []

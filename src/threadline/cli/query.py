@@ -21,6 +21,17 @@ Ref = Annotated[
         show_default=False,
     ),
 ]
+TraceRef = Annotated[
+    str,
+    typer.Argument(
+        metavar="ID[#row=N]",
+        help="A path (its current content is looked up) or an id such as "
+        "dataset:file://host/data/raw.csv@b3:5f1c… (no @version: the newest).  "
+        "Append #row=N to trace one data row, e.g. predictions.csv#row=17: rows count "
+        "from 0 and the header line is not a row.",
+        show_default=False,
+    ),
+]
 Depth = Annotated[
     int | None,
     typer.Option(
@@ -52,19 +63,27 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def trace(
-        ref: Ref,
+        ref: TraceRef,
         depth: Depth = None,
         as_of: AsOf = None,
         limit: Limit = 1000,
         json: Json = False,
     ) -> None:
-        """Everything upstream of ID: the runs, code, people and raw data that produced it."""
+        """Everything upstream of ID: the runs, code, people and raw data that produced it.
+
+        With ID#row=N, one data row (counted from 0, header excluded): the input row it was
+        computed from (with its values when the file is here and unchanged), the model and
+        deployment, the feature sets, training data and raw files.
+        """
+        from threadline.query import RowTrace
         from threadline.query import trace as run_trace
 
         with state.open_existing() as store:
             graph = run_trace(store, ref, depth=depth, as_of=as_of, limit=limit or None)
         if json:
             render.print_json(graph.to_dict())
+        elif isinstance(graph, RowTrace):
+            render.row_tree(graph.to_dict())
         else:
             render.lineage_tree(graph.to_dict(), upstream=True)
 

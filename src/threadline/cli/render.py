@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import orjson
@@ -156,11 +156,33 @@ def node_label(node: Mapping[str, Any]) -> Text:
 
 def lineage_tree(graph: Mapping[str, Any], *, upstream: bool) -> None:
     """A trace (``upstream``) or impact answer as a tree hanging from its root."""
+    console = _stdout()
+    console.print(_tree(graph, upstream=upstream))
+    console.print(_summary(graph, upstream=upstream))
+
+
+def _tree(
+    graph: Mapping[str, Any],
+    *,
+    upstream: bool,
+    suffix: Mapping[str, Text] | None = None,
+    notes: Mapping[str, Sequence[Text]] | None = None,
+) -> Tree:
+    """The tree of an answer; ``suffix`` is appended to a node's line and ``notes`` hang
+    under it, both keyed by node id."""
     nodes = {n["id"]: n for n in graph["nodes"]}
     children: dict[str, list[str]] = {}
     for edge in graph["edges"]:
         parent, child = (edge["to"], edge["from"]) if upstream else (edge["from"], edge["to"])
         children.setdefault(parent, []).append(child)
+    suffix = suffix or {}
+    notes = notes or {}
+
+    def label(node_id: str) -> Text:
+        text = node_label(nodes[node_id])
+        if node_id in suffix:
+            text.append_text(suffix[node_id])
+        return text
 
     def order(ids: Iterable[str]) -> list[str]:
         known = [i for i in set(ids) if i in nodes]
@@ -169,12 +191,14 @@ def lineage_tree(graph: Mapping[str, Any], *, upstream: bool) -> None:
             key=lambda i: (_KIND_ORDER.get(nodes[i]["kind"], 99), display_name(nodes[i]), i),
         )
 
-    root = Tree(node_label(nodes[graph["root"]]))
+    root = Tree(label(graph["root"]))
     shown = {graph["root"]}
     # Depth-first without recursion: a long pipeline is deeper than Python's stack.
     stack = [(root, graph["root"])]
     while stack:
         tree, node_id = stack.pop()
+        for note in notes.get(node_id, ()):
+            tree.add(note)
         pending: list[tuple[Tree, str]] = []
         for child in order(children.get(node_id, ())):
             if child in shown:
@@ -184,10 +208,12 @@ def lineage_tree(graph: Mapping[str, Any], *, upstream: bool) -> None:
                 )
                 continue
             shown.add(child)
-            pending.append((tree.add(node_label(nodes[child])), child))
+            pending.append((tree.add(label(child)), child))
         stack.extend(reversed(pending))
-    console = _stdout()
-    console.print(root)
+    return root
+
+
+def _summary(graph: Mapping[str, Any], *, upstream: bool) -> Text:
     data = sum(1 for n in graph["nodes"] if n["kind"] != "job")
     executions = len(graph["nodes"]) - data
     summary = (
@@ -195,7 +221,107 @@ def lineage_tree(graph: Mapping[str, Any], *, upstream: bool) -> None:
     )
     if graph.get("truncated"):
         summary += f"; cut at {len(graph['nodes'])} nodes (raise --limit, or 0 for no cap)"
-    console.print(Text(summary, "dim"))
+    return Text(summary, "dim")
+
+
+# --- one row ------------------------------------------------------------------------------------
+
+#: Values shown on one line of a row tree; ``--json`` has them all.
+_ROW_VALUES_SHOWN: Final = 12
+
+
+def row_tree(answer: Mapping[str, Any]) -> None:
+    """A row trace: the row and its values, the rows it maps to, the input row's values, the
+    model with its deployment, then the rest of the upstream tree, with who ran each step."""
+    row = answer["row"]
+    nodes = {n["id"]: n for n in answer["nodes"]}
+    suffix: dict[str, Text] = {}
+    notes: dict[str, list[Text]] = {}
+    total = f" of {row['rows']}" if row.get("rows") is not None else ""
+    for index, ref in enumerate(row["chain"]):
+        mark = Text(f" row {ref['row']}{total if index == 0 else ''}", "bold yellow")
+        if index == len(row["chain"]) - 1 and index > 0:
+            mark = Text(f" ◀ input row {ref['row']}", "bold yellow")
+        suffix[ref["dataset"]] = mark
+        if index in (0, len(row["chain"]) - 1):
+            notes.setdefault(ref["dataset"], []).append(_row_values(ref))
+    for node in answer["nodes"]:
+        if node["kind"] == "job":
+            extra = _environment_of(node)
+            if extra:
+                suffix[node["id"]] = Text(f" {extra}", "dim")
+    deployment = row.get("deployment")
+    if row.get("model") and deployment and deployment.get("link") == "model":
+        where = "/".join(str(deployment[k]) for k in ("environment", "endpoint") if k in deployment)
+        served = Text(f" ⇪ serves {where}", "cyan")
+        served.append(f" ({short(deployment['id'].rpartition('@')[2])})", "dim")
+        suffix[row["model"]] = served
+    console = _stdout()
+    console.print(_tree(answer, upstream=True, suffix=suffix, notes=notes))
+    console.print(_row_summary(row, nodes))
+    console.print(_summary(answer, upstream=True))
+
+
+def _row_values(ref: Mapping[str, Any]) -> Text:
+    values = ref.get("values")
+    if values is None:
+        return Text(f"values unavailable: {ref.get('values_unavailable') or 'not read'}", "dim")
+    items = list(values.items())
+    text = Text("= ", "yellow")
+    text.append(", ".join(f"{k}={_cell(v)}" for k, v in items[:_ROW_VALUES_SHOWN]))
+    if len(items) > _ROW_VALUES_SHOWN:
+        text.append(f", … ({len(items) - _ROW_VALUES_SHOWN} more)", "dim")
+    return text
+
+
+def _environment_of(node: Mapping[str, Any]) -> str:
+    parts = []
+    script = (node.get("code") or {}).get("script")
+    if script:
+        parts.append(f"script:{short(script, 8)}")
+    if node.get("python"):
+        parts.append(f"py{node['python']}")
+    return " ".join(parts)
+
+
+def _row_summary(row: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> Text:
+    def name(node_id: str) -> str:
+        node = nodes.get(node_id)
+        if node is None:
+            return short_id(node_id)
+        return f"{display_name(node)} {short(node['version'])}"
+
+    line = Text(f"row {row['row']} of {name(row['dataset'])}", "bold")
+    line.append(f" ← row {row['input']['row']} of {name(row['input']['dataset'])}")
+    if row.get("model"):
+        line.append(f"\nmodel: {name(row['model'])}")
+    deployment = row.get("deployment")
+    if deployment:
+        where = "/".join(str(deployment[k]) for k in ("environment", "endpoint") if k in deployment)
+        how = (
+            "read by the scoring run"
+            if deployment.get("link") == "read"
+            else "serving this model when the rows were written"
+        )
+        line.append(f"\ndeployment: {where} ({how})")
+    if row.get("features"):
+        line.append("\nfeatures: " + ", ".join(name(f) for f in row["features"]))
+    if row.get("training_data"):
+        line.append("\ntraining data: " + ", ".join(name(f) for f in row["training_data"]))
+    if row.get("raw_files"):
+        line.append("\nraw files: " + ", ".join(name(f) for f in row["raw_files"]))
+    groups: dict[str, list[str]] = {}
+    for node in nodes.values():
+        if node["kind"] == "job" and (node.get("packages") or node.get("python")):
+            packages = ", ".join(
+                f"{k} {v}" for k, v in sorted((node.get("packages") or {}).items())
+            )
+            key = f"python {node.get('python') or '?'}" + (f"; {packages}" if packages else "")
+            groups.setdefault(key, []).append(str(node["name"]))
+    for key, jobs in groups.items():
+        who = "all executions" if len(groups) == 1 else ", ".join(sorted(jobs))
+        line.append(f"\nenvironment ({who}): {key}", "dim")
+    return line
 
 
 # --- diff ---------------------------------------------------------------------------------------
@@ -397,6 +523,7 @@ __all__ = [
     "migrate_report",
     "node_label",
     "print_json",
+    "row_tree",
     "short",
     "short_id",
     "show_detail",

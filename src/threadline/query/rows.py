@@ -343,7 +343,7 @@ def _checked_link(start: Vertex, facets: Mapping[str, Any], row: int, base: str)
         raise NotFound(
             f"{start} has no row mapping (it was not written row for row from recorded data), "
             f"so its rows cannot be traced one by one; threadline trace {base} gives the "
-            "lineage of the whole dataset"
+            "lineage of the whole version"
         )
     rows = _count(link.get("rows"))
     if rows is not None and row >= rows:

@@ -374,6 +374,9 @@ def _start(
     script = script or (sys.argv[0] if sys.argv else "")
     if script and os.path.isfile(script):
         capture.root.script = os.path.abspath(script)
+    from threadline.capture.environment import prefetch
+
+    prefetch(capture.root.script)
     hooks.install()
     session.previous_excepthook = sys.excepthook
 

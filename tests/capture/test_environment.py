@@ -1,0 +1,90 @@
+"""The code version of a run: git state read once per folder, without git outside a repository."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from threadline.capture import environment
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "t@example.com")
+    git(root, "config", "user.name", "t")
+    (root / "src" / "train.py").write_text("print('v1')\n")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "one")
+    return root
+
+
+def test_a_folder_outside_any_repository_starts_no_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    if any((p / ".git").exists() for p in folder.parents):
+        pytest.skip("the temporary folder is inside a git repository")
+    calls: list[list[str]] = []
+    real = environment._git
+    monkeypatch.setattr(
+        environment, "_git", lambda args, cwd: calls.append(args) or real(args, cwd)
+    )
+    state = environment.git_state(str(folder))
+    assert state.commit is None
+    assert not state.dirty
+    assert calls == []
+
+
+def test_commit_branch_and_dirty_flag_with_a_digest_of_the_diff(repo: Path) -> None:
+    folder = str(repo / "src")
+    clean = environment._read_git_state(Path(folder))
+    assert clean.commit == git(repo, "rev-parse", "HEAD")
+    assert clean.branch == "main"
+    assert not clean.dirty
+    assert clean.diff_digest is None
+    (repo / "src" / "train.py").write_text("print('v2')\n")
+    first = environment._read_git_state(Path(folder))
+    (repo / "src" / "train.py").write_text("print('v3')\n")
+    second = environment._read_git_state(Path(folder))
+    assert first.dirty
+    assert second.dirty
+    assert first.diff_digest != second.diff_digest  # two different dirty trees never look alike
+
+
+def test_prefetch_and_callers_share_one_computation(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = repo / "src" / "train.py"
+    folder = str(script.parent)
+    environment._git_cache.pop(folder, None)
+    computed: list[str] = []
+    real = environment._read_git_state
+    monkeypatch.setattr(
+        environment, "_read_git_state", lambda cwd: computed.append(str(cwd)) or real(cwd)
+    )
+    environment.prefetch(str(script))
+    states = []
+    callers = [
+        threading.Thread(target=lambda: states.append(environment.git_state(folder)))
+        for _ in range(4)
+    ]
+    for thread in callers:
+        thread.start()
+    for thread in callers:
+        thread.join()
+    assert computed == [folder]
+    assert len({id(s) for s in states}) == 1
+    assert states[0].commit == git(repo, "rev-parse", "HEAD")

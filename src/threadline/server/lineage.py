@@ -1,6 +1,9 @@
 """threadline's own questions over HTTP, answering with the query layer's ``to_dict()`` JSON.
 
-* ``GET /api/v1/threadline/trace?id=…&depth=&as_of=&limit=``: upstream of a version;
+* ``GET /api/v1/threadline/trace?id=…&depth=&as_of=&limit=&row=``: upstream of a version;
+  with ``row=N`` (or an id ending in ``#row=N``, ``#`` sent as ``%23``) one data row's lineage,
+  the JSON of ``threadline trace ID#row=N --json`` except that row values are never read
+  from the server's disk (``values_unavailable`` says so);
 * ``GET /api/v1/threadline/impact?id=…&depth=&as_of=&limit=``: downstream of a version;
 * ``GET /api/v1/threadline/show?id=…&as_of=``: everything recorded about one version;
 * ``GET /api/v1/threadline/diff?a=…&b=…``: what differs between two versions;
@@ -68,8 +71,20 @@ def trace(
     depth: Depth = None,
     as_of: AsOf = None,
     limit: Limit = query.DEFAULT_LIMIT,
+    row: Annotated[
+        int | None, Query(ge=0, description="Trace this data row (from 0, header excluded)")
+    ] = None,
 ) -> dict[str, Any]:
-    graph = query.trace(_store(request), _id(id), depth=depth, as_of=as_of, limit=limit)
+    graph = query.trace(
+        _store(request),
+        _id(id),
+        depth=depth,
+        as_of=as_of,
+        limit=limit,
+        row=row,
+        # Row values would hand a remote caller the contents of files on this host.
+        row_values=False,
+    )
     return graph.to_dict()
 
 

@@ -10,11 +10,13 @@ import getpass
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from runner import Project
+from tests.server.live import start_server
 
 from threadline.model.fingerprint import fingerprint_path
 from threadline.model.ids import file_dataset
@@ -250,6 +252,41 @@ def test_errors_exit_with_one_line(project: Project, batch: Any) -> None:
     (project.root / "batch.csv").write_text("a,b,email\n1,2,x\n")
     row = trace_json(project, "preds.csv#row=17")["row"]
     assert row["input"]["values_unavailable"] == "the file changed since it was recorded"
+
+
+def test_the_api_answers_the_same_row_trace_without_reading_files(
+    project: Project, batch: Any, tmp_path: Path
+) -> None:
+    project.python("train.py")
+    project.python("score.py")
+    cli = trace_json(project, "preds.csv#row=17")
+    server = start_server(tmp_path, store=str(project.db))
+    try:
+        with server.client() as client:
+            by_param = client.get("/api/v1/threadline/trace", params={"id": cli["root"], "row": 17})
+            by_fragment = client.get(
+                "/api/v1/threadline/trace", params={"id": f"{cli['root']}#row=17"}
+            )
+            past = client.get("/api/v1/threadline/trace", params={"id": cli["root"], "row": 99})
+    finally:
+        server.stop()
+    assert by_param.status_code == 200, by_param.text
+    assert by_fragment.json() == by_param.json()
+    unread = {"values_unavailable": "row values are not read by this query"}
+
+    def without_values(ref: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in ref.items() if k not in ("values", "values_unavailable")}
+
+    expected = dict(cli)
+    expected["row"] = {
+        **without_values(cli["row"]),
+        **unread,
+        "input": {**without_values(cli["row"]["input"]), **unread},
+        "chain": [{**without_values(ref), **unread} for ref in cli["row"]["chain"]],
+    }
+    assert by_param.json() == expected
+    assert past.status_code == 404
+    assert "it has 40 data rows" in past.json()["message"]
 
 
 def test_help_documents_rows(project: Project) -> None:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from threadline.errors import UsageError
-from threadline.query._common import InList, iso, parse_moment, printable, read
+from threadline.query._common import Ids, InList, iso, parse_moment, printable, read
 from threadline.query.resolve import resolve, split_row
 from threadline.query.result import Edge, LineageGraph, Node
 from threadline.store import schema as s
@@ -47,8 +47,8 @@ _AS_OF = sa.bindparam("as_of", type_=sa.BigInteger)
 def _edge_query(upstream: bool, as_of: bool) -> InList:
     near, far = (_e.c.dst, _e.c.src) if upstream else (_e.c.src, _e.c.dst)
 
-    def build(ids: Sequence[sa.BindParameter[Any]]) -> sa.Select[Any]:
-        stmt = sa.select(_e.c.src, _e.c.dst, _e.c.relation).where(near.in_(ids))
+    def build(ids: Ids) -> sa.Select[Any]:
+        stmt = sa.select(_e.c.src, _e.c.dst, _e.c.relation).where(ids.match(near))
         if as_of:
             # Neither an edge nor a vertex that appeared after the moment asked about.
             stmt = stmt.join(_v, _v.c.id == far).where(
@@ -74,7 +74,7 @@ _DESCRIBE: Final = InList(
             _n.c.facets,
         )
         .join(_n, _n.c.id == _v.c.node_id)
-        .where(_v.c.id.in_(ids))
+        .where(ids.match(_v.c.id))
     )
 )
 
@@ -83,14 +83,14 @@ _ENDED = sa.func.coalesce(_r.c.ended_us, _r.c.state_time_us)
 
 
 def _run_stats(as_of: bool) -> InList:
-    def build(ids: Sequence[sa.BindParameter[Any]]) -> sa.Select[Any]:
+    def build(ids: Ids) -> sa.Select[Any]:
         stmt = sa.select(
             _r.c.execution_id,
             _r.c.state,
             sa.func.count(),
             sa.func.min(_STARTED),
             sa.func.max(_ENDED),
-        ).where(_r.c.execution_id.in_(ids))
+        ).where(ids.match(_r.c.execution_id))
         if as_of:
             stmt = stmt.where(_STARTED <= _AS_OF)
         return stmt.group_by(_r.c.execution_id, _r.c.state)
@@ -99,7 +99,7 @@ def _run_stats(as_of: bool) -> InList:
 
 
 def _recent_runs(as_of: bool) -> InList:
-    def build(ids: Sequence[sa.BindParameter[Any]]) -> sa.Select[Any]:
+    def build(ids: Ids) -> sa.Select[Any]:
         rank = (
             sa.func.row_number()
             .over(
@@ -109,7 +109,7 @@ def _recent_runs(as_of: bool) -> InList:
             .label("rank")
         )
         inner = sa.select(_r.c.execution_id, _r.c.run_id, _r.c.facets, rank).where(
-            _r.c.execution_id.in_(ids)
+            ids.match(_r.c.execution_id)
         )
         if as_of:
             inner = inner.where(_STARTED <= _AS_OF)

@@ -63,6 +63,8 @@ def test_training_script_records_the_true_upstream_of_the_model(
         ("job:train.py/predict:Pipeline", "output", "predictions:train.py/predictions:Pipeline"),
         ("predictions:train.py/predictions:Pipeline", "input", "job:train.py/evaluate:Pipeline"),
         ("dataset:raw.csv", "input", "job:train.py/evaluate:Pipeline"),  # y_test
+        # The metrics evaluate the model that made the predictions.
+        ("model:train.py/model:Pipeline", "input", "job:train.py/evaluate:Pipeline"),
         ("job:train.py/evaluate:Pipeline", "output", "evaluation:train.py/evaluation:Pipeline"),
         ("model:train.py/model:Pipeline", "input", "job:train.py/write:model.joblib"),
         ("job:train.py/write:model.joblib", "output", "model:model.joblib"),
@@ -257,6 +259,26 @@ def test_a_failing_script_keeps_its_exit_code_and_error(project: Project) -> Non
     graph = project.graph()
     assert graph.run("fail.py").state == "FAIL"
     assert "bad input" in graph.run("fail.py").facets
+    # raise SystemExit(3) is invisible to the script's hooks: threadline run sees the status.
+    assert graph.run("boom.py").state == "FAIL"
+    assert "the command exited with status 3" in graph.run("boom.py").facets
+
+
+def test_sys_exit_with_a_failure_status_fails_the_run(project: Project) -> None:
+    project.write("quit.py", "import sys\nprint('half way')\nsys.exit('no input files')\n")
+    project.write("fine.py", "import sys\nsys.exit(0)\n")
+    project.write("none.py", "import sys\nsys.exit()\n")
+    done = project.python("quit.py", check=False)
+    assert done.returncode == 1
+    assert done.stdout == "half way\n"
+    assert done.stderr == "no input files\n"
+    project.python("fine.py")
+    project.python("none.py")
+    graph = project.graph()
+    assert graph.run("quit.py").state == "FAIL"
+    assert "SystemExit: exit status no input files" in graph.run("quit.py").facets
+    assert graph.run("fine.py").state == "COMPLETE"
+    assert graph.run("none.py").state == "COMPLETE"
 
 
 def test_an_unreachable_store_never_stops_the_program(

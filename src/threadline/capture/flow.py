@@ -40,6 +40,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -120,6 +121,8 @@ class Artifact:
     #: A short description used in job names: the estimator class, the file name.
     label: str = ""
     facets: Mapping[str, Any] = field(default_factory=dict)
+    #: Hyperparameters of a fitted model (recorded again by whatever writes it to a file).
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Artifact) and other.node == self.node
@@ -146,7 +149,7 @@ Lineage = frozenset[Artifact]
 
 
 class _Entry:
-    __slots__ = ("columns", "exact", "ref", "rowlink", "sources")
+    __slots__ = ("columns", "exact", "partial", "ref", "rowlink", "sources")
 
     def __init__(
         self,
@@ -155,12 +158,16 @@ class _Entry:
         exact: Artifact | None,
         rowlink: Artifact | None,
         columns: tuple[str, ...],
+        partial: bool = False,
     ) -> None:
         self.ref = ref
         self.sources = sources
         self.exact = exact
         self.rowlink = rowlink
         self.columns = columns
+        #: Part of the object holds data of unknown origin (``df["p"] = arr.round(2)``): its
+        #: ``sources`` are a lower bound, so its upstream falls back to everything seen.
+        self.partial = partial
 
 
 class Flow:
@@ -195,6 +202,7 @@ class Flow:
         exact: Artifact | None = None,
         rowlink: Artifact | None = None,
         columns: tuple[str, ...] = (),
+        partial: bool = False,
     ) -> bool:
         """Remember where ``obj`` came from; False when it cannot be weakly referenced."""
         if obj is None:
@@ -204,7 +212,7 @@ class Flow:
         except TypeError:
             return False
         frozen = frozenset(sources)
-        self._entries[id(obj)] = _Entry(ref, frozen, exact, rowlink, columns)
+        self._entries[id(obj)] = _Entry(ref, frozen, exact, rowlink, columns, partial)
         base = getattr(obj, "base", None) if type(obj).__module__ == "numpy" else None
         if base is not None and type(base).__module__ == "numpy" and id(base) not in self._entries:
             # numpy points every view at the array owning the memory, not at the view it was
@@ -253,6 +261,11 @@ class Flow:
         entry = self._entry(obj) or self._base_entry(obj)
         return entry.sources if entry is not None else None
 
+    def partial(self, obj: object) -> bool:
+        """True when part of ``obj`` is known to hold data of unknown origin."""
+        entry = self._entry(obj) or self._base_entry(obj)
+        return entry is not None and entry.partial
+
     def derive(self, result: object, parents: Iterable[object], *, rows_kept: bool = False) -> None:
         """``result`` was computed from ``parents``: it inherits their known lineage.
 
@@ -264,6 +277,7 @@ class Flow:
         sources: set[Artifact] = set()
         rowlink: Artifact | None = None
         columns: tuple[str, ...] = ()
+        partial = False
         first = True
         for parent in parents:
             if parent is result:
@@ -272,32 +286,54 @@ class Flow:
             entry = self._entry(parent) or self._base_entry(parent)
             if entry is not None:
                 sources.update(entry.sources)
+                partial = partial or entry.partial
                 if first and rows_kept and entry.rowlink is not None:
                     rowlink, columns = entry.rowlink, entry.columns
+            elif is_data(parent):
+                # Joined with data of unknown origin (``pd.concat([known, built_here])``).
+                partial = True
             first = False
         if not sources:
             return
         current = self._entry(result)
         if current is not None:
-            if sources <= current.sources:
+            if sources <= current.sources and (current.partial or not partial):
                 return
             current.sources = current.sources | sources
+            current.partial = current.partial or partial
             current.exact = None
             return
-        self.track(result, sources, rowlink=rowlink, columns=columns)
+        self.track(result, sources, rowlink=rowlink, columns=columns, partial=partial)
 
     def merge_into(self, target: object, value: object, key: object = None) -> None:
         """``target`` was updated in place with ``value`` (``df[key] = value``)."""
         entry = self._entry(value) or self._base_entry(value)
         if entry is None:
+            if is_data(value):
+                # Numbers computed outside any hook (``proba.round(6)``, ``np.where(…)``): the
+                # target now holds data whose origin is unknown, which must widen its upstream
+                # rather than be dropped from it.
+                current = self._entry(target)
+                if current is not None:
+                    current.partial = True
+                    current.exact = None
+                else:
+                    self.track(target, (), partial=True)
             return
         current = self._entry(target)
         link = entry.rowlink
         columns = (str(key),) if key is not None and not isinstance(key, (list, tuple)) else ()
         if current is None:
-            self.track(target, entry.sources, rowlink=link, columns=columns if link else ())
+            self.track(
+                target,
+                entry.sources,
+                rowlink=link,
+                columns=columns if link else (),
+                partial=entry.partial,
+            )
             return
         current.sources = current.sources | entry.sources
+        current.partial = current.partial or entry.partial
         current.exact = None
         if link is not None and (current.rowlink is None or link.node.kind == "predictions"):
             current.rowlink, current.columns = link, columns
@@ -382,6 +418,236 @@ class NoOracle:
         return None
 
 
+# --- what the store already knows ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """A deployment that serves a model version, and since when."""
+
+    node: NodeId
+    valid_from: str
+
+
+class Recorded(Protocol):
+    """Questions about what earlier runs recorded (answered from the store)."""
+
+    def start(self) -> None:
+        """Begin getting ready (e.g. opening the store) without blocking the caller."""
+        ...
+
+    def labels(self, node: NodeId) -> frozenset[str]:
+        """Labels (own and inherited) recorded for the dataset ``node`` names."""
+        ...
+
+    def serving(self, model: NodeId, at: datetime) -> list[Serving]:
+        """Deployments of the model version ``model`` whose time window contains ``at``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class NothingRecorded:
+    """For sessions with no store to ask (a remote server, tests of the flow alone)."""
+
+    def start(self) -> None:
+        return None
+
+    def labels(self, node: NodeId) -> frozenset[str]:
+        return frozenset()
+
+    def serving(self, model: NodeId, at: datetime) -> list[Serving]:
+        return []
+
+    def close(self) -> None:
+        return None
+
+
+#: How long an operation waits for the store to open before going on without its answers.
+_STORE_WAIT: Final = 10.0
+
+
+class StoreRecorded:
+    """Answers :class:`Recorded` questions from a store opened in a background thread.
+
+    A captured process learns here what it cannot see itself: the labels a file it reads was
+    given when another process wrote it (so ``pii`` reaches a model trained three scripts
+    later), and which deployment serves a model file it loads (so scoring links to it).
+    Opening the store costs an SQLAlchemy import, so it starts on the first file read and runs
+    beside the user's code; the first question waits for it at most ``_STORE_WAIT`` seconds.
+    """
+
+    def __init__(self, opener: Callable[[], tuple[Any, bool] | None]) -> None:
+        self._opener = opener
+        self._store: Any = None
+        self._owned = False
+        self._ready = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
+        self._labels: dict[tuple[str, str], frozenset[str]] = {}
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._open, name="threadline-recorded", daemon=True).start()
+
+    def _open(self) -> None:
+        from threadline.capture.hooks._patch import capturing
+
+        try:
+            with capturing(), capture_boundary("capture.recorded"):
+                opened = self._opener()
+                if opened is not None:
+                    self._store, self._owned = opened
+        finally:
+            self._ready.set()
+
+    def _read(self, query: Callable[[Any], Any]) -> Any:
+        self.start()
+        if not self._ready.wait(_STORE_WAIT) or self._store is None:
+            return None
+        return self._store.read(query)
+
+    def labels(self, node: NodeId) -> frozenset[str]:
+        key = (node.namespace, node.name)
+        if key not in self._labels:
+            found: frozenset[str] = frozenset()
+            with capture_boundary("capture.recorded"):
+                facets = self._read(lambda conn: _node_facets(conn, key))
+                found = _classification(facets)
+            self._labels[key] = found
+        return self._labels[key]
+
+    def serving(self, model: NodeId, at: datetime) -> list[Serving]:
+        found: list[Serving] = []
+        if model.version is None:
+            return found
+        with capture_boundary("capture.recorded"):
+            found = self._read(lambda conn: _serving(conn, model, at)) or []
+        return found
+
+    def close(self) -> None:
+        if self._ready.is_set() and self._store is not None and self._owned:
+            with capture_boundary("capture.recorded"):
+                self._store.close()
+            self._store = None
+
+
+def open_recorded() -> tuple[Any, bool] | None:
+    """The store this process records into, for reading: ``(store, opened_here)`` or None.
+
+    An in-process emitter's store is shared.  Under ``threadline run`` the events go to the
+    supervisor, so the configured store is opened for reading, but only if it already exists
+    (a question must never create a store).  A remote server cannot be asked here.
+    """
+    from threadline.capture.emitter import get_emitter
+    from threadline.config import current
+
+    sink = get_emitter().sink
+    store = getattr(sink, "store", None)
+    if store is not None:
+        return store, False
+    settings = current()
+    if settings.url or getattr(sink, "kind", None) == "http":
+        return None
+    from threadline.store import normalize_url, open_store
+
+    url = normalize_url(settings.store)
+    if url.startswith("sqlite:///") and not os.path.isfile(url[len("sqlite:///") :]):
+        return None
+    return open_store(url), True
+
+
+def _node_facets(conn: Any, key: tuple[str, str]) -> Any:
+    import sqlalchemy as sa
+
+    from threadline.store import schema as s
+
+    n = s.nodes
+    return conn.execute(
+        sa.select(n.c.facets).where(
+            n.c.type == "dataset", n.c.namespace == key[0], n.c.name == key[1]
+        )
+    ).scalar_one_or_none()
+
+
+def _classification(facets: Any) -> frozenset[str]:
+    if not facets:
+        return frozenset()
+    import orjson
+
+    body = orjson.loads(facets).get("threadline_classification") or {}
+    return frozenset(str(x) for x in [*body.get("labels", []), *body.get("inherited", [])])
+
+
+def _when(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _serving(conn: Any, model: NodeId, at: datetime) -> list[Serving]:
+    """Deployments written by runs that read ``model`` and still serving at ``at``.
+
+    A deployment's window opens at its ``validFrom``; it closes at its ``validTo`` or when a
+    later version of the same deployment (another model at the same endpoint) opens.
+    """
+    import orjson
+    import sqlalchemy as sa
+
+    from threadline.store import schema as s
+
+    n, v = s.nodes, s.versions
+    read_by, wrote = sa.alias(s.edges), sa.alias(s.edges)
+    model_version = (
+        sa.select(v.c.id)
+        .join(n, n.c.id == v.c.node_id)
+        .where(
+            n.c.type == "dataset",
+            n.c.namespace == model.namespace,
+            n.c.name == model.name,
+            v.c.version == model.version,
+        )
+        .scalar_subquery()
+    )
+    deployed = (
+        sa.select(v.c.node_id, v.c.version)
+        .select_from(read_by)
+        .join(wrote, wrote.c.src == read_by.c.dst)
+        .join(v, v.c.id == wrote.c.dst)
+        .join(n, n.c.id == v.c.node_id)
+        .where(
+            read_by.c.src == model_version,
+            read_by.c.relation == "input",
+            wrote.c.relation == "output",
+            n.c.kind == "deployment",
+        )
+    )
+    ours = {(row.node_id, row.version) for row in conn.execute(deployed)}
+    found: list[Serving] = []
+    for node_id in sorted({node_id for node_id, _ in ours}):
+        node = conn.execute(sa.select(n.c.namespace, n.c.name).where(n.c.id == node_id)).one()
+        current: tuple[datetime, str, str] | None = None
+        for row in conn.execute(sa.select(v.c.version, v.c.facets).where(v.c.node_id == node_id)):
+            window = orjson.loads(row.facets).get("threadline_deployment") or {}
+            start, end = _when(window.get("validFrom")), _when(window.get("validTo"))
+            if start is None or start > at or (end is not None and end <= at):
+                continue
+            if current is None or start > current[0]:
+                current = (start, row.version, window["validFrom"])
+        if current is not None and (node_id, current[1]) in ours:
+            found.append(
+                Serving(NodeId("deployment", node.namespace, node.name, current[1]), current[2])
+            )
+    return found
+
+
 # --- runs ----------------------------------------------------------------------------------
 
 
@@ -436,6 +702,12 @@ class _WriteDraft:
     rows: int | None
     facets: dict[str, Any]
     stage: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _schema_fields(artifact: Artifact) -> list[tuple[str, str]]:
+    schema = artifact.facets.get("schema") or {}
+    return [(str(x.get("name")), str(x.get("type"))) for x in schema.get("fields", [])]
 
 
 def _lazy(obj: object) -> bool:
@@ -519,12 +791,14 @@ class Capture:
         labels: Labels,
         stage: str | None = None,
         oracle: Oracle | None = None,
+        recorded: Recorded | None = None,
     ) -> None:
         self.job = job
         self.namespace = namespace
         self.labels = labels
         self.stage_override = stage
         self.oracle: Oracle = oracle or NoOracle()
+        self.recorded: Recorded = recorded or StoreRecorded(open_recorded)
         self.flow = Flow()
         self.root: RunRecorder | None = None
         self.seen: dict[NodeId, Artifact] = {}
@@ -537,6 +811,8 @@ class Capture:
         #: Added to the script run's ``threadline_capture`` facet (e.g. MLflow run ids).
         self.links: dict[str, list[str]] = {}
         self._evaluations: dict[frozenset[NodeId], _Evaluation] = {}
+        #: predictions version -> (model version that made them, the batch it scored).
+        self._predicted_by: dict[NodeId, tuple[Artifact | None, Artifact | None]] = {}
         self._pending_writes: list[tuple[weakref.ReferenceType[Any], _WriteDraft]] = []
         self._lock = threading.RLock()
         self._mem = memory_namespace(namespace)
@@ -553,10 +829,10 @@ class Capture:
             known = self.flow.lineage(obj)
             if known is None and isinstance(obj, (list, tuple, dict)):
                 known = self._container_lineage(obj)
-            if known is None:
+            if known is None or self.flow.partial(obj):
                 precise = False
-                continue
-            sources.update(known)
+            if known is not None:
+                sources.update(known)
         if not precise:
             sources.update(self.seen.values())
             self.imprecise += 1
@@ -580,6 +856,9 @@ class Capture:
         labels: set[str] = set()
         for source in sources:
             labels.update(source.all_labels)
+            if source.origin in ("read", "loaded") and source.node.kind != "deployment":
+                # Labels the file was given when another process wrote it.
+                labels.update(self.recorded.labels(source.node))
         return frozenset(labels)
 
     def _see(self, artifact: Artifact) -> None:
@@ -689,6 +968,8 @@ class Capture:
             is not None
         ]
         self._register_reads(artifacts)
+        if artifacts:
+            self.recorded.start()
         if obj is not None and artifacts:
             exact = artifacts[0] if len(artifacts) == 1 else None
             rowlink = exact if exact is not None and positional and not model else None
@@ -764,10 +1045,14 @@ class Capture:
     def _draft_write(
         self, obj: object, location: Location, *, hook: str, kind: str | None
     ) -> _WriteDraft:
+        if self._evaluations and (self.flow.lineage(obj) is None or self.flow.partial(obj)):
+            # Metrics are plain numbers no hook can follow: data of unknown origin written
+            # now may hold them, so the evaluations so far must be candidates of its upstream.
+            self.flush_evaluations()
         sources, precise = self.upstream(obj)
         rowlink, columns = self.flow.rowlink(obj) if obj is not None else (None, ())
         model = obj is not None and is_model(obj)
-        chosen = kind or self._write_kind(model, sources, rowlink)
+        chosen = kind or self._write_kind(model, sources, rowlink, precise=precise)
         labels, owners = self.labels.for_path(location.path)
         labels = labels | self.labels.for_columns(_columns(obj))
         facets: dict[str, Any] = {}
@@ -775,8 +1060,11 @@ class Capture:
         if schema:
             facets["schema"] = f.schema(schema)
         rows = row_count(obj) if obj is not None and not model else None
-        if rowlink is not None and rows is not None and rowlink.rows == rows:
-            facets["threadline_rows"] = rows_facet(rowlink.node, rows, columns=columns)
+        if rows is not None:
+            mapping = self._rows_of_write(obj, chosen, sources, rowlink, columns, rows)
+            if mapping is not None:
+                facets["threadline_rows"] = mapping
+        exact = self.flow.exact(obj) if model else None
         stage = self._write_stage(chosen, sources)
         if kind is None and chosen == "dataset" and stage == "features":
             chosen = "features"  # data derived from recorded, non-raw data: a feature table
@@ -791,7 +1079,43 @@ class Capture:
             rows=rows,
             facets=facets,
             stage=stage,
+            params=exact.params if exact is not None else {},
         )
+
+    def _rows_of_write(
+        self,
+        obj: object,
+        kind: str,
+        sources: set[Artifact],
+        rowlink: Artifact | None,
+        columns: tuple[str, ...],
+        rows: int,
+    ) -> dict[str, Any] | None:
+        """``threadline_rows`` of a written table, or None when its rows map to nothing known.
+
+        Predictions that went through numpy (``proba.round(6)``) lose their own row link, but
+        a written table of them is usually still aligned with the scored batch (its id column
+        came along): row *k* then maps to row *k* of that batch, and the facet names the model
+        that made the predictions and the columns that are not the batch's own.
+        """
+        predictions = [s for s in sources if s.node.kind == "predictions"]
+        made = self._predicted_by.get(predictions[0].node) if len(predictions) == 1 else None
+        model = made[0].node if made is not None and made[0] is not None else None
+        if rowlink is not None and rowlink.rows == rows:
+            if kind != "predictions" or rowlink.node.kind == "predictions":
+                return rows_facet(
+                    rowlink.node,
+                    rows,
+                    model=model if kind == "predictions" else None,
+                    columns=columns,
+                )
+            own = {name for name, _ in _schema_fields(rowlink)}
+            added = [c for c in _columns(obj) if c not in own]
+            return rows_facet(rowlink.node, rows, model=model, columns=added)
+        if kind == "predictions" and predictions and predictions[0].rows == rows and made:
+            # No row-aligned input left at all: the only predictions made here, same length.
+            return rows_facet(predictions[0].node, rows, model=model)
+        return None
 
     def _finish_write(self, draft: _WriteDraft) -> None:
         from threadline.model.fingerprint import fingerprint_path
@@ -820,14 +1144,22 @@ class Capture:
             [artifact],
             hook=draft.hook,
             precise=draft.precise,
+            params=draft.params or None,
         )
+        # Not added to what this process has "seen": a file it wrote is not data it holds, so
+        # it is no candidate source of what it writes later (unless it reads it back).
         self.produced.add(node.unversioned)
-        self._see(artifact)
 
-    def _write_kind(self, model: bool, sources: set[Artifact], rowlink: Artifact | None) -> str:
+    def _write_kind(
+        self, model: bool, sources: set[Artifact], rowlink: Artifact | None, *, precise: bool = True
+    ) -> str:
         if model:
             return "model"
         kinds = {source.node.kind for source in sources}
+        if not precise and rowlink is None and "evaluation" in kinds:
+            # Numbers of unknown origin, aligned with no input's rows, written after metrics
+            # were computed: a report of those metrics (``pd.Series(metrics).to_json(…)``).
+            return "evaluation"
         if (rowlink is not None and rowlink.node.kind == "predictions") or "predictions" in kinds:
             return "predictions"
         if "evaluation" in kinds and kinds <= {"evaluation", "predictions", "model"}:
@@ -876,6 +1208,7 @@ class Capture:
         label: str,
         facets: Mapping[str, Any] | None = None,
         parts: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> Artifact:
         version = self._version(
             obj, {"name": name, "inputs": sorted(str(s.node) for s in sources), **(parts or {})}
@@ -895,6 +1228,7 @@ class Capture:
             rows=row_count(obj) if kind != "model" else None,
             label=label,
             facets=extra,
+            params=dict(params or {}),
         )
 
     def features_of(self, X: object, *, hook: str) -> tuple[set[Artifact], bool]:
@@ -973,7 +1307,9 @@ class Capture:
             self.flow.track(estimator, inputs)
             return
         cls = type(estimator).__name__
-        model = self._memory("model", f"{self.job}/model:{cls}", estimator, inputs, label=cls)
+        model = self._memory(
+            "model", f"{self.job}/model:{cls}", estimator, inputs, label=cls, params=params
+        )
         self.emit(
             "fit",
             cls,
@@ -1048,6 +1384,8 @@ class Capture:
             )
         cls = type(estimator).__name__
         inputs = model_sources | features
+        if model is not None and model.origin == "loaded":
+            inputs |= self._serving(model)
         predictions = self._memory(
             "predictions",
             f"{self.job}/predictions:{cls}",
@@ -1074,7 +1412,26 @@ class Capture:
             params={"method": method},
         )
         self._see(predictions)
+        self._predicted_by[predictions.node] = (model, scored)
         self.flow.track(result, {predictions}, exact=predictions, rowlink=predictions)
+
+    def _serving(self, model: Artifact) -> set[Artifact]:
+        """The deployments serving the loaded ``model`` now: predictions link to them."""
+        found: set[Artifact] = set()
+        for serving in self.recorded.serving(model.node, datetime.now(UTC)):
+            artifact = Artifact(
+                node=serving.node,
+                origin="read",
+                owners=self.labels.owners,
+                label=serving.node.name.rpartition("/")[2],
+            )
+            found.add(artifact)
+            self._see(artifact)
+            root = self.root
+            if root is not None and artifact.node not in root.inputs:
+                with capture_boundary("capture.root"):
+                    root.read(artifact.node)
+        return found
 
     # --- evaluation ---------------------------------------------------------------------------
 
@@ -1096,7 +1453,18 @@ class Capture:
             sources |= fitted_on
             precise = precise and precise_model
         predictions = [s for s in sources if s.node.kind == "predictions"]
-        key = frozenset(s.node for s in (predictions or sources))
+        scorings: set[NodeId] = set()
+        for made in predictions:
+            model_, scored = self._predicted_by.get(made.node, (None, None))
+            if model_ is not None:
+                # Metrics evaluate the model: ``diff`` of two model files finds them this way.
+                sources.add(model_)
+            if model_ is not None and scored is not None:
+                scorings |= {model_.node, scored.node}
+            else:
+                scorings.add(made.node)
+        # ``predict`` and ``predict_proba`` of one model on one batch: one evaluation.
+        key = frozenset(scorings or {s.node for s in sources})
         label = (
             next(iter(predictions)).label
             if len(predictions) == 1
@@ -1198,6 +1566,7 @@ class Capture:
         """Emit everything still pending (open-file writes, batched evaluations)."""
         self._drain_pending(final=True)
         self.flush_evaluations()
+        self.recorded.close()
 
     def info(self) -> dict[str, Any]:
         counts = dict(failures)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from threadline.capture.hooks import HookSpec
 from threadline.capture.hooks._common import arg, version_tuple
-from threadline.capture.hooks._patch import Patcher, flow_method
+from threadline.capture.hooks._patch import Patcher, flow_method, from_library
 from threadline.model.ids import NodeId, local_host
 
 if TYPE_CHECKING:
@@ -185,6 +185,8 @@ def _sql_reader(capture: Capture, name: str) -> Any:
 
 
 def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
+    from threadline.capture.flow import is_data
+
     flow = capture.flow
     generic: Any = pd.core.generic.NDFrame
 
@@ -201,13 +203,19 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
         link, _ = flow.rowlink(other)
         flow.derive(result, (other,), rows_kept=link is not None and _same_rows(result, other))
 
+    def merge(target: Any, value: Any, key: Any) -> None:
+        if flow.lineage(value) is None and is_data(value) and from_library(2):
+            # pandas building a result from its own arrays (``a > 1`` makes a Series from an
+            # ndarray, then ``__finalize__`` gives it ``a``'s lineage): not unknown data.
+            return
+        flow.merge_into(target, value, key)
+
     def merge_setitem(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _: Any) -> None:
         if len(args) >= 2:
-            flow.merge_into(frame, args[1], args[0])
+            merge(frame, args[1], args[0])
 
     def merge_insert(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _: Any) -> None:
-        value = arg(args, kwargs, 2, "value")
-        flow.merge_into(frame, value, arg(args, kwargs, 1, "column"))
+        merge(frame, arg(args, kwargs, 2, "value"), arg(args, kwargs, 1, "column"))
 
     def construct(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _: Any) -> None:
         data = arg(args, kwargs, 0, "data")
@@ -215,11 +223,9 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
             return
         if isinstance(data, dict):
             for key, value in data.items():
-                flow.merge_into(frame, value, key)
+                merge(frame, value, key)
         else:
-            flow.merge_into(
-                frame, data, kwargs.get("name") if not hasattr(frame, "columns") else None
-            )
+            merge(frame, data, kwargs.get("name") if not hasattr(frame, "columns") else None)
 
     def to_array(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         flow.derive(result, (frame,), rows_kept=True)

@@ -259,6 +259,26 @@ def test_a_failing_script_keeps_its_exit_code_and_error(project: Project) -> Non
     graph = project.graph()
     assert graph.run("fail.py").state == "FAIL"
     assert "bad input" in graph.run("fail.py").facets
+    # raise SystemExit(3) is invisible to the script's hooks: threadline run sees the status.
+    assert graph.run("boom.py").state == "FAIL"
+    assert "the command exited with status 3" in graph.run("boom.py").facets
+
+
+def test_sys_exit_with_a_failure_status_fails_the_run(project: Project) -> None:
+    project.write("quit.py", "import sys\nprint('half way')\nsys.exit('no input files')\n")
+    project.write("fine.py", "import sys\nsys.exit(0)\n")
+    project.write("none.py", "import sys\nsys.exit()\n")
+    done = project.python("quit.py", check=False)
+    assert done.returncode == 1
+    assert done.stdout == "half way\n"
+    assert done.stderr == "no input files\n"
+    project.python("fine.py")
+    project.python("none.py")
+    graph = project.graph()
+    assert graph.run("quit.py").state == "FAIL"
+    assert "SystemExit: exit status no input files" in graph.run("quit.py").facets
+    assert graph.run("fine.py").state == "COMPLETE"
+    assert graph.run("none.py").state == "COMPLETE"
 
 
 def test_an_unreachable_store_never_stops_the_program(
@@ -273,7 +293,7 @@ def test_an_unreachable_store_never_stops_the_program(
     done = project.python("copy_job.py", THREADLINE_STORE=str(project.root / "blocker" / "x.db"))
     assert done.stdout == "done\n"
     assert (project.root / "out.csv").exists()
-    assert done.stderr.count("cannot open the store") == 1
+    assert done.stderr.count("cannot use the store") == 1
 
 
 def test_the_store_and_installed_packages_are_never_recorded(project: Project) -> None:

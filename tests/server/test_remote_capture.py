@@ -256,3 +256,16 @@ def test_autocapture_in_a_script_sends_to_the_server(fresh_server: Server, proje
     ]
     assert not (project / "local.db").exists()
     assert not (project / ".threadline").exists()
+
+    # Reading what the first script wrote: the server says a run produced it, so the
+    # script's stage is features, not ingestion; and nothing is printed.
+    work.write(
+        "auto_read.py",
+        "import pandas as pd\nimport threadline\n\nthreadline.autocapture('reader')\n"
+        "pd.read_csv('auto.csv').assign(y=1).to_csv('auto_out.csv', index=False)\n",
+    )
+    again = work.python("auto_read.py")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr == ""
+    stages = {row[1]: row[3] for row in summary(stored_events(fresh_server.store))}
+    assert stages["reader"] == "features"

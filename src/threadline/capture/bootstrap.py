@@ -32,11 +32,12 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from threadline.capture.boundary import capture_boundary, report
 from threadline.errors import CaptureError
@@ -201,7 +202,7 @@ class SupervisorOracle:
 class _StoreOracle:
     """The oracle of an in-process store (``autocapture()`` without the supervisor)."""
 
-    def __init__(self, answer: Callable[[list[tuple[str, str]]], list[bool]]) -> None:
+    def __init__(self, answer: Callable[[list[tuple[str, str]]], list[bool | None]]) -> None:
         self._answer = answer
         self._answers: dict[tuple[str, str], bool | None] = {}
 
@@ -218,13 +219,18 @@ class _StoreOracle:
         return self._answers[key]
 
 
-def _in_process_answer(keys: list[tuple[str, str]]) -> list[bool]:
+def _in_process_answer(keys: list[tuple[str, str]]) -> list[bool | None]:
     from threadline.capture.emitter import get_emitter
+    from threadline.capture.http_sink import HttpSink
 
-    store = getattr(get_emitter().sink, "store", None)
+    sink = get_emitter().sink
+    if isinstance(sink, HttpSink):
+        # Capturing to a server: it knows (None, unknown, while it cannot be asked).
+        return sink.produced(keys)
+    store = getattr(sink, "store", None)
     if store is None:
         raise CaptureError("the emitter writes to no local store; stage inference is limited")
-    return produced_nodes(store, keys)
+    return list(produced_nodes(store, keys))
 
 
 def produced_nodes(store: Any, keys: list[tuple[str, str]]) -> list[bool]:
@@ -269,6 +275,9 @@ class Session:
     hooks: Any
     previous_excepthook: Any = None
     error: tuple[type[BaseException], BaseException, TracebackType | None] | None = None
+    #: What the script passed to ``sys.exit`` (None when it did not call it).
+    exit_status: object = None
+    previous_exit: Any = None
     stopped: bool = False
     owns_emitter: bool = False
 
@@ -388,6 +397,16 @@ def _start(
         previous(kind, value, tb)
 
     sys.excepthook = excepthook
+    # A script that ends with sys.exit(1) failed, though no exception reached the excepthook
+    # (SystemExit never does): remember the status for the script run's end.
+    session.previous_exit = sys.exit
+
+    def exit_(status: object = None) -> NoReturn:
+        session.exit_status = status
+        session.previous_exit(status)
+        raise SystemExit(status)  # pragma: no cover - the original always raises
+
+    sys.exit = exit_
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork)
     return session
@@ -419,14 +438,29 @@ def stop(session: Session | None = None, *, uninstall: bool = True) -> None:
         with capture_boundary("capture.root"):
             if root.stage is None:
                 root.stage = capture.inferred_stage()
-            kind, value, tb = session.error or (None, None, None)
+            kind, value, tb = session.error or _failed_exit(session.exit_status)
             _exit_root(root, kind, value, tb)
     if uninstall:
         session.hooks.uninstall()
         if sys.excepthook is not session.previous_excepthook:
             sys.excepthook = session.previous_excepthook or sys.__excepthook__
+        if session.previous_exit is not None:
+            sys.exit = session.previous_exit
     if _session is session:
         _session = None
+
+
+def failed_status(status: object) -> bool:
+    """Whether ``sys.exit(status)`` ends the process with a non-zero exit code."""
+    return status is not None and status != 0
+
+
+def _failed_exit(
+    status: object,
+) -> tuple[type[BaseException], BaseException, None] | tuple[None, None, None]:
+    if not failed_status(status):
+        return None, None, None
+    return SystemExit, SystemExit(f"exit status {status}"), None
 
 
 def _exit_root(
@@ -543,6 +577,9 @@ class Supervisor:
         self._closing = False
         self.failed_events = 0
         self.events = 0
+        #: The command's process: its script run is failed if the command exits non-zero.
+        self.command_pid: int | None = None
+        self._completed_roots: dict[str, dict[str, Any]] = {}
 
     def start(self) -> None:
         """Accept connections now; open the store and write in the background."""
@@ -618,6 +655,7 @@ class Supervisor:
                     message = orjson.loads(frame)
                     if role == "events":
                         events = message.get("events") or []
+                        self._note_completed_roots(events)
                         if message.get("durable"):
                             ack = _Ack()
                             self._queue.put((events, True, ack))
@@ -632,6 +670,47 @@ class Supervisor:
                         send_frame(conn, orjson.dumps({"produced": answers}))
             except (OSError, ValueError, CaptureError):
                 return
+
+    def _note_completed_roots(self, events: list[dict[str, Any]]) -> None:
+        """Remember the command's own script run when it reports COMPLETE."""
+        if self.command_pid is None:
+            return
+        for event in events:
+            if event.get("eventType") != "COMPLETE":
+                continue
+            run = event.get("run") or {}
+            facets = run.get("facets") or {}
+            context = facets.get("threadline_context") or {}
+            if "parent" not in facets and context.get("pid") == self.command_pid:
+                self._completed_roots[str(run.get("runId"))] = event
+
+    def fail_completed_roots(self, status: int) -> None:
+        """The command exited with ``status`` != 0 after its script run reported COMPLETE
+        (``raise SystemExit(1)``, ``os._exit``, a C extension's exit: nothing the script's
+        own hooks can see): record that run as failed.  The FAIL comes later than the
+        COMPLETE, so the run's state is FAIL whatever order the store sees them in."""
+        if not self._completed_roots:
+            return
+        from threadline.model.events import PRODUCER
+
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+        failures = []
+        for event in self._completed_roots.values():
+            run = dict(event["run"])
+            run["facets"] = {
+                **run.get("facets", {}),
+                "errorMessage": {
+                    "_producer": PRODUCER,
+                    "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/"
+                    "ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
+                    "message": f"the command exited with status {status}",
+                    "programmingLanguage": "python",
+                },
+            }
+            failures.append({**event, "eventType": "FAIL", "eventTime": stamp, "run": run})
+        self._completed_roots.clear()
+        self._queue.put((failures, False, None))
 
     def _append(self, events: list[dict[str, Any]], durable: bool) -> bool:
         if self._store is None:
@@ -761,12 +840,16 @@ def run_command(
     # The command runs at full priority; writing its lineage is background work that should
     # only use a core the command leaves idle (SCHED_IDLE on Linux, else the lowest nice).
     _background_priority()
+    supervisor.command_pid = child.pid
     supervisor.start()
     previous = _forward_signals(child)
+    code = 0
     try:
         code = child.wait()
     finally:
         _restore_signals(previous)
+        if code != 0:
+            supervisor.fail_completed_roots(code)
         supervisor.close()
     return 128 - code if code < 0 else code
 

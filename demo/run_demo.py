@@ -1,131 +1,125 @@
-"""`make demo`: run the bundled pipeline with lineage capture, then question the store.
+"""`make demo`: run the bundled pipeline under automatic capture, then question the store.
 
-The pipeline (``pipeline.py``) holds no lineage code; this driver records each stage with the
-explicit API, then asks the real CLI (``python -m threadline``) for the trace of the predictions,
-the impact of a raw file, the diff of the two model variants and a verify of the log.
+The pipeline (``pipeline/*.py``, one script per stage) is plain pandas, scikit-learn and
+joblib code with no lineage calls.  This driver runs each script as
+``threadline run --stage S [--reason R] -- python pipeline/SCRIPT.py OUT …``, records the
+deployment with ``threadline deploy``, scores a batch, and then asks the real CLI for the trace
+of the predictions, the impact of a raw file, the diff of the two model variants and a verify
+of the log.  Owners and the ``pii`` classification come from ``threadline.toml`` next to this
+file: the stage scripts run in this folder, so capture finds it there.
 
 Running it again changes nothing in the graph: the same inputs, code and parameters give the
 same content fingerprints and execution ids, so a re-run only adds occurrences of existing
 executions.  Execution ids include the git commit and a digest of the uncommitted diff, so
 after a code change the re-run rightly records new executions (the data versions stay).
 
-Exit status: 0 when every step succeeded, otherwise the first failing CLI step's exit code
-(1 if lineage could not be written).
+Exit status: 0 when every step succeeded, otherwise the first failing step's exit code.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-import pipeline  # the script's own folder is first on sys.path
 from rich.console import Console
 from rich.rule import Rule
 
-import threadline
-from threadline.model.facets import classification
-from threadline.store import open_store
+from threadline.store import normalize_url, open_store
 
+HERE = Path(__file__).resolve().parent
 console = Console(highlight=False)
 GRAPH = ("nodes", "versions", "edges")
+VARIANTS = ("logreg", "forest")  # the keys of pipeline/common.py VARIANTS, in order
+
+#: (script, arguments after OUT, stage, reason): the pipeline, in order.
+STAGES: tuple[tuple[str, tuple[str, ...], str, str | None], ...] = (
+    ("sources.py", (), "ingestion", "nightly export of the clinic register and the lab system"),
+    ("ingest.py", (), "ingestion", "join register and lab results; drop identifiers"),
+    ("features.py", (), "features", None),
+    *(
+        step
+        for variant in VARIANTS
+        for step in (
+            ("train.py", (variant,), "training", "compare a linear and a tree model"),
+            ("evaluate.py", (variant,), "evaluation", None),
+        )
+    ),
+    ("register.py", (), "registration", "promote the variant with the best ROC AUC"),
+)
+SCORE = ("score.py", (), "scoring", "weekly batch")
 
 
-def run_pipeline(out: Path) -> None:
-    """Every stage of ``pipeline``, each recorded as one run: reads, writes, params, why, who."""
-    p = pipeline.paths(out)
-    owners = ["team:clinical-ml", f"user:{getpass.getuser()}"]
-
-    with threadline.run(
-        "write-raw-sources",
-        stage="ingestion",
-        owners=owners,
-        reason="nightly export of the clinic register and the lab system",
-    ) as r:
-        pipeline.write_raw_sources(out)
-        r.wrote(p["patients"], facets={"threadline_classification": classification(["pii"])})
-        r.wrote(p["measurements"])
-
-    with threadline.run(
-        "ingest",
-        stage="ingestion",
-        owners=owners,
-        reason="join register and lab results; drop identifiers",
-    ) as r:
-        r.read(p["patients"])
-        r.read(p["measurements"])
-        pipeline.ingest(out)
-        r.wrote(p["clean"])
-
-    with threadline.run(
-        "build-features",
-        stage="features",
-        owners=owners,
-        params={"log_scaled": "area*", "holdout": "every 5th"},
-    ) as r:
-        r.read(p["clean"])
-        pipeline.build_features(out)
-        r.wrote(p["train"], kind="features")
-        r.wrote(p["score"], kind="features")
-
-    for variant, params in pipeline.VARIANTS.items():
-        with threadline.run(
-            f"train-{variant}",
-            stage="training",
-            owners=owners,
-            params=params,
-            reason="compare a linear and a tree model",
-        ) as r:
-            r.read(p["train"])
-            pipeline.train(out, variant, params)
-            r.wrote(pipeline.model_path(out, variant), kind="model")
-        with threadline.run(f"evaluate-{variant}", stage="evaluation", owners=owners) as r:
-            r.read(pipeline.model_path(out, variant))
-            r.read(p["train"])
-            metrics = pipeline.evaluate(out, variant)
-            r.wrote(pipeline.eval_path(out, variant), kind="evaluation", metrics=metrics)
-
-    with threadline.run(
-        "register",
-        stage="registration",
-        owners=owners,
-        reason="promote the variant with the best ROC AUC",
-    ) as r:
-        for variant in pipeline.VARIANTS:
-            r.read(pipeline.eval_path(out, variant))
-        best = pipeline.best_variant(out)
-        r.read(pipeline.model_path(out, best))
-        r.param(selected=best)
-        pipeline.register(out, best)
-        r.wrote(p["registry"], kind="model")
-
-    deployment = threadline.deploy(
-        p["registry"], endpoint="diagnosis", environment="production", reason="weekly model refresh"
+def threadline(*args: str, store: str, quiet: bool = False) -> int:
+    """``python -m threadline ARGS`` in this folder (where ``threadline.toml`` is)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "threadline", *args],
+        cwd=HERE,
+        env={**os.environ, "THREADLINE_STORE": store},
+        stdout=subprocess.DEVNULL if quiet else None,
+        check=False,
     )
-
-    with threadline.run("score-batch", stage="scoring", owners=owners) as r:
-        r.read(deployment)
-        r.read(p["score"])
-        pipeline.score(out)
-        r.wrote(p["predictions"], kind="predictions")
+    return done.returncode
 
 
-def cli(*args: str) -> int:
-    """Run one real CLI command, output straight to the terminal; returns its exit code."""
+def stage(
+    script: str, args: Sequence[str], stage_name: str, reason: str | None, out: Path, store: str
+) -> int:
+    """One pipeline script under ``threadline run``; returns its exit status."""
+    options = ["--store", store, "--stage", stage_name]
+    if reason:
+        options += ["--reason", reason]
+    console.print(f"[dim]threadline run --stage {stage_name} -- python pipeline/{script}[/]")
+    command = [sys.executable, f"pipeline/{script}", str(out), *args]
+    return threadline("run", *options, "--", *command, store=store)
+
+
+def run_pipeline(out: Path, store: str) -> int:
+    for script, args, stage_name, reason in STAGES:
+        code = stage(script, args, stage_name, reason, out, store)
+        if code != 0:
+            return code
+    registry = out / "registry" / "diagnosis-model.joblib"
+    console.print("[dim]threadline deploy registry/diagnosis-model.joblib[/]")
+    code = threadline(
+        "--store",
+        store,
+        "deploy",
+        str(registry),
+        "--endpoint",
+        "diagnosis",
+        "--env",
+        "production",
+        "--reason",
+        "weekly model refresh",
+        store=store,
+        quiet=True,
+    )
+    if code != 0:
+        return code
+    return stage(*SCORE, out, store)
+
+
+def cli(*args: str, store: str) -> int:
+    """Run one real CLI command from the caller's folder, output straight to the terminal."""
     command = f"threadline {' '.join(args)}"
     console.print(Rule(command, style="cyan"))
-    code = subprocess.run([sys.executable, "-m", "threadline", *args], check=False).returncode
+    code = subprocess.run(
+        [sys.executable, "-m", "threadline", *args],
+        env={**os.environ, "THREADLINE_STORE": store},
+        check=False,
+    ).returncode
     if code != 0:
         console.print(f"[red]`{command}` failed with exit code {code}[/]")
     return code
 
 
-def store_counts() -> dict[str, int]:
-    with open_store() as store:
-        return store.counts()
+def store_counts(store: str) -> dict[str, int]:
+    with open_store(store) as opened:
+        return opened.counts()
 
 
 def describe(counts: dict[str, int]) -> str:
@@ -156,26 +150,28 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=Path("demo-output"), help="output folder (default: %(default)s)"
     )
     out = parser.parse_args(argv).out.resolve()
-    p = pipeline.paths(out)
+    # Resolved here, in the caller's folder, so every step writes to the store it would use.
+    store = normalize_url(None)
 
-    before = store_counts()
-    console.print(Rule("running the pipeline with lineage capture", style="green"))
-    run_pipeline(out)
-    if not threadline.flush(60.0):
-        console.print("[red]lineage events could not be written to the store[/]")
-        return 1
-    after = store_counts()
+    before = store_counts(store)
+    console.print(Rule("running the pipeline under threadline run", style="green"))
+    code = run_pipeline(out, store)
+    if code != 0:
+        console.print(f"[red]the pipeline failed with exit code {code}[/]")
+        return code
+    after = store_counts(store)
 
     rel = os.path.relpath
     codes = [
-        cli("trace", rel(p["predictions"])),
-        cli("impact", rel(p["patients"])),
+        cli("trace", rel(out / "predictions" / "batch.csv"), store=store),
+        cli("impact", rel(out / "raw" / "patients.csv"), store=store),
         cli(
             "diff",
-            rel(pipeline.model_path(out, "logreg")),
-            rel(pipeline.model_path(out, "forest")),
+            rel(out / "models" / f"{VARIANTS[0]}.joblib"),
+            rel(out / "models" / f"{VARIANTS[1]}.joblib"),
+            store=store,
         ),
-        cli("verify"),
+        cli("verify", store=store),
     ]
 
     console.print(Rule("idempotency", style="green"))

@@ -82,6 +82,7 @@ import threading
 import time
 import types
 import uuid
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -1356,7 +1357,12 @@ def _pandas_via_arrow(values: Any, depth: int) -> bytes | None:
         pa = None
     if pa is not None and sys.byteorder == "little":
         try:
-            converted = pa.array(values, from_pandas=True)
+            with warnings.catch_warnings():
+                # Some pyarrow releases convert tz-aware columns through an accessor pandas
+                # has deprecated: the digest is the same, and a fingerprint must never print.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+                converted = pa.array(values, from_pandas=True)
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
             # Mixed or exotic Python objects Arrow cannot type: encode them one by one below.
             pass

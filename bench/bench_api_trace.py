@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
-from bench_trace import CACHE, DEPTH, N, WINDOW, build
 
+from bench_trace import CACHE, DEPTH, WINDOW, N, build
 from threadline.query import trace
 from threadline.store import open_store
 from threadline.store.schema import SCHEMA_VERSION
@@ -62,7 +62,9 @@ def build_postgres(url: str) -> bool:
     name = dsn.rsplit("/", 1)[1]
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if exists:
                 with psycopg.connect(dsn) as bench:
                     try:
@@ -119,8 +121,18 @@ def free_port() -> int:
 def serve(store: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "threadline", "serve", "--store", store, "--port", str(port)]
-        + ["--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "threadline",
+            "serve",
+            "--store",
+            store,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -33,6 +33,17 @@ def test_child_environment_is_the_child_only(monkeypatch: pytest.MonkeyPatch) ->
     assert "THREADLINE_RUN_STAGE" not in env
     assert env["THREADLINE_STORE"] == "/db"
     assert base == {"PYTHONPATH": "/x", "THREADLINE_RUN_STAGE": "stale", "HOME": "/h"}
+    # Without --store the command keeps the store this process resolved from its environment.
+    inherited = child_environment(
+        {"THREADLINE_STORE": "/mine.db"},
+        socket_path="/s",
+        job=None,
+        stage=None,
+        reason=None,
+        store=None,
+    )
+    assert inherited["THREADLINE_STORE"] == "/mine.db"
+    assert JOB_ENV not in inherited
     assert (SITE_DIR / "sitecustomize.py").is_file()
     assert sorted(p.name for p in SITE_DIR.iterdir() if p.suffix == ".py") == ["sitecustomize.py"]
 

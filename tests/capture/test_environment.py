@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
+import types
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,35 @@ def test_prefetch_and_callers_share_one_computation(
     assert computed == [folder]
     assert len({id(s) for s in states}) == 1
     assert states[0].commit == git(repo, "rev-parse", "HEAD")
+
+
+def test_threadline_own_cli_is_not_the_users_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def main_module(path: Path, spec_name: str | None = None) -> None:
+        module = types.ModuleType("__main__")
+        module.__file__ = str(path)
+        module.__spec__ = types.SimpleNamespace(name=spec_name) if spec_name else None  # type: ignore[assignment]
+        monkeypatch.setitem(sys.modules, "__main__", module)
+
+    script = tmp_path / "train.py"
+    script.write_text("print('hi')\n")
+    main_module(script)
+    assert environment.entry_script() == str(script)
+
+    # The console script pip writes, wherever the virtualenv lives (often inside the project).
+    console = tmp_path / ".venv" / "bin" / "threadline"
+    console.parent.mkdir(parents=True)
+    console.write_text("import sys\nfrom threadline.__main__ import main\nsys.exit(main())\n")
+    main_module(console)
+    assert environment.entry_script() is None
+
+    package = Path(environment.__file__).resolve().parent.parent
+    main_module(package / "__main__.py", "threadline.__main__")
+    assert environment.entry_script() is None
+
+    # A user's own file that happens to be called threadline is still the user's script.
+    own = tmp_path / "threadline"
+    own.write_text("print('mine')\n")
+    main_module(own)
+    assert environment.entry_script() == str(own)

@@ -798,12 +798,15 @@ def child_environment(
         (JOB_ENV, job),
         (STAGE_ENV, stage),
         (REASON_ENV, reason),
-        ("THREADLINE_STORE", store),
     ):
         if value:
             env[key] = value
         else:
-            env.pop(key, None)
+            env.pop(key, None)  # never inherited from an enclosing threadline run
+    if store:
+        env["THREADLINE_STORE"] = store
+    # Otherwise the command resolves the store as this process did (its THREADLINE_STORE, or
+    # the settings file): capture reads it too (labels, deployments), so both must agree.
     return env
 
 

@@ -144,9 +144,39 @@ def script_digest(path: str) -> str | None:
 
 
 def entry_script() -> str | None:
+    """The user's script this process runs, or None (a REPL, ``-c``, or threadline's own CLI).
+
+    ``threadline deploy`` records a run from threadline's command line: the code version of
+    that run is the project's (the working directory's repository), never threadline's own
+    checkout or console script, which would make every threadline upgrade a new execution.
+    """
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
-    return os.path.abspath(path) if path else None
+    if not path:
+        return None
+    script = os.path.abspath(str(path))
+    if _is_threadline_cli(script, getattr(main, "__spec__", None)):
+        return None
+    return script
+
+
+def _is_threadline_cli(path: str, spec: Any) -> bool:
+    if spec is not None and str(getattr(spec, "name", "")).startswith("threadline"):
+        return True  # python -m threadline …
+    package = Path(__file__).resolve().parent.parent
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(package):
+        return True
+    # The console script pip writes: a stub named threadline that imports threadline.__main__.
+    return resolved.name == "threadline" and "threadline.__main__" in _head(resolved)
+
+
+def _head(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(2048).decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 @functools.lru_cache(maxsize=1)

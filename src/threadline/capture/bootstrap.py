@@ -199,6 +199,71 @@ class SupervisorOracle:
             self._answers[key] = answer
 
 
+class SupervisorRecorded:
+    """Answers what earlier runs recorded (labels, serving deployments) by asking the
+    supervisor, which has the store open already: a captured script then never imports
+    SQLAlchemy nor opens the store itself (that cost a quarter of a second per script).
+    Implements :class:`threadline.capture.flow.Recorded`; answers are cached."""
+
+    def __init__(self, path: str, timeout: float = 10.0) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._broken = False
+        self._labels: dict[tuple[str, str], frozenset[str]] = {}
+
+    def start(self) -> None:
+        return None  # nothing to get ready: the supervisor opened the store
+
+    def _ask(self, question: dict[str, Any]) -> dict[str, Any] | None:
+        import orjson
+
+        with self._lock:
+            if self._broken:
+                return None
+            try:
+                if self._sock is None:
+                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    sock.settimeout(self._timeout)
+                    sock.connect(self._path)
+                    send_frame(sock, orjson.dumps({"role": "recorded", "pid": os.getpid()}))
+                    self._sock = sock
+                send_frame(self._sock, orjson.dumps(question))
+                frame = recv_frame(self._sock)
+            except (OSError, CaptureError):
+                frame = None
+            if frame is None:
+                self._broken = True
+                return None
+            answer: dict[str, Any] = orjson.loads(frame)
+            return answer
+
+    def labels(self, node: Any) -> frozenset[str]:
+        key = (node.namespace, node.name)
+        if key not in self._labels:
+            answer = self._ask({"labels": list(key)}) or {}
+            self._labels[key] = frozenset(str(x) for x in answer.get("labels") or ())
+        return self._labels[key]
+
+    def serving(self, model: Any, at: Any) -> list[Any]:
+        from threadline.capture.flow import Serving
+        from threadline.model.ids import NodeId
+
+        if model.version is None:
+            return []
+        answer = self._ask({"serving": str(model), "at": at.isoformat()}) or {}
+        return [Serving(NodeId.parse(node), since) for node, since in answer.get("serving") or ()]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.close()
+            self._sock = None
+            self._broken = True
+
+
 class _StoreOracle:
     """The oracle of an in-process store (``autocapture()`` without the supervisor)."""
 
@@ -347,6 +412,7 @@ def _start(
     reason: str | None,
     namespace: str | None,
     oracle: Any = None,
+    recorded: Any = None,
     script: str | None = None,
 ) -> Session:
     from threadline.capture.flow import Capture, start_root
@@ -366,6 +432,7 @@ def _start(
         labels=labels,
         stage=stage,
         oracle=oracle,
+        recorded=recorded,
     )
     hooks = Hooks(capture, debug=settings.debug)
     session = Session(capture=capture, hooks=hooks)
@@ -539,6 +606,7 @@ def bootstrap_child(environ: Mapping[str, str] | None = None) -> Session | None:
             reason=env.get(REASON_ENV) or None,
             namespace=None,
             oracle=SupervisorOracle(path),
+            recorded=SupervisorRecorded(path),
         )
         session.owns_emitter = True
         _session = session
@@ -664,6 +732,9 @@ class Supervisor:
                         else:
                             self._queue.put((events, False, None))
                             conn.sendall(b"\x01")
+                    elif role == "recorded":
+                        self._store_ready.wait()
+                        send_frame(conn, orjson.dumps(self._recorded(message)))
                     else:
                         self._store_ready.wait()
                         answers = self._produced(message.get("nodes") or [])
@@ -733,6 +804,32 @@ class Supervisor:
             self.failed_events += len(events)
             return False
         return True
+
+    def _recorded(self, question: dict[str, Any]) -> dict[str, Any]:
+        """A :class:`SupervisorRecorded` question, answered from the store (nothing when the
+        events go to a server: it cannot be asked these yet)."""
+        if self._store is None or getattr(self._store, "kind", None) == "http":
+            return {}
+        from threadline.capture import flow
+
+        try:
+            if "labels" in question:
+                namespace, name = question["labels"]
+                key = (str(namespace), str(name))
+                facets = self._store.read(lambda conn: flow._node_facets(conn, key))
+                return {"labels": sorted(flow._classification(facets))}
+            if "serving" in question:
+                from datetime import datetime
+
+                from threadline.model.ids import NodeId
+
+                model = NodeId.parse(str(question["serving"]))
+                at = datetime.fromisoformat(str(question["at"]))
+                found = self._store.read(lambda conn: flow._serving(conn, model, at))
+                return {"serving": [[str(s.node), s.valid_from] for s in found]}
+        except Exception:  # a question must never break the command: no answer
+            return {}
+        return {}
 
     def _produced(self, keys: list[list[str]]) -> list[bool | None]:
         if self._store is None:

@@ -645,6 +645,7 @@ class Supervisor:
         self._closing = False
         self.failed_events = 0
         self.events = 0
+        self._batches = 0  # handed to the writer thread
         #: The command's process: its script run is failed if the command exits non-zero.
         self.command_pid: int | None = None
         self._completed_roots: dict[str, dict[str, Any]] = {}
@@ -726,10 +727,12 @@ class Supervisor:
                         self._note_completed_roots(events)
                         if message.get("durable"):
                             ack = _Ack()
+                            self._batches += 1
                             self._queue.put((events, True, ack))
                             ack.done.wait()
                             conn.sendall(b"\x01" if ack.ok else b"\x00")
                         else:
+                            self._batches += 1
                             self._queue.put((events, False, None))
                             conn.sendall(b"\x01")
                     elif role == "recorded":
@@ -781,6 +784,7 @@ class Supervisor:
             }
             failures.append({**event, "eventType": "FAIL", "eventTime": stamp, "run": run})
         self._completed_roots.clear()
+        self._batches += 1
         self._queue.put((failures, False, None))
 
     def _append(self, events: list[dict[str, Any]], durable: bool) -> bool:
@@ -856,7 +860,9 @@ class Supervisor:
         for thread in self._threads:
             thread.join(timeout)
         self._queue.put(None)
-        if self._writer is not None:
+        if self._writer is not None and (self._batches or self._store_ready.is_set()):
+            # With nothing to write, a store still opening (an SQLAlchemy import) is not
+            # waited for: a command that captured nothing ends as fast as it would alone.
             self._writer.join(timeout)
         if self._store is not None:
             with contextlib.suppress(Exception):

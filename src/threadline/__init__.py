@@ -7,11 +7,15 @@ lazily on first attribute access (PEP 562) so ``import threadline`` stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from threadline._version import __version__
 
+# Not typing.TYPE_CHECKING: importing typing costs ~8 ms, and ``threadline run`` starts by
+# importing this package.  Type checkers treat any constant named TYPE_CHECKING alike.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from threadline.capture.api import RunRecorder, deploy, run, step
     from threadline.capture.bootstrap import autocapture
     from threadline.capture.emitter import Emitter, shutdown

@@ -11,7 +11,7 @@ import sys
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "run":
-        from threadline.capture.bootstrap import cli_run
+        from threadline.capture.launch import cli_run
 
         code = cli_run(sys.argv[2:])
         if code is not None:

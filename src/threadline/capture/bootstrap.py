@@ -30,7 +30,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,15 +38,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, NoReturn
 
+from threadline.capture import launch
 from threadline.capture.boundary import capture_boundary, report
+from threadline.capture.launch import (
+    JOB_ENV,
+    REASON_ENV,
+    SOCKET_ENV,
+    STAGE_ENV,
+    Listener,
+    child_environment,
+    cli_run,
+)
 from threadline.errors import CaptureError
 
-SOCKET_ENV: Final = "THREADLINE_CAPTURE_SOCKET"
-JOB_ENV: Final = "THREADLINE_RUN_JOB"
-STAGE_ENV: Final = "THREADLINE_RUN_STAGE"
-REASON_ENV: Final = "THREADLINE_RUN_REASON"
 #: The folder put first on the child's PYTHONPATH (it holds only ``sitecustomize.py``).
-SITE_DIR: Final = Path(__file__).resolve().parent / "hooks" / "_site"
+SITE_DIR: Final = Path(launch.SITE_DIR)
 
 _HEADER = struct.Struct(">I")
 _MAX_FRAME: Final = 256 * 1024 * 1024
@@ -625,15 +630,16 @@ class Supervisor:
     sender marked durable (``strict`` mode) is acknowledged only after its commit.
     """
 
-    def __init__(self, store_target: str | None, *, url: str | None = None) -> None:
+    def __init__(
+        self, store_target: str | None, *, url: str | None = None, listener: Listener | None = None
+    ) -> None:
         self.store_target = store_target
         #: A threadline server to ship to instead of the store (else the ``url`` setting).
         self.url = url
-        self._folder = tempfile.mkdtemp(prefix="tl-")
-        self.path = os.path.join(self._folder, "capture.sock")
-        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._server.bind(self.path)
-        self._server.listen(16)
+        self._listener = listener or Listener()
+        self._folder = self._listener.folder
+        self.path = self._listener.path
+        self._server = self._listener.socket
         self._store: Any = None
         self._store_ready = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -883,36 +889,6 @@ class _Ack:
         self.ok = False
 
 
-def child_environment(
-    base: Mapping[str, str],
-    *,
-    socket_path: str | None,
-    job: str | None,
-    stage: str | None,
-    reason: str | None,
-    store: str | None,
-) -> dict[str, str]:
-    """The environment of the command ``threadline run`` starts (its own, never ours)."""
-    env = dict(base)
-    existing = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = str(SITE_DIR) + (os.pathsep + existing if existing else "")
-    for key, value in (
-        (SOCKET_ENV, socket_path),
-        (JOB_ENV, job),
-        (STAGE_ENV, stage),
-        (REASON_ENV, reason),
-    ):
-        if value:
-            env[key] = value
-        else:
-            env.pop(key, None)  # never inherited from an enclosing threadline run
-    if store:
-        env["THREADLINE_STORE"] = store
-    # Otherwise the command resolves the store as this process did (its THREADLINE_STORE, or
-    # the settings file): capture reads it too (labels, deployments), so both must agree.
-    return env
-
-
 def run_command(
     command: Sequence[str],
     *,
@@ -924,29 +900,20 @@ def run_command(
     url: str | None = None,
 ) -> int:
     """``threadline run``: run ``command`` with automatic capture; return its exit status."""
-    from threadline.errors import UsageError
-    from threadline.model import facets as f
-
-    if not command:
-        raise UsageError("threadline run needs a command after --, e.g. -- python train.py")
-    if stage is not None:
-        f.stage(stage)
-    base = os.environ if environ is None else environ
-    if url:
-        base = {**base, "THREADLINE_URL": url}  # the command's processes see it too
-    supervisor = Supervisor(store, url=url)
-    env = child_environment(
-        base, socket_path=supervisor.path, job=job, stage=stage, reason=reason, store=store
+    return launch.run(
+        command, job=job, stage=stage, reason=reason, store=store, environ=environ, url=url
     )
-    try:
-        child = subprocess.Popen(list(command), env=env)
-    except OSError as exc:
-        supervisor.close(1.0)
-        raise UsageError(f"cannot run {command[0]!r}: {exc}") from exc
+
+
+def supervise(
+    child: subprocess.Popen[bytes], listener: Listener, *, store: str | None, url: str | None
+) -> int:
+    """Serve the started command's capture until it exits; return its exit status."""
+    supervisor = Supervisor(store, url=url, listener=listener)
+    supervisor.command_pid = child.pid
     # The command runs at full priority; writing its lineage is background work that should
     # only use a core the command leaves idle (SCHED_IDLE on Linux, else the lowest nice).
     _background_priority()
-    supervisor.command_pid = child.pid
     supervisor.start()
     previous = _forward_signals(child)
     code = 0
@@ -993,59 +960,6 @@ def _restore_signals(previous: dict[int, Any]) -> None:
         signal.signal(signum, handler)
 
 
-_RUN_OPTIONS: Final = ("--job", "--stage", "--reason", "--store", "--url")
-
-
-def cli_run(argv: Sequence[str]) -> int | None:
-    """``threadline run ARGV`` without Typer: the exit status, or ``None`` to use the full CLI.
-
-    ARGV is what follows ``run``: ``[--job J] [--stage S] [--reason R] [--store X] [--url U]
-    [--] COMMAND…`` (``--opt=value`` works too).  ``--help`` or an unknown option returns ``None``.
-    """
-    options: dict[str, str] = {}
-    args = list(argv)
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        if arg == "--":
-            index += 1
-            break
-        name, eq, value = arg.partition("=")
-        if name not in _RUN_OPTIONS:
-            if arg.startswith("-"):
-                return None
-            break
-        if not eq:
-            if index + 1 >= len(args):
-                return None
-            value = args[index + 1]
-            index += 1
-        options[name[2:]] = value
-        index += 1
-    command = args[index:]
-    if not command:
-        return None
-    from threadline.errors import ThreadlineError
-
-    try:
-        url = options.get("url")
-        if url is not None:
-            from threadline.capture.http_sink import resolve_url
-
-            url = resolve_url(url)
-        return run_command(
-            command,
-            job=options.get("job"),
-            stage=options.get("stage"),
-            reason=options.get("reason"),
-            store=options.get("store"),
-            url=url,
-        )
-    except ThreadlineError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
-
-
 __all__ = [
     "Session",
     "SocketSink",
@@ -1058,4 +972,5 @@ __all__ = [
     "default_job",
     "run_command",
     "stop",
+    "supervise",
 ]

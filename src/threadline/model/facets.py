@@ -27,16 +27,7 @@ from typing import Any, Final
 from threadline.errors import UsageError
 from threadline.model.events import PRODUCER
 from threadline.model.ids import ARTIFACT_KINDS
-
-STAGES: Final = (
-    "ingestion",
-    "features",
-    "training",
-    "evaluation",
-    "registration",
-    "deployment",
-    "scoring",
-)
+from threadline.model.stages import check_stage
 
 _OL = "https://openlineage.io/spec/facets"
 _TL = "https://threadline.dev/spec/facets/1-0-0"
@@ -105,9 +96,7 @@ def quality(metrics: dict[str, float]) -> dict[str, Any]:
 
 def stage(name: str) -> dict[str, Any]:
     """``threadline_stage``: where in the ML lifecycle a job sits."""
-    if name not in STAGES:
-        raise UsageError(f"unknown stage {name!r}; expected one of {', '.join(STAGES)}")
-    return _facet(f"{_TL}/StageJobFacet.json", stage=name)
+    return _facet(f"{_TL}/StageJobFacet.json", stage=check_stage(name))
 
 
 def reason(text: str) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+"""The launcher of ``threadline run``: options, the private socket folder, nothing half-started."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from threadline.capture import launch
+from threadline.errors import UsageError
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["python", "a.py"], ({}, ["python", "a.py"])),
+        (["--", "python", "--job", "x"], ({}, ["python", "--job", "x"])),
+        (
+            ["--job", "j", "--stage=training", "--", "python", "t.py", "--store", "s"],
+            ({"job": "j", "stage": "training"}, ["python", "t.py", "--store", "s"]),
+        ),
+        (["--store", "x.db", "make", "all"], ({"store": "x.db"}, ["make", "all"])),
+        (["--help"], None),
+        (["--verbose", "python"], None),
+        (["--job"], None),
+        (["--job", "j"], None),
+        (["--"], None),
+        ([], None),
+    ],
+)
+def test_parse_run_args(argv: list[str], expected: tuple[dict[str, str], list[str]] | None) -> None:
+    assert launch.parse_run_args(argv) == expected
+
+
+def test_the_socket_folder_is_private_and_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    listener = launch.Listener()
+    try:
+        folder = Path(listener.folder)
+        assert folder.parent == tmp_path
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert stat.S_ISSOCK(Path(listener.path).stat().st_mode)
+        other = launch.Listener()
+        assert other.folder != listener.folder
+        other.discard()
+    finally:
+        listener.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_command_that_cannot_start_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    with pytest.raises(UsageError, match="cannot run 'no-such-program-tl'"):
+        launch.run(["no-such-program-tl"], store=str(tmp_path / "s.db"))
+    with pytest.raises(UsageError, match="unknown stage 'launch'"):
+        launch.run(["true"], stage="launch")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_is_started_before_the_supervisor_is_imported(tmp_path: Path) -> None:
+    # The launcher's own imports are all it needs to start the command.
+    probe = (
+        "import sys; from threadline.capture import launch;"
+        "heavy = [m for m in ('threadline.capture.bootstrap', 'sqlalchemy', 'typing')"
+        " if m in sys.modules]; print(heavy)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.stdout.strip() == "[]"

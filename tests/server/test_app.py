@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -124,6 +126,26 @@ def test_several_workers_share_one_store(server_factory: Callable[..., Server]) 
             assert http.post("/api/v1/lineage", json=body).status_code == 201
         runs = http.get("/api/v1/namespaces/workers/jobs/j/runs", params={"limit": 100}).json()
     assert runs["totalCount"] == 40
+    # Stopping the server stops its workers too: nothing is left listening, nothing orphaned.
+    port = server.url.rsplit(":", 1)[1]
+    server.stop()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _processes_mentioning(f"--port {port}"):
+        time.sleep(0.1)
+    assert _processes_mentioning(f"--port {port}") == []
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in line:
+                found.append(line)
+    return found
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from typing import Annotated, Any
 
@@ -97,11 +96,12 @@ def register(app: typer.Typer) -> None:
             "--timeout-graceful-shutdown",
             "3",
         ]
-        try:
-            code = subprocess.call(command, env=env)
-        except KeyboardInterrupt:
-            code = 0
-        raise typer.Exit(code)
+        # Become uvicorn's supervisor rather than its parent: a SIGTERM to this process (a
+        # service manager, a test) then reaches it, and it stops its workers. As a parent
+        # we would die alone and leave uvicorn and its workers running, orphaned.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, command, env)
 
     @app.command()
     def sync(

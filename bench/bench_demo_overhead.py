@@ -35,7 +35,8 @@ TARGET: Final = 0.05
 
 def driver() -> ModuleType:
     spec = importlib.util.spec_from_file_location("run_demo", DEMO / "run_demo.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -11,8 +11,8 @@ Fairness: both sides run with compiled bytecode cached in a private folder (an i
 threadline ships its ``.pyc`` files; a ``PYTHONDONTWRITEBYTECODE`` checkout would otherwise pay
 for compiling threadline on every run and not pandas), after one warm-up run each.
 
-``threadline run`` is started as the ``threadline`` CLI when it has a ``run`` command, and
-otherwise through ``threadline.cli.capture.register`` on a bare Typer app.
+``threadline run`` is started as users start it: the ``threadline`` console script, and
+``python -m threadline run`` (the same entry point, one line each).
 
 Run: ``python bench/bench_capture.py``  (env BENCH_RUNS, default 11; BENCH_ROWS, default 20000)
 """
@@ -61,22 +61,6 @@ PIPELINE = textwrap.dedent(
     """
 )
 
-DRIVER = textwrap.dedent(
-    """
-    import typer
-    from threadline.cli.capture import register
-
-    app = typer.Typer()
-    register(app)
-
-    @app.callback()
-    def main() -> None:
-        pass
-
-    app()
-    """
-)
-
 
 def make_data(folder: Path) -> None:
     import numpy as np
@@ -88,22 +72,11 @@ def make_data(folder: Path) -> None:
     frame.to_csv(folder / "data.csv", index=False)
 
 
-FAST = (
-    "import sys; from threadline.capture.bootstrap import cli_run; sys.exit(cli_run(sys.argv[1:]))"
-)
-
-
-def cli_command() -> list[str]:
-    """``threadline run`` as users start it: the CLI, or ``register()`` on a bare Typer app."""
-    try:
-        from threadline.cli import app
-
-        names = {c.name for c in getattr(app, "registered_commands", [])}
-        if "run" in names:
-            return [sys.executable, "-m", "threadline", "run"]
-    except ImportError:
-        pass
-    return [sys.executable, "-c", DRIVER, "run"]
+def console_script() -> list[str]:
+    """The ``threadline`` console script installed beside this interpreter (what users type),
+    or ``python -m threadline`` (the same entry point) when there is none."""
+    script = Path(sys.executable).with_name("threadline")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "threadline"]
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -122,8 +95,8 @@ def main() -> int:
         env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
         plain = [sys.executable, "pipeline.py"]
         sides = {
-            "threadline run (fast entry)": [sys.executable, "-c", FAST, "--", *plain],
-            "threadline run (full CLI)": [*cli_command(), "--", *plain],
+            "threadline run": [*console_script(), "run", "--", *plain],
+            "python -m threadline run": [sys.executable, "-m", "threadline", "run", "--", *plain],
         }
         counter = iter(range(10_000))
 
@@ -152,8 +125,8 @@ def main() -> int:
             print(
                 f"{name:32} median {median * 1000:6.0f} ms  min {min(values) * 1000:6.0f} ms{extra}"
             )
-        overhead = overheads["threadline run (fast entry)"]
-        print(f"target ≤ {TARGET * 100:.0f} % (fast entry: the console script's run path)")
+        overhead = overheads["threadline run"]
+        print(f"target ≤ {TARGET * 100:.0f} % (threadline run, the console script)")
         from threadline.store import open_store
 
         store = open_store(folder / "lineage-3.db")

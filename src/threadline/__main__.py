@@ -6,6 +6,7 @@ captured program, so its own start-up is part of the capture overhead.
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -15,7 +16,12 @@ def main() -> None:
 
         code = cli_run(sys.argv[2:])
         if code is not None:
-            sys.exit(code)
+            # Everything is written and the store closed: skip the interpreter's teardown
+            # (SQLAlchemy's modules, the supervisor's threads), 50-80 ms that every
+            # captured script would otherwise wait for.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
     from threadline.cli import main as cli_main
 
     cli_main()

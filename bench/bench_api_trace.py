@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +25,7 @@ from typing import TypeVar
 
 import httpx
 
+from bench_server import start as start_server
 from bench_trace import CACHE, DEPTH, WINDOW, N, build
 from threadline.query import trace
 from threadline.store import open_store
@@ -111,43 +109,6 @@ def build_postgres(url: str) -> bool:
     return True
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def serve(store: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "threadline",
-            "serve",
-            "--store",
-            store,
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"threadline serve did not start on {store}")
-
-
 def timed(fn: Callable[[], T]) -> tuple[float, T]:
     start = time.perf_counter()
     result = fn()
@@ -155,7 +116,8 @@ def timed(fn: Callable[[], T]) -> tuple[float, T]:
 
 
 def measure(label: str, store_url: str, targets: list[str]) -> None:
-    process, base = serve(store_url)
+    process, port = start_server(store_url, workers=1)
+    base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=60) as http:
 

@@ -213,7 +213,8 @@ def free_port() -> int:
         return port
 
 
-def start(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start(store: str, workers: int = WORKERS) -> tuple[subprocess.Popen[bytes], int]:
+    """A real ``threadline serve`` on ``store`` and a free loopback port, once it answers."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -222,11 +223,11 @@ def start(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
             "threadline",
             "serve",
             "--store",
-            str(folder / "lineage.db"),
+            store,
             "--port",
             str(port),
             "--workers",
-            str(WORKERS),
+            str(workers),
             "--log-level",
             "warning",
         ],
@@ -254,7 +255,7 @@ def main() -> None:
         "with the load generator"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        process, port = start(Path(tmp))
+        process, port = start(str(Path(tmp) / "lineage.db"))
         try:
             bodies = official_bodies(N, "single")
             size = statistics.mean(len(b) for b in bodies)

@@ -889,20 +889,8 @@ class _Ack:
         self.ok = False
 
 
-def run_command(
-    command: Sequence[str],
-    *,
-    job: str | None = None,
-    stage: str | None = None,
-    reason: str | None = None,
-    store: str | None = None,
-    environ: Mapping[str, str] | None = None,
-    url: str | None = None,
-) -> int:
-    """``threadline run``: run ``command`` with automatic capture; return its exit status."""
-    return launch.run(
-        command, job=job, stage=stage, reason=reason, store=store, environ=environ, url=url
-    )
+#: ``threadline run`` as a function (see :func:`threadline.capture.launch.run`).
+run_command = launch.run
 
 
 def supervise(

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from threadline.errors import StoreUnavailable, UsageError
+from threadline.errors import StoreUnavailable
 from threadline.query import LineageGraph, trace
+from threadline.query._common import parse_moment
 from threadline.query.graph import describe
 from threadline.store import schema as s
 
@@ -29,19 +30,7 @@ _CHUNK = 500
 
 def moment(value: dt.datetime | str | None, option: str) -> int | None:
     """A user's time (``datetime`` or ISO 8601 text; naive means UTC) in epoch microseconds."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-        except ValueError:
-            raise UsageError(
-                f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-25)"
-            ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return int(value.timestamp()) * 1_000_000 + value.microsecond
+    return parse_moment(value, option)
 
 
 def collect(

@@ -423,10 +423,10 @@ def _start(
     from threadline.capture.flow import Capture, start_root
     from threadline.capture.hooks import Hooks
     from threadline.capture.labels import from_settings
-    from threadline.config import resolve
+    from threadline.config import current
     from threadline.model import facets as f
 
-    settings = resolve()
+    settings = current()
     if stage is not None:
         f.stage(stage)  # validates, naming the known stages
     labels = from_settings(settings)
@@ -587,9 +587,9 @@ def bootstrap_child(environ: Mapping[str, str] | None = None) -> Session | None:
     if not path or is_worker_process(getattr(sys, "orig_argv", sys.argv), sys.argv):
         return None
     from threadline.capture.emitter import Emitter, set_emitter
-    from threadline.config import resolve
+    from threadline.config import current
 
-    settings = resolve()
+    settings = current()  # one search for the settings file, shared with _start below
     try:
         sink = SocketSink(path)
     except OSError as exc:

@@ -420,6 +420,27 @@ class StoreContract:
         assert json.loads(stored.body) == body
         assert b'"epochs":10}' in stored.body  # JCS writes the integral 10.0 as 10
 
+    def test_a_job_event_may_carry_fields_the_spec_does_not_give_it(
+        self, store: SqlStore
+    ) -> None:
+        # Found by fuzzing the server: a JobEvent whose "eventType" is an object is valid
+        # OpenLineage (extra fields are allowed) and must be stored whole, not crash the insert.
+        body = {
+            "eventTime": "2026-01-01T00:00:00Z",
+            "eventType": {"runId": uid(1), "facets": {}},
+            "job": {"namespace": "ns", "name": "job", "facets": {}},
+            "inputs": [],
+            "outputs": [],
+            "producer": PRODUCER,
+            "schemaURL": SCHEMA_URL,
+        }
+        assert store.append_batch([body]).appended == 1
+        (stored,) = store.read_after(Cursor(0))
+        assert json.loads(stored.body) == body
+        (row,) = select_all(store, s.events)
+        assert row.event_kind == "job"
+        assert row.event_type is None
+
     # --- log ----------------------------------------------------------------------------------
 
     def test_read_after_pages_in_order(self, store: SqlStore) -> None:

@@ -977,11 +977,15 @@ def _columns(event: dict[str, Any]) -> tuple[Any, ...]:
     job = event.get("job")
     if run is not None:
         kind, run_id = "run", str(run["runId"])
+        event_type = event.get("eventType")  # checked against EVENT_TYPES on a RunEvent
     else:
+        # The spec gives job and dataset events no eventType: one sent anyway is a custom
+        # field, kept in the body whatever its type, not an indexed column.
         kind, run_id = ("dataset" if "dataset" in event else "job"), None
+        event_type = None
     return (
         kind,
-        event.get("eventType"),
+        event_type,
         run_id,
         job.get("namespace") if job else None,
         job.get("name") if job else None,

@@ -16,7 +16,6 @@ Run: ``python bench/bench_demo_overhead.py``  (env ``BENCH_RUNS``, default 5)
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import statistics
@@ -25,25 +24,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Final
 
-DEMO: Final = Path(__file__).resolve().parents[1] / "demo"
+from bench_precision import DEMO, demo_driver
+
 RUNS: Final = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET: Final = 0.05
 
 
-def driver() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("run_demo", DEMO / "run_demo.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def pipeline(out: Path, env: dict[str, str], store: str | None) -> float:
-    demo = driver()
+    demo = demo_driver()
     started = time.perf_counter()
     for script, args, stage, _reason in (*demo.STAGES, demo.SCORE):
         command = [sys.executable, f"pipeline/{script}", str(out), *args]
@@ -76,7 +66,7 @@ def main() -> int:
             capture.append(captured())
         base, ours = statistics.median(plain), statistics.median(capture)
         overhead = ours / base - 1
-        stages = len(driver().STAGES) + 1
+        stages = len(demo_driver().STAGES) + 1
         print(f"demo pipeline, {stages} stage scripts, {RUNS} runs each, interleaved")
         print(f"  python SCRIPT              median {base:6.2f} s  min {min(plain):6.2f} s")
         print(

@@ -20,6 +20,7 @@ Run: ``python bench/bench_precision.py``
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 import tempfile
@@ -56,7 +57,9 @@ TRUTH: Final[dict[str, frozenset[str]]] = {
 }
 
 
-def _driver() -> ModuleType:
+@functools.cache
+def demo_driver() -> ModuleType:
+    """The `make demo` driver module (its STAGES, SCORE and run_pipeline)."""
     spec = importlib.util.spec_from_file_location("run_demo", DEMO / "run_demo.py")
     assert spec is not None
     assert spec.loader is not None
@@ -83,7 +86,7 @@ def reported(store_url: str, out: Path, artifact: str) -> set[str]:
 
 
 def main() -> int:
-    driver = _driver()
+    driver = demo_driver()
     with tempfile.TemporaryDirectory(prefix="tl-precision-") as folder:
         out = Path(folder) / "demo-output"
         store_url = normalize_url(Path(folder) / "lineage.db")

@@ -121,19 +121,23 @@ class SocketSink:
         return True
 
 
-class SupervisorOracle:
-    """Asks the supervisor whether files were written by recorded runs (cached answers)."""
+class _SupervisorLink:
+    """One connection to the supervisor for questions, opened on first use.
 
-    def __init__(self, path: str, timeout: float = 5.0) -> None:
+    A connection that failed once stays broken: capture then goes on without answers
+    rather than paying a timeout on every question."""
+
+    role: str
+
+    def __init__(self, path: str, timeout: float) -> None:
         self._path = path
         self._timeout = timeout
         self._sock: socket.socket | None = None
-        self._answers: dict[tuple[str, str], bool | None] = {}
-        self._inflight: list[list[tuple[str, str]]] = []
         self._lock = threading.Lock()
         self._broken = False
 
     def _connect(self) -> socket.socket | None:
+        """The open connection, or None once broken (call with ``_lock`` held)."""
         if self._sock is None and not self._broken:
             import orjson
 
@@ -141,12 +145,31 @@ class SupervisorOracle:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.settimeout(self._timeout)
                 sock.connect(self._path)
-                send_frame(sock, orjson.dumps({"role": "oracle", "pid": os.getpid()}))
+                send_frame(sock, orjson.dumps({"role": self.role, "pid": os.getpid()}))
             except OSError:
                 self._broken = True
                 return None
             self._sock = sock
         return self._sock
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.close()
+            self._sock = None
+            self._broken = True
+
+
+class SupervisorOracle(_SupervisorLink):
+    """Asks the supervisor whether files were written by recorded runs (cached answers)."""
+
+    role = "oracle"
+
+    def __init__(self, path: str, timeout: float = 5.0) -> None:
+        super().__init__(path, timeout)
+        self._answers: dict[tuple[str, str], bool | None] = {}
+        self._inflight: list[list[tuple[str, str]]] = []
 
     def prefetch(self, nodes: Sequence[Any]) -> None:
         import orjson
@@ -163,14 +186,6 @@ class SupervisorOracle:
                 self._broken = True
                 return
             self._inflight.append(keys)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._sock is not None:
-                with contextlib.suppress(OSError):
-                    self._sock.close()
-            self._sock = None
-            self._broken = True
 
     def _pending(self, key: tuple[str, str]) -> bool:
         return any(key in batch for batch in self._inflight)
@@ -204,18 +219,16 @@ class SupervisorOracle:
             self._answers[key] = answer
 
 
-class SupervisorRecorded:
+class SupervisorRecorded(_SupervisorLink):
     """Answers what earlier runs recorded (labels, serving deployments) by asking the
     supervisor, which has the store open already: a captured script then never imports
     SQLAlchemy nor opens the store itself (that cost a quarter of a second per script).
     Implements :class:`threadline.capture.flow.Recorded`; answers are cached."""
 
+    role = "recorded"
+
     def __init__(self, path: str, timeout: float = 10.0) -> None:
-        self._path = path
-        self._timeout = timeout
-        self._sock: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._broken = False
+        super().__init__(path, timeout)
         self._labels: dict[tuple[str, str], frozenset[str]] = {}
 
     def start(self) -> None:
@@ -225,17 +238,12 @@ class SupervisorRecorded:
         import orjson
 
         with self._lock:
-            if self._broken:
+            sock = self._connect()
+            if sock is None:
                 return None
             try:
-                if self._sock is None:
-                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    sock.settimeout(self._timeout)
-                    sock.connect(self._path)
-                    send_frame(sock, orjson.dumps({"role": "recorded", "pid": os.getpid()}))
-                    self._sock = sock
-                send_frame(self._sock, orjson.dumps(question))
-                frame = recv_frame(self._sock)
+                send_frame(sock, orjson.dumps(question))
+                frame = recv_frame(sock)
             except (OSError, CaptureError):
                 frame = None
             if frame is None:
@@ -259,14 +267,6 @@ class SupervisorRecorded:
             return []
         answer = self._ask({"serving": str(model), "at": at.isoformat()}) or {}
         return [Serving(NodeId.parse(node), since) for node, since in answer.get("serving") or ()]
-
-    def close(self) -> None:
-        with self._lock:
-            if self._sock is not None:
-                with contextlib.suppress(OSError):
-                    self._sock.close()
-            self._sock = None
-            self._broken = True
 
 
 class _StoreOracle:

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from threadline.errors import StoreUnavailable
 from threadline.query import LineageGraph, trace
-from threadline.query._common import parse_moment
+from threadline.query._common import parse_moment, read
 from threadline.query.graph import describe
 from threadline.store import schema as s
 
@@ -61,12 +60,7 @@ def collect(
             ids += sorted(_neighbours(conn, ids) - set(ids))
         return _graph(conn, ids)
 
-    try:
-        result: LineageGraph = store.read(query)
-    except sa.exc.DBAPIError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise StoreUnavailable(f"cannot read the store: {reason}") from exc
-    return result
+    return read(store, query)
 
 
 def _neighbours(conn: Connection, ids: Sequence[int]) -> set[int]:

@@ -179,17 +179,6 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     return app
 
 
-_ERROR_SCHEMA: Final = {
-    "type": "object",
-    "required": ["error", "message"],
-    "properties": {
-        "error": {"type": "string"},
-        "message": {"type": "string"},
-        "detail": {"type": "object"},
-    },
-}
-
-
 def _document_errors(app: FastAPI) -> None:
     """Describe the errors the API really answers with: FastAPI documents a 422 body for bad
     parameters, threadline answers 400 with its canonical error body (:mod:`.errors`)."""
@@ -219,7 +208,7 @@ def _document_errors(app: FastAPI) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
-        components["ThreadlineError"] = _ERROR_SCHEMA
+        components["ThreadlineError"] = errors.ERROR_SCHEMA
         app.openapi_schema = schema
         return schema
 

@@ -26,6 +26,17 @@ from threadline.server.responses import JSON
 
 log = logging.getLogger("threadline.server")
 
+#: The JSON Schema of the error body, for the OpenAPI document.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "detail": {"type": "object"},
+    },
+}
+
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 

@@ -51,7 +51,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.engine import Connection
 
-from threadline.errors import NotFound, StoreUnavailable, UsageError
+from threadline.errors import NotFound, UsageError
+from threadline.query._common import read
 from threadline.server.responses import iso
 from threadline.store import schema as s
 
@@ -80,13 +81,7 @@ NamePath = Annotated[str, Path(description="Dataset or job name (percent-encoded
 
 
 def _read(request: Request, fn: Callable[[Connection], T]) -> T:
-    store = request.app.state.runtime.store
-    try:
-        result: T = store.read(fn)
-    except sa.exc.DBAPIError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise StoreUnavailable(f"cannot read the store: {reason}") from exc
-    return result
+    return read(request.app.state.runtime.store, fn)
 
 
 def _chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:

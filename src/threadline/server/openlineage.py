@@ -34,6 +34,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
+from threadline.server.errors import ERROR_SCHEMA
 from threadline.server.responses import iso
 from threadline.server.validation import Problem, invalid_event
 from threadline.store.base import Cursor
@@ -66,19 +67,7 @@ _EVENT_DOC: Final = {
 }
 _ERROR_DOC: Final = {
     "description": "The canonical error body",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["error", "message"],
-                "properties": {
-                    "error": {"type": "string"},
-                    "message": {"type": "string"},
-                    "detail": {"type": "object"},
-                },
-            }
-        }
-    },
+    "content": {"application/json": {"schema": ERROR_SCHEMA}},
 }
 _ACCEPTED_DOC: Final = {
     "description": "Stored (or already stored: resending is a no-op)",

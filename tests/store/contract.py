@@ -420,9 +420,7 @@ class StoreContract:
         assert json.loads(stored.body) == body
         assert b'"epochs":10}' in stored.body  # JCS writes the integral 10.0 as 10
 
-    def test_a_job_event_may_carry_fields_the_spec_does_not_give_it(
-        self, store: SqlStore
-    ) -> None:
+    def test_a_job_event_may_carry_fields_the_spec_does_not_give_it(self, store: SqlStore) -> None:
         # Found by fuzzing the server: a JobEvent whose "eventType" is an object is valid
         # OpenLineage (extra fields are allowed) and must be stored whole, not crash the insert.
         body = {

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from capture_session import Captured
+from tests.support.capture_session import Captured
 
 from threadline.capture.boundary import failures
 from threadline.capture.context import current_run

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import sklearn.metrics
 import sqlalchemy as sa
-from capture_session import Captured
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from tests.support.capture_session import Captured
 
 import threadline
 from threadline.capture.flow import Capture

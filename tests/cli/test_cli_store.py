@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from tests.query.graphs import execute
+from tests.support.graphs import execute
 from typer.testing import CliRunner
 
 from threadline.cli import app

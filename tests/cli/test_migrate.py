@@ -17,8 +17,8 @@ from pathlib import Path
 import orjson
 import pytest
 import sqlalchemy as sa
-from tests.pg import fresh_database
-from tests.store.contract import event
+from tests.support.events import event
+from tests.support.pg import fresh_database
 from typer.testing import CliRunner
 
 from threadline.cli import app

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.e2e.runner import Graph, read_graph
+from tests.support.runner import Graph, read_graph
 
 from threadline.store import open_store
 

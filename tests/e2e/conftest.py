@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from runner import Project
+from tests.support.runner import Project
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import orjson
 import pytest
-from runner import Project
+from tests.support.runner import Project
 
 pytest.importorskip("mlflow")
 

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 
 import pytest
-from runner import Project
+from tests.support.runner import Project
 
 from threadline.model.fingerprint import fingerprint_path
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 import pytest
-from runner import Project
-from tests.server.live import start_server
+from tests.support.live import start_server
+from tests.support.runner import Project
 
 from threadline.model.fingerprint import fingerprint_path
 from threadline.model.ids import file_dataset

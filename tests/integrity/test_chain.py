@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.store.contract import event
+from tests.support.events import event
 
 from threadline.integrity import merkle
 from threadline.integrity.chain import GENESIS, ChainRecord, leaf, link, verify_chain, verify_log

@@ -4,13 +4,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.query.graphs import BACKENDS, pipeline_store
+from tests.support.graphs import BACKENDS, pipeline_store
 
 from threadline.store.sql import SqlStore
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    """The pipeline of :mod:`tests.query.graphs` in a fresh store, on SQLite and PostgreSQL."""
+    """The pipeline of :mod:`tests.support.graphs` in a fresh store, on SQLite and PostgreSQL."""
     with pipeline_store(request.param, tmp_path) as built:
         yield built

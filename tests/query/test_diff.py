@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from tests.query.graphs import COMMIT_A, COMMIT_B
+from tests.support.graphs import COMMIT_A, COMMIT_B
 
 from threadline.query import diff
 from threadline.query.diff import compare

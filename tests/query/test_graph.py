@@ -1,4 +1,4 @@
-"""trace / impact on the hand-built pipeline of tests.query.graphs: known answers."""
+"""trace / impact on the hand-built pipeline of tests.support.graphs: known answers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.query.graphs import COMMIT_A, COMMIT_B, execute
+from tests.support.graphs import COMMIT_A, COMMIT_B, execute
 
 from threadline.errors import InvalidIdentifier, NotFound, UsageError
 from threadline.query import LineageGraph, impact, trace
@@ -232,7 +232,7 @@ def test_kind_in_the_id_need_only_agree_on_data_versus_job(store: SqlStore) -> N
 
 def test_a_diamond_is_reported_once_per_edge(tmp_path: Path) -> None:
     """a → (x, y) → b: b's trace holds a once, with both paths' edges."""
-    from tests.query.graphs import day, ds, run_event, uid
+    from tests.support.graphs import day, ds, run_event, uid
 
     with open_store(tmp_path / "d.db") as store:
         store.append_batch(

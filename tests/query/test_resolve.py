@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.query.graphs import day, ds, run_event, uid
+from tests.support.graphs import day, ds, run_event, uid
 
 from threadline.errors import InvalidIdentifier, NotFound, UsageError
 from threadline.model.fingerprint import fingerprint_path

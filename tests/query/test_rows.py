@@ -1,5 +1,5 @@
 """Row-level trace on SQLite and PostgreSQL: a scoring line added to the pipeline of
-:mod:`tests.query.graphs`, with the row mappings capture records, and real files to read.
+:mod:`tests.support.graphs`, with the row mappings capture records, and real files to read.
 
 ::
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.query.graphs import context, day, ds, run_event, uid
+from tests.support.graphs import context, day, ds, run_event, uid
 
 from threadline.capture.flow import rows_facet
 from threadline.errors import NotFound, UsageError

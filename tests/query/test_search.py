@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.query.graphs import NS, day
+from tests.support.graphs import NS, day
 
 from threadline.errors import UsageError
 from threadline.query.search import search

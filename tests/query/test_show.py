@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from tests.query.graphs import uid
+from tests.support.graphs import uid
 
 from threadline.errors import NotFound, UsageError
 from threadline.query import log, show

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live import Server, start_server
+from tests.support.live import Server, start_server
 
 
 @pytest.hookimpl(wrapper=True)

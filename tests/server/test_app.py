@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from live import PRODUCER, RUN_EVENT_SCHEMA, Server
+from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, Server
 
 from threadline.errors import UsageError
 from threadline.server.app import ServerSettings, app_from_environ

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live import PRODUCER, RUN_EVENT_SCHEMA, Server, free_port
+from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, Server, free_port
 
 from threadline.capture.emitter import Emitter
 from threadline.capture.http_sink import HttpSink, Spool, resolve_url

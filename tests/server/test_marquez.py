@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from live import PRODUCER, RUN_EVENT_SCHEMA, Server
+from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, Server
 
 DB = "postgres://db:5432"
 

@@ -9,15 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live import (
-    PRODUCER,
-    RUN_EVENT_SCHEMA,
-    Server,
-    client_examples,
-    dbt_streams,
-    load_events,
-    supply,
-)
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
@@ -27,6 +18,15 @@ from openlineage.client.facet_v2 import (
     ownership_dataset,
     ownership_job,
     schema_dataset,
+)
+from tests.support.live import (
+    PRODUCER,
+    RUN_EVENT_SCHEMA,
+    Server,
+    client_examples,
+    dbt_streams,
+    load_events,
+    supply,
 )
 
 from threadline.store import open_store

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live import Server, free_port
+from tests.support.live import Server, free_port
 
 from threadline.capture.http_sink import Spool
 from threadline.store import open_store

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from live import PRODUCER, RUN_EVENT_SCHEMA, Server
+from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, Server
 
 from threadline.model.canonical import canonical_json
 from threadline.store import open_store

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from live import PRODUCER, RUN_EVENT_SCHEMA, SPEC, Server, client_examples
+from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, SPEC, Server, client_examples
 
 from threadline.errors import InvalidEvent
 from threadline.server.validation import EventValidator, Problem, json_path

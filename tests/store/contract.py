@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
+from tests.support.events import dataset, event, uid
 
 from threadline.errors import IntegrityError, InvalidEvent, SchemaTooNew
 from threadline.integrity.chain import GENESIS, link, verify_chain
@@ -30,42 +31,6 @@ from threadline.store.sql import SqlStore
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 EXAMPLES = SHARED / "spec" / "openlineage" / "examples" / "client"
 GRAPH = ("nodes", "versions", "edges")
-
-
-def uid(n: int) -> str:
-    return f"00000000-0000-7000-8000-{n:012d}"
-
-
-def dataset(
-    name: str, version: str | None = None, kind: str | None = None, **facets: Any
-) -> dict[str, Any]:
-    if version:
-        facets["version"] = {"datasetVersion": version}
-    if kind:
-        facets["threadline_artifact"] = {"kind": kind}
-    return {"namespace": "file://h", "name": name, "facets": facets}
-
-
-def event(
-    run: int,
-    event_type: str = "COMPLETE",
-    *,
-    when: str = "2026-01-01T00:00:00Z",
-    inputs: list[dict[str, Any]] | None = None,
-    outputs: list[dict[str, Any]] | None = None,
-    job: str = "job",
-    run_facets: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "eventType": event_type,
-        "eventTime": when,
-        "producer": PRODUCER,
-        "schemaURL": SCHEMA_URL,
-        "run": {"runId": uid(run), "facets": run_facets or {}},
-        "job": {"namespace": "test", "name": job},
-        "inputs": inputs or [],
-        "outputs": outputs or [],
-    }
 
 
 def select_all(store: SqlStore, table: sa.Table) -> list[Any]:

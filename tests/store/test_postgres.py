@@ -1,4 +1,4 @@
-"""The store contract on PostgreSQL (a fresh database per test, see :mod:`tests.pg`).
+"""The store contract on PostgreSQL (a fresh database per test, see :mod:`tests.support.pg`).
 
 Locally the tests skip when no server answers; in CI (``CI`` set) they fail instead, so a
 missing PostgreSQL can never pass unnoticed.
@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.pg import fresh_database
-from tests.store.contract import StoreContract, event, raw_sql, select_all
+from tests.store.contract import StoreContract, raw_sql, select_all
+from tests.support.events import event
+from tests.support.pg import fresh_database
 
 from threadline.store import open_store
 from threadline.store import schema as s

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.store.contract import StoreContract, dataset, event, select_all
+from tests.store.contract import StoreContract, select_all
+from tests.support.events import dataset, event
 
 from threadline.errors import SchemaTooNew, StoreUnavailable
 from threadline.store import open_store

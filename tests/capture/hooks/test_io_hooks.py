@@ -7,7 +7,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
-from capture_session import Captured
+from tests.support.capture_session import Captured
 
 from threadline.capture.hooks._patch import suspended
 

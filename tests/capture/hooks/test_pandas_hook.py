@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from capture_session import Captured
+from tests.support.capture_session import Captured
 
 from threadline.capture.hooks._patch import suspended
 from threadline.capture.hooks.pandas import tables_in_sql

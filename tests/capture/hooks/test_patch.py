@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from capture_session import Captured
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from tests.support.capture_session import Captured
 
 from threadline.capture.boundary import failures
 from threadline.capture.hooks._patch import WRAPPED_ATTR, depth, suspended

@@ -5,9 +5,9 @@ from __future__ import annotations
 import joblib
 import numpy as np
 import pandas as pd
-from capture_session import Captured
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from tests.support.capture_session import Captured
 
 from threadline.capture.hooks._patch import suspended
 

@@ -24,8 +24,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.pg import fresh_database
 
+from tests.support.events import uid
+from tests.support.pg import fresh_database
 from threadline.model.events import PRODUCER, SCHEMA_URL
 from threadline.store import open_store
 from threadline.store.sql import SqlStore
@@ -37,10 +38,6 @@ COMMIT_B = "b" * 40
 
 def day(n: int, hour: int = 0) -> str:
     return f"2026-01-{n:02d}T{hour:02d}:00:00Z"
-
-
-def uid(n: int) -> str:
-    return f"00000000-0000-7000-8000-{n:012d}"
 
 
 def ds(name: str, version: str | None, kind: str = "dataset", **facets: Any) -> dict[str, Any]:

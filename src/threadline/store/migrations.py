@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from threadline._version import __version__
 from threadline.errors import NotFound, SchemaTooNew, StoreUnavailable
 from threadline.store import schema as s
+from threadline.store import sqlite_engine
 
 Migration = tuple[int, str, Callable[[Connection], None]]
 
@@ -224,11 +225,7 @@ def _writer(url: str, sqlite_path: Path | None) -> Engine:
         return _server_engine(url)
     # The store's own writer configuration: BEGIN IMMEDIATE makes each migration one
     # transaction that excludes other writers (pysqlite alone would autocommit DDL).
-    from threadline.store.sqlite import _configure
-
-    engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=0)
-    _configure(engine, immediate=True)
-    return engine
+    return sqlite_engine.write_engine(url)
 
 
 def _server_engine(url: str) -> Engine:

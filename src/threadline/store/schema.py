@@ -12,7 +12,7 @@ execution → version, ``derived``: version → version).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import sqlalchemy as sa
 
@@ -132,3 +132,8 @@ checkpoints = sa.Table(
     sa.Column("key_id", sa.String(32)),
     sa.Column("signature", sa.LargeBinary),
 )
+
+
+def as_bytes(value: Any) -> bytes:
+    """A binary column's value as bytes; a value someone rewrote as text compares as its UTF-8."""
+    return value.encode() if isinstance(value, str) else bytes(value)

@@ -3,7 +3,8 @@
 ``BEGIN IMMEDIATE`` takes the database's write lock when the transaction starts, so the read of
 the chain head and the append that follows cannot interleave with another process's append;
 ``busy_timeout`` makes the other writers wait instead of failing.  Reads use a separate engine
-with ordinary deferred transactions so they never take the write lock.
+with ordinary deferred transactions so they never take the write lock.  The connection set-up
+itself is in :mod:`threadline.store.sqlite_engine`.
 
 Durability: ``synchronous=NORMAL`` (fsync at checkpoints) keeps appends fast; a durable append
 switches the writing connection to ``synchronous=FULL`` so that its commit is fsynced.
@@ -12,50 +13,17 @@ switches the writing connection to ``synchronous=FULL`` so that its commit is fs
 from __future__ import annotations
 
 import contextlib
-import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool, QueuePool
+from sqlalchemy.engine import Connection
 
 from threadline.errors import StoreUnavailable
+from threadline.store import sqlite_engine
 from threadline.store.sql import SqlStore
-
-BUSY_TIMEOUT_MS = 60_000
-WRITE_CACHE_KIB = 65_536
-CHECKPOINT_PAGES = 10_000
-WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file is truncated to after a checkpoint
-
-
-def _configure(engine: Engine, *, immediate: bool) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-        # Let SQLAlchemy's begin event, not pysqlite, decide how transactions start.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        if immediate:
-            # The writer touches index pages all over the file: a 64 MiB page cache (allocated
-            # as used) keeps them, and checkpointing every ~40 MiB of WAL rather than every 4
-            # copies a page that many batches rewrote only once.  Both chosen by measuring
-            # bench/bench_ingest.py on stores grown to 160k events.
-            cursor.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
-            cursor.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
-            cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class SqliteStore(SqlStore):
@@ -73,11 +41,7 @@ class SqliteStore(SqlStore):
             raise StoreUnavailable(
                 f"cannot create the folder of store {self.path}: {exc.strerror or exc}"
             ) from exc
-        write = sa.create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=0)
-        read = sa.create_engine(url, poolclass=NullPool if os.name == "nt" else QueuePool)
-        _configure(write, immediate=True)
-        _configure(read, immediate=False)
-        super().__init__(url, read, write)
+        super().__init__(url, sqlite_engine.read_engine(url), sqlite_engine.write_engine(url))
 
     def _insert(self, table: sa.Table) -> Any:
         return sqlite_dialect.insert(table)

@@ -1,17 +1,30 @@
-"""The store protocol: the few operations capture, queries and the server need.
+"""The store protocols: what capture, queries, export and the server may ask of any backend.
 
-Admin work (verify, migrate, checkpoints) lives on :class:`~threadline.store.sql.SqlStore`
-itself, not on this hot interface.
+:class:`Store` is the everyday interface, both sides of it: the write side (``append_batch``,
+``sync``) and the read side (``read`` for a read transaction over the SQLAlchemy Core schema
+in :mod:`threadline.store.schema`, ``read_after`` to follow the log, ``counts``,
+``schema_version``).  :class:`IntegrityAdmin` holds the admin operations (walk and verify the
+chain, take Merkle checkpoints), each of which reads the whole log, so they stay off the hot
+interface; a caller that needs them asks for that protocol.  Both SQL backends
+(:class:`~threadline.store.sqlite.SqliteStore`, :class:`~threadline.store.postgres.PostgresStore`)
+implement both.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from threadline.errors import UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from threadline.integrity.chain import ChainRecord, LogReport
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +81,35 @@ class Store(Protocol):
 
     url: str
 
+    @property
+    def safe_url(self) -> str:
+        """:attr:`url` with any password hidden: the form errors and reports show."""
+        ...
+
+    # --- write side ---------------------------------------------------------------------
+
     def append_batch(
         self, events: Sequence[dict[str, Any]], *, durable: bool = False
     ) -> AppendResult:
         """Append events atomically (all or nothing); already-stored events are skipped."""
         ...
 
+    def sync(self) -> None:
+        """Make every committed append durable."""
+        ...
+
+    # --- read side ----------------------------------------------------------------------
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a read transaction over the Core schema and return its result."""
+        ...
+
     def read_after(self, cursor: Cursor, limit: int = 1000) -> list[StoredEvent]:
         """Events with ``seq`` greater than the cursor, in log order."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table: ``events``, ``nodes``, ``versions``, ``edges``, ``runs``."""
         ...
 
     def schema_version(self) -> int:
@@ -85,3 +119,34 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections; idempotent."""
         ...
+
+
+@runtime_checkable
+class IntegrityAdmin(Protocol):
+    """Integrity administration of a store's log: admin work that reads the whole log."""
+
+    def iter_chain(self, page: int = 5000) -> Iterator[ChainRecord]:
+        """Every record in log order."""
+        ...
+
+    def verify(self) -> LogReport:
+        """Check the hash chain and the Merkle root at every stored checkpoint."""
+        ...
+
+    def checkpoint(self) -> StoredCheckpoint | None:
+        """Verify the log, then record its size and Merkle root; None if the log is empty."""
+        ...
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """The stored Merkle checkpoints, smallest tree first."""
+        ...
+
+
+__all__ = [
+    "AppendResult",
+    "Cursor",
+    "IntegrityAdmin",
+    "Store",
+    "StoredCheckpoint",
+    "StoredEvent",
+]

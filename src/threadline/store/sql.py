@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import blake3
 import sqlalchemy as sa
@@ -34,7 +34,14 @@ from threadline.model.canonical import canonical_json
 from threadline.model.events import check_canonical
 from threadline.store import schema as s
 from threadline.store.admin import LogAdmin
-from threadline.store.base import AppendResult, Cursor, StoredCheckpoint, StoredEvent
+from threadline.store.base import (
+    AppendResult,
+    Cursor,
+    IntegrityAdmin,
+    Store,
+    StoredCheckpoint,
+    StoredEvent,
+)
 from threadline.store.bulk import BulkStatements
 from threadline.store.migrations import ensure_schema
 from threadline.store.projection import Projection, to_micros
@@ -332,5 +339,10 @@ def _reason(exc: BaseException) -> str:
     return str(orig or exc).splitlines()[0]
 
 
-__all__ = ["SqlStore"]
+if TYPE_CHECKING:
+    # Structural, so nothing says so at runtime: these lines make mypy check that the SQL
+    # store keeps both protocols (tests/store/test_base.py checks the same at runtime).
+    _STORE: type[Store] = SqlStore
+    _ADMIN: type[IntegrityAdmin] = SqlStore
 
+__all__ = ["SqlStore"]

@@ -340,7 +340,9 @@ class ProjectionWriter:
         node_ids: dict[NodeKey, int],
         version_ids: dict[VersionKey, int],
     ) -> None:
-        found = {stored.run_id: stored for stored in self._statements.find(conn, "runs", list(runs))}
+        found = {
+            stored.run_id: stored for stored in self._statements.find(conn, "runs", list(runs))
+        }
         rows: list[tuple[Any, ...]] = []
         for run_id, fact in runs.items():
             old = found.get(run_id)

@@ -1,0 +1,119 @@
+"""Projection upserts: the merge rules, and the id cache that only trusts committed rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from tests.support.events import dataset, event
+
+from threadline.store import open_store, upserts
+from threadline.store import schema as s
+from threadline.store.projection import RunFact
+from threadline.store.upserts import dumps, merge_kind, merge_run_rows, merged_facets
+
+
+def test_dumps_sorts_keys_and_short_cuts_the_empty_dict() -> None:
+    assert dumps({}) == "{}"
+    assert dumps({"b": 1, "a": {"d": 2, "c": 3}}) == '{"a":{"c":3,"d":2},"b":1}'
+
+
+@pytest.mark.parametrize(
+    ("stored", "new", "merged"),
+    [
+        ('{"a":1}', {}, None),
+        ('{"a":1,"b":2}', {"a": 1}, None),
+        ('{"a":1}', {"a": 2}, '{"a":2}'),
+        ('{"b":1}', {"a": 0}, '{"a":0,"b":1}'),
+    ],
+)
+def test_merged_facets_is_none_when_nothing_changes(
+    stored: str, new: dict[str, Any], merged: str | None
+) -> None:
+    assert merged_facets(stored, new) == merged
+
+
+def test_the_default_kind_never_overrides_a_specific_one() -> None:
+    assert merge_kind("model", "dataset") == "model"
+    assert merge_kind("dataset", "model") == "model"
+    assert merge_kind("features", "model") == "model"
+
+
+def _fact(execution: str | None = None) -> RunFact:
+    node = ("job", "test", "job")
+    return RunFact(
+        node, (node, execution) if execution else None, "", 0, 0, None, None, None, {}, 0, 0
+    )
+
+
+def _stored(**values: Any) -> Any:
+    row = {
+        "state": "START",
+        "state_rank": 1,
+        "state_time_us": 100,
+        "started_us": 100,
+        "ended_us": None,
+        "parent_run_id": None,
+        "facets": '{"a":"old","keep":1}',
+        "first_seq": 1,
+        "last_seq": 1,
+        "job_node_id": 7,
+        "execution_id": 70,
+    }
+    return SimpleNamespace(**{**row, **values})
+
+
+def _new(**values: Any) -> dict[str, Any]:
+    row = {
+        "run_id": "r",
+        "job_node_id": 7,
+        "execution_id": 71,
+        "state": "COMPLETE",
+        "state_rank": 3,
+        "state_time_us": 200,
+        "started_us": None,
+        "ended_us": 200,
+        "parent_run_id": "p",
+        "facets": {"a": "new"},
+        "first_seq": 2,
+        "last_seq": 2,
+    }
+    return {**row, **values}
+
+
+def test_a_later_terminal_state_wins_and_keeps_what_it_does_not_say() -> None:
+    merged = merge_run_rows(_stored(), _new(), _fact("v:x"))
+    assert (merged["state"], merged["state_rank"], merged["state_time_us"]) == ("COMPLETE", 3, 200)
+    assert (merged["started_us"], merged["ended_us"]) == (100, 200)
+    assert merged["facets"] == {"a": "new", "keep": 1}
+    assert (merged["first_seq"], merged["last_seq"]) == (1, 2)
+    assert merged["parent_run_id"] == "p"
+    assert merged["execution_id"] == 70  # only a content-derived execution (ex:) replaces one
+
+
+def test_an_older_start_arriving_late_changes_nothing_it_should_not() -> None:
+    stored = _stored(state="COMPLETE", state_rank=3, state_time_us=200, facets='{"a":"done"}')
+    late = _new(state="START", state_rank=1, state_time_us=100, started_us=100, ended_us=None)
+    merged = merge_run_rows(stored, late, _fact("ex:abc"))
+    assert (merged["state"], merged["state_time_us"]) == ("COMPLETE", 200)
+    assert merged["facets"] == {"a": "done"}  # the older event's facets do not override
+    assert merged["execution_id"] == 71  # an ex: execution is preferred
+
+
+def test_the_id_cache_starts_over_past_its_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(upserts, "CACHE_LIMIT", 3)
+    with open_store(tmp_path / "lineage.db") as store:
+        for run in range(1, 6):
+            store.append_batch([event(run, outputs=[dataset(f"/o{run}", f"b3:{run:02x}")])])
+        # Cached ids and looked-up ids give one and the same graph.
+        again = store.append_batch([event(9, inputs=[dataset(f"/o{i}") for i in range(1, 6)])])
+        assert again.appended == 1
+        nodes = store.read(lambda c: c.execute(sa.select(s.nodes.c.name)).scalars().all())
+        edges = store.read(lambda c: c.execute(sa.select(s.edges)).all())
+    assert sorted(nodes) == sorted(["job", *(f"/o{i}" for i in range(1, 6))])
+    assert len(edges) == 5 + 5

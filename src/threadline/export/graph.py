@@ -22,7 +22,7 @@ from threadline.query.graph import describe
 from threadline.store import schema as s
 
 if TYPE_CHECKING:
-    from threadline.store.sql import SqlStore
+    from threadline.store.base import Store
 
 _CHUNK = 500
 
@@ -33,7 +33,7 @@ def moment(value: dt.datetime | str | None, option: str) -> int | None:
 
 
 def collect(
-    store: SqlStore,
+    store: Store,
     *,
     ref: str | None = None,
     namespace: str | None = None,

@@ -26,7 +26,7 @@ from threadline.export.graph import moment
 from threadline.store.base import Cursor
 
 if TYPE_CHECKING:
-    from threadline.store.sql import SqlStore
+    from threadline.store.base import Store
 
 PAGE = 5000
 
@@ -41,7 +41,7 @@ def _touches(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def export_events(
-    store: SqlStore,
+    store: Store,
     out: IO[bytes],
     *,
     namespace: str | None = None,
@@ -111,7 +111,7 @@ def read_events(source: IO[bytes]) -> Iterator[tuple[int, Any]]:
 
 
 def import_events(
-    store: SqlStore,
+    store: Store,
     source: IO[bytes],
     *,
     batch: int = 1000,

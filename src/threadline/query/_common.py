@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from threadline.errors import StoreUnavailable, UsageError
 
 if TYPE_CHECKING:
-    from threadline.store.sql import SqlStore
+    from threadline.store.base import Store
 
 T = TypeVar("T")
 
@@ -27,7 +27,7 @@ _PAD: Final = -1
 _ARRAY: Final = 0
 
 
-def read(store: SqlStore, fn: Callable[[Connection], T]) -> T:
+def read(store: Store, fn: Callable[[Connection], T]) -> T:
     """Run ``fn`` on a read connection; driver failures become :class:`StoreUnavailable`."""
     try:
         result: T = store.read(fn)

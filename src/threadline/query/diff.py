@@ -31,7 +31,7 @@ from threadline.query.result import Node
 from threadline.store import schema as s
 
 if TYPE_CHECKING:
-    from threadline.store.sql import SqlStore
+    from threadline.store.base import Store
 
 #: Cap on each side's upstream walk; a diff past it says its sources may be incomplete.
 DIFF_LIMIT: Final = 10_000
@@ -228,7 +228,7 @@ def _plain(value: Any) -> Any:
     return sorted(value) if isinstance(value, set) else value
 
 
-def diff(store: SqlStore, a: str, b: str, *, limit: int | None = DIFF_LIMIT) -> ModelDiff:
+def diff(store: Store, a: str, b: str, *, limit: int | None = DIFF_LIMIT) -> ModelDiff:
     """What differs between versions ``a`` and ``b`` (ids or paths, as for ``trace``)."""
 
     def query(conn: Connection) -> ModelDiff:

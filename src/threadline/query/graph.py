@@ -29,7 +29,7 @@ from threadline.store import schema as s
 
 if TYPE_CHECKING:
     from threadline.query.rows import RowTrace
-    from threadline.store.sql import SqlStore
+    from threadline.store.base import Store
 
 #: Default cap on the vertices of one answer.
 DEFAULT_LIMIT: Final = 1000
@@ -339,7 +339,7 @@ def check_bounds(depth: int | None, limit: int | None) -> None:
 
 
 def lineage(
-    store: SqlStore,
+    store: Store,
     ref: str,
     *,
     direction: Direction,
@@ -379,7 +379,7 @@ def assemble(start: int, reached: Walk, described: dict[int, Node]) -> LineageGr
 
 @overload
 def trace(
-    store: SqlStore,
+    store: Store,
     ref: str,
     *,
     depth: int | None = ...,
@@ -390,7 +390,7 @@ def trace(
 ) -> RowTrace: ...
 @overload
 def trace(
-    store: SqlStore,
+    store: Store,
     ref: str,
     *,
     depth: int | None = ...,
@@ -402,7 +402,7 @@ def trace(
 
 
 def trace(
-    store: SqlStore,
+    store: Store,
     ref: str,
     *,
     depth: int | None = None,
@@ -435,7 +435,7 @@ def trace(
 
 
 def impact(
-    store: SqlStore,
+    store: Store,
     ref: str,
     *,
     depth: int | None = None,

@@ -36,7 +36,7 @@ from threadline.query._common import iso, parse_moment, printable, read
 from threadline.store import schema as s
 
 if TYPE_CHECKING:
-    from threadline.store.sql import SqlStore
+    from threadline.store.base import Store
 
 _ID_LIKE = re.compile(r"^[a-z]+:")
 _ROW_FRAGMENT = re.compile(r"row=([0-9]+)")
@@ -115,7 +115,7 @@ def resolve(conn: Connection, ref: str, *, as_of_us: int | None = None) -> Verte
     return _missing_path(conn, Path(text))
 
 
-def resolve_ref(store: SqlStore, ref: str, *, as_of: dt.datetime | str | None = None) -> Vertex:
+def resolve_ref(store: Store, ref: str, *, as_of: dt.datetime | str | None = None) -> Vertex:
     """:func:`resolve` on its own read connection."""
     as_of_us = parse_moment(as_of)
     return read(store, lambda conn: resolve(conn, ref, as_of_us=as_of_us))

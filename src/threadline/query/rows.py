@@ -66,7 +66,7 @@ from threadline.query.result import LineageGraph, Node
 from threadline.store import schema as s
 
 if TYPE_CHECKING:
-    from threadline.store.sql import SqlStore
+    from threadline.store.base import Store
 
 #: Files larger than this are not opened to show a row's values.
 VALUE_FILE_BYTES: Final = 64 * 1024 * 1024
@@ -277,7 +277,7 @@ class _Hop:
 
 
 def trace_row(
-    store: SqlStore,
+    store: Store,
     ref: str,
     row: int | None = None,
     *,

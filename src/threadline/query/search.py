@@ -31,7 +31,7 @@ from threadline.query.result import Node
 from threadline.store import schema as s
 
 if TYPE_CHECKING:
-    from threadline.store.sql import SqlStore
+    from threadline.store.base import Store
 
 #: Hits returned when the caller does not say.
 DEFAULT_LIMIT: Final = 50
@@ -59,7 +59,7 @@ class SearchResult:
 
 
 def search(
-    store: SqlStore,
+    store: Store,
     text: str | None = None,
     *,
     kind: str | None = None,

@@ -19,7 +19,7 @@ from threadline.query.result import Node
 from threadline.store import schema as s
 
 if TYPE_CHECKING:
-    from threadline.store.sql import SqlStore
+    from threadline.store.base import Store
 
 #: Runs listed by :func:`show`, newest first.
 RUNS_SHOWN: Final = 20
@@ -123,7 +123,7 @@ def _run_entry(row: Any) -> dict[str, Any]:
 # --- show -------------------------------------------------------------------------------------
 
 
-def show(store: SqlStore, ref: str, *, as_of: dt.datetime | str | None = None) -> VersionDetail:
+def show(store: Store, ref: str, *, as_of: dt.datetime | str | None = None) -> VersionDetail:
     """Everything recorded about one version: facets, runs, neighbour counts, other versions."""
     as_of_us = parse_moment(as_of)
 
@@ -199,7 +199,7 @@ def _job_filter(conn: Connection, job: str) -> sa.ColumnElement[bool]:
 
 
 def log(
-    store: SqlStore,
+    store: Store,
     limit: int = 20,
     *,
     job: str | None = None,

@@ -99,7 +99,7 @@ class Runtime:
     """Everything a request handler needs, built by the lifespan."""
 
     settings: ServerSettings
-    store: Any  # a Store; SqlStore in practice (the Marquez reads use its SQL connection)
+    store: Store
     validator: EventValidator
     writer: GroupWriter
     hub: ChangeHub

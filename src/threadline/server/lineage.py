@@ -31,6 +31,7 @@ from threadline import query
 from threadline.capture.bootstrap import produced_nodes
 from threadline.errors import InvalidIdentifier
 from threadline.query.resolve import looks_like_id
+from threadline.store.base import Store
 
 router = APIRouter(prefix="/api/v1/threadline", tags=["threadline"])
 
@@ -50,8 +51,9 @@ AsOf = Annotated[
 Limit = Annotated[int, Query(ge=1, le=100_000, description="Most vertices in the answer")]
 
 
-def _store(request: Request) -> Any:
-    return request.app.state.runtime.store
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.runtime.store
+    return store
 
 
 def _id(ref: str) -> str:

@@ -1,21 +1,19 @@
 """RFC 9162 Merkle trees: the RFC 6962 vectors, tampering, and the RFC's recursive definitions.
 
-The vectors live outside the repository, in ``shared/vectors/merkle`` beside the checkout.
-``THREADLINE_VECTORS`` overrides the ``shared/vectors`` directory (the one holding ``merkle/``).
+The vectors are the classic Certificate Transparency set, copied into ``tests/data/merkle``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import blake3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.data import MERKLE
 
 from threadline.errors import UsageError
 from threadline.integrity.merkle import (
@@ -33,22 +31,10 @@ from threadline.integrity.merkle import (
 )
 
 
-def vectors_dir() -> Path:
-    configured = os.environ.get("THREADLINE_VECTORS")
-    if configured:
-        return Path(configured) / "merkle"
-    # tests/integrity/test_merkle.py: parents[2] is the checkout, and shared/ sits beside it.
-    return Path(__file__).resolve().parents[3] / "shared" / "vectors" / "merkle"
-
-
 def load_vectors() -> dict[str, Any]:
-    path = vectors_dir() / "rfc6962.json"
-    if not path.is_file():
-        # Fail rather than skip: without the vectors nothing ties the tree to the RFC.
-        raise FileNotFoundError(
-            f"RFC 6962 vectors not found at {path}; "
-            "set THREADLINE_VECTORS to the shared/vectors directory"
-        )
+    # A missing file fails the import, not a skip: without the vectors nothing ties the tree to
+    # the RFC.
+    path = MERKLE / "rfc6962.json"
     vectors: dict[str, Any] = json.loads(path.read_text())
     assert vectors["hash"] == "sha256"
     assert (vectors["leaf_prefix"], vectors["node_prefix"]) == ("00", "01")

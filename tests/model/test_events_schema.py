@@ -9,13 +9,14 @@ from typing import Any
 import jsonschema
 import pytest
 from referencing import Registry, Resource
+from tests.support.data import OPENLINEAGE
 
 from threadline.capture.api import RunRecorder
 from threadline.model import facets as f
 from threadline.model.events import event_from_dict, event_to_dict
 from threadline.model.ids import NodeId
 
-SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "openlineage"
+SPEC = OPENLINEAGE
 
 
 def registry() -> tuple[Registry, dict[str, Any], dict[str, str]]:

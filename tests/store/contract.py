@@ -12,12 +12,12 @@ import itertools
 import json
 import multiprocessing
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import sqlalchemy as sa
+from tests.support.data import OPENLINEAGE
 from tests.support.events import dataset, event, uid
 
 from threadline.errors import IntegrityError, InvalidEvent, SchemaTooNew
@@ -28,8 +28,7 @@ from threadline.store import schema as s
 from threadline.store.base import Cursor
 from threadline.store.sql import SqlStore
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-EXAMPLES = SHARED / "spec" / "openlineage" / "examples" / "client"
+EXAMPLES = OPENLINEAGE / "examples" / "client"
 GRAPH = ("nodes", "versions", "edges")
 
 

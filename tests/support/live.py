@@ -20,7 +20,9 @@ from typing import Any
 
 import httpx
 
-SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "openlineage"
+from tests.support.data import OPENLINEAGE
+
+SPEC = OPENLINEAGE
 EXAMPLES = SPEC / "examples"
 PRODUCER = "https://github.com/threadline-dev/threadline/tests"
 RUN_EVENT_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"

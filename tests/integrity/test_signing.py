@@ -1,32 +1,21 @@
-"""Signed checkpoints: canonical text, Ed25519 signatures, key files."""
+"""Ed25519 keys and key files, and signing and opening C2SP signed notes with them."""
 
 from __future__ import annotations
 
-import dataclasses
+import base64
+import hashlib
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
-import blake3
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448
-from hypothesis import given
-from hypothesis import strategies as st
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from threadline.errors import UsageError
-from threadline.integrity.merkle import leaf_hash, root
-from threadline.integrity.signing import (
-    Checkpoint,
-    SigningKey,
-    VerifyingKey,
-    sign_checkpoint,
-    verify_checkpoint,
-)
-
-ROOT = root([leaf_hash(bytes([i])) for i in range(8)])
-CHECKPOINT = Checkpoint("example.com/lineage", 8, ROOT, 1_732_500_000_000)
-TEXT = CHECKPOINT.to_text()
+from threadline.errors import IntegrityError, UsageError
+from threadline.integrity.note import NoteSignature, SignedNote
+from threadline.integrity.signing import SigningKey, VerifyingKey, open_note, sign_note
 
 
 @pytest.fixture(scope="module")
@@ -34,175 +23,123 @@ def key() -> SigningKey:
     return SigningKey.generate()
 
 
-@pytest.fixture(scope="module")
-def signature(key: SigningKey) -> bytes:
-    return sign_checkpoint(CHECKPOINT, key)
-
-
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-# Checkpoint text
+# Known answer: golang.org/x/mod/sumdb/note (note.go's documentation and note_test.go), the
+# reference implementation of the signed-note format.  Ed25519 is deterministic, so signing its
+# text with its key must give its note byte for byte.
 
-
-def test_checkpoint_text_is_the_c2sp_body_with_a_timestamp_line() -> None:
-    checkpoint = Checkpoint("example.com/lineage", 1048576, bytes(range(32)), 1_732_500_000_000)
-    assert checkpoint.to_text() == (
-        "example.com/lineage\n"
-        "1048576\n"
-        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
-        "timestamp_ms 1732500000000\n"
-    )
-
-
-@given(
-    # Letters, digits and punctuation: "+" (a math symbol) and spaces are refused by design.
-    origin=st.text(st.characters(codec="ascii", categories=["L", "N", "P"]), min_size=1),
-    size=st.integers(0, 2**64 - 1),
-    root_hash=st.binary(min_size=1, max_size=64),
-    timestamp_ms=st.integers(0, 2**63 - 1),
+GO_NAME = "PeterNeumann"
+GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+GO_SEED = "AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"  # of PRIVATE+KEY+PeterNeumann+c74f20a3+…
+GO_TEXT = (
+    "If you think cryptography is the answer to your problem,\n"
+    "then you don't know what your problem is.\n"
 )
-def test_checkpoint_text_round_trips(
-    origin: str, size: int, root_hash: bytes, timestamp_ms: int
-) -> None:
-    checkpoint = Checkpoint(origin, size, root_hash, timestamp_ms)
-    text = checkpoint.to_text()
-    assert Checkpoint.parse(text) == checkpoint
-    assert Checkpoint.parse(text.encode()) == checkpoint
+GO_NOTE = (
+    GO_TEXT + "\n\u2014 PeterNeumann "
+    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+)
+
+
+def go_key() -> SigningKey:
+    typed = base64.b64decode(GO_SEED)
+    assert typed[0] == 0x01  # Ed25519
+    return SigningKey(Ed25519PrivateKey.from_private_bytes(typed[1:]))
+
+
+def test_signing_matches_the_reference_implementation() -> None:
+    key = go_key()
+    assert sign_note(GO_TEXT, GO_NAME, key).to_text() == GO_NOTE
+    assert key.verifying_key.vkey(GO_NAME) == GO_VKEY
+    assert key.verifying_key.key_id(GO_NAME) == bytes.fromhex("c74f20a3")
+
+
+def test_opening_the_reference_note() -> None:
+    name, public = VerifyingKey.from_vkey(GO_VKEY)
+    assert name == GO_NAME
+    assert open_note(GO_NOTE, name, public) == GO_TEXT
+    with pytest.raises(IntegrityError, match="does not verify: its text was altered"):
+        open_note(GO_NOTE.replace("cryptography", "cryptographY"), name, public)
+    with pytest.raises(IntegrityError, match="no signature by key EnochRoot"):
+        open_note(GO_NOTE, "EnochRoot", public)
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("vkey", "message"),
     [
-        (TEXT.rstrip("\n"), "must end with a newline"),
-        (TEXT + "extension\n", "has 5 lines"),
-        (TEXT.replace("\n", "\r\n"), "not printable|not base64|not a decimal"),
-        (TEXT.replace("\n8\n", "\n08\n"), "'08' is not a decimal number without leading zeros"),
-        (TEXT.replace("\n8\n", "\n+8\n"), "is not a decimal number"),
-        (TEXT.replace("\n8\n", "\n-1\n"), "is not a decimal number"),
-        (TEXT.replace("\n8\n", "\n\u0668\n"), "is not a decimal number"),  # Arabic-Indic 8
-        (TEXT.replace("\n8\n", f"\n{2**64}\n"), r"must be in 0\.\.2\*\*64-1"),
-        (TEXT.replace("=\n", "\n"), "is not base64"),
-        (TEXT.replace("=\n", "==\n"), "is not base64"),
-        (TEXT.replace("timestamp_ms ", "timestamp "), "line 4 must be 'timestamp_ms <n>'"),
-        (TEXT.replace("timestamp_ms 1", "timestamp_ms  1"), "is not a decimal number"),
-        ("\n" + TEXT.split("\n", 1)[1], "origin '' must be non-empty"),
-        ("example.com lineage\n" + TEXT.split("\n", 1)[1], "free of spaces and '\\+'"),
+        (GO_VKEY.replace("+c74f20a3+", "+c74f20a4+"), "key ID does not match"),
+        (GO_VKEY.replace("PeterNeumann", "Peter"), "key ID does not match"),
+        (GO_VKEY.replace("+ARpc", "+AhVc"), "is not an Ed25519 verifier key"),
+        ("PeterNeumann+c74f20a3", "is not an Ed25519 verifier key"),
+        ("PeterNeumann+zz+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", "is not an Ed25519"),
+        ("", "is not an Ed25519 verifier key"),
     ],
 )
-def test_checkpoint_parse_accepts_only_the_canonical_text(text: str, message: str) -> None:
+def test_bad_verifier_keys_are_usage_errors(vkey: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        Checkpoint.parse(text)
+        VerifyingKey.from_vkey(vkey)
 
 
-def test_non_canonical_base64_is_refused() -> None:
-    # "AB==" and "AA==" decode to the same byte; only the form with zero padding bits is valid.
-    text = TEXT.replace(TEXT.split("\n")[2], "AB==")
-    with pytest.raises(UsageError, match="not canonical base64"):
-        Checkpoint.parse(text)
+def test_a_note_signed_by_two_keys_opens_with_either(key: SigningKey) -> None:
+    other = SigningKey.generate()
+    first = sign_note("hello\n", "a.example/log", key)
+    second = sign_note("hello\n", "b.example/witness", other)
+    both = SignedNote(first.text, first.signatures + second.signatures).to_text()
+    assert open_note(both, "a.example/log", key.verifying_key) == "hello\n"
+    assert open_note(both, "b.example/witness", other.verifying_key) == "hello\n"
 
 
-def test_checkpoint_parse_refuses_text_that_is_not_utf8() -> None:
-    with pytest.raises(UsageError, match="not UTF-8"):
-        Checkpoint.parse(b"\xff" + TEXT.encode())
+def test_a_failing_signature_by_the_trusted_key_rejects_the_note(key: SigningKey) -> None:
+    good = sign_note("hello\n", "a.example/log", key)
+    forged = NoteSignature("a.example/log", good.signatures[0].key_id, bytes(64))
+    with pytest.raises(IntegrityError, match="does not verify"):
+        open_note(
+            SignedNote("hello\n", (*good.signatures, forged)), "a.example/log", key.verifying_key
+        )
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"origin": ""}, "must be non-empty"),
-        ({"origin": "a\nb"}, "printable"),
-        ({"origin": "a+b"}, "'\\+'"),
-        ({"size": -1}, "tree size -1"),
-        ({"size": 2**64}, "tree size"),
-        ({"root": b""}, "root hash is empty"),
-        ({"timestamp_ms": -1}, "Unix milliseconds"),
-    ],
-)
-def test_checkpoint_refuses_values_it_cannot_write(change: dict[str, object], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
-        dataclasses.replace(CHECKPOINT, **change)  # type: ignore[arg-type]
-
-
-# Signatures
-
-
-def test_a_signed_checkpoint_verifies(key: SigningKey, signature: bytes) -> None:
-    assert len(signature) == 64
-    assert verify_checkpoint(TEXT, signature, key.verifying_key)
-    assert verify_checkpoint(TEXT.encode(), signature, key.verifying_key)
-    assert Checkpoint.parse(TEXT) == CHECKPOINT
-
-
-@pytest.mark.parametrize(
-    "tamper",
-    [
-        lambda c: dataclasses.replace(c, origin="example.com/other"),
-        lambda c: dataclasses.replace(c, size=c.size + 1),
-        lambda c: dataclasses.replace(c, size=c.size - 1),
-        lambda c: dataclasses.replace(c, root=bytes([c.root[0] ^ 1]) + c.root[1:]),
-        lambda c: dataclasses.replace(c, root=c.root[:-1]),
-        lambda c: dataclasses.replace(c, timestamp_ms=c.timestamp_ms + 1),
-    ],
-    ids=["origin", "size-up", "size-down", "root-byte", "root-truncated", "timestamp"],
-)
-def test_a_tampered_checkpoint_fails(
-    key: SigningKey, signature: bytes, tamper: Callable[[Checkpoint], Checkpoint]
-) -> None:
-    assert not verify_checkpoint(tamper(CHECKPOINT).to_text(), signature, key.verifying_key)
-
-
-def test_every_single_bit_flip_of_the_text_fails(key: SigningKey, signature: bytes) -> None:
-    data = TEXT.encode()
-    for position in range(len(data)):
-        for bit in range(8):
-            tampered = bytearray(data)
-            tampered[position] ^= 1 << bit
-            assert not verify_checkpoint(bytes(tampered), signature, key.verifying_key)
-
-
-def test_a_tampered_signature_fails(key: SigningKey, signature: bytes) -> None:
-    public = key.verifying_key
-    for position in range(len(signature)):
-        tampered = bytearray(signature)
-        tampered[position] ^= 0x01
-        assert not verify_checkpoint(TEXT, bytes(tampered), public)
-    for bad in (b"", signature[:-1], signature + b"\x00", bytes(64)):
-        assert not verify_checkpoint(TEXT, bad, public)
-
-
-def test_another_key_fails(signature: bytes) -> None:
-    assert not verify_checkpoint(TEXT, signature, SigningKey.generate().verifying_key)
-
-
-def test_a_signed_but_non_canonical_text_fails(key: SigningKey) -> None:
-    text = TEXT.replace("\n8\n", "\n08\n").encode()
-    assert not verify_checkpoint(text, key.sign(text), key.verifying_key)
+def test_a_note_text_or_name_that_cannot_be_signed_is_refused(key: SigningKey) -> None:
+    with pytest.raises(UsageError, match="must end with a newline"):
+        sign_note("no newline", "a.example/log", key)
+    with pytest.raises(UsageError, match="control character"):
+        sign_note("bell\a\n", "a.example/log", key)
+    with pytest.raises(UsageError, match="free of spaces and"):
+        sign_note("hello\n", "a example", key)
 
 
 # Keys
 
 
-def test_key_id_is_the_start_of_the_blake3_of_the_raw_public_key(key: SigningKey) -> None:
+def test_key_id_is_the_c2sp_hash_of_name_type_and_key(key: SigningKey) -> None:
     public = key.verifying_key
     assert len(public.raw) == 32
-    assert public.key_id == blake3.blake3(public.raw).digest()[:4]
-    assert public.key_id != SigningKey.generate().verifying_key.key_id
-    assert repr(public) == f"VerifyingKey(key_id={public.key_id.hex()!r})"
-    assert repr(key) == f"SigningKey(key_id={public.key_id.hex()!r})"
+    expected = hashlib.sha256(b"example.com/lineage\n\x01" + public.raw).digest()[:4]
+    assert public.key_id("example.com/lineage") == expected
+    assert public.key_id("example.com/other") != expected
+    assert public.key_id("example.com/lineage") != (
+        SigningKey.generate().verifying_key.key_id("example.com/lineage")
+    )
+    shown = base64.b64encode(public.raw).decode()
+    assert repr(public) == f"VerifyingKey({shown!r})"
+    assert repr(key) == f"SigningKey(public=VerifyingKey({shown!r}))"
 
 
-def test_private_key_pem_round_trip_with_mode_0600(
-    tmp_path: Path, key: SigningKey, signature: bytes
-) -> None:
+def test_a_verifier_key_round_trips(key: SigningKey) -> None:
+    vkey = key.verifying_key.vkey("example.com/lineage")
+    assert VerifyingKey.from_vkey(vkey) == ("example.com/lineage", key.verifying_key)
+
+
+def test_private_key_pem_round_trip_with_mode_0600(tmp_path: Path, key: SigningKey) -> None:
     path = tmp_path / "signing.pem"
     key.save(path)
     assert mode(path) == 0o600
     assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
     loaded = SigningKey.load(path)
     assert loaded.verifying_key == key.verifying_key
-    assert sign_checkpoint(CHECKPOINT, loaded) == signature  # Ed25519 is deterministic
+    assert loaded.sign(b"message") == key.sign(b"message")  # Ed25519 is deterministic
 
 
 def test_encrypted_private_key_round_trip(tmp_path: Path, key: SigningKey) -> None:

@@ -1,23 +1,15 @@
-"""Ed25519 keys and signed Merkle checkpoints.
-
-A checkpoint commits to the whole log at one size: the log's origin, the tree size, the Merkle
-root (:mod:`threadline.integrity.merkle`) and when it was taken.  Its text form follows the
-C2SP ``tlog-checkpoint`` body, with the timestamp as one extension line::
-
-    threadline.example.com/lineage
-    1048576
-    <base64 of the root hash>
-    timestamp_ms 1732500000000
-
-The signature is a raw 64-byte Ed25519 signature over exactly those UTF-8 bytes, as in a C2SP
-signed note, so other note tooling can check it.  :meth:`Checkpoint.parse` accepts only the
-form :meth:`Checkpoint.to_text` writes (no leading zeros, canonical base64, ``\\n`` endings), so
-each checkpoint has one text and one set of signed bytes.
+"""Ed25519 keys, and signing and opening C2SP signed notes with them.
 
 Keys are stored as PEM: PKCS #8 for the private key (optionally encrypted with a password,
-written with mode 0600), SubjectPublicKeyInfo for the public key.  A key id, the first four bytes
-of the BLAKE3 hash of the raw 32-byte public key, says which key signed a checkpoint once keys
-have been rotated.
+written with mode 0600), SubjectPublicKeyInfo for the public key.  A key signs under a *key
+name* (a log's origin, e.g. ``example.com/lineage``); name and key together give the 4-byte key
+ID of :mod:`threadline.integrity.note`, which says which key signed once keys have rotated, and
+the C2SP verifier key string (:meth:`VerifyingKey.vkey`) that other note tooling reads.
+
+:func:`sign_note` signs a text; :func:`open_note` returns a note's text only once a signature by
+the trusted key verified, as the signed-note spec requires: signatures by other keys are
+ignored, and one by the trusted key that fails rejects the note.  Signed Merkle checkpoints are
+built on these in :mod:`threadline.integrity.checkpoint`.
 """
 
 from __future__ import annotations
@@ -25,112 +17,24 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import blake3
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from threadline.errors import UsageError
+from threadline.errors import IntegrityError, UsageError
+from threadline.integrity import note
+from threadline.integrity.note import NoteSignature, SignedNote
 
-KEY_ID_SIZE: Final = 4
 SIGNATURE_SIZE: Final = 64
 PUBLIC_KEY_SIZE: Final = 32
-TIMESTAMP_PREFIX: Final = "timestamp_ms "
-
-_UINT: Final = re.compile(r"0|[1-9][0-9]*")
-_MAX_SIZE: Final = 2**64  # C2SP tree sizes are uint64
-_MAX_TIMESTAMP: Final = 2**63
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """The state of one log at one size, as it is signed."""
-
-    origin: str
-    """Names the log, as a schema-less URL without spaces or ``+``; e.g. ``"example.com/lineage"``."""
-    size: int
-    """How many records the tree covers (records ``0..size-1``); e.g. ``1048576``."""
-    root: bytes
-    """The Merkle root of those records; e.g. 32 bytes of BLAKE3."""
-    timestamp_ms: int
-    """When the checkpoint was taken, in Unix milliseconds (UTC); e.g. ``1732500000000``."""
-
-    def __post_init__(self) -> None:
-        # The origin is a line of the signed text, so it must not be able to add lines; C2SP
-        # also keeps spaces and "+" out of it because note signature lines split on them.
-        if (
-            not self.origin
-            or not self.origin.isprintable()
-            or any(char.isspace() or char == "+" for char in self.origin)
-        ):
-            raise UsageError(
-                f"checkpoint origin {self.origin!r} must be non-empty, printable, "
-                "and free of spaces and '+' (e.g. 'example.com/lineage')",
-                detail={"origin": self.origin},
-            )
-        if not 0 <= self.size < _MAX_SIZE:
-            raise UsageError(
-                f"checkpoint tree size {self.size} must be in 0..2**64-1",
-                detail={"size": self.size},
-            )
-        if not self.root:
-            raise UsageError("checkpoint root hash is empty")
-        if not 0 <= self.timestamp_ms < _MAX_TIMESTAMP:
-            raise UsageError(
-                f"checkpoint timestamp {self.timestamp_ms} must be Unix milliseconds in 0..2**63-1",
-                detail={"timestamp_ms": self.timestamp_ms},
-            )
-
-    def to_text(self) -> str:
-        """The canonical text that is signed."""
-        root = base64.b64encode(self.root).decode("ascii")
-        return f"{self.origin}\n{self.size}\n{root}\n{TIMESTAMP_PREFIX}{self.timestamp_ms}\n"
-
-    @classmethod
-    def parse(cls, text: str | bytes) -> Checkpoint:
-        """Read the canonical text back; anything else raises :class:`UsageError`."""
-        if isinstance(text, bytes):
-            try:
-                text = text.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise UsageError(f"checkpoint text is not UTF-8 ({exc.reason})") from None
-        if not text.endswith("\n"):
-            raise UsageError("checkpoint text must end with a newline")
-        lines = text[:-1].split("\n")
-        if len(lines) != 4:
-            raise UsageError(
-                f"checkpoint text has {len(lines)} lines; it needs 4 "
-                "(origin, tree size, base64 root, 'timestamp_ms <n>')"
-            )
-        origin, size_line, root_line, timestamp_line = lines
-        size = _parse_uint(size_line, "tree size")
-        try:
-            root = base64.b64decode(root_line, validate=True)
-        except binascii.Error:
-            raise UsageError(
-                f"checkpoint root line {root_line!r} is not base64", detail={"line": 3}
-            ) from None
-        if base64.b64encode(root).decode("ascii") != root_line:
-            raise UsageError(
-                f"checkpoint root line {root_line!r} is not canonical base64", detail={"line": 3}
-            )
-        if not timestamp_line.startswith(TIMESTAMP_PREFIX):
-            raise UsageError(
-                f"checkpoint line 4 must be '{TIMESTAMP_PREFIX}<n>', not {timestamp_line!r}",
-                detail={"line": 4},
-            )
-        timestamp_ms = _parse_uint(timestamp_line.removeprefix(TIMESTAMP_PREFIX), "timestamp")
-        return cls(origin, size, root, timestamp_ms)
 
 
 class VerifyingKey:
-    """An Ed25519 public key that checks checkpoint signatures."""
+    """An Ed25519 public key that checks note signatures."""
 
     __slots__ = ("_key",)
 
@@ -178,10 +82,35 @@ class VerifyingKey:
         """The raw 32-byte public key."""
         return self._key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
-    @property
-    def key_id(self) -> bytes:
-        """Four bytes naming this key: the start of the BLAKE3 hash of :attr:`raw`."""
-        return blake3.blake3(self.raw).digest()[:KEY_ID_SIZE]
+    def key_id(self, name: str) -> bytes:
+        """The C2SP key ID of this key under key name ``name``:
+        ``SHA-256(name ‖ 0x0A ‖ 0x01 ‖ raw)[:4]``."""
+        return note.key_id(note.check_key_name(name), note.ED25519, self.raw)
+
+    def vkey(self, name: str) -> str:
+        """The C2SP verifier key: ``<name>+<hex key ID>+<base64(0x01 ‖ raw)>``, the one-line
+        form note tooling (e.g. Go's ``golang.org/x/mod/sumdb/note``) is configured with."""
+        encoded = base64.b64encode(bytes([note.ED25519]) + self.raw).decode("ascii")
+        return f"{name}+{self.key_id(name).hex()}+{encoded}"
+
+    @classmethod
+    def from_vkey(cls, vkey: str) -> tuple[str, VerifyingKey]:
+        """The key name and key of a C2SP verifier key string (see :meth:`vkey`)."""
+        name, _, rest = vkey.partition("+")
+        hex_id, _, encoded = rest.partition("+")
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+            expected = bytes.fromhex(hex_id)
+        except (binascii.Error, ValueError):
+            raw, expected = b"", b""
+        if not raw or raw[0] != note.ED25519 or len(expected) != note.KEY_ID_SIZE:
+            raise UsageError(
+                f"{vkey!r} is not an Ed25519 verifier key ('<name>+<8 hex digits>+<base64>')"
+            )
+        key = cls.from_raw(raw[1:])
+        if key.key_id(name) != expected:
+            raise UsageError(f"verifier key {vkey!r}: its key ID does not match its name and key")
+        return name, key
 
     def to_pem(self) -> bytes:
         return self._key.public_bytes(
@@ -212,11 +141,11 @@ class VerifyingKey:
         return hash(self.raw)
 
     def __repr__(self) -> str:
-        return f"VerifyingKey(key_id={self.key_id.hex()!r})"
+        return f"VerifyingKey({base64.b64encode(self.raw).decode('ascii')!r})"
 
 
 class SigningKey:
-    """An Ed25519 private key that signs checkpoints."""
+    """An Ed25519 private key that signs notes."""
 
     __slots__ = ("_key",)
 
@@ -311,38 +240,39 @@ class SigningKey:
         return self._key.sign(message)
 
     def __repr__(self) -> str:
-        return f"SigningKey(key_id={self.verifying_key.key_id.hex()!r})"
+        # Never the private key: the public half tells which key this is.
+        return f"SigningKey(public={self.verifying_key!r})"
 
 
-def sign_checkpoint(checkpoint: Checkpoint, key: SigningKey) -> bytes:
-    """The signature of the checkpoint's canonical text."""
-    return key.sign(checkpoint.to_text().encode("utf-8"))
+def sign_note(text: str, name: str, key: SigningKey) -> SignedNote:
+    """``text`` signed by ``key`` under key name ``name``, as a one-signature note."""
+    signature = key.sign(note.check_text(text).encode("utf-8"))
+    return SignedNote(text, (NoteSignature(name, key.verifying_key.key_id(name), signature),))
 
 
-def verify_checkpoint(
-    checkpoint_text: str | bytes, signature: bytes, public_key: VerifyingKey
-) -> bool:
-    """Whether ``checkpoint_text`` is a canonical checkpoint signed by ``public_key``.
+def open_note(signed: str | bytes | SignedNote, name: str, key: VerifyingKey) -> str:
+    """The text of ``signed`` once its signature by ``key`` under ``name`` verified.
 
-    Read the verified values with :meth:`Checkpoint.parse`.
+    Raises :class:`~threadline.errors.UsageError` for a note that does not parse, and
+    :class:`~threadline.errors.IntegrityError` when the note carries no signature by this key
+    or one that fails (the text was altered, or another key signed it).
     """
-    try:
-        Checkpoint.parse(checkpoint_text)
-    except UsageError:
-        return False
-    data = checkpoint_text.encode("utf-8") if isinstance(checkpoint_text, str) else checkpoint_text
-    return public_key.verify(data, signature)
-
-
-def _parse_uint(text: str, name: str) -> int:
-    # A regex rather than int(): int() also accepts "+1", " 1", "1_0" and non-ASCII digits,
-    # each a second text for the same checkpoint.
-    if not _UINT.fullmatch(text):
-        raise UsageError(
-            f"checkpoint {name} {text!r} is not a decimal number without leading zeros",
-            detail={"field": name},
+    parsed = signed if isinstance(signed, SignedNote) else SignedNote.parse(signed)
+    expected = key.key_id(name)
+    mine = [s for s in parsed.signatures if s.name == name and s.key_id == expected]
+    if not mine:
+        raise IntegrityError(
+            f"the note carries no signature by key {name} (key ID {expected.hex()}); "
+            "was it signed with another key?",
+            detail={"name": name, "key_id": expected.hex()},
         )
-    return int(text)
+    message = parsed.text.encode("utf-8")
+    if not all(key.verify(message, s.signature) for s in mine):
+        raise IntegrityError(
+            f"the note's signature by key {name} does not verify: its text was altered",
+            detail={"name": name, "key_id": expected.hex()},
+        )
+    return parsed.text
 
 
 def _key_kind(key: object) -> str:
@@ -403,13 +333,10 @@ def _write_all(fd: int, data: bytes, mode: int) -> None:
 
 
 __all__ = [
-    "KEY_ID_SIZE",
     "PUBLIC_KEY_SIZE",
     "SIGNATURE_SIZE",
-    "TIMESTAMP_PREFIX",
-    "Checkpoint",
     "SigningKey",
     "VerifyingKey",
-    "sign_checkpoint",
-    "verify_checkpoint",
+    "open_note",
+    "sign_note",
 ]

@@ -23,7 +23,7 @@ import blake3
 import numpy as np
 import pandas as pd
 
-from threadline.model.fingerprint import FingerprintCache, fingerprint_file, fingerprint_object
+from threadline.fingerprint import FingerprintCache, fingerprint_file, fingerprint_object
 
 GIB = 1 << 30
 PAST_NS = 1_600_000_000 * 10**9  # an mtime far outside the cache's racy window

@@ -22,7 +22,7 @@ from threadline.capture.flow import Capture
 from threadline.capture.hooks._patch import suspended
 from threadline.capture.hooks.sklearn import _params
 from threadline.capture.labels import Labels
-from threadline.model.fingerprint import fingerprint_path
+from threadline.fingerprint import fingerprint_path
 from threadline.store import schema as s
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

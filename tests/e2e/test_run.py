@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from tests.support.runner import Project
 
-from threadline.model.fingerprint import fingerprint_path
+from threadline.fingerprint import fingerprint_path
 
 TRAIN = """
     import joblib

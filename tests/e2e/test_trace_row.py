@@ -18,7 +18,7 @@ import pytest
 from tests.support.live import start_server
 from tests.support.runner import Project
 
-from threadline.model.fingerprint import fingerprint_path
+from threadline.fingerprint import fingerprint_path
 from threadline.model.ids import file_dataset
 
 TRAIN = """

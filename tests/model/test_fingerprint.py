@@ -28,7 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from threadline.errors import NotFound, StoreUnavailable, UsageError
-from threadline.model.fingerprint import (
+from threadline.fingerprint import (
     FingerprintCache,
     fingerprint_bytes,
     fingerprint_directory,
@@ -203,7 +203,7 @@ def test_persistent_cache_is_reused_by_another_process(tmp_path: Path) -> None:
         expected = fingerprint_file(data_file, cache=cache)
     script = textwrap.dedent(
         f"""
-        from threadline.model.fingerprint import FingerprintCache, fingerprint_file
+        from threadline.fingerprint import FingerprintCache, fingerprint_file
         with FingerprintCache({str(db)!r}) as cache:
             print(fingerprint_file({str(data_file)!r}, cache=cache), cache.stats().hits)
         """
@@ -717,7 +717,7 @@ SAMPLES = textwrap.dedent(
     import json, sys
     import numpy as np, pandas as pd, polars as pl, pyarrow as pa
     from sklearn.ensemble import RandomForestClassifier
-    from threadline.model.fingerprint import fingerprint_directory, fingerprint_object
+    from threadline.fingerprint import fingerprint_directory, fingerprint_object
 
     class Tagged:
         def __init__(self, tags=frozenset({"beta", "alpha", "gamma"}), table=None):
@@ -803,7 +803,7 @@ def test_encoding_is_pinned(tmp_path: Path) -> None:
 
 def test_importing_the_module_loads_no_data_library() -> None:
     script = (
-        "import sys, threadline.model.fingerprint; "
+        "import sys, threadline.fingerprint; "
         "print(sorted(m for m in ('numpy', 'pandas', 'pyarrow', 'polars', 'sklearn') "
         "if m in sys.modules))"
     )

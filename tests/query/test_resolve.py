@@ -8,7 +8,7 @@ import pytest
 from tests.support.graphs import day, ds, run_event, uid
 
 from threadline.errors import InvalidIdentifier, NotFound, UsageError
-from threadline.model.fingerprint import fingerprint_path
+from threadline.fingerprint import fingerprint_path
 from threadline.model.ids import file_dataset
 from threadline.query import resolve_ref, trace
 from threadline.query.resolve import looks_like_id

@@ -24,7 +24,7 @@ from tests.support.graphs import context, day, ds, run_event, uid
 
 from threadline.capture.flow import rows_facet
 from threadline.errors import NotFound, UsageError
-from threadline.model.fingerprint import fingerprint_path
+from threadline.fingerprint import fingerprint_path
 from threadline.model.ids import NodeId, file_dataset
 from threadline.query import LineageGraph, RowTrace, impact, trace
 from threadline.query.rows import VALUE_COLUMNS, RowLineage, read_row, trace_row

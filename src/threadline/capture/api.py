@@ -184,7 +184,7 @@ class RunRecorder:
             parsed = NodeId.parse(ref)
             node = NodeId(kind or parsed.kind, parsed.namespace, parsed.name, parsed.version)
         elif isinstance(ref, (str, os.PathLike)):
-            from threadline.model.fingerprint import fingerprint_path
+            from threadline.fingerprint import fingerprint_path
 
             path = Path(os.fspath(ref))
             if not path.exists():
@@ -193,7 +193,7 @@ class RunRecorder:
             if name is not None:
                 raise UsageError("name= is only for in-memory objects; a file is named by its path")
         else:
-            from threadline.model.fingerprint import fingerprint_object
+            from threadline.fingerprint import fingerprint_object
 
             version = fingerprint_object(ref)
             if version is None:
@@ -353,7 +353,7 @@ _SCALARS = (bool, int, float, str, type(None))
 
 def _record_value(recorder: RunRecorder, value: Any, name: str, *, output: bool) -> bool:
     """Record ``value`` as data if it is data; True when it was."""
-    from threadline.model.fingerprint import fingerprint_object
+    from threadline.fingerprint import fingerprint_object
 
     if isinstance(value, NodeId):
         (recorder.wrote if output else recorder.read)(value)

@@ -917,7 +917,7 @@ class Capture:
     def file_artifact(
         self, location: Location, kind: str, *, obj: object = None, origin: str = "read"
     ) -> Artifact | None:
-        from threadline.model.fingerprint import fingerprint_path
+        from threadline.fingerprint import fingerprint_path
 
         node = location.node
         path = location.path
@@ -1118,7 +1118,7 @@ class Capture:
         return None
 
     def _finish_write(self, draft: _WriteDraft) -> None:
-        from threadline.model.fingerprint import fingerprint_path
+        from threadline.fingerprint import fingerprint_path
 
         location = draft.location
         path = location.path
@@ -1188,7 +1188,7 @@ class Capture:
     # --- in-memory artifacts ----------------------------------------------------------------
 
     def _version(self, obj: object, parts: Mapping[str, Any]) -> str:
-        from threadline.model.fingerprint import fingerprint_object
+        from threadline.fingerprint import fingerprint_object
 
         version = fingerprint_object(obj)
         if version is not None:
@@ -1244,7 +1244,7 @@ class Capture:
         if not is_data(X):
             return set(), True
         sources, precise = self.upstream(X)
-        from threadline.model.fingerprint import fingerprint_object
+        from threadline.fingerprint import fingerprint_object
 
         if fingerprint_object(X) is None:
             return sources, precise
@@ -1495,7 +1495,7 @@ class Capture:
             evaluation = self._evaluations.pop(key, None)
         if evaluation is None:
             return
-        from threadline.model.fingerprint import fingerprint_bytes
+        from threadline.fingerprint import fingerprint_bytes
 
         body = {
             "metrics": evaluation.metrics,

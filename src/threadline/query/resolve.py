@@ -212,7 +212,7 @@ def _resolve_id(conn: Connection, node: NodeId, as_of_us: int | None) -> Vertex:
 
 
 def _resolve_path(conn: Connection, path: Path, as_of_us: int | None) -> Vertex:
-    from threadline.model.fingerprint import fingerprint_path
+    from threadline.fingerprint import fingerprint_path
 
     node = file_dataset(path)
     found = _node_row(conn, node)

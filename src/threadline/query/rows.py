@@ -539,7 +539,7 @@ def read_row(
         return None, f"{name} is not a regular file"
     if st.st_size > VALUE_FILE_BYTES:
         return None, f"the file is larger than {VALUE_FILE_BYTES // (1024 * 1024)} MiB"
-    from threadline.model.fingerprint import fingerprint_file
+    from threadline.fingerprint import fingerprint_file
 
     try:
         if fingerprint_file(name) != version:

@@ -32,7 +32,7 @@ def test_pickle_to_an_open_file_is_fingerprinted_once_closed(captured: Captured)
         pickle.dump(weights, handle)
         handle.write(b"trailing bytes written after dump")
     assert captured.upstream("dataset:copy.pkl") == {"dataset:weights.joblib"}
-    from threadline.model.fingerprint import fingerprint_path
+    from threadline.fingerprint import fingerprint_path
 
     versions = captured.store.read(
         lambda conn: [r[0] for r in conn.exec_driver_sql("select version from tl_versions")]

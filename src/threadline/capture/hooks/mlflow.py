@@ -141,7 +141,7 @@ def _install_flavor(capture: Capture, patcher: Patcher, flavor: ModuleType) -> b
     short = flavor.__name__.rpartition(".")[2]
 
     def logged(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-        from threadline.model.fingerprint import fingerprint_object
+        from threadline.fingerprint import fingerprint_object
 
         model = arg(
             args,

@@ -55,6 +55,7 @@ COMMAND_MODULES = (
     "threadline.cli.query",
     "threadline.cli.search",
     "threadline.cli.store",
+    "threadline.cli.keys",
     "threadline.cli.capture",
     "threadline.cli.serve",
     "threadline.cli.export",

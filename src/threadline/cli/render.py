@@ -513,11 +513,37 @@ def migrate_report(report: Mapping[str, Any]) -> None:
     console.print(Text(f"✓ migrated to revision {end}", "green"))
 
 
+def keygen_report(report: Mapping[str, Any]) -> None:
+    """The outcome of ``threadline keygen``."""
+    console = _stdout()
+    line = Text("✓ wrote signing key ", "green")
+    line.append(str(report["signing_key"]))
+    line.append(" (private, mode 0600)", "dim")
+    console.print(line)
+    console.print(Text(f"  public key {report['public_key']}"))
+
+
+def checkpoint_report(report: Mapping[str, Any]) -> None:
+    """The outcome of ``threadline checkpoint``: the signed note itself, unless it went to a
+    file."""
+    if report["out"] is None:
+        sys.stdout.write(str(report["note"]))
+        return
+    line = Text("✓ signed checkpoint", "green")
+    line.append(
+        f" of {report['tree_size']} records of {report['origin']} "
+        f"(key ID {report['key_id']}) written to {report['out']}"
+    )
+    _stdout().print(line)
+
+
 __all__ = [
     "ICONS",
+    "checkpoint_report",
     "diff_table",
     "display_name",
     "error",
+    "keygen_report",
     "lineage_tree",
     "log_table",
     "migrate_report",

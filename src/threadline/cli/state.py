@@ -14,11 +14,12 @@ if TYPE_CHECKING:
 STORE: str | None = None
 
 
-def open_existing() -> SqlStore:
-    """The store for read commands; never creates an empty one by accident."""
+def open_existing(target: str | None = None) -> SqlStore:
+    """The store for read commands (``target``, else the global choice); never creates an
+    empty one by accident."""
     from threadline.store import normalize_url, open_store
 
-    url = normalize_url(STORE)
+    url = normalize_url(target or STORE)
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :])
         if not path.exists():

@@ -513,6 +513,18 @@ def migrate_report(report: Mapping[str, Any]) -> None:
     console.print(Text(f"✓ migrated to revision {end}", "green"))
 
 
+def signed_checkpoint_report(check: Mapping[str, Any]) -> None:
+    """The line ``threadline verify --checkpoint`` adds: does the log hold what it vouched for."""
+    where = f"signed checkpoint of {check['origin']} at size {check['tree_size']}"
+    if check["ok"]:
+        line = Text("✓ matches", "green")
+        line.append(f" the {where}")
+    else:
+        line = Text("✗ does not match", "red")
+        line.append(f" the {where}: {check['reason']}")
+    _stdout().print(line)
+
+
 def keygen_report(report: Mapping[str, Any]) -> None:
     """The outcome of ``threadline keygen``."""
     console = _stdout()
@@ -553,5 +565,6 @@ __all__ = [
     "short",
     "short_id",
     "show_detail",
+    "signed_checkpoint_report",
     "verify_report",
 ]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from threadline.cli import render, state
+from threadline.errors import UsageError
+
+if TYPE_CHECKING:
+    from threadline.integrity.checkpoint import Checkpoint
 
 
 def register(app: typer.Typer) -> None:
@@ -14,12 +19,31 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def verify(
+        checkpoint: Annotated[
+            Path | None,
+            typer.Option(
+                "--checkpoint",
+                metavar="FILE",
+                help="Also prove the log still holds what this signed checkpoint (from "
+                "threadline checkpoint) vouched for; needs --key.",
+            ),
+        ] = None,
+        key: Annotated[
+            Path | None,
+            typer.Option(
+                "--key",
+                metavar="PUBKEY",
+                help="The public key (PATH.pub from threadline keygen) the checkpoint must be "
+                "signed with.",
+            ),
+        ] = None,
         json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     ) -> None:
         """Prove nothing in the log was edited, deleted or reordered (exit 5 naming the first
         bad record if something was)."""
         from threadline.errors import IntegrityError
 
+        signed = _signed_checkpoint(checkpoint, key)
         with state.open_existing() as store:
             verifier = getattr(store, "verify", None)
             if callable(verifier):
@@ -28,14 +52,33 @@ def register(app: typer.Typer) -> None:
                 from threadline.integrity.chain import verify_chain
 
                 raw = verify_chain(store.iter_chain())
+            if signed is not None:
+                from threadline.integrity.chain import verify_log
+
+                against = verify_log(store.iter_chain(), {signed.size: signed.root})
         report = report_dict(raw)
+        if signed is not None:
+            report["signed_checkpoint"] = {
+                "origin": signed.origin,
+                "tree_size": signed.size,
+                "timestamp_ms": signed.timestamp_ms,
+                "ok": against.ok,
+                "reason": against.first_break.reason if against.first_break else None,
+            }
         if json:
             render.print_json(report)
         else:
             render.verify_report(report)
+            if signed is not None:
+                render.signed_checkpoint_report(report["signed_checkpoint"])
         if not report["ok"]:
             raise IntegrityError(
                 f"the log fails verification at record {report['first_bad']}: {report['reason']}"
+            )
+        if signed is not None and not against.ok:
+            raise IntegrityError(
+                f"the log does not hold what the signed checkpoint of {signed.origin} at size "
+                f"{signed.size} vouched for: {report['signed_checkpoint']['reason']}"
             )
 
     @app.command()
@@ -69,6 +112,23 @@ def register(app: typer.Typer) -> None:
             render.print_json(report)
         else:
             render.migrate_report(report)
+
+
+def _signed_checkpoint(note: Path | None, key: Path | None) -> Checkpoint | None:
+    """The checkpoint in ``note`` once its signature by ``key`` verified; None without one."""
+    if note is None and key is None:
+        return None
+    if note is None or key is None:
+        raise UsageError("--checkpoint FILE and --key PUBKEY go together")
+    # Here, not at the top: signing loads cryptography, which no other command needs.
+    from threadline.integrity.checkpoint import open_checkpoint
+    from threadline.integrity.signing import VerifyingKey
+
+    try:
+        text = note.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read checkpoint file {note}: {exc.strerror}") from None
+    return open_checkpoint(text, VerifyingKey.load(key))
 
 
 def report_dict(report: Any) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Project events onto the derived graph: pure functions, no I/O.
 
 A batch of events becomes *facts* (nodes, versions, edges, run states) keyed by natural keys;
-:class:`~threadline.store.sql.SqlStore` turns the keys into row ids and writes them.  Keeping
-this pure means the same code serves every backend and is tested without a database.
+:class:`~threadline.store.upserts.ProjectionWriter` turns the keys into row ids and writes
+them.  Keeping this pure means the same code serves every backend and is tested without a
+database.
 
 Order independence: a run's state is the highest-ranked state seen (terminal beats RUNNING
 beats START), ties broken by event time, so COMPLETE arriving before START, duplicates and

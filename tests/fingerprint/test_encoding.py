@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from threadline.fingerprint.encoding import Unsupported, encoded
+from threadline.fingerprint.objects import object_digest
 
 
 def test_scalars_are_pinned() -> None:
@@ -68,4 +69,5 @@ def test_data_objects_inside_values_are_encoded_by_their_digest() -> None:
     inner = np.arange(3)
     assert encoded([inner], 0) == encoded([np.arange(3)], 0)
     assert encoded([inner], 0) != encoded([np.arange(4)], 0)
-    assert encoded([inner], 0)[9:10] == b"o"
+    # A list of one: tag and length (9 bytes), then the object's tag and its digest at depth 1.
+    assert encoded([inner], 0)[9:] == b"o" + (object_digest(inner, 1) or b"")

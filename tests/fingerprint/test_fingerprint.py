@@ -116,3 +116,19 @@ def test_importing_the_module_loads_no_data_library() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_fingerprinting_paths_leaves_the_in_memory_modules_unloaded(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"x")
+    script = (
+        "import sys; from threadline.fingerprint import fingerprint_path; "
+        f"fingerprint_path({str(tmp_path / 'f')!r}); "
+        "print('threadline.fingerprint.objects' in sys.modules, 'threadline.fingerprint.encoding' in sys.modules); "
+        "from threadline.fingerprint import fingerprint_object; "
+        "print(fingerprint_object(b'x') == fingerprint_path("
+        f"{str(tmp_path / 'f')!r}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "False", "True"]

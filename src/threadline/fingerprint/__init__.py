@@ -18,12 +18,15 @@ One module per concept:
   arrays; Arrow arrays and tables; pandas and polars data; estimators.
 - :mod:`~threadline.fingerprint.objects`: which in-memory object is which kind.
 
-Import cost: numpy, pandas, pyarrow and polars are imported only when an object of theirs is
-fingerprinted (it is then already loaded), so importing this package stays cheap; the capture
-child imports it.
+Import cost: the capture child imports this package, so it stays cheap.  numpy, pandas, pyarrow
+and polars are imported only when an object of theirs is fingerprinted (it is then already
+loaded), and the modules for in-memory data load on the first use of :func:`fingerprint_object`
+(PEP 562), so fingerprinting paths loads only ``hashing``, ``cache`` and ``files``.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from threadline.fingerprint.cache import (
     DEFAULT,
@@ -38,7 +41,9 @@ from threadline.fingerprint.files import (
     fingerprint_file,
     fingerprint_path,
 )
-from threadline.fingerprint.objects import fingerprint_object
+
+if TYPE_CHECKING:
+    from threadline.fingerprint.objects import fingerprint_object
 
 __all__ = [
     "DEFAULT",
@@ -52,3 +57,12 @@ __all__ = [
     "fingerprint_path",
     "set_default_cache",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "fingerprint_object":
+        # Lazy for import speed: six modules that fingerprinting a path never needs.
+        from threadline.fingerprint.objects import fingerprint_object
+
+        return fingerprint_object
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

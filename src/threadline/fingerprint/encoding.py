@@ -49,7 +49,10 @@ ObjectDigest = Callable[[object, int], "bytes | None"]
 
 
 def _not_installed(obj: object, depth: int) -> bytes | None:
-    raise RuntimeError("threadline.fingerprint.objects was not imported")
+    raise RuntimeError(
+        "import threadline.fingerprint.objects (or call fingerprint_object) before encoding "
+        "values that may hold data objects"
+    )
 
 
 _object_digest: ObjectDigest = _not_installed

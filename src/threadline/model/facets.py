@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from threadline._version import __version__
 from threadline.errors import UsageError
 from threadline.model.events import PRODUCER
 from threadline.model.ids import ARTIFACT_KINDS
@@ -158,8 +159,6 @@ def source_code_location(
 def processing_engine() -> dict[str, Any]:
     """``processing_engine`` (standard): threadline itself, so consumers know the producer."""
     import platform
-
-    from threadline._version import __version__
 
     return _facet(
         PROCESSING_ENGINE_SCHEMA,

@@ -7,4 +7,5 @@
 - :mod:`tests.support.live`: the real server on a free port, and the spec examples it is fed.
 - :mod:`tests.support.runner`: runs real scripts under ``threadline run`` in a scratch project.
 - :mod:`tests.support.data`: where the copied spec documents and test vectors live.
+- :mod:`tests.support.files`: files with known bytes and an old mtime, for fingerprint tests.
 """

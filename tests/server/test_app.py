@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, Server
+from tests.support.pg import fresh_database
 
 from threadline.errors import UsageError
 from threadline.server.app import ServerSettings, app_from_environ
@@ -150,14 +151,6 @@ def _processes_mentioning(text: str) -> list[str]:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    try:
-        from pg import fresh_database
-    finally:
-        sys.path.pop(0)
     with fresh_database("tl_server") as url:
         yield url
 

@@ -11,7 +11,7 @@ Layers, bottom to top (an *area* is a sub-package of ``threadline``, or a top-le
     model, config, errors, fingerprint, spec, _version
 
 A module imports only its own layer and the layers below it; only the bottom layer's areas
-import each other.  ``threadline/__init__.py`` (the lazy public API) and ``__main__.py`` (the
+import each other, and the pairs in :data:`APART` never meet although their layers allow it.  ``threadline/__init__.py`` (the lazy public API) and ``__main__.py`` (the
 console entry) stand above every layer.  Four more rules keep the layering honest:
 
 * no module imports a private name (``_x``), or anything from a private module, of another
@@ -45,6 +45,10 @@ LAYERS: list[frozenset[str]] = [
     frozenset({"cli"}),
 ]
 BOTTOM = LAYERS[0]
+#: (importer, imported) areas kept apart although the layers would allow it, with the reason.
+APART: dict[tuple[str, str], str] = {
+    ("server", "capture"): "the server answers through query; capture is the producer's side",
+}
 FACADE = frozenset({"__init__", "__main__"})
 # Private by its name only: hatch reads the version from this file.
 NOT_PRIVATE = frozenset({"_version"})
@@ -241,7 +245,7 @@ def may_import(importer: str, imported: str) -> bool:
     """Whether area ``importer`` may import area ``imported``."""
     if importer in FACADE or imported == importer:
         return True
-    if imported in FACADE:
+    if imported in FACADE or (importer, imported) in APART:
         return False
     try:
         low, high = layer_of(imported), layer_of(importer)
@@ -262,6 +266,21 @@ def test_every_area_has_a_layer() -> None:
     placed = set().union(*LAYERS)
     assert areas <= placed, f"give these areas a layer: {sorted(areas - placed)}"
     assert placed <= areas, f"these layers name no area: {sorted(placed - areas)}"
+
+
+def test_the_layer_rule_reads_as_drawn() -> None:
+    assert may_import("query", "store")
+    assert not may_import("store", "query")
+    assert may_import("fingerprint", "model")
+    assert may_import("model", "errors")
+    assert not may_import("capture", "export")
+    assert not may_import("export", "capture")
+    assert may_import("server", "query")
+    assert not may_import("server", "capture")
+    assert may_import("cli", "server")
+    assert not may_import("cli", "__init__")
+    assert may_import("__init__", "capture")
+    assert not may_import("model", "fingerprint_x")
 
 
 @pytest.mark.parametrize("module", sorted(MODULES), ids=lambda m: module_path(m))

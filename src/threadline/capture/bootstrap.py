@@ -300,38 +300,9 @@ def _in_process_answer(keys: list[tuple[str, str]]) -> list[bool | None]:
     store = getattr(sink, "store", None)
     if store is None:
         raise CaptureError("the emitter writes to no local store; stage inference is limited")
-    return list(produced_nodes(store, keys))
+    from threadline.query.recorded import produced
 
-
-def produced_nodes(store: Any, keys: list[tuple[str, str]]) -> list[bool]:
-    """For each ``(namespace, name)``: did any recorded run output a version of it?"""
-    import sqlalchemy as sa
-
-    from threadline.store import schema as s
-
-    def query(conn: Any) -> list[bool]:
-        out = []
-        for namespace, name in keys:
-            stmt = (
-                sa.select(s.edges.c.dst)
-                .select_from(
-                    s.nodes.join(s.versions, s.versions.c.node_id == s.nodes.c.id).join(
-                        s.edges, s.edges.c.dst == s.versions.c.id
-                    )
-                )
-                .where(
-                    s.nodes.c.type == "dataset",
-                    s.nodes.c.namespace == namespace,
-                    s.nodes.c.name == name,
-                    s.edges.c.relation == "output",
-                )
-                .limit(1)
-            )
-            out.append(conn.execute(stmt).first() is not None)
-        return out
-
-    result: list[bool] = store.read(query)
-    return result
+    return list(produced(store, keys))
 
 
 # --- autocapture ---------------------------------------------------------------------------
@@ -850,7 +821,9 @@ class Supervisor:
                 # The server's store knows; None (unknown) when it cannot be asked right now.
                 answers: list[bool | None] = self._store.produced(pairs)
                 return answers
-            return list(produced_nodes(self._store, pairs))
+            from threadline.query.recorded import produced
+
+            return list(produced(self._store, pairs))
         except Exception:
             return [None] * len(keys)
 

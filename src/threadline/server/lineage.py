@@ -28,8 +28,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from threadline import query
-from threadline.capture.bootstrap import produced_nodes
 from threadline.errors import InvalidIdentifier
+from threadline.query import recorded
 from threadline.query.resolve import looks_like_id
 from threadline.store.base import Store
 
@@ -170,7 +170,7 @@ class ProducedAnswer(BaseModel):
 def produced(request: Request, question: ProducedQuestion) -> ProducedAnswer:
     # A POST because one capture asks about many datasets at once, and names are long URIs.
     keys = [(d.namespace, d.name) for d in question.datasets]
-    return ProducedAnswer(produced=produced_nodes(_store(request), keys) if keys else [])
+    return ProducedAnswer(produced=recorded.produced(_store(request), keys) if keys else [])
 
 
 __all__ = ["router"]

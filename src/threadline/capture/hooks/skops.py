@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
-from threadline.capture.hooks import HookSpec
-from threadline.capture.hooks._common import arg
-from threadline.capture.hooks._patch import Patcher
-
-if TYPE_CHECKING:
-    from threadline.capture.flow import Capture
+from threadline.capture.hooks._dump_load import dump_load_hook
 
 
-def _install(capture: Capture, patcher: Patcher, sio: ModuleType) -> bool:
-    if not callable(getattr(sio, "dump", None)) or not callable(getattr(sio, "load", None)):
-        return False
-
-    def dumped(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-        capture.wrote(
-            arg(args, kwargs, 0, "obj"), arg(args, kwargs, 1, "file"), hook="skops.io.dump"
-        )
-
-    def loaded(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-        capture.read(result, arg(args, kwargs, 0, "file"), hook="skops.io.load")
-
-    patcher.function(sio, "dump", "skops.io.dump", dumped)
-    patcher.function(sio, "load", "skops.io.load", loaded)
-    return True
+def _supported(sio: ModuleType) -> bool:
+    return callable(getattr(sio, "dump", None)) and callable(getattr(sio, "load", None))
 
 
-hook = HookSpec(name="skops", targets={"skops.io": _install}, description="skops.io dump and load")
+hook = dump_load_hook(
+    "skops",
+    "skops.io",
+    obj="obj",
+    file="file",
+    supported=_supported,
+    description="skops.io dump and load",
+)

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from tests.support.capture_session import Captured
 
+from threadline.capture.answers import Answers, in_process
 from threadline.capture.boundary import failures
 from threadline.capture.context import current_run
 from threadline.capture.emitter import Emitter, StoreSink, set_emitter
-from threadline.capture.flow import Capture, start_root
 from threadline.capture.hooks import Hooks
 from threadline.capture.labels import Labels
+from threadline.capture.recorder import Capture
+from threadline.capture.recording import start_root
 from threadline.store import open_store
 
 
@@ -23,7 +25,12 @@ def captured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Captur
     store = open_store(tmp_path / "lineage.db")
     emitter = Emitter(StoreSink(store), batch_window=0.01)
     previous = set_emitter(emitter)
-    capture = Capture(job="test", namespace="default", labels=Labels.from_table({}, root=tmp_path))
+    capture = Capture(
+        job="test",
+        namespace="default",
+        labels=Labels.from_table({}, root=tmp_path),
+        answers=Answers.opening(in_process),
+    )
     root = start_root("test", stage=None, namespace="default", reason=None, info=capture.info)
     capture.root = root
     hooks = Hooks(capture)

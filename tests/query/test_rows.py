@@ -22,7 +22,7 @@ import orjson
 import pytest
 from tests.support.graphs import context, day, ds, run_event, uid
 
-from threadline.capture.flow import rows_facet
+from threadline.capture.facets import rows_facet
 from threadline.errors import NotFound, UsageError
 from threadline.fingerprint import fingerprint_path
 from threadline.model.ids import NodeId, file_dataset

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from threadline.capture.api import RunRecorder
 from threadline.capture.emitter import Emitter
-from threadline.capture.flow import Capture
 from threadline.capture.hooks import Hooks
+from threadline.capture.recorder import Capture
 from threadline.store import schema as s
 from threadline.store.sql import SqlStore
 

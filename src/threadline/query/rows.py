@@ -1,7 +1,7 @@
 """Row-level trace: where one data row of a dataset came from.
 
 When capture writes a dataset version from row-aligned data it records ``threadline_rows``
-(:func:`threadline.capture.flow.rows_facet`)::
+(:func:`threadline.capture.facets.rows_facet`)::
 
     {"input": "<printable id>", "mapping": "positional", "rows": 120,
      "model": "<printable id>", "columns": ["prediction"]}

@@ -10,7 +10,7 @@ register theirs, in the ``threadline.hooks`` entry-point group::
 
 ``install(capture, patcher, module)`` wraps what it needs through ``patcher`` (so that
 :meth:`Hooks.uninstall` can restore every original) and calls the
-:class:`~threadline.capture.flow.Capture` methods (``read``, ``wrote``, ``fitted``,
+:class:`~threadline.capture.recorder.Capture` methods (``read``, ``wrote``, ``fitted``,
 ``transformed``, ``predicted``, ``metric``, ``registered``) from its handlers.  It returns
 ``False`` when the installed version is one it does not support; the hook is then skipped.
 A library that is never imported is never touched: adapters import nothing up front.
@@ -32,7 +32,7 @@ from threadline.capture.boundary import capture_boundary, report
 from threadline.capture.hooks._patch import Patcher, PostImportHooks, set_debug, set_enabled
 
 if TYPE_CHECKING:
-    from threadline.capture.flow import Capture
+    from threadline.capture.recorder import Capture
 
 Install = Callable[["Capture", Patcher, ModuleType], bool]
 

@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any, Final
 from threadline.capture.hooks import HookSpec
 from threadline.capture.hooks._common import arg, version_tuple
 from threadline.capture.hooks._patch import Patcher
+from threadline.capture.tracking import Artifact
+from threadline.model.events import PRODUCER
 from threadline.model.ids import NodeId, local_host
 
 if TYPE_CHECKING:
-    from threadline.capture.flow import Artifact, Capture
+    from threadline.capture.recorder import Capture
 
 FLAVORS: Final = (
     "sklearn",
@@ -126,8 +128,6 @@ def _install(capture: Capture, patcher: Patcher, mlflow: ModuleType) -> bool:
 
 
 def _facet(**fields: str) -> dict[str, Any]:
-    from threadline.model.events import PRODUCER
-
     return {
         "_producer": PRODUCER,
         "_schemaURL": "https://threadline.dev/spec/facets/1-0-0/MlflowDatasetFacet.json",
@@ -186,8 +186,6 @@ def _install_flavor(capture: Capture, patcher: Patcher, flavor: ModuleType) -> b
             )
 
     def loaded(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-        from threadline.capture.flow import Artifact
-
         uri = str(arg(args, kwargs, 0, "model_uri"))
         node = _node_of_uri(uri)
         if node is None:

@@ -16,7 +16,7 @@ from threadline.capture.hooks._common import arg, version_tuple
 from threadline.capture.hooks._patch import Patcher
 
 if TYPE_CHECKING:
-    from threadline.capture.flow import Capture
+    from threadline.capture.recorder import Capture
 
 
 def _with_suffix(target: Any, suffix: str) -> Any:

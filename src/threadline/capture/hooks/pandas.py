@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Final
 from threadline.capture.hooks import HookSpec
 from threadline.capture.hooks._common import arg, version_tuple
 from threadline.capture.hooks._patch import Patcher, flow_method, from_library
+from threadline.capture.introspection import is_data
 from threadline.model.ids import NodeId, local_host
 
 if TYPE_CHECKING:
-    from threadline.capture.flow import Capture
+    from threadline.capture.recorder import Capture
 
 READERS: Final = (
     "read_csv",
@@ -185,8 +186,6 @@ def _sql_reader(capture: Capture, name: str) -> Any:
 
 
 def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
-    from threadline.capture.flow import is_data
-
     flow = capture.flow
     generic: Any = pd.core.generic.NDFrame
 

@@ -24,7 +24,7 @@ from threadline.capture.hooks._common import arg, jsonable, version_tuple
 from threadline.capture.hooks._patch import WRAPPED_ATTR, Patcher
 
 if TYPE_CHECKING:
-    from threadline.capture.flow import Capture
+    from threadline.capture.recorder import Capture
 
 METHODS: Final = (
     "fit",

@@ -1,15 +1,13 @@
-"""The in-process lineage map and the recording side of capture."""
+"""The in-process lineage map: entries live as long as their objects, views and derived objects
+inherit lineage."""
 
 from __future__ import annotations
 
 import gc
-import io
-from pathlib import Path
 
 import numpy as np
-import pytest
 
-from threadline.capture.flow import Artifact, Flow, is_data, is_model, locations, row_count
+from threadline.capture.tracking import Artifact, Flow
 from threadline.model.ids import NodeId
 
 
@@ -63,45 +61,3 @@ def test_derive_unions_parents_and_merge_prefers_predictions_rows() -> None:
     assert flow.lineage(out) == {a, b, predictions}
     assert flow.rowlink(out) == (predictions, ("score",))
     assert flow.exact(out) is None
-
-
-def test_locations_of_paths_urls_globs_and_files(tmp_path: Path) -> None:
-    (tmp_path / "p1.csv").write_text("x\n1\n")
-    (tmp_path / "p2.csv").write_text("x\n2\n")
-    (local,) = locations(tmp_path / "p1.csv")
-    assert local.path == str(tmp_path / "p1.csv")
-    assert local.node.namespace.startswith("file://")
-    (remote,) = locations("s3://bucket/data/x.parquet")
-    assert (remote.node.namespace, remote.node.name, remote.path) == (
-        "s3://bucket",
-        "data/x.parquet",
-        None,
-    )
-    assert [loc.path for loc in locations(str(tmp_path / "p*.csv"))] == [
-        str(tmp_path / "p1.csv"),
-        str(tmp_path / "p2.csv"),
-    ]
-    with open(tmp_path / "p1.csv") as handle:
-        (opened,) = locations(handle)
-        assert opened.handle is handle
-    assert locations("a,b\n1,2\n") == []  # literal data, not a path
-    assert locations(io.StringIO("a\n1\n")) == []
-
-
-@pytest.mark.parametrize(
-    ("value", "data"),
-    [(None, False), (3, False), ("x", False), ([1, 2], True), ({}, False), (np.zeros(2), True)],
-)
-def test_is_data(value: object, data: bool) -> None:
-    assert is_data(value) is data
-
-
-def test_models_and_row_counts() -> None:
-    from sklearn.linear_model import LinearRegression
-    from sklearn.preprocessing import StandardScaler
-
-    assert is_model(LinearRegression())
-    assert is_model(StandardScaler())
-    assert not is_model(LinearRegression)
-    assert row_count(np.zeros((5, 2))) == 5
-    assert row_count([1, 2]) is None

@@ -1,4 +1,5 @@
-"""Capture of scoring and evaluation: numpy hops, deployments, stored labels, metrics."""
+"""The recorder in process: scoring and evaluation through numpy hops, deployments, labels
+recorded by another process, metrics."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from sklearn.preprocessing import StandardScaler
 from tests.support.capture_session import Captured
 
 import threadline
-from threadline.capture.flow import Capture
+from threadline.capture.answers import Answers, in_process
 from threadline.capture.hooks._patch import suspended
 from threadline.capture.hooks.sklearn import _params
 from threadline.capture.labels import Labels
+from threadline.capture.recorder import Capture
 from threadline.fingerprint import fingerprint_path
 from threadline.store import schema as s
 
@@ -145,7 +147,10 @@ def test_labels_recorded_by_another_process_reach_what_is_made_from_the_file(
 
     # Another process knows nothing of train.csv: only the store can tell it clean.csv is pii.
     later = Capture(
-        job="later", namespace="default", labels=Labels.from_table({}, root=captured.folder)
+        job="later",
+        namespace="default",
+        labels=Labels.from_table({}, root=captured.folder),
+        answers=Answers.opening(in_process),
     )
     with suspended():
         clean = pd.read_csv("clean.csv")

@@ -1,0 +1,258 @@
+"""Which live object came from which artifact: the in-process lineage map.
+
+The capture hooks report events ("this frame was read from ``a.csv``", "this estimator was fit
+on that frame").  :class:`Flow` remembers, for each live object, the *artifacts* (versions of
+things in the graph, :class:`Artifact`) it derives from, keyed by ``id()`` and dropped by a
+weak-reference callback when the object dies: no copies of data, no strong references.
+Derived objects (a column selection, a view of an array, ``df[key] = value``) inherit the
+lineage of what they were computed from; data of unknown origin mixed in marks the object
+*partial*, so that its upstream falls back to everything seen (an edge may be superfluous,
+never missing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from threadline.capture.introspection import is_data
+from threadline.model import facets as f
+from threadline.model.ids import NodeId
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Artifact:
+    """One version of something in the graph, as this process knows it."""
+
+    node: NodeId
+    #: "read" (a file or table read), "loaded" (a model loaded), "produced" (by this process).
+    origin: str
+    labels: frozenset[str] = frozenset()
+    inherited: frozenset[str] = frozenset()
+    owners: tuple[str, ...] = ()
+    rows: int | None = None
+    #: A short description used in job names: the estimator class, the file name.
+    label: str = ""
+    facets: Mapping[str, Any] = field(default_factory=dict)
+    #: Hyperparameters of a fitted model (recorded again by whatever writes it to a file).
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Artifact) and other.node == self.node
+
+    def __hash__(self) -> int:
+        return hash(self.node)
+
+    @property
+    def all_labels(self) -> frozenset[str]:
+        return self.labels | self.inherited
+
+    def dataset_facets(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.facets)
+        if self.labels or self.inherited:
+            out["threadline_classification"] = f.classification(
+                sorted(self.labels), sorted(self.inherited)
+            )
+        if self.owners:
+            out["ownership"] = f.ownership(list(self.owners))
+        return out
+
+
+Lineage = frozenset[Artifact]
+
+
+class _Entry:
+    __slots__ = ("columns", "exact", "partial", "ref", "rowlink", "sources")
+
+    def __init__(
+        self,
+        ref: weakref.ReferenceType[Any],
+        sources: Lineage,
+        exact: Artifact | None,
+        rowlink: Artifact | None,
+        columns: tuple[str, ...],
+        partial: bool = False,
+    ) -> None:
+        self.ref = ref
+        self.sources = sources
+        self.exact = exact
+        self.rowlink = rowlink
+        self.columns = columns
+        #: Part of the object holds data of unknown origin (``df["p"] = arr.round(2)``): its
+        #: ``sources`` are a lower bound, so its upstream falls back to everything seen.
+        self.partial = partial
+
+
+class Flow:
+    """Object → lineage, for live objects only (weak references, ``id()`` keys)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, _Entry] = {}
+
+        entries = self._entries
+
+        def _gone(ref: weakref.KeyedRef[int, Any], entries: dict[int, _Entry] = entries) -> None:
+            entry = entries.get(ref.key)
+            if entry is not None and entry.ref is ref:
+                del entries[ref.key]
+
+        self._gone = _gone
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _entry(self, obj: object) -> _Entry | None:
+        entry = self._entries.get(id(obj))
+        if entry is not None and entry.ref() is obj:
+            return entry
+        return None
+
+    def track(
+        self,
+        obj: object,
+        sources: Iterable[Artifact],
+        *,
+        exact: Artifact | None = None,
+        rowlink: Artifact | None = None,
+        columns: tuple[str, ...] = (),
+        partial: bool = False,
+    ) -> bool:
+        """Remember where ``obj`` came from; False when it cannot be weakly referenced."""
+        if obj is None:
+            return False
+        try:
+            ref = weakref.KeyedRef(obj, self._gone, id(obj))
+        except TypeError:
+            return False
+        frozen = frozenset(sources)
+        self._entries[id(obj)] = _Entry(ref, frozen, exact, rowlink, columns, partial)
+        base = getattr(obj, "base", None) if type(obj).__module__ == "numpy" else None
+        if base is not None and type(base).__module__ == "numpy" and id(base) not in self._entries:
+            # numpy points every view at the array owning the memory, not at the view it was
+            # taken from: remember the owner too, so other views of it share this lineage.
+            with contextlib.suppress(TypeError):
+                self._entries[id(base)] = _Entry(
+                    weakref.KeyedRef(base, self._gone, id(base)), frozen, None, None, ()
+                )
+        return True
+
+    def forget(self, obj: object) -> None:
+        entry = self._entry(obj)
+        if entry is not None:
+            del self._entries[id(obj)]
+
+    def exact(self, obj: object) -> Artifact | None:
+        entry = self._entry(obj)
+        return entry.exact if entry is not None else None
+
+    def rowlink(self, obj: object) -> tuple[Artifact | None, tuple[str, ...]]:
+        entry = self._entry(obj) or self._base_entry(obj)
+        if entry is None:
+            return None, ()
+        return entry.rowlink, entry.columns
+
+    def known(self, obj: object) -> bool:
+        """Cheap pre-check: could ``obj`` have a lineage (it or, for arrays, a base)?"""
+        return id(obj) in self._entries or (bool(self._entries) and type(obj).__module__ == "numpy")
+
+    def _base_entry(self, obj: object) -> _Entry | None:
+        # numpy views: a slice or a reshape of a tracked array shares its lineage.
+        if type(obj).__module__ != "numpy":
+            return None
+        base = getattr(obj, "base", None)
+        for _ in range(8):
+            if base is None or not hasattr(base, "__array_interface__"):
+                return None
+            entry = self._entry(base)
+            if entry is not None:
+                return entry
+            base = getattr(base, "base", None)
+        return None
+
+    def lineage(self, obj: object) -> Lineage | None:
+        """The artifacts ``obj`` derives from, or ``None`` when unknown."""
+        entry = self._entry(obj) or self._base_entry(obj)
+        return entry.sources if entry is not None else None
+
+    def partial(self, obj: object) -> bool:
+        """True when part of ``obj`` is known to hold data of unknown origin."""
+        entry = self._entry(obj) or self._base_entry(obj)
+        return entry is not None and entry.partial
+
+    def derive(self, result: object, parents: Iterable[object], *, rows_kept: bool = False) -> None:
+        """``result`` was computed from ``parents``: it inherits their known lineage.
+
+        With ``rows_kept`` the caller vouches that ``result``'s rows are its first parent's,
+        in order, so a row link passes on too.
+        """
+        if result is None:
+            return
+        sources: set[Artifact] = set()
+        rowlink: Artifact | None = None
+        columns: tuple[str, ...] = ()
+        partial = False
+        first = True
+        for parent in parents:
+            if parent is result:
+                first = False
+                continue
+            entry = self._entry(parent) or self._base_entry(parent)
+            if entry is not None:
+                sources.update(entry.sources)
+                partial = partial or entry.partial
+                if first and rows_kept and entry.rowlink is not None:
+                    rowlink, columns = entry.rowlink, entry.columns
+            elif is_data(parent):
+                # Joined with data of unknown origin (``pd.concat([known, built_here])``).
+                partial = True
+            first = False
+        if not sources:
+            return
+        current = self._entry(result)
+        if current is not None:
+            if sources <= current.sources and (current.partial or not partial):
+                return
+            current.sources = current.sources | sources
+            current.partial = current.partial or partial
+            current.exact = None
+            return
+        self.track(result, sources, rowlink=rowlink, columns=columns, partial=partial)
+
+    def merge_into(self, target: object, value: object, key: object = None) -> None:
+        """``target`` was updated in place with ``value`` (``df[key] = value``)."""
+        entry = self._entry(value) or self._base_entry(value)
+        if entry is None:
+            if is_data(value):
+                # Numbers computed outside any hook (``proba.round(6)``, ``np.where(…)``): the
+                # target now holds data whose origin is unknown, which must widen its upstream
+                # rather than be dropped from it.
+                current = self._entry(target)
+                if current is not None:
+                    current.partial = True
+                    current.exact = None
+                else:
+                    self.track(target, (), partial=True)
+            return
+        current = self._entry(target)
+        link = entry.rowlink
+        columns = (str(key),) if key is not None and not isinstance(key, (list, tuple)) else ()
+        if current is None:
+            self.track(
+                target,
+                entry.sources,
+                rowlink=link,
+                columns=columns if link else (),
+                partial=entry.partial,
+            )
+            return
+        current.sources = current.sources | entry.sources
+        current.partial = current.partial or entry.partial
+        current.exact = None
+        if link is not None and (current.rowlink is None or link.node.kind == "predictions"):
+            current.rowlink, current.columns = link, columns
+
+
+__all__ = ["Artifact", "Flow", "Lineage"]

@@ -60,6 +60,10 @@ COMMAND = "a command imports what it runs, so `threadline --help` and completion
 CRYPTO = "cryptography loads only in the commands that sign or check signatures"
 CHILD = "the captured child imports this only when the script first records it"
 LAUNCHER = "`threadline run` starts the command before it imports what can wait (capture/launch.py)"
+SITE = (
+    "sitecustomize runs at every interpreter start; it loads capture only in a process that"
+    " threadline run captures (not in its workers)"
+)
 
 #: Imports of threadline modules inside a function, or of a module named at run time, each with
 #: its reason: (importing module, module imported) -> why.  An import kept out of the
@@ -71,6 +75,9 @@ LAZY: dict[tuple[str, str], str] = {
         "`python -m threadline run` starts the captured script without importing the CLI"
     ),
     ("threadline.__main__", "threadline.cli"): "every other command loads the CLI (Typer)",
+    ("threadline.capture.answers", "threadline.capture.http_sink"): (
+        "http.client and ssl load only for a process that sends its events over HTTP"
+    ),
     ("threadline.capture.api", "threadline.fingerprint"): CHILD,
     ("threadline.capture.emitter", "threadline.capture.http_sink"): (
         "httpx loads only for a run that sends its events over HTTP"
@@ -78,22 +85,30 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.capture.emitter", "threadline.store"): (
         "SQLAlchemy loads only for a run that writes to a local store"
     ),
-    ("threadline.capture.flow", "threadline.fingerprint"): CHILD,
+    ("threadline.capture.estimators", "threadline.fingerprint"): CHILD,
+    ("threadline.capture.evaluations", "threadline.fingerprint"): CHILD,
     ("threadline.capture.hooks", DYNAMIC): (
         "built-in hooks are loaded by name, the same way entry points load third-party ones"
     ),
-    ("threadline.capture.hooks._site.sitecustomize", "threadline.capture.bootstrap"): (
-        "sitecustomize runs at every interpreter start; it loads capture only under threadline run"
-    ),
+    ("threadline.capture.hooks._site.sitecustomize", "threadline.capture.child"): SITE,
+    ("threadline.capture.hooks._site.sitecustomize", "threadline.capture.workers"): SITE,
     ("threadline.capture.hooks.mlflow", "threadline.fingerprint"): CHILD,
-    ("threadline.capture.launch", "threadline.capture.bootstrap"): LAUNCHER,
+    ("threadline.capture.launch", "threadline.capture.supervisor"): LAUNCHER,
     ("threadline.capture.launch", "threadline.capture.http_sink"): LAUNCHER,
     ("threadline.capture.launch", "threadline.errors"): LAUNCHER,
     ("threadline.capture.launch", "threadline.model.stages"): LAUNCHER,
     ("threadline.cli", DYNAMIC): "the command modules are registered from COMMAND_MODULES",
     ("threadline.cli", "threadline.cli.render"): "Rich loads only to print an error",
+    ("threadline.capture.recorded", "threadline.query.recorded"): (
+        "SQLAlchemy loads only once a store in this process is asked, never in a captured"
+        " process that asks the supervisor or a server"
+    ),
+    ("threadline.capture.recorder", "threadline.fingerprint"): CHILD,
+    ("threadline.capture.supervisor", "threadline.capture.http_sink"): (
+        "http.client and ssl load only for a run that ships its events to a server"
+    ),
+    ("threadline.capture.writes", "threadline.fingerprint"): CHILD,
     ("threadline.cli.capture", "threadline.capture.api"): COMMAND,
-    ("threadline.cli.capture", "threadline.capture.bootstrap"): COMMAND,
     ("threadline.cli.capture", "threadline.capture.emitter"): COMMAND,
     ("threadline.cli.capture", "threadline.capture.http_sink"): COMMAND,
     ("threadline.cli.capture", "threadline.store"): COMMAND,

@@ -16,10 +16,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from threadline.capture.api import RunRecorder, deploy, run, step
-    from threadline.capture.bootstrap import autocapture
+    from threadline.capture.api import RunRecorder, deploy, flush, run, step
     from threadline.capture.emitter import Emitter, shutdown
     from threadline.capture.notebook import load_ipython_extension, unload_ipython_extension
+    from threadline.capture.session import autocapture
     from threadline.errors import ThreadlineError
     from threadline.model.ids import NodeId
     from threadline.query import diff, impact, log, show, trace
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 _LAZY: dict[str, str] = {
     "Emitter": "threadline.capture.emitter",
-    "autocapture": "threadline.capture.bootstrap",
+    "autocapture": "threadline.capture.session",
     "load_ipython_extension": "threadline.capture.notebook",
     "unload_ipython_extension": "threadline.capture.notebook",
     "NodeId": "threadline.model.ids",
@@ -35,7 +35,7 @@ _LAZY: dict[str, str] = {
     "ThreadlineError": "threadline.errors",
     "deploy": "threadline.capture.api",
     "diff": "threadline.query",
-    "flush": "threadline._flush",
+    "flush": "threadline.capture.api",
     "impact": "threadline.query",
     "log": "threadline.query",
     "open_store": "threadline.store",

@@ -69,7 +69,7 @@ def test_the_command_is_started_before_the_supervisor_is_imported(tmp_path: Path
     # The launcher's own imports are all it needs to start the command.
     probe = (
         "import sys; from threadline.capture import launch;"
-        "heavy = [m for m in ('threadline.capture.bootstrap', 'sqlalchemy', 'typing')"
+        "heavy = [m for m in ('threadline.capture.supervisor', 'sqlalchemy', 'typing')"
         " if m in sys.modules]; print(heavy)"
     )
     done = subprocess.run(
@@ -80,3 +80,49 @@ def test_the_command_is_started_before_the_supervisor_is_imported(tmp_path: Path
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_child_environment_is_the_child_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = {"PYTHONPATH": "/x", "THREADLINE_RUN_STAGE": "stale", "HOME": "/h"}
+    env = launch.child_environment(
+        base, socket_path="/s", job="j", stage=None, reason=None, store="/db"
+    )
+    assert env["PYTHONPATH"] == f"{Path(launch.SITE_DIR)}{os.pathsep}/x"
+    assert env[launch.SOCKET_ENV] == "/s"
+    assert env[launch.JOB_ENV] == "j"
+    assert "THREADLINE_RUN_STAGE" not in env
+    assert env["THREADLINE_STORE"] == "/db"
+    assert base == {"PYTHONPATH": "/x", "THREADLINE_RUN_STAGE": "stale", "HOME": "/h"}
+    # Without --store the command keeps the store this process resolved from its environment.
+    inherited = launch.child_environment(
+        {"THREADLINE_STORE": "/mine.db"},
+        socket_path="/s",
+        job=None,
+        stage=None,
+        reason=None,
+        store=None,
+    )
+    assert inherited["THREADLINE_STORE"] == "/mine.db"
+    assert launch.JOB_ENV not in inherited
+    assert (Path(launch.SITE_DIR) / "sitecustomize.py").is_file()
+    assert sorted(p.name for p in Path(launch.SITE_DIR).iterdir() if p.suffix == ".py") == [
+        "sitecustomize.py"
+    ]
+
+
+def test_run_command_needs_a_command_and_a_known_stage() -> None:
+    with pytest.raises(UsageError, match="needs a command"):
+        launch.run([])
+    with pytest.raises(UsageError, match="unknown stage"):
+        launch.run(["true"], stage="launch")
+
+
+def test_cli_run_parses_its_options_and_falls_back_for_help(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THREADLINE_STORE", str(tmp_path / "lineage.db"))
+    assert launch.cli_run(["--help"]) is None
+    assert launch.cli_run(["--job"]) is None
+    assert launch.cli_run([]) is None
+    assert launch.cli_run(["--job=x", "--stage", "features", "--", "sh", "-c", "exit 7"]) == 7
+    assert launch.cli_run(["--stage", "launch", "true"]) == 2  # a usage error's exit code

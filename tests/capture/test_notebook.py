@@ -10,7 +10,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from threadline.capture import bootstrap
+from threadline.capture import session
 from threadline.capture.emitter import Emitter, StoreSink, set_emitter
 from threadline.store import open_store
 from threadline.store import schema as s
@@ -31,7 +31,7 @@ def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any
     try:
         yield ip, store
     finally:
-        bootstrap.stop()
+        session.stop()
         emitter.flush(10)
         set_emitter(previous)
         emitter.close()

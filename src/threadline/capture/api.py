@@ -21,17 +21,19 @@ import functools
 import inspect
 import os
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
 import blake3
 
-from threadline.capture import environment
+from threadline.capture import emitter, environment
 from threadline.capture.boundary import capture_boundary, report
 from threadline.capture.context import current_run
 from threadline.capture.emitter import Emitter, get_emitter
+from threadline.capture.introspection import frame_schema
+from threadline.config import current as current_settings
 from threadline.errors import InvalidIdentifier, NotFound, UsageError
 from threadline.model import facets as f
 from threadline.model.canonical import canonical_json
@@ -76,20 +78,6 @@ def _is_model(obj: object) -> bool:
     )
 
 
-def frame_schema(obj: object) -> list[tuple[str, str]] | None:
-    """Column names and dtypes of a pandas/polars-like frame, or None."""
-    columns = getattr(obj, "columns", None)
-    dtypes = getattr(obj, "dtypes", None)
-    if columns is None or dtypes is None:
-        return None
-    try:
-        names = [str(c) for c in columns]
-        types = [str(t) for t in (dtypes.tolist() if hasattr(dtypes, "tolist") else dtypes)]
-    except Exception:  # an exotic frame type: no schema facet rather than no lineage
-        return None
-    return list(zip(names, types, strict=False)) if len(names) == len(types) else None
-
-
 class RunRecorder:
     """Records what one run read and wrote; use through :func:`run`."""
 
@@ -105,11 +93,9 @@ class RunRecorder:
         strict: bool | None = None,
         emitter: Emitter | None = None,
     ) -> None:
-        from threadline.config import current
-
         if not job or not isinstance(job, str):
             raise UsageError("a run needs a job name (a non-empty string)")
-        settings = current()
+        settings = current_settings()
         self.namespace = namespace or settings.namespace
         self.job = job
         self.stage = stage
@@ -476,8 +462,20 @@ def current() -> RunRecorder | None:
     return current_run.get()
 
 
-def iter_inputs(recorder: RunRecorder) -> Iterator[NodeId]:
-    return iter(recorder.inputs)
+def flush(timeout: float | None = 30.0, *, durable: bool = False) -> bool:
+    """``threadline.flush()``: block until every event recorded so far is written (and
+    fsynced if ``durable``); True at once when nothing was recorded."""
+    current_emitter = emitter.current_emitter()
+    return True if current_emitter is None else current_emitter.flush(timeout, durable=durable)
 
 
-__all__ = ["RunRecorder", "current", "deploy", "memory_namespace", "report", "run", "step"]
+__all__ = [
+    "RunRecorder",
+    "current",
+    "deploy",
+    "flush",
+    "memory_namespace",
+    "report",
+    "run",
+    "step",
+]

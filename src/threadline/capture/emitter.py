@@ -276,6 +276,11 @@ def get_emitter() -> Emitter:
         return _default
 
 
+def current_emitter() -> Emitter | None:
+    """The process-wide emitter if one exists (never creates one, unlike :func:`get_emitter`)."""
+    return _default
+
+
 def set_emitter(emitter: Emitter | None) -> Emitter | None:
     """Replace the process-wide emitter (returns the previous one, not closed)."""
     global _default

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import blake3
 
+from threadline._version import __version__
 from threadline.model.ids import local_host
 
 #: Packages whose versions are recorded when installed (they shape what a model is).
@@ -186,8 +187,6 @@ def package_versions() -> dict[str, str]:
     did not shape what it computed.  Called again at the run's end, when the script's imports
     are all in.
     """
-    from threadline._version import __version__
-
     versions: dict[str, str] = {}
     for name in TRACKED_PACKAGES:
         module = sys.modules.get(_IMPORT_NAMES.get(name, name))

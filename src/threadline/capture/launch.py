@@ -3,60 +3,64 @@
 Every captured script waits for this process to start it, so the path from ``threadline run``
 to the command's ``exec`` imports only what it needs (sockets, a temporary folder,
 ``subprocess``): the listening socket is bound and the command started here, and only then
-is the supervisor (:mod:`threadline.capture.bootstrap`, the store, SQLAlchemy) imported, while
-the command is already starting up on the other core.
+is the supervisor (:mod:`threadline.capture.supervisor`, the store, SQLAlchemy) imported,
+while the command is already starting up on the other core.
+
+This module also holds the two things launcher and command share:
+
+* the options of ``threadline run`` (:data:`RUN_OPTIONS`), parsed here without Typer and
+  listed by the Typer command (``threadline run --help``) from the same table;
+* the handshake with the command's processes: the variables of the child's environment only
+  (``THREADLINE_CAPTURE_SOCKET``, ``THREADLINE_RUN_JOB``, ``THREADLINE_RUN_STAGE``,
+  ``THREADLINE_RUN_REASON``), which are how the launcher talks to the command, not settings.
+  Settings the run was given explicitly (``--store``, ``--url``) reach the command as the
+  ``THREADLINE_STORE`` and ``THREADLINE_URL`` settings, so both resolve the same store.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
+
+from threadline.capture.listener import Listener
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+#: The supervisor's socket: set only in the command's environment, where it turns capture on.
 SOCKET_ENV = "THREADLINE_CAPTURE_SOCKET"
+#: ``--job``, ``--stage`` and ``--reason`` of ``threadline run``, for the command's processes.
 JOB_ENV = "THREADLINE_RUN_JOB"
 STAGE_ENV = "THREADLINE_RUN_STAGE"
 REASON_ENV = "THREADLINE_RUN_REASON"
+#: The settings an explicit ``--store`` / ``--url`` become in the command's environment.
+STORE_SETTING_ENV = "THREADLINE_STORE"
+URL_SETTING_ENV = "THREADLINE_URL"
 #: The folder put first on the child's PYTHONPATH (it holds only ``sitecustomize.py``).
 SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hooks", "_site")
-#: The options of ``threadline run`` (each takes a value).
-RUN_OPTIONS = ("--job", "--stage", "--reason", "--store", "--url")
 
-
-class Listener:
-    """The supervisor's Unix socket, bound and listening in a private temporary folder."""
-
-    def __init__(self) -> None:
-        self.folder = _private_folder()
-        self.path = os.path.join(self.folder, "capture.sock")
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.socket.bind(self.path)
-        # Connections wait in the backlog until the supervisor accepts them.
-        self.socket.listen(16)
-
-    def discard(self) -> None:
-        import shutil
-
-        self.socket.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _private_folder() -> str:
-    """A new folder only this user can enter (``tempfile.mkdtemp`` without importing
-    ``tempfile``, ``random`` and ``shutil``, a tenth of this module's start-up)."""
-    base = os.environ.get("TMPDIR") or "/tmp"
-    while True:
-        path = os.path.join(base, f"tl-{os.getpid()}-{os.urandom(6).hex()}")
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            continue
-        return path
+#: The options of ``threadline run``, each taking a value: (name, metavar, help).  The only
+#: definition: :func:`parse_run_args` parses them and the Typer command lists them.
+RUN_OPTIONS = (
+    ("--job", "JOB", "Job name (default: the script's path)."),
+    ("--stage", "STAGE", "Stage of the run, overriding the inferred one."),
+    ("--reason", "TEXT", "Why this run happens (recorded)."),
+    (
+        "--store",
+        "PATH|URL",
+        "Store path or URL to write to (default: the global --store, THREADLINE_STORE, "
+        "store in threadline.toml, or .threadline/lineage.db).",
+    ),
+    (
+        "--url",
+        "URL",
+        "Send lineage to this threadline server instead of the store "
+        "(default: THREADLINE_URL or url in threadline.toml).",
+    ),
+)
+_OPTION_NAMES = frozenset(name for name, _, _ in RUN_OPTIONS)
 
 
 def child_environment(
@@ -83,7 +87,7 @@ def child_environment(
         else:
             env.pop(key, None)  # never inherited from an enclosing threadline run
     if store:
-        env["THREADLINE_STORE"] = store
+        env[STORE_SETTING_ENV] = store
     # Otherwise the command resolves the store as this process did (its THREADLINE_STORE, or
     # the settings file): capture reads it too (labels, deployments), so both must agree.
     return env
@@ -102,7 +106,7 @@ def parse_run_args(argv: Sequence[str]) -> tuple[dict[str, str], list[str]] | No
             index += 1
             break
         name, eq, value = arg.partition("=")
-        if name not in RUN_OPTIONS:
+        if name not in _OPTION_NAMES:
             if arg.startswith("-"):
                 return None
             break
@@ -142,7 +146,7 @@ def run(
         check_stage(stage)
     base = os.environ if environ is None else environ
     if url:
-        base = {**base, "THREADLINE_URL": url}  # the command's processes see it too
+        base = {**base, URL_SETTING_ENV: url}  # the command's processes see it too
     listener = Listener()
     env = child_environment(
         base, socket_path=listener.path, job=job, stage=stage, reason=reason, store=store
@@ -154,7 +158,7 @@ def run(
         from threadline.errors import UsageError
 
         raise UsageError(f"cannot run {command[0]!r}: {exc}") from exc
-    from threadline.capture.bootstrap import supervise
+    from threadline.capture.supervisor import supervise
 
     return supervise(child, listener, store=store, url=url)
 
@@ -194,7 +198,8 @@ __all__ = [
     "SITE_DIR",
     "SOCKET_ENV",
     "STAGE_ENV",
-    "Listener",
+    "STORE_SETTING_ENV",
+    "URL_SETTING_ENV",
     "child_environment",
     "cli_run",
     "parse_run_args",

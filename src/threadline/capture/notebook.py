@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from threadline._flush import flush
-from threadline.capture import bootstrap
+from threadline.capture import session
+from threadline.capture.api import flush
 from threadline.capture.boundary import capture_boundary
 
 _callbacks: list[tuple[str, Any]] = []
@@ -53,10 +53,10 @@ def _ipython_major() -> int:
 def load_ipython_extension(ip: Any) -> None:
     """Start capturing this IPython session (``%load_ext threadline``)."""
     path = notebook_path(ip)
-    session = bootstrap.autocapture(
+    started = session.autocapture(
         notebook_job(ip), script=path if path and os.path.isfile(path) else None
     )
-    capture = session.capture
+    capture = started.capture
 
     # IPython 9 counts a cell before announcing it; earlier versions count it afterwards.
     counted_first = _ipython_major() >= 9
@@ -88,7 +88,7 @@ def unload_ipython_extension(ip: Any) -> None:
         name, callback = _callbacks.pop()
         with capture_boundary("notebook.unload"):
             ip.events.unregister(name, callback)
-    bootstrap.stop()
+    session.stop()
     flush(10.0)
 
 

@@ -1,7 +1,9 @@
 """threadline's bootstrap for ``threadline run``: this folder is first on the child's PYTHONPATH.
 
-It starts automatic capture (``threadline.capture.bootstrap.bootstrap_child``) and then runs the
-``sitecustomize`` that would have run without us, if there is one further on the path.
+It starts automatic capture (``threadline.capture.child.bootstrap_child``) and then runs the
+``sitecustomize`` that would have run without us, if there is one further on the path.  Every
+Python process of the command runs this, so a process that is not captured (no socket to
+report to, or a multiprocessing/loky worker) stops before importing capture.
 """
 
 from __future__ import annotations
@@ -24,10 +26,16 @@ def _chain() -> None:
 
 
 def _bootstrap() -> None:
+    # threadline.capture.launch.SOCKET_ENV, read without importing threadline: this runs at
+    # every interpreter start of the command.
     if not os.environ.get("THREADLINE_CAPTURE_SOCKET"):
         return
     try:
-        from threadline.capture.bootstrap import bootstrap_child
+        from threadline.capture.workers import is_worker_process
+
+        if is_worker_process(getattr(sys, "orig_argv", sys.argv), sys.argv):
+            return
+        from threadline.capture.child import bootstrap_child
 
         bootstrap_child()
     except Exception as exc:  # never stop the user's program from starting

@@ -1,0 +1,67 @@
+"""The wire format between ``threadline run`` and the processes it captures.
+
+Over the supervisor's Unix socket every message is one *frame*: a 4-byte big-endian length,
+then that many bytes (a JSON object).  A connection opens with a hello frame naming its role:
+``events`` (batches to write; each acknowledged by a single byte, 1 written, 0 failed) or
+``questions`` (each question frame answered by one frame, in order).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Final
+
+from threadline.errors import CaptureError
+
+_HEADER: Final = struct.Struct(">I")
+#: A frame longer than this is refused (a corrupted length, not a real batch).
+MAX_FRAME: Final = 256 * 1024 * 1024
+
+#: The hello's ``role`` of a connection that sends event batches.
+EVENTS: Final = "events"
+#: The hello's ``role`` of a connection that asks what earlier runs recorded.
+QUESTIONS: Final = "questions"
+#: The acknowledgement of a batch written (or safely received), and of one that failed.
+ACK_OK: Final = b"\x01"
+ACK_FAILED: Final = b"\x00"
+
+
+def send_frame(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(_HEADER.pack(len(payload)) + payload)
+
+
+def recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    """Exactly ``size`` bytes, or None when the peer closed the connection first."""
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        chunk = sock.recv(min(remaining, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def recv_frame(sock: socket.socket) -> bytes | None:
+    """The next frame's payload, or None when the peer closed the connection."""
+    header = recv_exact(sock, _HEADER.size)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_FRAME:
+        raise CaptureError(f"a capture frame of {size} bytes is over the limit")
+    return recv_exact(sock, size) if size else b""
+
+
+__all__ = [
+    "ACK_FAILED",
+    "ACK_OK",
+    "EVENTS",
+    "MAX_FRAME",
+    "QUESTIONS",
+    "recv_exact",
+    "recv_frame",
+    "send_frame",
+]

@@ -1,0 +1,46 @@
+"""The ``threadline run`` supervisor's Unix socket, bound before the command starts.
+
+The launcher binds it first, so the captured processes can connect the moment they start:
+their connections wait in the backlog until the supervisor accepts them.  It lives in a
+private temporary folder, removed when the run ends.  Imports only ``os`` and ``socket``: the
+launcher must start the command quickly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+class Listener:
+    """The supervisor's Unix socket, bound and listening in a private temporary folder."""
+
+    def __init__(self) -> None:
+        self.folder = _private_folder()
+        self.path = os.path.join(self.folder, "capture.sock")
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.socket.bind(self.path)
+        # Connections wait in the backlog until the supervisor accepts them.
+        self.socket.listen(16)
+
+    def discard(self) -> None:
+        import shutil  # only when the command could not start
+
+        self.socket.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _private_folder() -> str:
+    """A new folder only this user can enter (``tempfile.mkdtemp`` without importing
+    ``tempfile``, ``random`` and ``shutil``, a tenth of the launcher's start-up)."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    while True:
+        path = os.path.join(base, f"tl-{os.getpid()}-{os.urandom(6).hex()}")
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+
+
+__all__ = ["Listener"]

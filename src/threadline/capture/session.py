@@ -1,0 +1,269 @@
+"""One process's automatic capture, from start to exit: ``threadline.autocapture()``.
+
+A session installs the capture hooks (those of libraries imported later install on import),
+starts the run of the script (its job is the script's path by default) and ends it when the
+process exits: COMPLETE, or FAIL with an uncaught exception or a non-zero ``sys.exit`` status.
+Every read, write, fit, transform, prediction and metric in between becomes a child run of it
+(see :mod:`threadline.capture.recording`).
+
+:func:`autocapture` records through the process's own emitter and asks its own store what
+earlier runs recorded; a process launched by ``threadline run`` starts its session from
+:mod:`threadline.capture.child` instead, with the supervisor as both.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NoReturn
+
+from threadline.capture import emitter, environment
+from threadline.capture.answers import Answers, in_process
+from threadline.capture.api import RunRecorder
+from threadline.capture.boundary import capture_boundary
+from threadline.capture.context import current_run
+from threadline.capture.hooks import Hooks
+from threadline.capture.hooks._patch import set_enabled
+from threadline.capture.labels import from_settings
+from threadline.capture.recorder import Capture
+from threadline.capture.recording import start_root
+from threadline.config import current
+from threadline.model import facets as f
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+@dataclass
+class Session:
+    """One process's automatic capture: the recorder, its hooks and the root run."""
+
+    capture: Capture
+    hooks: Hooks
+    previous_excepthook: Callable[..., Any] | None = None
+    error: ExcInfo | None = None
+    #: What the script passed to ``sys.exit`` (None when it did not call it).
+    exit_status: object = None
+    previous_exit: Callable[..., Any] | None = None
+    stopped: bool = False
+
+
+_session: Session | None = None
+_session_lock = threading.Lock()
+
+
+def default_job(argv: Sequence[str] | None = None, orig: Sequence[str] | None = None) -> str:
+    """The job name of a script run: its path relative to the working directory."""
+    argv = list(sys.argv if argv is None else argv)
+    orig = list(getattr(sys, "orig_argv", []) if orig is None else orig)
+    first = argv[0] if argv else ""
+    module_run = first == "-m" or (first.endswith("__main__.py") and "-m" in orig)
+    if module_run and "-m" in orig and orig.index("-m") + 1 < len(orig):
+        return orig[orig.index("-m") + 1]
+    if first in ("", "-c", "-"):
+        return "python"
+    path = Path(first).resolve()
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def autocapture(
+    job: str | None = None,
+    *,
+    stage: str | None = None,
+    reason: str | None = None,
+    namespace: str | None = None,
+    script: str | None = None,
+) -> Session:
+    """Capture lineage automatically from now on, until the process exits.
+
+    Installs the capture hooks (those of libraries imported later install on import), starts
+    the run of this script (``job``, by default the script's path) and ends it at exit,
+    recording COMPLETE, or FAIL with an uncaught exception.  Every read, write, fit, transform,
+    prediction and metric becomes a child run of it (see :mod:`threadline.capture.recording`).
+    Calling it again returns the running session.
+    """
+    with _session_lock:
+        if _session is not None and not _session.stopped:
+            return _session
+        return _begin(
+            job,
+            stage=stage,
+            reason=reason,
+            namespace=namespace,
+            answers=Answers.opening(in_process),
+            script=script,
+        )
+
+
+def start(
+    job: str | None,
+    *,
+    stage: str | None,
+    reason: str | None,
+    answers: Answers,
+) -> Session:
+    """Start this process's session, asking ``answers`` what earlier runs recorded."""
+    with _session_lock:
+        return _begin(job, stage=stage, reason=reason, namespace=None, answers=answers)
+
+
+def _begin(
+    job: str | None,
+    *,
+    stage: str | None,
+    reason: str | None,
+    namespace: str | None,
+    answers: Answers,
+    script: str | None = None,
+) -> Session:
+    """Create, install and register the session (call with ``_session_lock`` held)."""
+    global _session
+    session = _new_session(
+        job, stage=stage, reason=reason, namespace=namespace, answers=answers, script=script
+    )
+    _session = session
+    atexit.register(_at_exit, session)
+    return session
+
+
+def _new_session(
+    job: str | None,
+    *,
+    stage: str | None,
+    reason: str | None,
+    namespace: str | None,
+    answers: Answers,
+    script: str | None,
+) -> Session:
+    settings = current()
+    if stage is not None:
+        f.stage(stage)  # validates, naming the known stages
+    labels = from_settings(settings)
+    name = job or default_job()
+    capture = Capture(
+        job=name,
+        namespace=namespace or settings.namespace,
+        labels=labels,
+        stage=stage,
+        answers=answers,
+    )
+    hooks = Hooks(capture, debug=settings.debug)
+    session = Session(capture=capture, hooks=hooks)
+
+    def info() -> dict[str, Any]:
+        return {
+            **capture.info(),
+            "hooks": sorted(hooks.installed),
+            "skipped": sorted(hooks.skipped),
+        }
+
+    capture.root = start_root(
+        name, stage=stage, namespace=capture.namespace, reason=reason, info=info
+    )
+    script = script or (sys.argv[0] if sys.argv else "")
+    if script and os.path.isfile(script):
+        capture.root.script = os.path.abspath(script)
+    environment.prefetch(capture.root.script)
+    hooks.install()
+    session.previous_excepthook = sys.excepthook
+
+    def excepthook(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        session.error = (kind, value, tb)
+        previous = session.previous_excepthook or sys.__excepthook__
+        previous(kind, value, tb)
+
+    sys.excepthook = excepthook
+    # A script that ends with sys.exit(1) failed, though no exception reached the excepthook
+    # (SystemExit never does): remember the status for the script run's end.
+    session.previous_exit = sys.exit
+
+    def exit_(status: object = None) -> NoReturn:
+        session.exit_status = status
+        if session.previous_exit is not None:
+            session.previous_exit(status)
+        raise SystemExit(status)  # pragma: no cover - the original always raises
+
+    sys.exit = exit_
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork)
+    return session
+
+
+def _after_fork() -> None:
+    # A forked child shares our patches but not our emitter thread: capture stays off there.
+    set_enabled(False)
+
+
+def stop(session: Session | None = None, *, uninstall: bool = True) -> None:
+    """End automatic capture: emit what is pending and the script run's end."""
+    global _session
+    session = session or _session
+    if session is None or session.stopped:
+        return
+    session.stopped = True
+    capture = session.capture
+    with capture_boundary("capture.finish"):
+        capture.finish()
+    with capture_boundary("capture.recorded"):
+        capture.close()
+    root = capture.root
+    if root is not None:
+        with capture_boundary("capture.root"):
+            if root.stage is None:
+                root.stage = capture.inferred_stage()
+            kind, value, tb = session.error or _failed_exit(session.exit_status)
+            _exit_root(root, kind, value, tb)
+    if uninstall:
+        session.hooks.uninstall()
+        if sys.excepthook is not session.previous_excepthook:
+            sys.excepthook = session.previous_excepthook or sys.__excepthook__
+        if session.previous_exit is not None:
+            sys.exit = session.previous_exit
+    if _session is session:
+        _session = None
+
+
+def failed_status(status: object) -> bool:
+    """Whether ``sys.exit(status)`` ends the process with a non-zero exit code."""
+    return status is not None and status != 0
+
+
+def _failed_exit(
+    status: object,
+) -> tuple[type[BaseException], BaseException, None] | tuple[None, None, None]:
+    if not failed_status(status):
+        return None, None, None
+    return SystemExit, SystemExit(f"exit status {status}"), None
+
+
+def _exit_root(
+    root: RunRecorder,
+    kind: type[BaseException] | None,
+    value: BaseException | None,
+    tb: TracebackType | None,
+) -> None:
+    try:
+        root.__exit__(kind, value, tb)
+    except ValueError:
+        # The context variable was set in another context (e.g. at interpreter exit): the
+        # run's end is still worth recording, so emit it without resetting the variable.
+        root._token = current_run.set(root)
+        root.__exit__(kind, value, tb)
+
+
+def _at_exit(session: Session) -> None:
+    stop(session, uninstall=False)
+    emitter.shutdown()
+
+
+__all__ = ["Session", "autocapture", "default_job", "failed_status", "start", "stop"]

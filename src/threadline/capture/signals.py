@@ -1,0 +1,57 @@
+"""How the ``threadline run`` supervisor shares the terminal and the CPU with its command.
+
+SIGTERM and SIGHUP sent to ``threadline run`` are forwarded to the command; Ctrl-C (SIGINT)
+reaches the whole foreground process group, so the command gets it by itself and the supervisor
+ignores it, staying up to write what the command sends while it shuts down.  The supervisor
+runs at background priority: writing lineage should only use a core the command leaves idle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from typing import Any
+
+Handlers = dict[int, Any]
+
+
+def background_priority() -> None:
+    """Lower this process's priority (SCHED_IDLE on Linux, else the lowest nice)."""
+    scheduler = getattr(os, "sched_setscheduler", None)
+    idle = getattr(os, "SCHED_IDLE", None)
+    if scheduler is not None and idle is not None:
+        with contextlib.suppress(OSError):
+            scheduler(0, idle, os.sched_param(0))
+            return
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(19)
+
+
+def forward_signals(child: subprocess.Popen[bytes]) -> Handlers:
+    """Forward SIGTERM and SIGHUP to ``child`` and ignore SIGINT; returns the old handlers."""
+    previous: Handlers = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+
+    def forward(signum: int, frame: Any) -> None:
+        with contextlib.suppress(OSError):
+            child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        previous[signum] = signal.signal(signum, forward)
+    # Ctrl-C reaches the whole foreground process group: the command gets it by itself, and
+    # we stay up to write what it sends while it shuts down.
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return previous
+
+
+def restore_signals(previous: Handlers) -> None:
+    """Put back the handlers :func:`forward_signals` replaced."""
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+__all__ = ["background_priority", "forward_signals", "restore_signals"]

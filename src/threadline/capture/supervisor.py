@@ -1,0 +1,325 @@
+"""The ``threadline run`` supervisor: it owns the store and serves the command's processes.
+
+Captured processes send their event batches over a Unix socket and the supervisor writes them,
+so the captured program never pays for opening the store and a store that is slow or
+unreachable never blocks it.  It also answers their questions about what earlier runs recorded
+(:class:`~threadline.capture.recorded.Recorded`), from the store it has open, or from the
+server when the events go to one.
+
+Batches are acknowledged as soon as they are received (they are safe here even if the command
+is killed) and written by one writer thread once the store is open; a batch the sender marked
+durable (``strict`` mode) is acknowledged only after its commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from threadline.capture.emitter import Sink, StoreSink
+from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
+from threadline.capture.listener import Listener
+from threadline.capture.recorded import HttpRecorded, Recorded, StoreRecorded
+from threadline.capture.signals import background_priority, forward_signals, restore_signals
+from threadline.config import Settings, resolve
+from threadline.errors import CaptureError
+from threadline.model.events import PRODUCER
+from threadline.model.ids import NodeId
+from threadline.store import normalize_url, open_store
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where the command's lineage goes: the sink that writes it and who answers questions."""
+
+    sink: Sink
+    recorded: Recorded
+    #: Makes every written batch durable (None: each batch is durable once written).
+    sync: Callable[[], None] | None
+
+
+def open_destination(settings: Settings) -> Destination:
+    """The settings' store, or, when a server URL is set, the sink that ships to it instead."""
+    if settings.url:
+        # http.client and ssl load only for a run that ships its events to a server.
+        from threadline.capture.http_sink import DEFAULT_SPOOL, HttpSink
+
+        # Anchored to the command's folder, where `threadline sync` looks by default.
+        sink = HttpSink(settings.url, spool_dir=DEFAULT_SPOOL.resolve())
+        return Destination(sink, HttpRecorded(sink), None)
+    opened = open_store(normalize_url(settings.store))
+    return Destination(StoreSink(opened), StoreRecorded(opened), opened.sync)
+
+
+#: How long closing the destination may take (an HTTP sink's last replay of its spool).
+_CLOSE_TIMEOUT = 10.0
+
+
+class _Ack:
+    __slots__ = ("done", "ok")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ok = False
+
+
+class Supervisor:
+    """Runs a command with capture on and writes what its processes send to the store."""
+
+    def __init__(
+        self, store_target: str | None, *, url: str | None = None, listener: Listener | None = None
+    ) -> None:
+        #: The store ``threadline run`` was given (else the ``store`` setting).
+        self.store_target = store_target
+        #: A threadline server to ship to instead of the store (else the ``url`` setting).
+        self.url = url
+        self._listener = listener or Listener()
+        self._folder = self._listener.folder
+        self.path = self._listener.path
+        self._server = self._listener.socket
+        self._destination: Destination | None = None
+        self._ready = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._queue: queue.Queue[tuple[list[dict[str, Any]], bool, _Ack | None] | None] = (
+            queue.Queue()
+        )
+        self._writer: threading.Thread | None = None
+        self._questions: list[socket.socket] = []
+        self._closing = False
+        self.failed_events = 0
+        self.events = 0
+        self._batches = 0  # handed to the writer thread
+        #: The command's process: its script run is failed if the command exits non-zero.
+        self.command_pid: int | None = None
+        self._completed_roots: dict[str, dict[str, Any]] = {}
+
+    def start(self) -> None:
+        """Accept connections now; open the store and write in the background."""
+        accept = threading.Thread(target=self._accept, daemon=True, name="threadline-accept")
+        accept.start()
+        self._writer = threading.Thread(
+            target=self._write_loop, daemon=True, name="threadline-writer"
+        )
+        self._writer.start()
+
+    def _open(self) -> None:
+        target = "the store"
+        try:
+            # The explicit choices of `threadline run` first, then THREADLINE_*, the settings
+            # file and the defaults.
+            settings = resolve({"store": self.store_target, "url": self.url})
+            target = settings.url or target
+            self._destination = open_destination(settings)
+        except Exception as exc:  # reported once; the command still runs
+            print(
+                f"threadline: cannot use {target} ({exc}); the command runs without lineage",
+                file=sys.stderr,
+            )
+        finally:
+            self._ready.set()
+
+    def _write_loop(self) -> None:
+        self._open()
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            events, durable, ack = item
+            ok = self._append(events, durable)
+            if ack is not None:
+                ack.ok = ok
+                ack.done.set()
+
+    def _accept(self) -> None:
+        while not self._closing:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                hello = recv_frame(conn)
+                if hello is None:
+                    return
+                role = orjson.loads(hello).get("role")
+                if role != EVENTS:
+                    self._questions.append(conn)
+                while True:
+                    frame = recv_frame(conn)
+                    if frame is None:
+                        return
+                    message = orjson.loads(frame)
+                    if role == EVENTS:
+                        self._receive_events(conn, message)
+                    else:
+                        self._ready.wait()
+                        send_frame(conn, orjson.dumps(self._answer(message)))
+            except (OSError, ValueError, CaptureError):
+                return
+
+    def _receive_events(self, conn: socket.socket, message: dict[str, Any]) -> None:
+        events = message.get("events") or []
+        self._note_completed_roots(events)
+        self._batches += 1
+        if message.get("durable"):
+            ack = _Ack()
+            self._queue.put((events, True, ack))
+            ack.done.wait()
+            conn.sendall(ACK_OK if ack.ok else ACK_FAILED)
+        else:
+            self._queue.put((events, False, None))
+            conn.sendall(ACK_OK)
+
+    def _note_completed_roots(self, events: list[dict[str, Any]]) -> None:
+        """Remember the command's own script run when it reports COMPLETE."""
+        if self.command_pid is None:
+            return
+        for event in events:
+            if event.get("eventType") != "COMPLETE":
+                continue
+            run = event.get("run") or {}
+            facets = run.get("facets") or {}
+            context = facets.get("threadline_context") or {}
+            if "parent" not in facets and context.get("pid") == self.command_pid:
+                self._completed_roots[str(run.get("runId"))] = event
+
+    def fail_completed_roots(self, status: int) -> None:
+        """The command exited with ``status`` != 0 after its script run reported COMPLETE
+        (``raise SystemExit(1)``, ``os._exit``, a C extension's exit: nothing the script's
+        own hooks can see): record that run as failed.  The FAIL comes later than the
+        COMPLETE, so the run's state is FAIL whatever order the store sees them in."""
+        if not self._completed_roots:
+            return
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+        failures = []
+        for event in self._completed_roots.values():
+            run = dict(event["run"])
+            run["facets"] = {
+                **run.get("facets", {}),
+                "errorMessage": {
+                    "_producer": PRODUCER,
+                    "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/"
+                    "ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
+                    "message": f"the command exited with status {status}",
+                    "programmingLanguage": "python",
+                },
+            }
+            failures.append({**event, "eventType": "FAIL", "eventTime": stamp, "run": run})
+        self._completed_roots.clear()
+        self._batches += 1
+        self._queue.put((failures, False, None))
+
+    def _append(self, events: list[dict[str, Any]], durable: bool) -> bool:
+        destination = self._destination
+        if destination is None:
+            self.failed_events += len(events)
+            return False
+        try:
+            if events:
+                # Over HTTP, returns once the server committed the batch or it is spooled.
+                destination.sink.emit_batch(events, durable=durable)
+                self.events += len(events)
+            elif durable and destination.sync is not None:
+                destination.sync()
+        except Exception as exc:
+            if not self.failed_events:
+                print(f"threadline: could not write lineage events: {exc}", file=sys.stderr)
+            self.failed_events += len(events)
+            return False
+        return True
+
+    def _answer(self, question: dict[str, Any]) -> dict[str, Any]:
+        """A :class:`~threadline.capture.supervisor_client.SupervisorRecorded` question,
+        answered by the destination; a question must never break the command, so a failure
+        is answered with nothing (``produced``: None, cannot say)."""
+        recorded = self._destination.recorded if self._destination is not None else None
+        if "produced" in question:
+            keys = [(str(k[0]), str(k[1])) for k in question["produced"] or ()]
+            answers: list[bool | None] = [None] * len(keys)
+            if recorded is not None:
+                with contextlib.suppress(Exception):
+                    answers = recorded.produced(keys)
+            return {"produced": answers}
+        if recorded is None:
+            return {}
+        try:
+            if "labels" in question:
+                namespace, name = question["labels"]
+                return {"labels": sorted(recorded.labels((str(namespace), str(name))))}
+            if "serving" in question:
+                model = NodeId.parse(str(question["serving"]))
+                at = datetime.fromisoformat(str(question["at"]))
+                found = recorded.serving(model, at)
+                return {"serving": [[str(s.node), s.valid_from] for s in found]}
+        except Exception:
+            return {}
+        return {}
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop accepting, write everything received, close the store."""
+        self._closing = True
+        with contextlib.suppress(OSError):
+            self._server.close()
+        for conn in self._questions:
+            # Questions need no draining; only event connections are waited for.
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._queue.put(None)
+        if self._writer is not None and (self._batches or self._ready.is_set()):
+            # With nothing to write, a store still opening (an SQLAlchemy import) is not
+            # waited for: a command that captured nothing ends as fast as it would alone.
+            self._writer.join(timeout)
+        if self._destination is not None:
+            with contextlib.suppress(Exception):
+                self._destination.sink.close(_CLOSE_TIMEOUT)
+        if self.failed_events:
+            print(
+                f"threadline: {self.failed_events} lineage event(s) could not be written",
+                file=sys.stderr,
+            )
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def supervise(
+    child: subprocess.Popen[bytes], listener: Listener, *, store: str | None, url: str | None
+) -> int:
+    """Serve the started command's capture until it exits; return its exit status."""
+    supervisor = Supervisor(store, url=url, listener=listener)
+    supervisor.command_pid = child.pid
+    # The command runs at full priority; writing its lineage is background work that should
+    # only use a core the command leaves idle.
+    background_priority()
+    supervisor.start()
+    previous = forward_signals(child)
+    code = 0
+    try:
+        code = child.wait()
+    finally:
+        restore_signals(previous)
+        if code != 0:
+            supervisor.fail_completed_roots(code)
+        supervisor.close()
+    return 128 - code if code < 0 else code
+
+
+__all__ = ["Destination", "Supervisor", "open_destination", "supervise"]

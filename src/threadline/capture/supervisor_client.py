@@ -1,0 +1,167 @@
+"""A captured process's side of the ``threadline run`` socket: its events out, its questions.
+
+:class:`SocketSink` is the emitter sink that hands batches to the supervisor, which owns the
+store: the captured program never pays for opening it (SQLAlchemy alone imports in about a
+quarter of a second) and a store that is slow or unreachable never blocks it.
+:class:`SupervisorRecorded` is the :class:`~threadline.capture.recorded.Recorded` transport of
+such a process: the supervisor, which has the store open already, answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from threadline.capture.framing import ACK_OK, EVENTS, QUESTIONS, recv_exact, recv_frame, send_frame
+from threadline.capture.recorded import Key
+from threadline.errors import CaptureError
+from threadline.model.ids import NodeId
+from threadline.model.serving import Serving
+
+
+def _hello(role: str) -> bytes:
+    return orjson.dumps({"role": role, "pid": os.getpid()})
+
+
+class SocketSink:
+    """Emitter sink that hands batches to the supervising ``threadline run`` process."""
+
+    kind = "supervisor"
+
+    def __init__(self, path: str) -> None:
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(path)
+        send_frame(self._sock, _hello(EVENTS))
+
+    def emit_batch(self, events: Sequence[dict[str, Any]], *, durable: bool) -> None:
+        send_frame(self._sock, orjson.dumps({"events": list(events), "durable": durable}))
+        status = recv_exact(self._sock, 1)
+        if status != ACK_OK:
+            raise CaptureError(
+                "the threadline run supervisor could not write the events to the store"
+                if status
+                else "the threadline run supervisor went away"
+            )
+
+    def sync(self) -> None:
+        self.emit_batch([], durable=True)
+
+    def close(self, timeout: float) -> bool:
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        return True
+
+
+class SupervisorRecorded:
+    """Asks the supervisor what earlier runs recorded, over one connection opened on first use.
+
+    ``produced`` questions are pipelined: :meth:`prefetch` sends them as files are read and the
+    answers are collected when needed.  Answers come back in the order asked, so any other
+    question first collects the answers still in flight.  A connection that failed once stays
+    broken: capture then goes on without answers rather than paying a timeout on every question.
+    """
+
+    def __init__(self, path: str, timeout: float = 10.0) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._broken = False
+        self._answers: dict[Key, bool | None] = {}
+        self._inflight: list[list[Key]] = []
+
+    def _connect(self) -> socket.socket | None:
+        """The open connection, or None once broken (call with ``_lock`` held)."""
+        if self._sock is None and not self._broken:
+            try:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(self._timeout)
+                sock.connect(self._path)
+                send_frame(sock, _hello(QUESTIONS))
+            except OSError:
+                self._broken = True
+                return None
+            self._sock = sock
+        return self._sock
+
+    def _send(self, question: dict[str, Any]) -> bool:
+        """Send one question (call with ``_lock`` held); False once the connection is broken."""
+        sock = self._connect()
+        if sock is None:
+            return False
+        try:
+            send_frame(sock, orjson.dumps(question))
+        except OSError:
+            self._broken = True
+            return False
+        return True
+
+    def _receive(self) -> dict[str, Any] | None:
+        """The next answer (call with ``_lock`` held); None once the connection is broken."""
+        if self._broken or self._sock is None:
+            return None
+        try:
+            frame = recv_frame(self._sock)
+        except (OSError, CaptureError):
+            frame = None
+        if frame is None:
+            self._broken = True
+            return None
+        answer: dict[str, Any] = orjson.loads(frame)
+        return answer
+
+    def _collect_one(self) -> None:
+        """Receive the answers of the oldest ``produced`` question in flight."""
+        batch = self._inflight.pop(0)
+        answer = self._receive()
+        answers = (answer or {}).get("produced") or [None] * len(batch)
+        for key, value in zip(batch, answers, strict=False):
+            self._answers[key] = value
+
+    def prefetch(self, keys: Sequence[Key]) -> None:
+        with self._lock:
+            asked = {key for batch in self._inflight for key in batch}
+            fresh = [k for k in keys if k not in self._answers and k not in asked]
+            if fresh and self._send({"produced": fresh}):
+                self._inflight.append(fresh)
+
+    def produced(self, keys: Sequence[Key]) -> list[bool | None]:
+        self.prefetch(keys)
+        with self._lock:
+            while self._inflight and any(k not in self._answers for k in keys):
+                self._collect_one()
+            return [self._answers.get(k) for k in keys]
+
+    def _ask(self, question: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if not self._send(question):
+                return {}
+            while self._inflight:
+                self._collect_one()
+            return self._receive() or {}
+
+    def labels(self, key: Key) -> frozenset[str]:
+        answer = self._ask({"labels": list(key)})
+        return frozenset(str(x) for x in answer.get("labels") or ())
+
+    def serving(self, model: NodeId, at: datetime) -> list[Serving]:
+        answer = self._ask({"serving": str(model), "at": at.isoformat()})
+        return [Serving(NodeId.parse(node), since) for node, since in answer.get("serving") or ()]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.close()
+            self._sock = None
+            self._broken = True
+
+
+__all__ = ["SocketSink", "SupervisorRecorded"]

@@ -1,25 +1,44 @@
 """``threadline run`` and ``threadline deploy``.
 
 ``threadline run`` is on the critical path of every captured program: the console entry point
-should hand ``threadline run …`` to :func:`threadline.capture.bootstrap.cli_run` before
-importing this package (Typer and Rich cost about 60 ms); ``--help`` and anything that parser
-does not know fall back to the Typer command here, which behaves the same.
+hands ``threadline run …`` to :func:`threadline.capture.launch.cli_run` before importing this
+package (Typer and Rich cost about 60 ms); ``--help`` and anything that parser does not know
+fall back to the Typer command here, which behaves the same.  Both read the options from one
+table, :data:`threadline.capture.launch.RUN_OPTIONS`.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
+from threadline.capture import launch
+from threadline.cli import state
+from threadline.errors import ThreadlineError
 
-def _global_store() -> str | None:
-    try:
-        from threadline.cli import state
-    except ImportError:
-        return None
-    store: str | None = getattr(state, "STORE", None)
-    return store
+
+def _run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` (``ctx`` and ``**options``) one keyword option per row of
+    :data:`~threadline.capture.launch.RUN_OPTIONS`: Typer reads the options from the
+    signature, so this is how the launcher's table becomes the command's ``--help``."""
+    parameters = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    ]
+    for name, metavar, help_text in launch.RUN_OPTIONS:
+        option = typer.Option(name, metavar=metavar, help=help_text)
+        parameters.append(
+            inspect.Parameter(
+                name[2:],
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[str | None, option],
+            )
+        )
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return command
 
 
 def register(app: typer.Typer) -> None:
@@ -33,47 +52,26 @@ def register(app: typer.Typer) -> None:
             "allow_interspersed_args": False,
         },
     )
-    def run(
-        ctx: typer.Context,
-        job: Annotated[
-            str | None, typer.Option("--job", help="Job name (default: the script's path).")
-        ] = None,
-        stage: Annotated[
-            str | None,
-            typer.Option("--stage", help="Stage of the run, overriding the inferred one."),
-        ] = None,
-        reason: Annotated[
-            str | None, typer.Option("--reason", help="Why this run happens (recorded).")
-        ] = None,
-        url: Annotated[
-            str | None,
-            typer.Option(
-                "--url",
-                metavar="URL",
-                help="Send lineage to this threadline server instead of the store "
-                "(default: THREADLINE_URL or url in threadline.toml).",
-            ),
-        ] = None,
-    ) -> None:
+    @_run_options
+    def run(ctx: typer.Context, **options: str | None) -> None:
         """Run a command with automatic lineage capture: threadline run -- python train.py.
 
         Every Python process of the command is captured without code changes: reads, writes,
         fits, transforms, predictions and metrics become runs of the store.
         """
-        from threadline.capture.bootstrap import run_command
         from threadline.capture.http_sink import resolve_url
-        from threadline.errors import ThreadlineError
 
         command = list(ctx.args)
         if command and command[0] == "--":
             command = command[1:]
+        url = options.get("url")
         try:
-            code = run_command(
+            code = launch.run(
                 command,
-                job=job,
-                stage=stage,
-                reason=reason,
-                store=_global_store(),
+                job=options.get("job"),
+                stage=options.get("stage"),
+                reason=options.get("reason"),
+                store=options.get("store") or state.STORE,
                 url=resolve_url(url) if url is not None else None,
             )
         except ThreadlineError as exc:
@@ -95,9 +93,8 @@ def register(app: typer.Typer) -> None:
         """Record that MODEL now serves at --endpoint in --env; prints the deployment id."""
         from threadline.capture.api import deploy as record_deploy
         from threadline.capture.emitter import Emitter, StoreSink, set_emitter, shutdown
-        from threadline.errors import ThreadlineError
 
-        store = _global_store()
+        store = state.STORE
         try:
             if store is not None:
                 from threadline.store import open_store

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from threadline.errors import InvalidIdentifier, NotFound, UsageError
+from threadline.fingerprint import fingerprint_path
 from threadline.model.ids import NODE_KINDS, NodeId, file_dataset
 from threadline.query._common import iso, parse_moment, printable, read
 from threadline.store import schema as s
@@ -212,8 +213,6 @@ def _resolve_id(conn: Connection, node: NodeId, as_of_us: int | None) -> Vertex:
 
 
 def _resolve_path(conn: Connection, path: Path, as_of_us: int | None) -> Vertex:
-    from threadline.fingerprint import fingerprint_path
-
     node = file_dataset(path)
     found = _node_row(conn, node)
     if found is None:

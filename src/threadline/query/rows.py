@@ -58,6 +58,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from threadline.errors import InvalidIdentifier, NotFound, ThreadlineError, UsageError
+from threadline.fingerprint import fingerprint_file
 from threadline.model.ids import NodeId, local_host
 from threadline.query._common import parse_moment, read
 from threadline.query.graph import DEFAULT_LIMIT, assemble, check_bounds, describe, walk
@@ -539,8 +540,6 @@ def read_row(
         return None, f"{name} is not a regular file"
     if st.st_size > VALUE_FILE_BYTES:
         return None, f"the file is larger than {VALUE_FILE_BYTES // (1024 * 1024)} MiB"
-    from threadline.fingerprint import fingerprint_file
-
     try:
         if fingerprint_file(name) != version:
             return None, "the file changed since it was recorded"

@@ -11,14 +11,15 @@ Layers, bottom to top (an *area* is a sub-package of ``threadline``, or a top-le
     model, config, errors, fingerprint, spec, _version
 
 A module imports only its own layer and the layers below it; only the bottom layer's areas
-import each other, and the pairs in :data:`APART` never meet although their layers allow it.  ``threadline/__init__.py`` (the lazy public API) and ``__main__.py`` (the
-console entry) stand above every layer.  Four more rules keep the layering honest:
+import each other, and the pairs in :data:`APART` (the server and capture) never meet although
+their layers allow it.  ``threadline/__init__.py`` (the lazy public API) and ``__main__.py``
+(the console entry) stand above every layer.  Three more rules keep the layering honest:
 
 * no module imports a private name (``_x``), or anything from a private module, of another
   area, nor reaches one as an attribute of a module it imported: make it public or move it;
 * an import inside a function (or a dynamic ``importlib.import_module``) of a threadline module
-  is allowed only when :data:`LAZY` lists it with the reason, which is import speed: nothing
-  else may hide a dependency from the module's header;
+  is allowed only when :data:`LAZY` lists it with its reason (import speed on a path that must
+  stay fast, or modules named in data): nothing else may hide a dependency from the header;
 * no import cycle between modules, counting imports inside functions (``TYPE_CHECKING`` blocks
   aside, as they never run).
 """
@@ -93,12 +94,10 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.capture.hooks._site.sitecustomize", "threadline.capture.child"): SITE,
     ("threadline.capture.hooks._site.sitecustomize", "threadline.capture.workers"): SITE,
     ("threadline.capture.hooks.mlflow", "threadline.fingerprint"): CHILD,
-    ("threadline.capture.launch", "threadline.capture.supervisor"): LAUNCHER,
     ("threadline.capture.launch", "threadline.capture.http_sink"): LAUNCHER,
+    ("threadline.capture.launch", "threadline.capture.supervisor"): LAUNCHER,
     ("threadline.capture.launch", "threadline.errors"): LAUNCHER,
     ("threadline.capture.launch", "threadline.model.stages"): LAUNCHER,
-    ("threadline.cli", DYNAMIC): "the command modules are registered from COMMAND_MODULES",
-    ("threadline.cli", "threadline.cli.render"): "Rich loads only to print an error",
     ("threadline.capture.recorded", "threadline.query.recorded"): (
         "SQLAlchemy loads only once a store in this process is asked, never in a captured"
         " process that asks the supervisor or a server"
@@ -108,6 +107,8 @@ LAZY: dict[tuple[str, str], str] = {
         "http.client and ssl load only for a run that ships its events to a server"
     ),
     ("threadline.capture.writes", "threadline.fingerprint"): CHILD,
+    ("threadline.cli", DYNAMIC): "the command modules are registered from COMMAND_MODULES",
+    ("threadline.cli", "threadline.cli.render"): "Rich loads only to print an error",
     ("threadline.cli.capture", "threadline.capture.api"): COMMAND,
     ("threadline.cli.capture", "threadline.capture.emitter"): COMMAND,
     ("threadline.cli.capture", "threadline.capture.http_sink"): COMMAND,

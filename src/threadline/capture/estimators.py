@@ -35,6 +35,7 @@ class Estimators:
     # --- in-memory artifacts --------------------------------------------------------------
 
     def _version(self, obj: object, parts: Mapping[str, Any]) -> str:
+        # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
         from threadline.fingerprint import fingerprint_object
 
         version = fingerprint_object(obj)
@@ -95,6 +96,7 @@ class Estimators:
         if not introspection.is_data(X):
             return set(), True
         sources, precise = recording.upstream(X)
+        # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
         from threadline.fingerprint import fingerprint_object
 
         if fingerprint_object(X) is None:

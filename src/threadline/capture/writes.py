@@ -173,6 +173,7 @@ class Writes:
         return None
 
     def _finish(self, draft: WriteDraft) -> None:
+        # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
         from threadline.fingerprint import fingerprint_path
 
         recording = self._recording

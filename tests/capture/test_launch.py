@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -34,24 +33,6 @@ from threadline.errors import UsageError
 )
 def test_parse_run_args(argv: list[str], expected: tuple[dict[str, str], list[str]] | None) -> None:
     assert launch.parse_run_args(argv) == expected
-
-
-def test_the_socket_folder_is_private_and_removed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    listener = launch.Listener()
-    try:
-        folder = Path(listener.folder)
-        assert folder.parent == tmp_path
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-        assert stat.S_ISSOCK(Path(listener.path).stat().st_mode)
-        other = launch.Listener()
-        assert other.folder != listener.folder
-        other.discard()
-    finally:
-        listener.discard()
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_command_that_cannot_start_leaves_nothing_behind(

@@ -37,8 +37,12 @@ class SocketSink:
 
     def __init__(self, path: str) -> None:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.connect(path)
-        send_frame(self._sock, _hello(EVENTS))
+        try:
+            self._sock.connect(path)
+            send_frame(self._sock, _hello(EVENTS))
+        except OSError:
+            self._sock.close()
+            raise
 
     def emit_batch(self, events: Sequence[dict[str, Any]], *, durable: bool) -> None:
         send_frame(self._sock, orjson.dumps({"events": list(events), "durable": durable}))

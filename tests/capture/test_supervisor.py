@@ -62,3 +62,13 @@ def test_a_supervisor_without_a_store_answers_cannot_say(tmp_path: Path) -> None
         questions.close()
     finally:
         supervisor.close()
+
+
+def test_questions_to_a_supervisor_that_is_gone_cannot_be_answered(tmp_path: Path) -> None:
+    questions = SupervisorRecorded(str(tmp_path / "gone.sock"))
+    assert questions.produced([("file://h", "/raw.csv")]) == [None]
+    assert questions.labels(("file://h", "/raw.csv")) == frozenset()
+    assert (
+        questions.serving(NodeId("model", "file://h", "/m", "b3:" + "e" * 64), datetime.now(UTC))
+        == []
+    )

@@ -84,12 +84,13 @@ class SupervisorRecorded:
     def _connect(self) -> socket.socket | None:
         """The open connection, or None once broken (call with ``_lock`` held)."""
         if self._sock is None and not self._broken:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.settimeout(self._timeout)
                 sock.connect(self._path)
                 send_frame(sock, _hello(QUESTIONS))
             except OSError:
+                sock.close()
                 self._broken = True
                 return None
             self._sock = sock

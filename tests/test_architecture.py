@@ -178,7 +178,7 @@ def module_path(name: str) -> str:
 
 
 def area(module: str) -> str:
-    """``capture`` for ``threadline.capture.flow``, ``config`` for ``threadline.config``."""
+    """``capture`` for ``threadline.capture.tracking``, ``config`` for ``threadline.config``."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "__init__"
 

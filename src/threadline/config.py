@@ -2,32 +2,125 @@
 
 Precedence, highest first: an explicit argument > ``THREADLINE_*`` environment variable >
 ``threadline.toml`` or ``[tool.threadline]`` in ``pyproject.toml`` (nearest one upwards from the
-working directory) > the default below.  The result is frozen; nothing here writes to
-``os.environ``.  A bad value raises :class:`~threadline.errors.UsageError` naming the key.
+working directory) > the default.  Every default is written once, on :class:`Settings`; the
+registry :data:`SETTINGS` adds each one's help text and how its text form is parsed and checked.
+The result is frozen; nothing here writes to ``os.environ``, and no other module reads a
+``THREADLINE_*`` setting variable.  A bad value raises :class:`~threadline.errors.UsageError`
+naming the key and the value.
+
+Every path uses the one object: the Python API, ``threadline run`` (launcher, supervisor and
+child), every CLI command, :func:`threadline.open_store` and the server (whose worker processes
+receive the resolved object through :data:`HANDOFF_ENV`, not a second settings system).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
 from threadline.errors import UsageError
 
+MiB: Final = 1024 * 1024
+#: Where the embedded store lives when no setting names one (relative to the working directory).
+DEFAULT_STORE: Final = ".threadline/lineage.db"
+#: How ``threadline serve --workers N`` hands its resolved settings to its worker processes.
+HANDOFF_ENV: Final = "THREADLINE_SERVER_SETTINGS"
+
+
+def store_url(target: str | os.PathLike[str] | None, cwd: Path | None = None) -> str:
+    """The store URL for a path or URL (``None`` is the default path under ``cwd``).
+
+    Plain paths become ``sqlite:///ABSOLUTE``; ``postgres://`` and ``postgresql://`` become
+    ``postgresql+psycopg://`` (the driver threadline installs).
+    """
+    raw = os.fspath(target) if target is not None else DEFAULT_STORE
+    if "://" in raw:
+        for alias in ("postgres://", "postgresql://"):
+            if raw.startswith(alias):
+                return "postgresql+psycopg://" + raw[len(alias) :]
+        return raw
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        path = (cwd or Path.cwd()) / path
+    return "sqlite:///" + str(path.resolve())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The resolved settings; the defaults here are the only ones."""
+
+    store: str | None = None
+    url: str | None = None
+    namespace: str = "default"
+    strict: bool = False
+    batch_window: float = 0.05
+    queue_size: int = 10_000
+    batch_size: int = 1_000
+    debug: bool = False
+    max_body_bytes: int = 5 * MiB
+    max_batch_bytes: int = 64 * MiB
+    max_batch_events: int = 100_000
+    group_commit_events: int = 5_000
+    stream_poll_seconds: float = 0.15
+    #: The normalized store URL (``store``, or the default path); filled in when left empty.
+    store_url: str = ""
+    #: Raw ``[tool.threadline]`` / ``threadline.toml`` table, for sections such as labels.
+    file: Mapping[str, Any] | None = None
+    #: Folder of the settings file: relative globs in it are anchored here.
+    source_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        for setting in SETTINGS:
+            problem = setting.check(getattr(self, setting.name))
+            if problem:
+                raise UsageError(
+                    f"setting {setting.name} = {getattr(self, setting.name)!r}: {problem}"
+                )
+        if not self.store_url:
+            object.__setattr__(self, "store_url", store_url(self.store))
+
+    def to_json(self) -> str:
+        """The registry's values as JSON (the settings file table stays behind)."""
+        return json.dumps(
+            {s.name: getattr(self, s.name) for s in SETTINGS} | {"store_url": self.store_url},
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        try:
+            raw = json.loads(text)
+            known = {s.name for s in SETTINGS} | {"store_url"}
+            return cls(**{k: v for k, v in raw.items() if k in known})
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise UsageError(f"{HANDOFF_ENV} is not valid settings JSON: {exc}") from exc
+
+
+def _no_check(value: Any) -> str | None:
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class Setting:
     name: str
-    default: Any
     help: str
     parse: Callable[[str], Any]
+    check: Callable[[Any], str | None] = _no_check
 
     @property
     def env(self) -> str:
         return "THREADLINE_" + self.name.upper()
+
+    @property
+    def default(self) -> Any:
+        field = Settings.__dataclass_fields__[self.name]
+        return None if field.default is MISSING else field.default
 
 
 def _bool(text: str) -> bool:
@@ -39,23 +132,15 @@ def _bool(text: str) -> bool:
     raise ValueError(f"{text!r} is not a boolean (use 1/0, true/false)")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError(f"{value} is not a positive integer")
-    return value
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else f"{value} is not positive"
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError(f"{value} is not a positive number")
-    return value
+def _fraction_of_a_second(value: Any) -> str | None:
+    return None if 0 < value <= 1 else f"{value} is not in (0, 1]"
 
 
 def _server_url(text: str) -> str:
-    import urllib.parse
-
     url = text.strip()
     parsed = urllib.parse.urlsplit(url)
     try:
@@ -69,41 +154,35 @@ def _server_url(text: str) -> str:
 
 
 SETTINGS: Final = (
-    Setting("store", None, "Store path or URL (default .threadline/lineage.db).", str),
+    Setting("store", f"Store path or URL (default {DEFAULT_STORE}).", str),
     Setting(
         "url",
-        None,
         "threadline server to send lineage to instead of the store (spools while it is down).",
         _server_url,
     ),
-    Setting("namespace", "default", "Namespace of jobs and in-memory datasets.", str),
-    Setting("strict", False, "Return from capture only once events are durable (fsync).", _bool),
+    Setting("namespace", "Namespace of jobs and in-memory datasets.", str),
+    Setting("strict", "Return from capture only once events are durable (fsync).", _bool),
+    Setting("batch_window", "Seconds the emitter waits to batch events (≤ 0.1).", float, _positive),
+    Setting("queue_size", "Events buffered before callers wait (back-pressure).", int, _positive),
+    Setting("batch_size", "Events written per store transaction at most.", int, _positive),
+    Setting("debug", "Log every capture hook call to stderr.", _bool),
+    Setting("max_body_bytes", "Server: largest single-event body (413 above).", int, _positive),
+    Setting("max_batch_bytes", "Server: largest batch body (413 above).", int, _positive),
+    Setting("max_batch_events", "Server: most events in one batch (413 above).", int, _positive),
     Setting(
-        "batch_window", 0.05, "Seconds the emitter waits to batch events (≤ 0.1).", _positive_float
+        "group_commit_events",
+        "Server: most events the writer combines into one store transaction.",
+        int,
+        _positive,
     ),
     Setting(
-        "queue_size", 10_000, "Events buffered before callers wait (back-pressure).", _positive_int
+        "stream_poll_seconds",
+        "Server: how often the change stream polls for other processes' commits.",
+        float,
+        _fraction_of_a_second,
     ),
-    Setting("batch_size", 1_000, "Events written per store transaction at most.", _positive_int),
-    Setting("debug", False, "Log every capture hook call to stderr.", _bool),
 )
 _BY_NAME: Final = {setting.name: setting for setting in SETTINGS}
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    store: str | None = None
-    url: str | None = None
-    namespace: str = "default"
-    strict: bool = False
-    batch_window: float = 0.05
-    queue_size: int = 10_000
-    batch_size: int = 1_000
-    debug: bool = False
-    #: Raw ``[tool.threadline]`` / ``threadline.toml`` table, for sections such as labels.
-    file: Mapping[str, Any] | None = None
-    #: Folder of the settings file: relative globs in it are anchored here.
-    source_dir: str | None = None
 
 
 def _find_config_file(start: Path) -> tuple[Path, Mapping[str, Any]] | None:
@@ -130,6 +209,17 @@ def _load_toml(path: Path, tomllib: Any) -> dict[str, Any]:
     return data
 
 
+def _parsed(setting: Setting, raw: Any, where: str) -> Any:
+    try:
+        value = setting.parse(str(raw)) if not isinstance(raw, bool) else raw
+        problem = setting.check(value)
+        if problem:
+            raise ValueError(problem)
+    except ValueError as exc:
+        raise UsageError(f"{where}: {exc}") from exc
+    return value
+
+
 def resolve(
     overrides: Mapping[str, Any] | None = None,
     *,
@@ -138,34 +228,31 @@ def resolve(
 ) -> Settings:
     """Resolve every setting once (see the module docstring for the order)."""
     env = os.environ if environ is None else environ
-    found = _find_config_file((cwd or Path.cwd()).resolve())
+    unknown = set(overrides or {}) - set(_BY_NAME)
+    if unknown:
+        raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    here = (cwd or Path.cwd()).resolve()
+    found = _find_config_file(here)
     file_table: Mapping[str, Any] = found[1] if found else {}
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         if overrides and overrides.get(setting.name) is not None:
             values[setting.name] = overrides[setting.name]
-            continue
-        raw_env = env.get(setting.env)
-        if raw_env is not None:
-            try:
-                values[setting.name] = setting.parse(raw_env)
-            except ValueError as exc:
-                raise UsageError(f"{setting.env}={raw_env!r}: {exc}") from exc
-            continue
-        if setting.name in file_table:
+        elif (raw_env := env.get(setting.env)) is not None:
+            values[setting.name] = _parsed(setting, raw_env, f"{setting.env}={raw_env!r}")
+        elif setting.name in file_table:
             raw = file_table[setting.name]
-            try:
-                values[setting.name] = setting.parse(str(raw)) if not isinstance(raw, bool) else raw
-            except ValueError as exc:
-                where = found[0] if found else "settings file"
-                raise UsageError(f"{where}: {setting.name} = {raw!r}: {exc}") from exc
+            where = f"{found[0] if found else 'settings file'}: {setting.name} = {raw!r}"
+            values[setting.name] = _parsed(setting, raw, where)
             if setting.name == "store" and found and "://" not in str(raw):
                 # A relative store path in a settings file is relative to that file.
                 values["store"] = str((found[0].parent / str(raw)).resolve())
-    unknown = set(overrides or {}) - {f.name for f in fields(Settings)}
-    if unknown:
-        raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    return Settings(**values, file=file_table, source_dir=str(found[0].parent) if found else None)
+    return Settings(
+        **values,
+        store_url=store_url(values.get("store"), here),
+        file=file_table,
+        source_dir=str(found[0].parent) if found else None,
+    )
 
 
 def current() -> Settings:
@@ -178,3 +265,33 @@ def current() -> Settings:
 @functools.lru_cache(maxsize=16)
 def _cached(cwd: str, env: tuple[tuple[str, str], ...]) -> Settings:
     return resolve(environ=dict(env), cwd=Path(cwd))
+
+
+def handed_over(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings a ``threadline serve`` supervisor handed to this worker process, or, in a
+    process started some other way, :func:`current`."""
+    env = os.environ if environ is None else environ
+    text = env.get(HANDOFF_ENV)
+    return Settings.from_json(text) if text else current()
+
+
+def with_overrides(settings: Settings, **explicit: Any) -> Settings:
+    """``settings`` with the explicit (non-``None``) values given; the store URL follows."""
+    chosen = {k: v for k, v in explicit.items() if v is not None}
+    if "store" in chosen:
+        chosen["store_url"] = store_url(chosen["store"])
+    return replace(settings, **chosen)
+
+
+__all__ = [
+    "DEFAULT_STORE",
+    "HANDOFF_ENV",
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "current",
+    "handed_over",
+    "resolve",
+    "store_url",
+    "with_overrides",
+]

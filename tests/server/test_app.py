@@ -14,8 +14,9 @@ import pytest
 from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, Server
 from tests.support.pg import fresh_database
 
+from threadline.config import Settings
 from threadline.errors import UsageError
-from threadline.server.app import ServerSettings, app_from_environ
+from threadline.server.app import app_from_environ
 
 
 def event(namespace: str = "app") -> dict[str, Any]:
@@ -173,12 +174,12 @@ def test_postgresql_store(server_factory: Callable[..., Server], pg_url: str) ->
 
 
 def test_settings_are_checked_and_round_trip() -> None:
-    settings = ServerSettings(store="sqlite:////tmp/x.db", max_body_bytes=10)
-    assert ServerSettings.from_json(settings.to_json()) == settings
+    settings = Settings(store="sqlite:////tmp/x.db", max_body_bytes=10)
+    assert Settings.from_json(settings.to_json()) == settings
     with pytest.raises(UsageError, match="max_body_bytes"):
-        ServerSettings(max_body_bytes=0)
+        Settings(max_body_bytes=0)
     with pytest.raises(UsageError, match="THREADLINE_SERVER_SETTINGS"):
-        ServerSettings.from_json("{")
+        Settings.from_json("{")
     app = app_from_environ({"THREADLINE_SERVER_SETTINGS": settings.to_json()})
     assert app.title == "threadline"
 

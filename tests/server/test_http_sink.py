@@ -18,6 +18,7 @@ from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, Server, free_port
 
 from threadline.capture.emitter import Emitter
 from threadline.capture.http_sink import HttpSink, Spool, resolve_url
+from threadline.config import resolve
 from threadline.errors import InvalidEvent, UsageError
 from threadline.store import open_store
 
@@ -160,13 +161,15 @@ def test_sync_reports_what_is_left_when_the_server_is_still_down(tmp_path: Path)
     assert json.loads(result.stdout)["remaining"] == 1
 
 
-def test_the_url_comes_from_the_argument_or_threadline_url() -> None:
-    assert resolve_url(None, {"THREADLINE_URL": "http://h:1/"}) == "http://h:1"
-    assert resolve_url("https://x", {}) == "https://x"
+def test_the_url_comes_from_the_argument_or_the_url_setting(tmp_path: Path) -> None:
+    from_env = resolve(environ={"THREADLINE_URL": "http://h:1/"}, cwd=tmp_path)
+    unset = resolve(environ={}, cwd=tmp_path)
+    assert resolve_url(None, from_env) == "http://h:1"
+    assert resolve_url("https://x", unset) == "https://x"
     with pytest.raises(UsageError, match="THREADLINE_URL"):
-        resolve_url(None, {})
+        resolve_url(None, unset)
     with pytest.raises(UsageError, match="not an http"):
-        resolve_url("ftp://x", {})
+        resolve_url("ftp://x", unset)
 
 
 def test_spool_segments_are_whole_and_ordered(tmp_path: Path) -> None:

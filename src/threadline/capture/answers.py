@@ -24,7 +24,7 @@ from threadline.capture.recorded import HttpRecorded, Key, Recorded, StoreRecord
 from threadline.config import current
 from threadline.model.ids import NodeId
 from threadline.model.serving import Serving
-from threadline.store import normalize_url, open_store
+from threadline.store import open_store
 
 #: How long a question waits for the transport to open before going on without its answer.
 STORE_WAIT: Final = 10.0
@@ -147,7 +147,7 @@ def in_process() -> Recorded | None:
     settings = current()
     if settings.url:
         return None
-    url = normalize_url(settings.store)
+    url = settings.store_url
     if url.startswith("sqlite:///") and not os.path.isfile(url[len("sqlite:///") :]):
         return None
     return StoreRecorded(open_store(url), owned=True)

@@ -264,7 +264,7 @@ def get_emitter() -> Emitter:
             else:
                 from threadline.store import open_store
 
-                sink = StoreSink(open_store(settings.store))
+                sink = StoreSink(open_store(settings.store_url))
             _default = Emitter(
                 sink,
                 queue_size=settings.queue_size,

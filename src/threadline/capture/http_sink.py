@@ -48,6 +48,7 @@ from typing import Any, Final
 import orjson
 
 from threadline.capture.boundary import report
+from threadline.config import Settings, current
 from threadline.errors import InvalidEvent, UsageError
 
 DEFAULT_SPOOL: Final = Path(".threadline") / "spool"
@@ -65,16 +66,17 @@ class Unreachable(Exception):
     """The server did not take the batch (network error, timeout, 429 or 5xx)."""
 
 
-def resolve_url(url: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """The server URL: ``url`` if given, else ``THREADLINE_URL``."""
-    env = os.environ if environ is None else environ
-    chosen = url or env.get("THREADLINE_URL")
+def resolve_url(url: str | None = None, settings: Settings | None = None) -> str:
+    """The server URL: ``url`` if given, else the resolved ``url`` setting
+    (``THREADLINE_URL`` or ``url`` in ``threadline.toml``; :mod:`threadline.config`)."""
+    chosen = url or (settings or current()).url
     if not chosen:
-        raise UsageError("no threadline server URL: pass --url or set THREADLINE_URL")
+        raise UsageError(
+            "no threadline server URL: pass --url, set THREADLINE_URL, or url in threadline.toml"
+        )
     parsed = urllib.parse.urlsplit(chosen)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        where = "--url" if url else "THREADLINE_URL"
-        raise UsageError(f"{where} {chosen!r} is not an http(s) URL (e.g. http://host:8765)")
+        raise UsageError(f"--url {chosen!r} is not an http(s) URL (e.g. http://host:8765)")
     return chosen.rstrip("/")
 
 

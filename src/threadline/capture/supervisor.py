@@ -37,7 +37,7 @@ from threadline.config import Settings, resolve
 from threadline.errors import CaptureError
 from threadline.model.events import PRODUCER
 from threadline.model.ids import NodeId
-from threadline.store import normalize_url, open_store
+from threadline.store import open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ def open_destination(settings: Settings) -> Destination:
         # Anchored to the command's folder, where `threadline sync` looks by default.
         sink = HttpSink(settings.url, spool_dir=DEFAULT_SPOOL.resolve())
         return Destination(sink, HttpRecorded(sink), None)
-    opened = open_store(normalize_url(settings.store))
+    opened = open_store(settings.store_url)
     return Destination(StoreSink(opened), StoreRecorded(opened), opened.sync)
 
 

@@ -10,8 +10,6 @@ import typer
 
 from threadline.cli import render, state
 
-MiB = 1024 * 1024
-
 
 def register(app: typer.Typer) -> None:
     """Add ``serve`` and ``sync`` to ``app``."""
@@ -23,8 +21,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--store",
                 metavar="PATH|URL",
-                help="Store path or URL (default: the global --store, THREADLINE_STORE or "
-                ".threadline/lineage.db).",
+                help="Store path or URL (default: the global --store, THREADLINE_STORE, store in "
+                "threadline.toml, or .threadline/lineage.db).",
             ),
         ] = None,
         host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -33,11 +31,23 @@ def register(app: typer.Typer) -> None:
             int, typer.Option(min=1, help="Worker processes (each polls the store for the stream).")
         ] = 1,
         max_body: Annotated[
-            int, typer.Option(min=1, metavar="BYTES", help="Largest single-event body (413 above).")
-        ] = 5 * MiB,
+            int | None,
+            typer.Option(
+                min=1,
+                metavar="BYTES",
+                help="Largest single-event body (413 above; default: the max_body_bytes "
+                "setting, 5 MiB).",
+            ),
+        ] = None,
         max_batch_body: Annotated[
-            int, typer.Option(min=1, metavar="BYTES", help="Largest batch body (413 above).")
-        ] = 64 * MiB,
+            int | None,
+            typer.Option(
+                min=1,
+                metavar="BYTES",
+                help="Largest batch body (413 above; default: the max_batch_bytes setting, "
+                "64 MiB).",
+            ),
+        ] = None,
         log_level: Annotated[
             str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")
         ] = "info",
@@ -46,18 +56,11 @@ def register(app: typer.Typer) -> None:
         lineage questions and the change stream; API docs at /docs."""
         import uvicorn
 
-        from threadline.server.app import (
-            SETTINGS_ENV,
-            ServerSettings,
-            create_app,
-            tune_gc_for_serving,
-        )
-        from threadline.store import normalize_url
+        from threadline.config import HANDOFF_ENV
+        from threadline.server.app import create_app, tune_gc_for_serving
 
-        settings = ServerSettings(
-            store=normalize_url(store or state.STORE),
-            max_body_bytes=max_body,
-            max_batch_bytes=max_batch_body,
+        settings = state.settings(
+            store=store, max_body_bytes=max_body, max_batch_bytes=max_batch_body
         )
         if workers == 1:
             api = create_app(settings)
@@ -78,7 +81,7 @@ def register(app: typer.Typer) -> None:
             return
         # Worker processes import the app themselves: they inherit the settings through the
         # environment of this process, which only serves from here on.
-        os.environ[SETTINGS_ENV] = settings.to_json()
+        os.environ[HANDOFF_ENV] = settings.to_json()
         from uvicorn.supervisors import Multiprocess
 
         config = uvicorn.Config(
@@ -122,12 +125,9 @@ def register(app: typer.Typer) -> None:
         Replays are idempotent: the server stores each event once however often it is sent.
         """
         from threadline.capture.http_sink import HttpSink, resolve_url
-        from threadline.config import resolve
 
-        # The same URL capture used, wherever it was set (resolve() reads THREADLINE_URL too).
-        sink = HttpSink(
-            resolve_url(url or resolve().url), spool_dir=spool, replay_in_background=False
-        )
+        # The same URL capture used, wherever it was set (THREADLINE_URL or threadline.toml).
+        sink = HttpSink(resolve_url(url), spool_dir=spool, replay_in_background=False)
         try:
             report = sink.replay()
         finally:

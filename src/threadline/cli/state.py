@@ -1,11 +1,15 @@
-"""What the global options chose, shared by the command modules."""
+"""What the global options chose, shared by the command modules.
+
+The global ``--store`` is an explicit argument in the one settings resolution
+(:mod:`threadline.config`); every command opens its store through :func:`settings`.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from threadline import config
 from threadline.errors import NotFound
 
 if TYPE_CHECKING:
@@ -14,12 +18,23 @@ if TYPE_CHECKING:
 STORE: str | None = None
 
 
+def settings(**explicit: Any) -> config.Settings:
+    """The resolved settings, with the global ``--store`` and a command's own options (an
+    option left unset is ``None`` and takes the setting's resolved value)."""
+    chosen = {"store": STORE} | {k: v for k, v in explicit.items() if v is not None}
+    return config.with_overrides(config.current(), **chosen)
+
+
+def store_url(target: str | None = None) -> str:
+    return settings(store=target).store_url
+
+
 def open_existing(target: str | None = None) -> SqlStore:
     """The store for read commands (``target``, else the global choice); never creates an
     empty one by accident."""
-    from threadline.store import normalize_url, open_store
+    from threadline.store import open_store
 
-    url = normalize_url(target or STORE)
+    url = store_url(target)
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :])
         if not path.exists():
@@ -32,4 +47,4 @@ def open_existing(target: str | None = None) -> SqlStore:
 def open_any() -> SqlStore:
     from threadline.store import open_store
 
-    return open_store(STORE or os.environ.get("THREADLINE_STORE"))
+    return open_store(store_url())

@@ -104,10 +104,9 @@ def register(app: typer.Typer) -> None:
         refused (exit 4) and left untouched.  Opening a store also upgrades it; this command
         does it explicitly and says what it did.
         """
-        from threadline.store import normalize_url
         from threadline.store.migrations import upgrade
 
-        report = upgrade(normalize_url(store or state.STORE), dry_run=dry_run).to_dict()
+        report = upgrade(state.store_url(store), dry_run=dry_run).to_dict()
         if json:
             render.print_json(report)
         else:

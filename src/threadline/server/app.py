@@ -11,21 +11,18 @@ stream's poller (:mod:`.stream`), and closes them in reverse order.  Routes:
 
 Errors have one JSON shape (:mod:`.errors`).  ``threadline serve`` runs this app under uvicorn;
 with ``--workers N`` each worker process builds its own app from the settings it finds in
-``THREADLINE_SERVER_SETTINGS`` (:func:`app_from_environ`), which ``serve`` sets in the workers'
-environment only.
+the resolved settings its ``serve`` supervisor handed over (:func:`app_from_environ`,
+:func:`threadline.config.handed_over`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
-import json
 import logging
-import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Header, Query, Request
@@ -33,7 +30,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from threadline._version import __version__
-from threadline.errors import UsageError
+from threadline.config import Settings, current, handed_over
 from threadline.server import errors, lineage, marquez, openlineage
 from threadline.server.responses import JSON
 from threadline.server.stream import ChangeHub, StreamFilter
@@ -43,62 +40,12 @@ from threadline.store.base import Cursor, Store
 
 log = logging.getLogger("threadline.server")
 
-MiB: Final = 1024 * 1024
-#: Environment variable through which ``serve --workers N`` hands settings to its workers.
-SETTINGS_ENV: Final = "THREADLINE_SERVER_SETTINGS"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    """What the server needs to know; resolved once by ``threadline serve`` (or a test)."""
-
-    store: str | None = None
-    """Store path or URL; None means ``THREADLINE_STORE`` or ``.threadline/lineage.db``."""
-    max_body_bytes: int = 5 * MiB
-    """Largest single-event request body (after decompression); larger gets a 413."""
-    max_batch_bytes: int = 64 * MiB
-    """Largest batch request body (after decompression); larger gets a 413."""
-    max_batch_events: int = 100_000
-    """Most events in one batch request; more gets a 413."""
-    group_commit_events: int = 5_000
-    """Most events the writer combines into one store transaction."""
-    stream_poll_seconds: float = 0.15
-    """How often the change stream polls the store for other processes' commits."""
-
-    def __post_init__(self) -> None:
-        for name in (
-            "max_body_bytes",
-            "max_batch_bytes",
-            "max_batch_events",
-            "group_commit_events",
-        ):
-            if getattr(self, name) < 1:
-                raise UsageError(
-                    f"server setting {name} must be 1 or more, not {getattr(self, name)}"
-                )
-        if not 0 < self.stream_poll_seconds <= 1:
-            raise UsageError(
-                f"server setting stream_poll_seconds must be in (0, 1], not {self.stream_poll_seconds}"
-            )
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> ServerSettings:
-        try:
-            raw = json.loads(text)
-            known = {f.name for f in dataclasses.fields(cls)}
-            return cls(**{k: v for k, v in raw.items() if k in known})
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise UsageError(f"{SETTINGS_ENV} is not valid server settings JSON: {exc}") from exc
-
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
     """Everything a request handler needs, built by the lifespan."""
 
-    settings: ServerSettings
+    settings: Settings
     store: Store
     validator: EventValidator
     writer: GroupWriter
@@ -127,16 +74,17 @@ class _EncodedSegments:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: ServerSettings | None = None) -> FastAPI:
-    """The threadline API for ``settings`` (validators are compiled here, once)."""
-    settings = settings or ServerSettings()
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The threadline API for ``settings`` (default: the resolved settings of this process;
+    validators are compiled here, once)."""
+    settings = settings or current()
     validator = EventValidator()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from threadline.store import open_store
 
-        store: Store = await anyio.to_thread.run_sync(open_store, settings.store)
+        store: Store = await anyio.to_thread.run_sync(open_store, settings.store_url)
         hub = ChangeHub(store, poll_interval=settings.stream_poll_seconds)
         writer = GroupWriter(
             store, max_events=settings.group_commit_events, on_commit=lambda _r: hub.poke()
@@ -269,17 +217,14 @@ def tune_gc_for_serving() -> None:
 
 
 def app_from_environ(environ: Mapping[str, str] | None = None) -> FastAPI:
-    """The app for a uvicorn worker process (``--factory``): settings from ``SETTINGS_ENV``."""
+    """The app for a uvicorn worker process (``--factory``): the settings its ``serve``
+    supervisor handed over (:func:`threadline.config.handed_over`)."""
     tune_gc_for_serving()
-    env = os.environ if environ is None else environ
-    text = env.get(SETTINGS_ENV)
-    return create_app(ServerSettings.from_json(text) if text else ServerSettings())
+    return create_app(handed_over(environ))
 
 
 __all__ = [
-    "SETTINGS_ENV",
     "Runtime",
-    "ServerSettings",
     "app_from_environ",
     "create_app",
     "tune_gc_for_serving",

@@ -11,16 +11,15 @@ takes the URL and returns a :class:`~threadline.store.base.Store`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
+from threadline import config
+from threadline.config import DEFAULT_STORE
 from threadline.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from threadline.store.sql import SqlStore
-
-DEFAULT_STORE: Final = ".threadline/lineage.db"
 
 
 def _sqlite(url: str) -> SqlStore:
@@ -43,19 +42,12 @@ BACKENDS: Final[dict[str, Callable[[str], SqlStore]]] = {
 }
 
 
-def normalize_url(
-    target: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
-) -> str:
-    """The store URL for an explicit target, ``THREADLINE_STORE``, or the default path."""
-    env = os.environ if environ is None else environ
-    raw = os.fspath(target) if target is not None else env.get("THREADLINE_STORE") or DEFAULT_STORE
-    if "://" in raw:
-        if raw.startswith("postgres://"):
-            raw = "postgresql+psycopg://" + raw[len("postgres://") :]
-        elif raw.startswith("postgresql://"):
-            raw = "postgresql+psycopg://" + raw[len("postgresql://") :]
-        return raw
-    return "sqlite:///" + str(Path(raw).expanduser().resolve())
+def normalize_url(target: str | os.PathLike[str] | None = None) -> str:
+    """The store URL for an explicit target, else the resolved ``store`` setting
+    (:mod:`threadline.config`: ``THREADLINE_STORE``, ``threadline.toml``, the default path)."""
+    if target is not None:
+        return config.store_url(target)
+    return config.current().store_url
 
 
 def open_store(target: str | os.PathLike[str] | None = None) -> SqlStore:

@@ -127,12 +127,10 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.search", "threadline.query.search"): COMMAND,
     ("threadline.cli.serve", "threadline.capture.http_sink"): COMMAND,
     ("threadline.cli.serve", "threadline.server.app"): COMMAND,
-    ("threadline.cli.serve", "threadline.store"): COMMAND,
     ("threadline.cli.state", "threadline.store"): COMMAND,
     ("threadline.cli.store", "threadline.integrity.chain"): COMMAND,
     ("threadline.cli.store", "threadline.integrity.checkpoint"): CRYPTO,
     ("threadline.cli.store", "threadline.integrity.signing"): CRYPTO,
-    ("threadline.cli.store", "threadline.store"): COMMAND,
     ("threadline.cli.store", "threadline.store.migrations"): COMMAND,
     ("threadline.fingerprint", "threadline.fingerprint.objects"): (
         "fingerprinting a path never needs the in-memory data modules (PEP 562)"

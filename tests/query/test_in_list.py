@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from threadline.query._common import Ids, InList, read
+from threadline.query.reading import Ids, InList, read
 from threadline.store import schema as s
 from threadline.store.sql import SqlStore
 

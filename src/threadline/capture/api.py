@@ -44,7 +44,6 @@ from threadline.model.events import (
     Job,
     Run,
     RunEvent,
-    now_iso,
 )
 from threadline.model.ids import (
     ARTIFACT_KINDS,
@@ -55,6 +54,7 @@ from threadline.model.ids import (
     file_dataset,
     uuid7,
 )
+from threadline.model.times import now_iso
 
 P = ParamSpec("P")
 R = TypeVar("R")

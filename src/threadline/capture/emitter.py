@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from threadline.capture.boundary import report
+from threadline.config import resolve
 from threadline.errors import CaptureError, InvalidEvent
 from threadline.model.events import AnyEvent, event_to_dict
 
@@ -251,8 +252,6 @@ def get_emitter() -> Emitter:
         return _default
     with _default_lock:
         if _default is None:
-            from threadline.config import resolve
-
             settings = resolve()
             sink: Sink
             if settings.url:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from threadline.cli import render, state
+from threadline.config import HANDOFF_ENV
 
 
 def register(app: typer.Typer) -> None:
@@ -56,7 +57,6 @@ def register(app: typer.Typer) -> None:
         lineage questions and the change stream; API docs at /docs."""
         import uvicorn
 
-        from threadline.config import HANDOFF_ENV
         from threadline.server.app import create_app, tune_gc_for_serving
 
         settings = state.settings(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from threadline import config
+from threadline.config import Settings, current, with_overrides
 from threadline.errors import NotFound
 
 if TYPE_CHECKING:
@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 STORE: str | None = None
 
 
-def settings(**explicit: Any) -> config.Settings:
+def settings(**explicit: Any) -> Settings:
     """The resolved settings, with the global ``--store`` and a command's own options (an
     option left unset is ``None`` and takes the setting's resolved value)."""
     chosen = {"store": STORE} | {k: v for k, v in explicit.items() if v is not None}
-    return config.with_overrides(config.current(), **chosen)
+    return with_overrides(current(), **chosen)
 
 
 def store_url(target: str | None = None) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from threadline.cli import render, state
-from threadline.errors import UsageError
+from threadline.errors import IntegrityError, UsageError
 
 if TYPE_CHECKING:
     from threadline.integrity.checkpoint import Checkpoint
@@ -41,8 +41,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Prove nothing in the log was edited, deleted or reordered (exit 5 naming the first
         bad record if something was)."""
-        from threadline.errors import IntegrityError
-
         signed = _signed_checkpoint(checkpoint, key)
         with state.open_existing() as store:
             verifier = getattr(store, "verify", None)

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from threadline.model.times import parse_moment
 from threadline.query import LineageGraph, trace
-from threadline.query._common import parse_moment, read
 from threadline.query.graph import describe
+from threadline.query.reading import read
 from threadline.store import schema as s
 
 if TYPE_CHECKING:

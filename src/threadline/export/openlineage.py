@@ -23,6 +23,7 @@ import orjson
 
 from threadline.errors import InvalidEvent
 from threadline.export.graph import moment
+from threadline.query import trace
 from threadline.store.base import Cursor
 
 if TYPE_CHECKING:
@@ -53,8 +54,6 @@ def export_events(
     since_us, until_us = moment(since, "--since"), moment(until, "--until")
     nodes: set[tuple[str, str]] | None = None
     if ref is not None:
-        from threadline.query import trace
-
         graph = trace(store, ref, limit=None)
         nodes = {(n["namespace"], n["name"]) for n in graph.nodes}
     written = 0

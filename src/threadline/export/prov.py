@@ -29,6 +29,7 @@ from urllib.parse import quote
 from prov.constants import PROV, PROV_TYPE
 from prov.model import ProvDocument
 
+from threadline.model.times import parse_instant_or_none
 from threadline.query.result import LineageGraph, Node
 
 NAMESPACE: Final = "https://threadline.dev/ns#"
@@ -39,12 +40,7 @@ def _qid(printable: str) -> str:
 
 
 def _time(text: Any) -> dt.datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return parse_instant_or_none(text)
 
 
 def to_prov(graph: LineageGraph) -> ProvDocument:

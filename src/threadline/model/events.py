@@ -14,6 +14,7 @@ import msgspec
 
 from threadline._version import __version__
 from threadline.errors import InvalidEvent
+from threadline.model.times import parse_instant
 
 #: Schema every event claims (``schemaURL``) and ``_producer`` threadline stamps on facets.
 SCHEMA_URL: Final = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -94,20 +95,13 @@ class JobEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
 AnyEvent = RunEvent | DatasetEvent | JobEvent
 
 
-def now_iso() -> str:
-    """The current UTC time as an RFC 3339 string with microseconds."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def parse_time(text: str) -> dt.datetime:
-    """Parse an RFC 3339 / ISO 8601 time; naive times are taken as UTC."""
+    """An event's RFC 3339 / ISO 8601 time (naive means UTC); bad text is an
+    :class:`~threadline.errors.InvalidEvent`."""
     try:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_instant(text)
     except ValueError as exc:
         raise InvalidEvent(f"eventTime {text!r} is not an ISO 8601 date-time") from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def classify(body: dict[str, Any]) -> type[AnyEvent]:

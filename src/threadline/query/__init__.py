@@ -12,12 +12,13 @@
 """
 
 from threadline.query.diff import Change, ModelDiff, diff
-from threadline.query.graph import DEFAULT_LIMIT, impact, trace
+from threadline.query.graph import DEFAULT_LIMIT, impact
 from threadline.query.resolve import Vertex, resolve_ref
 from threadline.query.result import LineageGraph
 from threadline.query.rows import RowTrace
 from threadline.query.search import SearchResult, search
 from threadline.query.show import RunLog, VersionDetail, log, show
+from threadline.query.tracing import trace
 
 __all__ = [
     "DEFAULT_LIMIT",

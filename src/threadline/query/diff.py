@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from threadline.query._common import printable, read
 from threadline.query.graph import describe, walk
+from threadline.query.reading import printable, read
 from threadline.query.resolve import Vertex, resolve
 from threadline.query.result import Node
 from threadline.store import schema as s

@@ -15,20 +15,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal, overload
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from threadline.errors import UsageError
-from threadline.query._common import Ids, InList, iso, parse_moment, printable, read
+from threadline.model.times import iso, parse_moment
+from threadline.query.reading import Ids, InList, printable, read
 from threadline.query.resolve import resolve, split_row
 from threadline.query.result import Edge, LineageGraph, Node
 from threadline.store import schema as s
 
 if TYPE_CHECKING:
-    from threadline.query.rows import RowTrace
     from threadline.store.base import Store
 
 #: Default cap on the vertices of one answer.
@@ -377,63 +377,6 @@ def assemble(start: int, reached: Walk, described: dict[int, Node]) -> LineageGr
     )
 
 
-@overload
-def trace(
-    store: Store,
-    ref: str,
-    *,
-    depth: int | None = ...,
-    as_of: dt.datetime | str | None = ...,
-    limit: int | None = ...,
-    row: int,
-    row_values: bool = ...,
-) -> RowTrace: ...
-@overload
-def trace(
-    store: Store,
-    ref: str,
-    *,
-    depth: int | None = ...,
-    as_of: dt.datetime | str | None = ...,
-    limit: int | None = ...,
-    row: None = ...,
-    row_values: bool = ...,
-) -> LineageGraph: ...
-
-
-def trace(
-    store: Store,
-    ref: str,
-    *,
-    depth: int | None = None,
-    as_of: dt.datetime | str | None = None,
-    limit: int | None = DEFAULT_LIMIT,
-    row: int | None = None,
-    row_values: bool = True,
-) -> LineageGraph:
-    """Everything upstream of ``ref``: the executions, code, people and data that produced it,
-    back to the raw sources.
-
-    ``ref`` is a printable id or a path (:mod:`threadline.query.resolve`); ``depth`` counts
-    edges (one pipeline step is two); ``as_of`` is a ``datetime`` or ISO 8601 text (naive means
-    UTC); ``limit`` caps the vertices returned (``None``: no cap).
-
-    ``row=N`` (or ``ref`` ending in ``#row=N``; rows count from 0, header excluded) traces one
-    data row instead and returns a :class:`~threadline.query.rows.RowTrace`: the same graph
-    plus the input row, model and deployment behind that row (:mod:`threadline.query.rows`).
-    ``row_values=False`` keeps it from reading row values out of local files.
-    """
-    base, wanted = split_row(ref, row)
-    if wanted is not None:
-        # Imported here: the row trace is built on this module's walk and descriptions.
-        from threadline.query.rows import trace_row
-
-        return trace_row(
-            store, base, wanted, depth=depth, as_of=as_of, limit=limit, values=row_values
-        )
-    return lineage(store, base, direction="upstream", depth=depth, as_of=as_of, limit=limit)
-
-
 def impact(
     store: Store,
     ref: str,
@@ -465,6 +408,5 @@ __all__ = [
     "lineage",
     "summarize_facets",
     "summarize_run",
-    "trace",
     "walk",
 ]

@@ -17,7 +17,7 @@ Capture asks them through :class:`threadline.capture.recorded.Recorded`, in proc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from threadline.model.ids import NodeId
 from threadline.model.serving import Serving
+from threadline.model.times import parse_instant_or_none
 from threadline.store import schema as s
 from threadline.store.base import Store
 
@@ -86,16 +87,6 @@ def _classification(facets: Any) -> frozenset[str]:
     return frozenset(str(x) for x in [*body.get("labels", []), *body.get("inherited", [])])
 
 
-def _when(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _serving(conn: Connection, model: NodeId, at: datetime) -> list[Serving]:
     """Deployments written by runs that read ``model`` and still serving at ``at``.
 
@@ -135,7 +126,10 @@ def _serving(conn: Connection, model: NodeId, at: datetime) -> list[Serving]:
         current: tuple[datetime, str, str] | None = None
         for row in conn.execute(sa.select(v.c.version, v.c.facets).where(v.c.node_id == node_id)):
             window = orjson.loads(row.facets).get("threadline_deployment") or {}
-            start, end = _when(window.get("validFrom")), _when(window.get("validTo"))
+            start, end = (
+                parse_instant_or_none(window.get("validFrom")),
+                parse_instant_or_none(window.get("validTo")),
+            )
             if start is None or start > at or (end is not None and end <= at):
                 continue
             if current is None or start > current[0]:

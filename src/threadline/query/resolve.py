@@ -33,7 +33,8 @@ from sqlalchemy.engine import Connection
 from threadline.errors import InvalidIdentifier, NotFound, UsageError
 from threadline.fingerprint import fingerprint_path
 from threadline.model.ids import NODE_KINDS, NodeId, file_dataset
-from threadline.query._common import iso, parse_moment, printable, read
+from threadline.model.times import iso, parse_moment
+from threadline.query.reading import printable, read
 from threadline.store import schema as s
 
 if TYPE_CHECKING:

@@ -60,8 +60,9 @@ from sqlalchemy.engine import Connection
 from threadline.errors import InvalidIdentifier, NotFound, ThreadlineError, UsageError
 from threadline.fingerprint import fingerprint_file
 from threadline.model.ids import NodeId, local_host
-from threadline.query._common import parse_moment, read
+from threadline.model.times import parse_moment
 from threadline.query.graph import DEFAULT_LIMIT, assemble, check_bounds, describe, walk
+from threadline.query.reading import read
 from threadline.query.resolve import Vertex, resolve, split_row
 from threadline.query.result import LineageGraph, Node
 from threadline.store import schema as s

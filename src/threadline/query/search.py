@@ -25,8 +25,9 @@ from sqlalchemy.engine import Connection
 
 from threadline.errors import UsageError
 from threadline.model.ids import NODE_KINDS
-from threadline.query._common import parse_moment, read
+from threadline.model.times import parse_moment
 from threadline.query.graph import describe
+from threadline.query.reading import read
 from threadline.query.result import Node
 from threadline.store import schema as s
 

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from threadline.errors import NotFound, UsageError
-from threadline.query._common import iso, parse_moment, printable, read
+from threadline.model.times import iso, parse_moment
 from threadline.query.graph import code_version, describe
+from threadline.query.reading import printable, read
 from threadline.query.resolve import resolve
 from threadline.query.result import Node
 from threadline.store import schema as s

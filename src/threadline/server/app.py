@@ -36,6 +36,7 @@ from threadline.server.responses import JSON
 from threadline.server.stream import ChangeHub, StreamFilter
 from threadline.server.validation import EventValidator
 from threadline.server.writer import GroupWriter
+from threadline.store import open_store
 from threadline.store.base import Cursor, Store
 
 log = logging.getLogger("threadline.server")
@@ -82,8 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from threadline.store import open_store
-
         store: Store = await anyio.to_thread.run_sync(open_store, settings.store_url)
         hub = ChangeHub(store, poll_interval=settings.stream_poll_seconds)
         writer = GroupWriter(

@@ -31,6 +31,7 @@ from threadline import query
 from threadline.errors import InvalidIdentifier
 from threadline.query import recorded
 from threadline.query.resolve import looks_like_id
+from threadline.query.search import search as run_search
 from threadline.store.base import Store
 
 router = APIRouter(prefix="/api/v1/threadline", tags=["threadline"])
@@ -138,8 +139,6 @@ def search(
     as_of: AsOf = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
 ) -> dict[str, Any]:
-    from threadline.query.search import search as run_search
-
     return run_search(
         _store(request),
         text,

@@ -52,8 +52,8 @@ from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.engine import Connection
 
 from threadline.errors import NotFound, UsageError
-from threadline.query._common import read
-from threadline.server.responses import iso
+from threadline.model.times import iso
+from threadline.query.reading import read
 from threadline.store import schema as s
 
 router = APIRouter(tags=["Marquez"])

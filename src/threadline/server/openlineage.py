@@ -34,8 +34,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
+from threadline.model.times import iso
 from threadline.server.errors import ERROR_SCHEMA
-from threadline.server.responses import iso
 from threadline.server.validation import Problem, invalid_event
 from threadline.store.base import Cursor
 

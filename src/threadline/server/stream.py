@@ -35,6 +35,7 @@ import orjson
 import sqlalchemy as sa
 
 from threadline.errors import UsageError
+from threadline.store import schema as s
 from threadline.store.base import Cursor, Store, StoredEvent
 
 log = logging.getLogger("threadline.server")
@@ -260,8 +261,6 @@ class ChangeHub:
 
 def max_seq(store: Store) -> int:
     """The newest sequence number in the log (0 when empty)."""
-    from threadline.store import schema as s
-
     reader = getattr(store, "read", None)
     if reader is None:  # a store without SQL access: walk the log
         seq = 0

@@ -33,7 +33,6 @@ without an offset (naive means UTC, the store's rule): the reference client's ow
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import json
 import re
@@ -48,6 +47,8 @@ from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
 from threadline.errors import InvalidEvent
+from threadline.model.times import parse_instant
+from threadline.spec import openlineage_files
 
 #: Nesting deeper than this is refused before validation (no real event comes close).
 MAX_DEPTH: Final = 64
@@ -104,10 +105,7 @@ def is_date_time(value: object) -> bool:
     if not isinstance(value, str):
         return True
     try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        moment.timestamp()  # the store turns it into epoch microseconds
+        parse_instant(value).timestamp()  # the store turns it into epoch microseconds
     except (ValueError, OverflowError):
         return False
     return True
@@ -193,8 +191,6 @@ class EventValidator:
 
     def __init__(self, spec: Traversable | Path | None = None, *, accelerate: bool = True) -> None:
         if spec is None:
-            from threadline.spec import openlineage_files
-
             spec = openlineage_files()
         core = _load(spec, "OpenLineage.json")
         self.core_id: str = core["$id"]

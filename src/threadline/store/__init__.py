@@ -14,8 +14,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-from threadline import config
-from threadline.config import DEFAULT_STORE
+from threadline.config import DEFAULT_STORE, current, store_url
 from threadline.errors import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -46,8 +45,8 @@ def normalize_url(target: str | os.PathLike[str] | None = None) -> str:
     """The store URL for an explicit target, else the resolved ``store`` setting
     (:mod:`threadline.config`: ``THREADLINE_STORE``, ``threadline.toml``, the default path)."""
     if target is not None:
-        return config.store_url(target)
-    return config.current().store_url
+        return store_url(target)
+    return current().store_url
 
 
 def open_store(target: str | os.PathLike[str] | None = None) -> SqlStore:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -12,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from threadline.errors import StoreUnavailable, UsageError
+from threadline.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from threadline.store.base import Store
@@ -156,39 +153,6 @@ class _Compiled:
         if self.order is None:
             return values
         return tuple(values[name] for name in self.order)
-
-
-# --- times ------------------------------------------------------------------------------------
-
-
-def parse_moment(value: dt.datetime | str | None, option: str = "--as-of") -> int | None:
-    """A user's time (a ``datetime`` or ISO 8601 text; naive means UTC) in epoch microseconds."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-        except ValueError:
-            raise UsageError(
-                f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-25 or 2026-11-25T10:00Z)"
-            ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return int(value.timestamp()) * 1_000_000 + value.microsecond
-
-
-@functools.lru_cache(maxsize=4096)
-def _second(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-
-
-def iso(us: int | None) -> str | None:
-    """Epoch microseconds as ``2026-01-01T00:00:00.000000Z`` (``None`` stays ``None``)."""
-    if us is None:
-        return None
-    seconds, micros = divmod(us, 1_000_000)
-    return f"{_second(seconds)}.{micros:06d}Z"
 
 
 def printable(kind: str, namespace: str, name: str, version: str | None = None) -> str:

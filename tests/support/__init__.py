@@ -8,4 +8,5 @@
 - :mod:`tests.support.runner`: runs real scripts under ``threadline run`` in a scratch project.
 - :mod:`tests.support.data`: where the copied spec documents and test vectors live.
 - :mod:`tests.support.files`: files with known bytes and an old mtime, for fingerprint tests.
+- :mod:`tests.support.fuzz`: hypothesis strategies for mutated OpenLineage events.
 """

@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
 
         check: Any = None
         if validate:
-            from threadline.server.validation import EventValidator
+            from threadline.spec.validation import EventValidator
 
             check = EventValidator().validate
         source: IO[bytes]

@@ -36,7 +36,7 @@ from starlette.responses import Response
 from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
 from threadline.model.times import iso
 from threadline.server.errors import ERROR_SCHEMA
-from threadline.server.validation import Problem, invalid_event
+from threadline.spec.validation import Problem, invalid_event
 from threadline.store.base import Cursor
 
 if TYPE_CHECKING:

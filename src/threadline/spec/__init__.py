@@ -1,9 +1,10 @@
-"""Shipped copies of the OpenLineage JSON schemas (package data, no code).
+"""Shipped copies of the OpenLineage JSON schemas, and the validator built on them.
 
 ``openlineage/OpenLineage.json`` is the core event schema (spec 2-0-2) and ``openlineage/facets/``
 the standard facet schemas, copied unchanged from the OpenLineage repository (Apache-2.0, see
 ``openlineage/LICENSE``; provenance in ``openlineage/README.md``).  They are read with
-:func:`openlineage_files`, never fetched: validation works offline.
+:func:`openlineage_files`, never fetched: validation (:mod:`threadline.spec.validation`, used by
+the server's ingest and by ``threadline import``) works offline.
 """
 
 from __future__ import annotations

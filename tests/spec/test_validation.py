@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, SPEC, Server, client_examples
+from tests.support.fuzz import base_event, json_values, mutated_events
+from tests.support.live import PRODUCER, SPEC, client_examples
 
 from threadline.errors import InvalidEvent
-from threadline.server.validation import EventValidator, Problem, json_path
 from threadline.spec import openlineage_files
+from threadline.spec.validation import EventValidator, Problem, json_path
 
 VALIDATOR = EventValidator()
 PLAIN = EventValidator(accelerate=False)
 FACET_TESTS = sorted(p for p in (SPEC / "tests").iterdir() if p.is_dir())
-
-
-def base_event() -> dict[str, Any]:
-    return {
-        "eventType": "START",
-        "eventTime": "2026-01-01T00:00:00Z",
-        "run": {"runId": str(uuid.uuid4()), "facets": {}},
-        "job": {"namespace": "ns", "name": "job", "facets": {}},
-        "inputs": [{"namespace": "ns", "name": "in", "facets": {}, "inputFacets": {}}],
-        "outputs": [{"namespace": "ns", "name": "out", "facets": {}, "outputFacets": {}}],
-        "producer": PRODUCER,
-        "schemaURL": RUN_EVENT_SCHEMA,
-    }
 
 
 def test_the_shipped_schemas_are_the_spec_copies() -> None:
@@ -184,76 +168,6 @@ def test_absurd_nesting_is_refused_without_recursing() -> None:
 
 # --- fuzzing ------------------------------------------------------------------------------------
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=12),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
-KEYS = [
-    "eventTime",
-    "eventType",
-    "producer",
-    "schemaURL",
-    "run",
-    "job",
-    "inputs",
-    "outputs",
-    "runId",
-    "facets",
-    "namespace",
-    "name",
-    "schema",
-    "fields",
-    "parent",
-    "_producer",
-    "_schemaURL",
-    "columnLineage",
-    "ownership",
-    "owners",
-    "inputFacets",
-    "dataset",
-]
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            out.extend(_paths(child, (*prefix, key)))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            out.extend(_paths(child, (*prefix, index)))
-    return out
-
-
-@st.composite
-def mutated_events(draw: st.DrawFn) -> Any:
-    """A valid event with a few subtrees replaced, deleted, or keys renamed."""
-    examples = [json.loads(p.read_text()) for p in client_examples()]
-    event = copy.deepcopy(draw(st.sampled_from([base_event(), *examples])))
-    for _ in range(draw(st.integers(1, 4))):
-        paths = [p for p in _paths(event) if p]
-        if not paths:
-            break
-        path = draw(st.sampled_from(paths))
-        parent: Any = event
-        for step in path[:-1]:
-            parent = parent[step]
-        action = draw(st.sampled_from(["replace", "delete", "rename"]))
-        if action == "replace":
-            parent[path[-1]] = draw(json_values)
-        elif action == "delete" and isinstance(parent, dict):
-            del parent[path[-1]]
-        elif action == "rename" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(KEYS))] = parent.pop(path[-1])
-    return event
-
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=mutated_events() | json_values)
@@ -271,19 +185,3 @@ def test_fuzzed_bodies_never_crash_and_both_validators_agree(body: Any) -> None:
 def test_the_accelerated_path_is_used_when_available() -> None:
     assert VALIDATOR.accelerated
     assert not PLAIN.accelerated
-
-
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-@given(body=mutated_events())
-def test_the_server_never_answers_500_to_fuzzed_events(server: Server, body: Any) -> None:
-    response = httpx.post(server.url + "/api/v1/lineage", json=body, timeout=30)
-    assert response.status_code in (201, 400), response.text
-    payload = response.json()
-    if response.status_code == 400:
-        assert payload["detail"]["path"].startswith("$")
-    else:
-        assert VALIDATOR.problems(body) == []

@@ -27,7 +27,8 @@ from threadline.errors import NotFound, UsageError
 from threadline.fingerprint import fingerprint_path
 from threadline.model.ids import NodeId, file_dataset
 from threadline.query import LineageGraph, RowTrace, impact, trace
-from threadline.query.rows import VALUE_COLUMNS, RowLineage, read_row, trace_row
+from threadline.query.rows import RowLineage, trace_row
+from threadline.rowfiles import VALUE_COLUMNS, read_row
 from threadline.store.sql import SqlStore
 
 MEM = "threadline://default"

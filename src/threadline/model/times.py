@@ -46,8 +46,7 @@ def parse_moment(value: dt.datetime | str | None, option: str = "--as-of") -> in
             value = parse_instant(text)
         except ValueError:
             raise UsageError(
-                f"{option} {text!r} is not an ISO 8601 time "
-                "(e.g. 2026-11-25 or 2026-11-25T10:00Z)"
+                f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-25 or 2026-11-25T10:00Z)"
             ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)

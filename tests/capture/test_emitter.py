@@ -11,7 +11,8 @@ import pytest
 
 from threadline.capture import boundary
 from threadline.capture.emitter import Emitter, StoreSink
-from threadline.model.events import PRODUCER, SCHEMA_URL, now_iso
+from threadline.model.events import PRODUCER, SCHEMA_URL
+from threadline.model.times import now_iso
 from threadline.store import open_store
 
 

@@ -4,6 +4,9 @@ Every function takes the ``to_dict()`` form of a query result, so what a termina
 ``--json`` prints come from the same data.  Recorded text (names, reasons, labels) is wrapped
 in :class:`rich.text.Text`, never parsed as markup, so a file called ``[red]x.csv`` prints as
 itself.
+
+It is longer than our ~500-line guide on purpose: it is one concept (how each answer looks in a
+terminal), and keeping every renderer beside the shared helpers keeps the output consistent.
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ from threadline.config import Settings, current, handed_over
 from threadline.server import errors, lineage, marquez, openlineage
 from threadline.server.responses import JSON
 from threadline.server.stream import ChangeHub, StreamFilter
-from threadline.spec.validation import EventValidator
 from threadline.server.writer import GroupWriter
+from threadline.spec.validation import EventValidator
 from threadline.store import open_store
 from threadline.store.base import Cursor, Store
 

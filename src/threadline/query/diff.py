@@ -21,11 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from threadline.query.graph import describe, walk
-from threadline.query.reading import printable, read
+from threadline.query.reading import outputs_of_readers, printable, read
 from threadline.query.resolve import Vertex, resolve
 from threadline.query.result import Node
 from threadline.store import schema as s
@@ -131,21 +130,7 @@ def _by_node(nodes: list[Node]) -> dict[str, set[str]]:
 
 def _evaluations(conn: Connection, vertex_id: int) -> list[int]:
     """``evaluation`` versions written by executions that read ``vertex_id``."""
-    read_by = sa.alias(_e)
-    wrote = sa.alias(_e)
-    stmt = (
-        sa.select(wrote.c.dst)
-        .select_from(read_by)
-        .join(wrote, wrote.c.src == read_by.c.dst)
-        .join(_v, _v.c.id == wrote.c.dst)
-        .join(_n, _n.c.id == _v.c.node_id)
-        .where(
-            read_by.c.src == vertex_id,
-            read_by.c.relation == "input",
-            wrote.c.relation == "output",
-            _n.c.kind == "evaluation",
-        )
-    )
+    stmt = outputs_of_readers(vertex_id, "evaluation")
     return sorted({int(i) for i in conn.execute(stmt).scalars()})
 
 

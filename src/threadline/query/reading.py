@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from threadline.errors import StoreUnavailable
+from threadline.store import schema as s
 
 if TYPE_CHECKING:
     from threadline.store.base import Store
@@ -153,6 +154,22 @@ class _Compiled:
         if self.order is None:
             return values
         return tuple(values[name] for name in self.order)
+
+
+def outputs_of_readers(read: Any, kind: str) -> sa.Select[Any]:
+    """Versions of ``kind`` written by the executions that read ``read`` (a version id, a bind
+    parameter or a scalar subquery): the two-hop question behind a model's deployments and
+    evaluations.  Columns: ``id``, ``node_id``, ``version``, ``first_seen_us``."""
+    read_by, wrote = s.edges.alias("read_by"), s.edges.alias("wrote")
+    v, n = s.versions, s.nodes
+    return (
+        sa.select(v.c.id, v.c.node_id, v.c.version, v.c.first_seen_us)
+        .select_from(read_by)
+        .join(wrote, sa.and_(wrote.c.src == read_by.c.dst, wrote.c.relation == "output"))
+        .join(v, v.c.id == wrote.c.dst)
+        .join(n, n.c.id == v.c.node_id)
+        .where(read_by.c.src == read, read_by.c.relation == "input", n.c.kind == kind)
+    )
 
 
 def printable(kind: str, namespace: str, name: str, version: str | None = None) -> str:

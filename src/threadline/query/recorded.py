@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from threadline.model.ids import NodeId
 from threadline.model.serving import Serving
 from threadline.model.times import parse_instant_or_none
+from threadline.query.reading import outputs_of_readers
 from threadline.store import schema as s
 from threadline.store.base import Store
 
@@ -94,7 +95,6 @@ def _serving(conn: Connection, model: NodeId, at: datetime) -> list[Serving]:
     later version of the same deployment (another model at the same endpoint) opens.
     """
     n, v = s.nodes, s.versions
-    read_by, wrote = sa.alias(s.edges), sa.alias(s.edges)
     model_version = (
         sa.select(v.c.id)
         .join(n, n.c.id == v.c.node_id)
@@ -106,19 +106,7 @@ def _serving(conn: Connection, model: NodeId, at: datetime) -> list[Serving]:
         )
         .scalar_subquery()
     )
-    deployed = (
-        sa.select(v.c.node_id, v.c.version)
-        .select_from(read_by)
-        .join(wrote, wrote.c.src == read_by.c.dst)
-        .join(v, v.c.id == wrote.c.dst)
-        .join(n, n.c.id == v.c.node_id)
-        .where(
-            read_by.c.src == model_version,
-            read_by.c.relation == "input",
-            wrote.c.relation == "output",
-            n.c.kind == "deployment",
-        )
-    )
+    deployed = outputs_of_readers(model_version, "deployment")
     ours = {(row.node_id, row.version) for row in conn.execute(deployed)}
     found: list[Serving] = []
     for node_id in sorted({node_id for node_id, _ in ours}):

@@ -55,7 +55,7 @@ from threadline.errors import InvalidIdentifier, NotFound, UsageError
 from threadline.model.ids import NodeId
 from threadline.model.times import parse_moment
 from threadline.query.graph import DEFAULT_LIMIT, assemble, check_bounds, describe, walk
-from threadline.query.reading import read
+from threadline.query.reading import outputs_of_readers, read
 from threadline.query.resolve import Vertex, resolve, split_row
 from threadline.query.result import LineageGraph, Node
 from threadline.rowfiles import read_row
@@ -200,24 +200,10 @@ _VERSION_OF: Final = (
         _v.c.version == sa.bindparam("version"),
     )
 )
-_deploy_job = _e.alias("deploy_input")
-_deploy_out = _e.alias("deploy_output")
 #: Deployments written by an execution that read the model, newest first.
 _DEPLOYMENTS_OF: Final = (
-    sa.select(_v.c.id)
-    .select_from(_deploy_job)
-    .join(
-        _deploy_out,
-        sa.and_(_deploy_out.c.src == _deploy_job.c.dst, _deploy_out.c.relation == "output"),
-    )
-    .join(_v, _v.c.id == _deploy_out.c.dst)
-    .join(_n, _n.c.id == _v.c.node_id)
-    .where(
-        _deploy_job.c.src == sa.bindparam("model"),
-        _deploy_job.c.relation == "input",
-        _n.c.kind == "deployment",
-        _v.c.first_seen_us <= sa.bindparam("before"),
-    )
+    outputs_of_readers(sa.bindparam("model"), "deployment")
+    .where(_v.c.first_seen_us <= sa.bindparam("before"))
     .order_by(_v.c.first_seen_us.desc(), _v.c.id.desc())
     .limit(1)
 )

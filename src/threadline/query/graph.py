@@ -8,14 +8,17 @@ and say so (``truncated``); ``limit=None`` walks everything reachable.
 
 ``as_of`` answers as the graph stood at that moment: edges created later, and vertices first
 seen later, are left out, and the runs summarised on each execution are those started by then.
+
+:func:`walk_nodes` is the same walk at node level and both ways at once (the Marquez lineage
+graph, :func:`threadline.query.catalog.node_lineage`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -127,6 +130,36 @@ _RUN_STATS: Final = {at: _run_stats(at) for at in (True, False)}
 _RECENT_RUNS: Final = {at: _recent_runs(at) for at in (True, False)}
 
 
+_VS, _VD = sa.alias(_v, "vs"), sa.alias(_v, "vd")
+
+
+def _node_edges(near: sa.ColumnElement[Any]) -> InList:
+    """Node-level edges ``(from node, to node, relation)`` whose ``near`` end is listed."""
+    return InList(
+        lambda ids: (
+            sa.select(_VS.c.node_id, _VD.c.node_id, _e.c.relation)
+            .select_from(_e.join(_VS, _VS.c.id == _e.c.src).join(_VD, _VD.c.id == _e.c.dst))
+            .where(ids.match(near))
+            .distinct()
+        )
+    )
+
+
+class _BothWays:
+    """The node-level edges leaving or entering the listed nodes."""
+
+    def __init__(self) -> None:
+        self._sides = (_node_edges(_VS.c.node_id), _node_edges(_VD.c.node_id))
+
+    def fetch(
+        self, conn: Connection, ids: Sequence[int], extra: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        return [row for side in self._sides for row in side.fetch(conn, ids, extra)]
+
+
+_NODE_EDGES: Final = _BothWays()
+
+
 # --- the walk ---------------------------------------------------------------------------------
 
 
@@ -141,6 +174,14 @@ class Walk:
     truncated: bool
 
 
+class _Step(Protocol):
+    """One level of a walk: the edges ``(src, dst, relation)`` at the vertices of a frontier."""
+
+    def fetch(
+        self, conn: Connection, ids: Sequence[int], extra: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]: ...
+
+
 def walk(
     conn: Connection,
     start: int,
@@ -153,6 +194,27 @@ def walk(
     """Breadth-first from ``start``: one ``IN`` query per level (and per 512 vertices)."""
     query = _EDGES[(upstream, as_of_us is not None)]
     extra = {"as_of": as_of_us} if as_of_us is not None else None
+    return _breadth_first(conn, start, query, extra, upstream=upstream, depth=depth, limit=limit)
+
+
+def walk_nodes(conn: Connection, start: int, *, depth: int | None = None) -> Walk:
+    """Breadth-first from the node ``start`` both ways at once, at node level: every version of
+    a node is one vertex, and an edge between any of their versions links two nodes.  No cap
+    on the vertices; ``depth`` counts edges as in :func:`walk`.  Edges found from both ends
+    come back twice."""
+    return _breadth_first(conn, start, _NODE_EDGES, None, upstream=None, depth=depth, limit=None)
+
+
+def _breadth_first(
+    conn: Connection,
+    start: int,
+    step: _Step,
+    extra: Mapping[str, Any] | None,
+    *,
+    upstream: bool | None,
+    depth: int | None,
+    limit: int | None,
+) -> Walk:
     seen = {start}
     order = [start]
     edges: list[tuple[int, int, str]] = []
@@ -163,8 +225,13 @@ def walk(
         level += 1
         found: list[int] = []
         # Sorted so that which vertices a cap keeps does not depend on the dialect's row order.
-        for src, dst, relation in sorted(query.fetch(conn, frontier, extra)):
-            other = src if upstream else dst
+        for src, dst, relation in sorted(step.fetch(conn, frontier, extra)):
+            # Both ways (upstream None): one end is on the frontier, the other is to visit.
+            other = (
+                (src if upstream else dst)
+                if upstream is not None
+                else (dst if src in seen else src)
+            )
             if other not in seen:
                 if limit is not None and len(order) >= limit:
                     truncated = True
@@ -409,4 +476,5 @@ __all__ = [
     "summarize_facets",
     "summarize_run",
     "walk",
+    "walk_nodes",
 ]

@@ -32,10 +32,9 @@ from typing import Any, Final
 
 import anyio.to_thread
 import orjson
-import sqlalchemy as sa
 
 from threadline.errors import UsageError
-from threadline.store import schema as s
+from threadline.query.catalog import newest_seq
 from threadline.store.base import Cursor, Store, StoredEvent
 
 log = logging.getLogger("threadline.server")
@@ -167,7 +166,7 @@ class ChangeHub:
 
     async def head(self) -> int:
         """The newest sequence number in the log, read now."""
-        return await anyio.to_thread.run_sync(max_seq, self.store)
+        return await anyio.to_thread.run_sync(newest_seq, self.store)
 
     async def _run(self) -> None:
         while not self._closed:
@@ -259,16 +258,4 @@ class ChangeHub:
             self._listeners -= 1
 
 
-def max_seq(store: Store) -> int:
-    """The newest sequence number in the log (0 when empty)."""
-    reader = getattr(store, "read", None)
-    if reader is None:  # a store without SQL access: walk the log
-        seq = 0
-        while page := store.read_after(Cursor(seq), _PAGE):
-            seq = page[-1].seq
-        return seq
-    value = reader(lambda conn: conn.execute(sa.select(sa.func.max(s.events.c.seq))).scalar())
-    return int(value or 0)
-
-
-__all__ = ["EVENT_KINDS", "Change", "ChangeHub", "StreamFilter", "max_seq", "to_change"]
+__all__ = ["EVENT_KINDS", "Change", "ChangeHub", "StreamFilter", "to_change"]

@@ -1,36 +1,24 @@
 """Which part of the graph an export covers, as a :class:`~threadline.query.result.LineageGraph`.
 
-Without ``ref`` it is every vertex of the store (data versions and executions), optionally only
-those first seen within ``[since, until]`` and those in one ``namespace`` together with the
-vertices one edge away (a job namespace's export shows the data its executions read and
-wrote), with the edges between them.  With ``ref`` it is the upstream trace of that version (everything that produced it),
+Without ``ref`` it is the graph dump of :func:`threadline.query.dump.graph_dump`: every vertex
+of the store (data versions and executions), optionally only those first seen within
+``[since, until]`` and those in one ``namespace`` together with the vertices one edge away (a
+job namespace's export shows the data its executions read and wrote), with the edges between
+them.  With ``ref`` it is the upstream trace of that version (everything that produced it),
 under the same filters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
 
 from threadline.model.times import parse_moment
 from threadline.query import LineageGraph, trace
-from threadline.query.graph import describe
-from threadline.query.reading import read
-from threadline.store import schema as s
+from threadline.query.dump import graph_dump
 
 if TYPE_CHECKING:
     from threadline.store.base import Store
-
-_CHUNK = 500
-
-
-def moment(value: dt.datetime | str | None, option: str) -> int | None:
-    """A user's time (``datetime`` or ISO 8601 text; naive means UTC) in epoch microseconds."""
-    return parse_moment(value, option)
 
 
 def collect(
@@ -42,62 +30,10 @@ def collect(
     until: dt.datetime | str | None = None,
 ) -> LineageGraph:
     """The graph an export covers (see the module docstring)."""
-    since_us, until_us = moment(since, "--since"), moment(until, "--until")
-    if ref is not None:
-        graph = trace(store, ref, limit=None)
-        return _filtered(graph, namespace, since_us, until_us)
-
-    def query(conn: Connection) -> LineageGraph:
-        v, n = s.versions, s.nodes
-        stmt = sa.select(v.c.id).join(n, n.c.id == v.c.node_id)
-        if namespace is not None:
-            stmt = stmt.where(n.c.namespace == namespace)
-        if since_us is not None:
-            stmt = stmt.where(v.c.first_seen_us >= since_us)
-        if until_us is not None:
-            stmt = stmt.where(v.c.first_seen_us <= until_us)
-        ids = [int(row[0]) for row in conn.execute(stmt.order_by(v.c.first_seen_us, v.c.id))]
-        if namespace is not None:
-            ids += sorted(_neighbours(conn, ids) - set(ids))
-        return _graph(conn, ids)
-
-    return read(store, query)
-
-
-def _neighbours(conn: Connection, ids: Sequence[int]) -> set[int]:
-    """Vertices one edge away from any of ``ids``."""
-    e = s.edges
-    found: set[int] = set()
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        for src, dst in conn.execute(
-            sa.select(e.c.src, e.c.dst).where(sa.or_(e.c.src.in_(chunk), e.c.dst.in_(chunk)))
-        ):
-            found.update((int(src), int(dst)))
-    return found
-
-
-def _graph(conn: Connection, ids: Sequence[int]) -> LineageGraph:
-    described: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        described.update(describe(conn, ids[start : start + _CHUNK]))
-    wanted = set(described)
-    edges = []
-    e = s.edges
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        stmt = sa.select(e.c.src, e.c.dst, e.c.relation).where(e.c.src.in_(chunk))
-        for src, dst, relation in conn.execute(stmt.order_by(e.c.src, e.c.dst, e.c.relation)):
-            if int(dst) in wanted:
-                edges.append(
-                    {
-                        "from": described[int(src)]["id"],
-                        "to": described[int(dst)]["id"],
-                        "relation": relation,
-                    }
-                )
-    nodes = [described[i] for i in ids if i in described]
-    return LineageGraph(root="", nodes=nodes, edges=edges, truncated=False)
+    if ref is None:
+        return graph_dump(store, namespace=namespace, since=since, until=until)
+    since_us, until_us = parse_moment(since, "--since"), parse_moment(until, "--until")
+    return _filtered(trace(store, ref, limit=None), namespace, since_us, until_us)
 
 
 def _filtered(
@@ -109,7 +45,7 @@ def _filtered(
     for node in graph.nodes:
         if namespace is not None and node["namespace"] != namespace:
             continue
-        seen = moment(node.get("first_seen"), "first_seen")
+        seen = parse_moment(node.get("first_seen"), "first_seen")
         if since_us is not None and (seen is None or seen < since_us):
             continue
         if until_us is not None and (seen is None or seen > until_us):
@@ -123,4 +59,4 @@ def _filtered(
     )
 
 
-__all__ = ["collect", "moment"]
+__all__ = ["collect"]

@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 
 from threadline.errors import InvalidEvent
-from threadline.export.graph import moment
+from threadline.model.times import parse_moment
 from threadline.query import trace
 from threadline.store.base import Cursor
 
@@ -51,7 +51,7 @@ def export_events(
     ref: str | None = None,
 ) -> int:
     """Write the (filtered) log to ``out`` as NDJSON; returns how many events were written."""
-    since_us, until_us = moment(since, "--since"), moment(until, "--until")
+    since_us, until_us = parse_moment(since, "--since"), parse_moment(until, "--until")
     nodes: set[tuple[str, str]] | None = None
     if ref is not None:
         graph = trace(store, ref, limit=None)

@@ -113,6 +113,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.capture", "threadline.capture.emitter"): COMMAND,
     ("threadline.cli.capture", "threadline.capture.http_sink"): COMMAND,
     ("threadline.cli.capture", "threadline.store"): COMMAND,
+    ("threadline.cli.catalog", "threadline.query.catalog"): COMMAND,
     ("threadline.cli.export", "threadline.export.dot"): COMMAND,
     ("threadline.cli.export", "threadline.export.graph"): COMMAND,
     ("threadline.cli.export", "threadline.export.openlineage"): COMMAND,

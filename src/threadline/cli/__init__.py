@@ -54,6 +54,7 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "threadline.cli.query",
     "threadline.cli.search",
+    "threadline.cli.catalog",
     "threadline.cli.store",
     "threadline.cli.keys",
     "threadline.cli.capture",

@@ -9,6 +9,10 @@
 * :func:`search`: nodes by name, kind, namespace, owner, label or stage, as a
   :class:`SearchResult`;
 * :func:`resolve_ref`: which vertex an id or a path names.
+
+Beside them: :mod:`.catalog` (namespaces, datasets, jobs and runs, as the Marquez API and
+``threadline ls`` list them), :mod:`.dump` (the whole graph, for exports) and
+:mod:`.recorded` (what capture asks of earlier runs).
 """
 
 from threadline.query.diff import Change, ModelDiff, diff

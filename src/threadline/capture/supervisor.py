@@ -33,7 +33,7 @@ from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, s
 from threadline.capture.listener import Listener
 from threadline.capture.recorded import HttpRecorded, Recorded, StoreRecorded
 from threadline.capture.signals import background_priority, forward_signals, restore_signals
-from threadline.config import Settings, resolve
+from threadline.config import Settings, current, with_overrides
 from threadline.errors import CaptureError
 from threadline.model.events import PRODUCER
 from threadline.model.ids import NodeId
@@ -119,7 +119,7 @@ class Supervisor:
         try:
             # The explicit choices of `threadline run` first, then THREADLINE_*, the settings
             # file and the defaults.
-            settings = resolve({"store": self.store_target, "url": self.url})
+            settings = with_overrides(current(), store=self.store_target, url=self.url)
             target = settings.url or target
             self._destination = open_destination(settings)
         except Exception as exc:  # reported once; the command still runs

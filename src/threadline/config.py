@@ -68,6 +68,9 @@ class Settings:
     max_batch_events: int = 100_000
     group_commit_events: int = 5_000
     stream_poll_seconds: float = 0.15
+    host: str = "127.0.0.1"
+    port: int = 8765
+    workers: int = 1
     #: The normalized store URL (``store``, or the default path); filled in when left empty.
     store_url: str = ""
     #: Raw ``[tool.threadline]`` / ``threadline.toml`` table, for sections such as labels.
@@ -77,11 +80,14 @@ class Settings:
 
     def __post_init__(self) -> None:
         for setting in SETTINGS:
-            problem = setting.check(getattr(self, setting.name))
+            value = getattr(self, setting.name)
+            try:
+                problem = setting.check(value)
+            except TypeError:
+                # An explicit argument of the wrong type (the text forms are parsed first).
+                problem = f"{value!r} is not a {setting.kind}"
             if problem:
-                raise UsageError(
-                    f"setting {setting.name} = {getattr(self, setting.name)!r}: {problem}"
-                )
+                raise UsageError(f"setting {setting.name} = {value!r}: {problem}")
         if not self.store_url:
             object.__setattr__(self, "store_url", store_url(self.store))
 
@@ -122,6 +128,12 @@ class Setting:
         field = Settings.__dataclass_fields__[self.name]
         return None if field.default is MISSING else field.default
 
+    @property
+    def kind(self) -> str:
+        """The value's type as written on :class:`Settings` (``int``, ``str``…), for errors."""
+        annotation = str(Settings.__dataclass_fields__[self.name].type)
+        return annotation.removesuffix(" | None")
+
 
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
@@ -138,6 +150,10 @@ def _positive(value: Any) -> str | None:
 
 def _fraction_of_a_second(value: Any) -> str | None:
     return None if 0 < value <= 1 else f"{value} is not in (0, 1]"
+
+
+def _port(value: Any) -> str | None:
+    return None if 0 <= value <= 65535 else f"{value} is not a port (0-65535)"
 
 
 def _server_url(text: str) -> str:
@@ -181,6 +197,11 @@ SETTINGS: Final = (
         float,
         _fraction_of_a_second,
     ),
+    Setting("host", "Server: address to listen on.", str),
+    Setting("port", "Server: port to listen on.", int, _port),
+    Setting(
+        "workers", "Server: worker processes (each polls the store for the stream).", int, _positive
+    ),
 )
 _BY_NAME: Final = {setting.name: setting for setting in SETTINGS}
 
@@ -211,7 +232,13 @@ def _load_toml(path: Path, tomllib: Any) -> dict[str, Any]:
 
 def _parsed(setting: Setting, raw: Any, where: str) -> Any:
     try:
-        value = setting.parse(str(raw)) if not isinstance(raw, bool) else raw
+        if isinstance(raw, bool):
+            # TOML's true/false suit only the boolean settings (a text one would take 'True').
+            if setting.parse is not _bool:
+                raise ValueError(f"{raw!r} is not a {setting.kind}")
+            value = raw
+        else:
+            value = setting.parse(str(raw))
         problem = setting.check(value)
         if problem:
             raise ValueError(problem)

@@ -26,11 +26,24 @@ def register(app: typer.Typer) -> None:
                 "threadline.toml, or .threadline/lineage.db).",
             ),
         ] = None,
-        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+        host: Annotated[
+            str | None,
+            typer.Option(help="Address to listen on (default: the host setting, 127.0.0.1)."),
+        ] = None,
+        port: Annotated[
+            int | None,
+            typer.Option(
+                min=0, max=65535, help="Port to listen on (default: the port setting, 8765)."
+            ),
+        ] = None,
         workers: Annotated[
-            int, typer.Option(min=1, help="Worker processes (each polls the store for the stream).")
-        ] = 1,
+            int | None,
+            typer.Option(
+                min=1,
+                help="Worker processes, each polling the store for the stream (default: the "
+                "workers setting, 1).",
+            ),
+        ] = None,
         max_body: Annotated[
             int | None,
             typer.Option(
@@ -60,9 +73,14 @@ def register(app: typer.Typer) -> None:
         from threadline.server.app import create_app, tune_gc_for_serving
 
         settings = state.settings(
-            store=store, max_body_bytes=max_body, max_batch_bytes=max_batch_body
+            store=store,
+            max_body_bytes=max_body,
+            max_batch_bytes=max_batch_body,
+            host=host,
+            port=port,
+            workers=workers,
         )
-        if workers == 1:
+        if settings.workers == 1:
             api = create_app(settings)
             tune_gc_for_serving()
 
@@ -75,7 +93,11 @@ def register(app: typer.Typer) -> None:
                     super().handle_exit(sig, frame)
 
             config = uvicorn.Config(
-                api, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=3
+                api,
+                host=settings.host,
+                port=settings.port,
+                log_level=log_level,
+                timeout_graceful_shutdown=3,
             )
             Server(config).run()
             return
@@ -87,9 +109,9 @@ def register(app: typer.Typer) -> None:
         config = uvicorn.Config(
             "threadline.server.app:app_from_environ",
             factory=True,
-            host=host,
-            port=port,
-            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
             log_level=log_level,
             timeout_graceful_shutdown=3,
         )

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from threadline.capture.boundary import report
-from threadline.config import resolve
+from threadline.config import current
 from threadline.errors import CaptureError, InvalidEvent
 from threadline.model.events import AnyEvent, event_to_dict
 
@@ -252,7 +252,7 @@ def get_emitter() -> Emitter:
         return _default
     with _default_lock:
         if _default is None:
-            settings = resolve()
+            settings = current()
             sink: Sink
             if settings.url:
                 from threadline.capture.http_sink import DEFAULT_SPOOL, HttpSink

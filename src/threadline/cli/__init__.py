@@ -76,7 +76,8 @@ def main_options(
         typer.Option(
             "--store",
             metavar="PATH|URL",
-            help="Store path or URL (default: THREADLINE_STORE or .threadline/lineage.db).",
+            help="Store path or URL (default: THREADLINE_STORE, store in threadline.toml, or "
+            ".threadline/lineage.db).",
         ),
     ] = None,
     version: Annotated[

@@ -12,13 +12,17 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
 import threadline
+from tests.support.events import event
+from tests.support.live import free_port
 from threadline.config import resolve
 
 PYTHON = sys.executable
@@ -104,3 +108,38 @@ def test_every_entry_point_uses_the_store_from_the_settings_file(project: Path) 
     with TestClient(create_app()) as http:
         namespaces = http.get("/api/v1/namespaces").json()["namespaces"]
         assert "settings-test" in {ns["name"] for ns in namespaces}
+
+
+def test_threadline_serve_takes_its_store_and_port_from_the_settings_file(project: Path) -> None:
+    """``threadline serve`` with no option: store, host and port all come from the file."""
+    port = free_port()
+    with (project / "threadline.toml").open("a") as handle:
+        handle.write(f'host = "127.0.0.1"\nport = {port}\n')
+    log = project / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [THREADLINE, "serve", "--log-level", "warning"],
+            cwd=project,
+            env=_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                if httpx.get(url + "/api/v1/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        posted = httpx.post(url + "/api/v1/lineage", json=event(1, job="served"), timeout=30)
+        assert posted.status_code == 201, posted.text
+        assert httpx.get(url + "/api/v1/namespaces/test/jobs/served", timeout=30).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with threadline.open_store(project / "elsewhere" / "l.db") as store:
+        assert store.counts()["events"] == 1

@@ -189,7 +189,7 @@ class StoreContract:
         }
 
         def run_event(run: int, kind: str) -> dict[str, Any]:
-            facets = {kind.lower(): {"at": times[kind]}, "shared": {"last": kind}}
+            facets = {kind.lower(): {"at": times[kind]}, "common": {"last": kind}}
             return event(run, kind, when=times[kind], run_facets=facets)
 
         # Every order one event per batch, the same with COMPLETE retried, and every order
@@ -213,7 +213,7 @@ class StoreContract:
                         "complete": {"at": times["COMPLETE"]},
                         "running": {"at": times["RUNNING"]},
                         # per facet key, the event latest in event time wins
-                        "shared": {"last": "COMPLETE"},
+                        "common": {"last": "COMPLETE"},
                         "start": {"at": times["START"]},
                     },
                     option=orjson.OPT_SORT_KEYS,

@@ -5,6 +5,7 @@
     ThreadlineError                      (http 500, exit 1)
      ├── UsageError                      (http 400, exit 2)  bad arguments or settings
      │    ├── InvalidIdentifier          (http 400, exit 2)  a node id that does not parse
+     │    │    └── AmbiguousIdentifier   (http 400, exit 2)  an id or prefix naming several things
      │    └── InvalidEvent               (http 400, exit 2)  an event that breaks the model or schema
      ├── NotFound                        (http 404, exit 3)  unknown id, path or run
      ├── StoreError                      (http 503, exit 4)  the store cannot be used
@@ -56,6 +57,12 @@ class InvalidIdentifier(UsageError):
     """A node identifier that does not parse."""
 
     code = "invalid_identifier"
+
+
+class AmbiguousIdentifier(InvalidIdentifier):
+    """An id or version prefix that names several things; ``detail["candidates"]`` lists them."""
+
+    code = "ambiguous_identifier"
 
 
 class InvalidEvent(UsageError):
@@ -123,6 +130,7 @@ class Backpressure(CaptureError):
 
 
 __all__ = [
+    "AmbiguousIdentifier",
     "Backpressure",
     "CaptureError",
     "IntegrityError",

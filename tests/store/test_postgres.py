@@ -12,6 +12,7 @@ import pytest
 from tests.store.contract import StoreContract, raw_sql, select_all
 from tests.support.events import event
 from tests.support.pg import fresh_database
+from tests.support.races import open_at_once
 
 from threadline.store import open_store
 from threadline.store import schema as s
@@ -56,3 +57,12 @@ def test_a_revision_1_store_is_migrated_in_place() -> None:
             ]
             assert store.append_batch([event(1), event(3)]).appended == 1
             assert store.verify().records == 3
+
+
+def test_writers_racing_to_create_the_schema_all_succeed() -> None:
+    """Eight processes open a fresh database at the same instant: one creates, the rest wait."""
+    with fresh_database() as url:
+        assert open_at_once(url, writers=8, events_each=5) == ["ok"] * 8
+        with open_store(url) as store:
+            assert store.counts()["events"] == 8 * 5
+            assert store.verify().ok

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from tests.store.contract import StoreContract, select_all
 from tests.support.events import dataset, event
+from tests.support.races import open_at_once
 
 from threadline.errors import SchemaTooNew, StoreUnavailable
 from threadline.store import open_store
@@ -153,3 +154,12 @@ def _rev1_event(run: int, kind: str) -> dict[str, object]:
             }
         ]
     return body
+
+
+def test_writers_racing_to_create_the_store_all_succeed(tmp_path: Path) -> None:
+    """Eight processes open a store file that does not exist yet at the same instant."""
+    url = f"sqlite:///{tmp_path / 'lineage.db'}"
+    assert open_at_once(url, writers=8, events_each=5) == ["ok"] * 8
+    with open_store(url) as store:
+        assert store.counts()["events"] == 8 * 5
+        assert store.verify().ok

@@ -31,6 +31,23 @@ from threadline.store import sqlite_engine
 
 Migration = tuple[int, str, Callable[[Connection], None]]
 
+#: Arbitrary but fixed: the PostgreSQL advisory lock key guarding schema changes ("tl" +
+#: "schema"), apart from the chain's so that creating a schema never waits on appends.
+SCHEMA_LOCK_KEY: Final = 0x746C_7363_6865_6D61
+
+
+def _serialize_schema_changes(conn: Connection) -> None:
+    """Hold the schema lock until this transaction ends, before looking at the schema.
+
+    PostgreSQL's DDL is transactional but not serialized: two processes that both find no
+    schema both run ``CREATE TABLE`` and one fails on the catalog's unique index
+    (``pg_type_typname_nsp_index``).  Under the lock the second one waits, then finds the
+    schema the first created.  SQLite needs nothing: the writer's ``BEGIN IMMEDIATE`` already
+    excludes every other writer for the whole transaction.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+
 
 def _events_identity_by_time(conn: Connection) -> None:
     """Revision 2: dedupe events on ``(event_time_us, digest)`` instead of ``digest`` alone.
@@ -86,6 +103,7 @@ def stored_revision(conn: Connection) -> int | None:
 def ensure_schema(engine: Engine, *, upgrade: bool = True) -> int:
     """Create or upgrade the schema; returns the revision the store is at afterwards."""
     with engine.begin() as conn:
+        _serialize_schema_changes(conn)
         revision = stored_revision(conn)
         if revision is None:
             s.metadata.create_all(conn)
@@ -121,8 +139,8 @@ def _apply_pending(engine: Engine, revision: int) -> tuple[int, list[str]]:
     applied: list[str] = []
     for target, name, apply in pending(revision):
         with engine.begin() as conn:
-            # Another process may have migrated meanwhile: look again, holding the stamp row
-            # (SQLite's write transaction already excludes other writers).
+            # Another process may have migrated meanwhile: look again under the schema lock.
+            _serialize_schema_changes(conn)
             current = conn.execute(
                 sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version").with_for_update()
             ).scalar_one()

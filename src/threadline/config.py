@@ -66,6 +66,7 @@ class Settings:
     max_body_bytes: int = 5 * MiB
     max_batch_bytes: int = 64 * MiB
     max_batch_events: int = 100_000
+    strict_ingest: bool = False
     group_commit_events: int = 5_000
     stream_poll_seconds: float = 0.15
     host: str = "127.0.0.1"
@@ -185,6 +186,12 @@ SETTINGS: Final = (
     Setting("max_body_bytes", "Server: largest single-event body (413 above).", int, _positive),
     Setting("max_batch_bytes", "Server: largest batch body (413 above).", int, _positive),
     Setting("max_batch_events", "Server: most events in one batch (413 above).", int, _positive),
+    Setting(
+        "strict_ingest",
+        "Server and import: refuse every OpenLineage schema deviation (400), not only what "
+        "lineage cannot use (the others are accepted with a note).",
+        _bool,
+    ),
     Setting(
         "group_commit_events",
         "Server: most events the writer combines into one store transaction.",

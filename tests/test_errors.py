@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
 
 import threadline.errors as errors
 
@@ -39,3 +45,79 @@ def test_every_error_has_a_status_an_exit_code_and_a_json_body() -> None:
 def test_codes_are_unique() -> None:
     codes = [cls.code for cls in all_error_classes()]
     assert len(codes) == len(set(codes))
+
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+
+def _extras() -> dict[str, list[str]]:
+    extras: dict[str, list[str]] = tomllib.loads(PYPROJECT.read_text())["project"][
+        "optional-dependencies"
+    ]
+    return extras
+
+
+def _distributions(extra: str) -> set[str]:
+    """The distributions an extra installs, following ``threadline[...]`` references."""
+    found: set[str] = set()
+    for requirement in _extras()[extra]:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement)
+        assert name, requirement
+        if name.group() == "threadline":
+            inner = re.search(r"\[([^\]]+)\]", requirement)
+            assert inner, requirement
+            for sub in inner.group(1).split(","):
+                found |= _distributions(sub.strip())
+        else:
+            found.add(name.group().lower().replace("_", "-"))
+    return found
+
+
+def _installed_closure(names: set[str]) -> set[str]:
+    """``names`` and everything they require when installed (the dev environment has them)."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requirements = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue  # excluded by its environment marker here
+        for requirement in requirements:
+            if "extra ==" in requirement:
+                continue
+            found = re.match(r"[A-Za-z0-9_.-]+", requirement)
+            assert found, requirement
+            todo.append(found.group().lower().replace("_", "-"))
+    return seen
+
+
+@pytest.mark.parametrize(("module", "extra"), sorted(errors.EXTRA_OF_MODULE.items()))
+def test_the_extra_named_for_a_missing_module_installs_it(module: str, extra: str) -> None:
+    providers = {
+        d.lower().replace("_", "-")
+        for d in importlib.metadata.packages_distributions().get(module, [])
+    }
+    assert providers, f"{module} is not installed in the dev environment"
+    assert providers & _installed_closure(_distributions(extra)), (module, extra, providers)
+
+
+def test_the_demo_installs_what_the_readme_tour_uses() -> None:
+    # The tour runs `threadline serve`, Parquet files and scikit-learn after `make demo`.
+    assert _distributions("demo") >= _distributions("server") | {"pandas", "scikit-learn"}
+
+
+def test_a_missing_library_names_its_extra_and_threadline_itself_is_a_bug() -> None:
+    missing = errors.MissingDependency.from_import(
+        ModuleNotFoundError("No module named 'uvicorn.config'", name="uvicorn.config")
+    )
+    assert missing is not None
+    assert missing.message.endswith("pip install 'threadline[server]'")
+    unknown = errors.MissingDependency.from_import(ModuleNotFoundError("x", name="leftpad"))
+    assert unknown is not None
+    assert unknown.message.endswith("pip install leftpad")
+    own = ModuleNotFoundError("x", name="threadline.cli.nothing")
+    assert errors.MissingDependency.from_import(own) is None

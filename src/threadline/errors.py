@@ -14,6 +14,7 @@
      ├── IntegrityError                  (http 409, exit 5)  the log fails verification
      ├── CaptureError                    (http 500, exit 6)  capture itself failed
      │    └── Backpressure               (http 503, exit 6)  emitter queue full in non-blocking use
+     ├── MissingDependency               (http 501, exit 1)  an optional extra is not installed
      └── PayloadTooLarge                 (http 413, exit 2)  a request body over the limit
 
 Policy: each class says in its message what went wrong *and* what to do. Errors never carry
@@ -129,6 +130,47 @@ class Backpressure(CaptureError):
     code = "backpressure"
 
 
+#: The extra that installs each optional library threadline imports (by top-level module name).
+EXTRA_OF_MODULE: dict[str, str] = {
+    "anyio": "server",
+    "fastapi": "server",
+    "jsonschema": "server",
+    "jsonschema_rs": "server",
+    "prov": "server",
+    "pydantic": "server",
+    "rdflib": "server",
+    "referencing": "server",
+    "starlette": "server",
+    "uvicorn": "server",
+    "psycopg": "postgres",
+    "numpy": "pandas",
+    "pandas": "pandas",
+    "pyarrow": "pandas",
+    "polars": "polars",
+    "joblib": "sklearn",
+    "sklearn": "sklearn",
+    "mlflow": "mlflow",
+}
+
+
+class MissingDependency(ThreadlineError):
+    """An optional library is not installed; the message names the extra that installs it."""
+
+    http_status = 501
+    code = "missing_dependency"
+
+    @classmethod
+    def from_import(cls, exc: ModuleNotFoundError) -> MissingDependency | None:
+        """The error for a failed import of a third-party module (``None`` for threadline's
+        own modules: a missing one is a bug, not an installation to complete)."""
+        module = (exc.name or "").split(".")[0]
+        if not module or module == "threadline":
+            return None
+        extra = EXTRA_OF_MODULE.get(module)
+        remedy = f"pip install 'threadline[{extra}]'" if extra else f"pip install {module}"
+        return cls(f"this needs {module}, which is not installed: {remedy}")
+
+
 __all__ = [
     "AmbiguousIdentifier",
     "Backpressure",
@@ -136,6 +178,7 @@ __all__ = [
     "IntegrityError",
     "InvalidEvent",
     "InvalidIdentifier",
+    "MissingDependency",
     "NotFound",
     "PayloadTooLarge",
     "SchemaTooNew",

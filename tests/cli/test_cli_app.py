@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -12,6 +14,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from threadline.cli import COMMAND_MODULES, app
+from threadline.store import open_store
 
 QUERY_AND_STORE_COMMANDS = {"trace", "impact", "diff", "show", "log", "verify"}
 
@@ -66,3 +69,73 @@ def test_python_dash_m_threadline() -> None:
     assert done.returncode == 0, done.stderr
     assert "trace" in done.stdout
     assert "verify" in done.stdout
+
+
+# A sitecustomize that makes the modules named in BLOCKED_MODULES unimportable, as in an
+# environment where the extra that installs them was never installed.
+BLOCKER = """
+import os, sys
+
+_blocked = set(filter(None, os.environ.get("BLOCKED_MODULES", "").split(",")))
+
+
+class _Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in _blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _Blocker())
+"""
+
+
+def run_without(
+    module: str, args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m threadline ARGS`` in a process where ``module`` cannot be imported."""
+    (cwd / "blocker").mkdir(exist_ok=True)
+    (cwd / "blocker" / "sitecustomize.py").write_text(BLOCKER)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "threadline", *args],
+        cwd=cwd,
+        env={**clean, **(env or {}), "PYTHONPATH": str(cwd / "blocker"), "BLOCKED_MODULES": module},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "extra"),
+    [
+        ("uvicorn", ["serve", "--port", "0"], "server"),
+        ("prov", ["export", "--format", "prov-json"], "server"),
+        ("jsonschema", ["import", "events.ndjson"], "server"),
+        ("psycopg", ["--store", "postgresql+psycopg://u@127.0.0.1:1/db", "verify"], "postgres"),
+    ],
+)
+def test_a_missing_optional_library_is_one_line_naming_its_extra(
+    tmp_path: Path, module: str, args: list[str], extra: str
+) -> None:
+    (tmp_path / "events.ndjson").write_text("")
+    threadline_store(tmp_path)
+    done = run_without(module, args, tmp_path)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"pip install 'threadline[{extra}]'" in lines[0]
+
+
+def threadline_store(folder: Path) -> None:
+    """An empty store where the commands look by default (they refuse to create one)."""
+    with open_store(folder / ".threadline" / "lineage.db"):
+        pass
+
+
+def test_the_blocker_blocks(tmp_path: Path) -> None:
+    done = run_without("typer", ["--help"], tmp_path)
+    assert "No module named 'typer'" in done.stderr

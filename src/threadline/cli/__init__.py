@@ -15,7 +15,7 @@ error's ``exit_code`` (2 bad input, 3 not found, 4 store unusable, 5 verificatio
 from __future__ import annotations
 
 import importlib
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from typer import _click  # typer vendors click: its Context type lives here
@@ -23,20 +23,30 @@ from typer.core import TyperGroup
 
 from threadline._version import __version__
 from threadline.cli import state
-from threadline.errors import ThreadlineError
+from threadline.errors import MissingDependency, ThreadlineError
 
 
 class _Group(TyperGroup):
-    """Maps every ThreadlineError to one line on stderr and the error's exit code."""
+    """Maps every ThreadlineError, and a missing optional library, to one line on stderr and
+    the error's exit code."""
 
     def invoke(self, ctx: _click.Context) -> object:
         try:
             return super().invoke(ctx)
         except ThreadlineError as exc:
-            from threadline.cli import render
+            _fail(exc)
+        except ModuleNotFoundError as exc:
+            missing = MissingDependency.from_import(exc)
+            if missing is None:
+                raise
+            _fail(missing)
 
-            render.error(exc.message)
-            raise typer.Exit(exc.exit_code) from None
+
+def _fail(exc: ThreadlineError) -> NoReturn:
+    from threadline.cli import render
+
+    render.error(exc.message)
+    raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(

@@ -17,9 +17,10 @@ import pytest
 from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, Server, free_port
 
 from threadline.capture.emitter import Emitter
-from threadline.capture.http_sink import HttpSink, Spool, resolve_url
+from threadline.capture.http_sink import HttpSink, resolve_url
+from threadline.capture.spool import Spool
 from threadline.config import resolve
-from threadline.errors import InvalidEvent, UsageError
+from threadline.errors import UsageError
 from threadline.store import open_store
 
 
@@ -72,15 +73,23 @@ def test_the_emitter_delivers_through_the_sink(fresh_server: Server, tmp_path: P
     assert sorted(stored_run_ids(fresh_server)) == sorted(e["run"]["runId"] for e in events)
 
 
-def test_invalid_events_raise_and_are_not_spooled(fresh_server: Server, tmp_path: Path) -> None:
+def test_a_refused_event_is_quarantined_alone_and_the_rest_delivered(
+    fresh_server: Server, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     sink = HttpSink(fresh_server.url, spool_dir=tmp_path / "spool")
+    good = [event() for _ in range(4)]
     bad = event()
-    bad["run"]["runId"] = "nope"
-    with pytest.raises(InvalidEvent, match=r"\$\.run\.runId"):
-        sink.emit_batch([event(), bad], durable=False)
+    del bad["job"]["name"]
+    sink.emit_batch([good[0], good[1], bad, good[2], good[3]], durable=False)
+    sink.emit_batch([event()], durable=False)  # later batches are not held up
     sink.close(1.0)
     assert Spool(tmp_path / "spool").segments() == []
-    assert stored_run_ids(fresh_server) == []
+    assert len(stored_run_ids(fresh_server)) == 5
+    [kept] = Spool(tmp_path / "spool").quarantine.entries()
+    assert json.loads(kept.event) == bad
+    assert kept.status == 400
+    assert "job" in kept.reason
+    assert "sync --rejected" in capfd.readouterr().err
 
 
 def test_while_the_server_is_down_batches_spool_and_replay_when_it_is_back(
@@ -134,7 +143,13 @@ def test_threadline_sync_replays_on_demand_and_replays_are_idempotent(
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report == {"sent_segments": 3, "sent_events": 30, "remaining": 0, "rejected": 0}
+    assert report == {
+        "sent_segments": 3,
+        "sent_events": 30,
+        "remaining": 0,
+        "rejected": 0,
+        "quarantined": 0,
+    }
     assert stored_run_ids(server) == [e["run"]["runId"] for e in events]
     assert Spool(spool).segments() == []
 

@@ -10,23 +10,25 @@ Failures:
 
 * the server unreachable, timing out, or answering 429 / 5xx: retried ``retries`` times with
   exponential backoff (``backoff``, doubling, capped at ``max_backoff``).  Then the batch goes
-  to the **spool** and the sink stops trying the network for new batches: while the spool is
-  not empty, new batches are appended to it too (so delivery keeps its order), and a background
-  thread probes the server (every second, backing off to 30 s) and replays the spool as soon as
-  it answers;
+  to the **spool** (:mod:`threadline.capture.spool`) and the sink stops trying the network for
+  new batches: while the spool is not empty, new batches are appended to it too (so delivery
+  keeps its order), and a background thread probes the server (every second, backing off to
+  30 s) and replays the spool as soon as it answers;
 * 413 (batch too large): the batch is split in halves and each half sent on its own;
-* any other 4xx: the events are wrong, not the network.  :class:`~threadline.errors.InvalidEvent`
-  is raised (the emitter then writes the batch one event at a time and reports the bad ones);
-  nothing is spooled.
+* any other 4xx: the events are wrong, not the network.  The batch's events are sent one by one:
+  the server takes the good ones, and each one it refuses goes to the spool's **quarantine**
+  with the server's reason (``threadline sync --rejected`` lists and resends them).  A bad
+  event never holds up another one.
 
-The spool is a folder (default ``.threadline/spool``) of append-only NDJSON *segments*, one per
-spooled batch.  A segment is written to a temporary name, fsynced, renamed into place and the
-folder fsynced, so a crash leaves either the whole batch or nothing.  Replay (background, or on
-demand with ``threadline sync``) sends the segments oldest first and deletes each once the
-server answered 201.  Replays are idempotent: the server stores each event once however often
-it arrives, so a segment sent twice (a crash between the answer and the delete, two replaying
-processes) changes nothing.  A segment the server refuses as invalid is moved to
-``rejected/`` so it cannot block the queue.
+Replay (background, or on demand with ``threadline sync``) sends the segments oldest first and
+deletes each once the server answered 201.  Replays are idempotent: the server stores each
+event once however often it arrives, so a segment sent twice (a crash between the answer and
+the delete, two replaying processes) changes nothing.  A segment the server refuses is taken
+apart as above.  A segment the server *fails* on (5xx) is retried on later replays; once it has
+failed ``max_attempts`` times its events are sent one by one, and an event the server still
+fails on while its health check answers is quarantined too: a poison event that breaks the
+server (a byte its database rejects, a value past an index limit) cannot block the queue
+forever, while a server that is down or broken for everything quarantines nothing.
 """
 
 from __future__ import annotations
@@ -34,13 +36,12 @@ from __future__ import annotations
 import contextlib
 import gzip
 import http.client
-import itertools
 import os
 import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -48,22 +49,40 @@ from typing import Any, Final
 import orjson
 
 from threadline.capture.boundary import report
+from threadline.capture.spool import DEFAULT_SPOOL, QuarantinedEvent, Spool
 from threadline.config import Settings, current
 from threadline.errors import InvalidEvent, UsageError
 
-DEFAULT_SPOOL: Final = Path(".threadline") / "spool"
 BATCH_PATH: Final = "/api/v1/lineage/batch"
 PRODUCED_PATH: Final = "/api/v1/threadline/produced"
+HEALTH_PATH: Final = "/api/v1/health"
 _COMPRESS_ABOVE: Final = 64 * 1024
 _RETRY_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 _PROBE_MIN: Final = 1.0
 _PROBE_MAX: Final = 30.0
-_SEGMENT_SUFFIX: Final = ".ndjson"
-_counter = itertools.count()
+#: How many times the server may fail (5xx) on one spooled segment before its events are
+#: sent one by one and those it still fails on are quarantined.
+DEFAULT_MAX_ATTEMPTS: Final = 5
 
 
 class Unreachable(Exception):
     """The server did not take the batch (network error, timeout, 429 or 5xx)."""
+
+
+class ServerFailed(Unreachable):
+    """The server answered, with an error of its own (429 or 5xx) every time it was asked."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class Refused(InvalidEvent):
+    """The server refused the events as wrong (a 4xx other than 413, 408, 425, 429)."""
+
+    def __init__(self, status: int, message: str, *, detail: dict[str, Any]) -> None:
+        super().__init__(message, detail=detail)
+        self.status = status
 
 
 def resolve_url(url: str | None = None, settings: Settings | None = None) -> str:
@@ -89,7 +108,9 @@ class ReplayReport:
     remaining: int
     """Segments still spooled (the server went away again, or another process holds the spool)."""
     rejected: int
-    """Segments the server refused as invalid, moved to ``rejected/``."""
+    """Events this replay quarantined (the server refused them, or failed on each of them)."""
+    quarantined: int
+    """Events in the quarantine now, this replay's and earlier ones (``sync --rejected``)."""
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -97,87 +118,18 @@ class ReplayReport:
             "sent_events": self.sent_events,
             "remaining": self.remaining,
             "rejected": self.rejected,
+            "quarantined": self.quarantined,
         }
 
 
-class Spool:
-    """A folder of NDJSON segments, written durably, read oldest first."""
+@dataclass(slots=True)
+class _Isolation:
+    """What sending a batch's events one at a time did."""
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
-        self.folder = Path(folder)
-
-    def segments(self) -> list[Path]:
-        if not self.folder.is_dir():
-            return []
-        return sorted(p for p in self.folder.iterdir() if p.name.endswith(_SEGMENT_SUFFIX))
-
-    def __len__(self) -> int:
-        return len(self.segments())
-
-    def append(self, events: Sequence[dict[str, Any]]) -> Path:
-        """Write ``events`` as one new segment; durable once this returns."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"{time.time_ns():020d}-{os.getpid()}-{next(_counter):06d}{_SEGMENT_SUFFIX}"
-        final = self.folder / name
-        temp = self.folder / (name + ".tmp")
-        body = b"".join(orjson.dumps(event) + b"\n" for event in events)
-        with temp.open("wb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, final)
-        _fsync_dir(self.folder)
-        return final
-
-    @staticmethod
-    def read(segment: Path) -> bytes:
-        return segment.read_bytes()
-
-    def remove(self, segment: Path) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            segment.unlink()
-        _fsync_dir(self.folder)
-
-    def reject(self, segment: Path) -> None:
-        target = self.folder / "rejected"
-        target.mkdir(exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(segment, target / segment.name)
-        _fsync_dir(self.folder)
-
-    @contextlib.contextmanager
-    def locked(self, *, wait: bool) -> Iterator[bool]:
-        """Hold the spool's replay lock (yields False when another process holds it)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: replays are idempotent anyway
-            yield True
-            return
-        with (self.folder / ".lock").open("a+b") as handle:
-            flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
-            try:
-                fcntl.flock(handle.fileno(), flags)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms that cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+    delivered: int = 0
+    quarantined: int = 0
+    left: list[bytes] | None = None
+    """The events from the first one not settled onwards, when the server went away."""
 
 
 class HttpSink:
@@ -194,6 +146,7 @@ class HttpSink:
         retries: int = 3,
         backoff: float = 0.1,
         max_backoff: float = 2.0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         replay_in_background: bool = True,
         headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -205,14 +158,17 @@ class HttpSink:
         self._base = parsed.path.rstrip("/")
         self._path = self._base + BATCH_PATH
         self.spool = Spool(spool_dir if spool_dir is not None else DEFAULT_SPOOL)
+        self.quarantine = self.spool.quarantine
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.max_attempts = max(1, max_attempts)
         self._headers = dict(headers or {})
         self._conn: http.client.HTTPConnection | None = None
         self._conn_lock = threading.Lock()
         self._noted = False
+        self._quarantine_noted = False
         self._down = False  # the last attempt failed: spool without trying until a probe works
         self._spooled = len(self.spool) > 0
         self._stop = threading.Event()
@@ -235,9 +191,17 @@ class HttpSink:
         if self._down or self._spooled:
             self._to_spool(events)
             return
-        body = b"".join(orjson.dumps(event) + b"\n" for event in events)
+        lines = [orjson.dumps(event) + b"\n" for event in events]
         try:
-            self._deliver(body, len(events), durable=durable)
+            self._deliver(b"".join(lines), len(lines), durable=durable)
+        except Refused:
+            # One bad event must not take its batch down: the rest are delivered, it is kept.
+            outcome = self._isolate(lines, durable=durable, attempts=1, server_failed=False)
+            if outcome.left:
+                self._down = True
+                self.spool.append([orjson.loads(line) for line in outcome.left])
+                self._spooled = True
+                self._wake.set()
         except Unreachable as exc:
             self._down = True
             self._to_spool(events)
@@ -245,7 +209,8 @@ class HttpSink:
 
     def close(self, timeout: float = 10.0) -> bool:
         """Stop replaying (one last attempt first, within ``timeout``); True when nothing was
-        lost: every event was delivered or is durably spooled for ``threadline sync``."""
+        lost: every event was delivered, durably spooled for ``threadline sync``, or kept in
+        the quarantine with the server's reason."""
         deadline = time.monotonic() + timeout
         if self._spooled and not self._stop.is_set():
             with contextlib.suppress(Exception):
@@ -274,23 +239,11 @@ class HttpSink:
         if not keys or self._down:
             return unknown
         body = orjson.dumps({"datasets": [{"namespace": ns, "name": name} for ns, name in keys]})
-        # Its own short-lived connection: a question must not queue behind a large batch.
-        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        conn = cls(self._host, self._port, timeout=timeout)
         try:
-            conn.request(
-                "POST",
-                self._base + PRODUCED_PATH,
-                body=body,
-                headers={"Content-Type": "application/json", **self._headers},
-            )
-            response = conn.getresponse()
-            answer = response.read()
+            status, answer = self._ask("POST", PRODUCED_PATH, body, timeout)
         except (OSError, http.client.HTTPException):
             return unknown
-        finally:
-            conn.close()
-        if response.status != 200:
+        if status != 200:
             return unknown
         try:
             produced = orjson.loads(answer).get("produced")
@@ -299,6 +252,28 @@ class HttpSink:
         if not isinstance(produced, list) or len(produced) != len(keys):
             return unknown
         return [value if isinstance(value, bool) else None for value in produced]
+
+    def server_healthy(self, timeout: float = 5.0) -> bool:
+        """Does the server answer its health check (which reads the store's head)?"""
+        try:
+            status, _answer = self._ask("GET", HEALTH_PATH, None, timeout)
+        except (OSError, http.client.HTTPException):
+            return False
+        return status == 200
+
+    def _ask(self, method: str, path: str, body: bytes | None, timeout: float) -> tuple[int, bytes]:
+        # Its own short-lived connection: a question must not queue behind a large batch.
+        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        conn = cls(self._host, self._port, timeout=timeout)
+        try:
+            headers = (
+                {"Content-Type": "application/json", **self._headers} if body else self._headers
+            )
+            conn.request(method, self._base + path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
 
     # --- replay ---------------------------------------------------------------------------------
 
@@ -314,7 +289,7 @@ class HttpSink:
         sent = events = rejected = 0
         with self.spool.locked(wait=wait_for_lock) as held:
             if not held:
-                return ReplayReport(0, 0, len(self.spool), 0)
+                return ReplayReport(0, 0, len(self.spool), 0, len(self.quarantine))
             for segment in self.spool.segments():
                 if deadline is not None and time.monotonic() > deadline:
                     break
@@ -325,22 +300,119 @@ class HttpSink:
                 count = body.count(b"\n")
                 try:
                     self._deliver(body, count, durable=False, retries=0)
+                except ServerFailed:
+                    attempts = self.spool.count_attempt(segment)
+                    if attempts < self.max_attempts:
+                        self._down = True
+                        break
+                    outcome = self._replay_isolated(segment, body, attempts, server_failed=True)
                 except Unreachable:
                     self._down = True
                     break
-                except InvalidEvent as exc:
-                    report("http_sink", exc)
-                    self.spool.reject(segment)
-                    rejected += 1
+                except Refused:
+                    attempts = self.spool.attempts(segment) + 1
+                    outcome = self._replay_isolated(segment, body, attempts, server_failed=False)
+                else:
+                    self.spool.remove(segment)
+                    sent += 1
+                    events += count
                     continue
-                self.spool.remove(segment)
+                events += outcome.delivered
+                rejected += outcome.quarantined
+                if outcome.left:
+                    self._down = True
+                    break
                 sent += 1
-                events += count
             remaining = len(self.spool)
         if remaining == 0:
             self._spooled = False
             self._down = False
-        return ReplayReport(sent, events, remaining, rejected)
+        return ReplayReport(sent, events, remaining, rejected, len(self.quarantine))
+
+    def _replay_isolated(
+        self, segment: Path, body: bytes, attempts: int, *, server_failed: bool
+    ) -> _Isolation:
+        """Send a spooled segment's events one by one; keep what is left of it in place."""
+        lines = body.splitlines(keepends=True)
+        outcome = self._isolate(
+            lines, durable=False, attempts=attempts, server_failed=server_failed
+        )
+        if outcome.left:
+            self.spool.rewrite(segment, outcome.left)
+        else:
+            self.spool.remove(segment)
+        return outcome
+
+    def _isolate(
+        self, lines: Sequence[bytes], *, durable: bool, attempts: int, server_failed: bool
+    ) -> _Isolation:
+        """Send each event on its own: deliver the good ones, quarantine the refused ones.
+
+        An event the server refuses (4xx) is quarantined at once.  One it fails on (5xx) is
+        quarantined only when the segment has already failed ``max_attempts`` times
+        (``server_failed``) *and* the server's health check answers, so that the server is
+        known to work on everything but this event; otherwise the server itself is in trouble,
+        and this event and the ones after it wait for the next replay.
+        """
+        outcome = _Isolation()
+        for index, line in enumerate(lines):
+            try:
+                self._deliver(line, 1, durable=durable, retries=0)
+            except Refused as exc:
+                self._keep(line, reason=exc.message, status=exc.status, attempts=attempts)
+                outcome.quarantined += 1
+            except ServerFailed as exc:
+                if not (server_failed and self.server_healthy()):
+                    outcome.left = list(lines[index:])
+                    return outcome
+                reason = f"the server failed on this event {attempts} times ({exc})"
+                self._keep(line, reason=reason, status=exc.status, attempts=attempts)
+                outcome.quarantined += 1
+            except Unreachable:
+                outcome.left = list(lines[index:])
+                return outcome
+            else:
+                outcome.delivered += 1
+        return outcome
+
+    def _keep(self, line: bytes, *, reason: str, status: int, attempts: int) -> None:
+        self.quarantine.add(line, reason=reason, status=status, attempts=attempts)
+        if not self._quarantine_noted:
+            self._quarantine_noted = True
+            print(
+                f"threadline: {self.url} refused a lineage event ({reason}); it is kept in "
+                f"{self.quarantine.folder} and the others are delivered (see `threadline sync "
+                "--rejected`)",
+                file=sys.stderr,
+            )
+
+    def resend_quarantined(self) -> ReplayReport:
+        """Send every quarantined event again; those the server now takes leave the quarantine.
+
+        For when the cause was fixed on the server's side.  An event it refuses again stays,
+        with the new reason.
+        """
+        sent = rejected = 0
+        with self.spool.locked(wait=True):
+            for entry in self.quarantine.entries():
+                try:
+                    self._deliver(entry.event + b"\n", 1, durable=False)
+                except Refused as exc:
+                    self._requarantine(entry, exc.message, exc.status)
+                    rejected += 1
+                    continue
+                except ServerFailed as exc:
+                    self._requarantine(entry, str(exc), exc.status)
+                    rejected += 1
+                    continue
+                except Unreachable:
+                    break
+                self.quarantine.remove(entry)
+                sent += 1
+        return ReplayReport(sent, sent, len(self.spool), rejected, len(self.quarantine))
+
+    def _requarantine(self, entry: QuarantinedEvent, reason: str, status: int) -> None:
+        self.quarantine.add(entry.event, reason=reason, status=status, attempts=entry.attempts + 1)
 
     def _replay_loop(self) -> None:
         interval = _PROBE_MIN
@@ -357,7 +429,7 @@ class HttpSink:
                 result = self._replay(wait_for_lock=False)
             except Exception as exc:  # never let the thread die
                 report("http_sink.replay", exc)
-                result = ReplayReport(0, 0, 1, 0)
+                result = ReplayReport(0, 0, 1, 0, 0)
             interval = min(_PROBE_MAX, interval * 2) if result.remaining else _PROBE_MIN
 
     def _note_spooling(self, exc: Unreachable) -> None:
@@ -381,15 +453,15 @@ class HttpSink:
     def _deliver(
         self, body: bytes, count: int, *, durable: bool, retries: int | None = None
     ) -> None:
-        """POST one NDJSON batch; raise Unreachable or InvalidEvent; split on 413."""
+        """POST one NDJSON batch; raise Unreachable (ServerFailed) or Refused; split on 413."""
         attempts = (self.retries if retries is None else retries) + 1
         delay = self.backoff
-        last = ""
+        failure: Unreachable = Unreachable("no attempt made")
         for attempt in range(attempts):
             try:
                 status, answer = self._post(body, durable)
             except (OSError, http.client.HTTPException) as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                failure = Unreachable(f"{type(exc).__name__}: {exc}")
             else:
                 if 200 <= status < 300:
                     return
@@ -397,15 +469,16 @@ class HttpSink:
                     self._split(body, durable)
                     return
                 if status not in _RETRY_STATUS:
-                    raise InvalidEvent(
+                    raise Refused(
+                        status,
                         f"the server refused the batch ({status}): {_message(answer)}",
                         detail=_detail(answer),
                     )
-                last = f"HTTP {status}: {_message(answer)}"
+                failure = ServerFailed(status, _message(answer))
             if attempt + 1 < attempts:
                 time.sleep(delay)
                 delay = min(self.max_backoff, delay * 2)
-        raise Unreachable(last)
+        raise failure
 
     def _split(self, body: bytes, durable: bool) -> None:
         lines = body.splitlines(keepends=True)
@@ -468,4 +541,13 @@ def _detail(answer: bytes) -> dict[str, Any]:
     return detail if isinstance(detail, dict) else {}
 
 
-__all__ = ["DEFAULT_SPOOL", "HttpSink", "ReplayReport", "Spool", "Unreachable", "resolve_url"]
+__all__ = [
+    "DEFAULT_SPOOL",
+    "HttpSink",
+    "Refused",
+    "ReplayReport",
+    "ServerFailed",
+    "Spool",
+    "Unreachable",
+    "resolve_url",
+]

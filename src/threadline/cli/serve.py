@@ -10,6 +10,7 @@ import typer
 
 from threadline.cli import render, state
 from threadline.config import HANDOFF_ENV
+from threadline.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -141,21 +142,48 @@ def register(app: typer.Typer) -> None:
                 "--spool", metavar="DIR", help="Spool folder (default: .threadline/spool)."
             ),
         ] = None,
+        rejected: Annotated[
+            bool,
+            typer.Option(
+                "--rejected",
+                help="List the events the server refused (the quarantine) instead of replaying.",
+            ),
+        ] = False,
+        resend: Annotated[
+            bool,
+            typer.Option(
+                "--resend",
+                help="With --rejected: send the quarantined events again (after fixing the cause).",
+            ),
+        ] = False,
     ) -> None:
         """Send the events spooled while the server was unreachable, then remove them.
 
         Replays are idempotent: the server stores each event once however often it is sent.
+        An event the server refuses is quarantined with its reason, and the others go on;
+        `sync` exits 1 while anything is left in the spool or in the quarantine.
         """
         from threadline.capture.http_sink import HttpSink, resolve_url
 
+        if resend and not rejected:
+            raise UsageError("--resend goes with --rejected (it resends the quarantined events)")
+        if rejected and not resend:
+            # Listing needs no server: the quarantine is a local folder.
+            from threadline.capture.spool import DEFAULT_SPOOL, Spool
+
+            entries = Spool(spool or DEFAULT_SPOOL).quarantine.entries()
+            render.print_json({"quarantined": [entry.summary() for entry in entries]})
+            if entries:
+                raise typer.Exit(1)
+            return
         # The same URL capture used, wherever it was set (THREADLINE_URL or threadline.toml).
         sink = HttpSink(resolve_url(url), spool_dir=spool, replay_in_background=False)
         try:
-            report = sink.replay()
+            report = sink.resend_quarantined() if resend else sink.replay()
         finally:
             sink.close(timeout=5.0)
         render.print_json(report.to_dict())
-        if report.remaining:
+        if report.remaining or report.quarantined:
             raise typer.Exit(1)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 import pytest
 import typer
 import typer.core
 import typer.main
+from tests.support.graphs import pipeline_store
 from typer.testing import CliRunner
 
 from threadline.cli import COMMAND_MODULES, app
@@ -139,3 +142,35 @@ def threadline_store(folder: Path) -> None:
 def test_the_blocker_blocks(tmp_path: Path) -> None:
     done = run_without("typer", ["--help"], tmp_path)
     assert "No module named 'typer'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param(lambda url: ["--store", url, "log", "--json"], id="before"),
+        pytest.param(lambda url: ["log", "--store", url, "--json"], id="after"),
+        pytest.param(lambda url: ["log", "--json", f"--store={url}"], id="after-equals"),
+    ],
+)
+def test_the_global_store_option_goes_before_or_after_the_command(
+    tmp_path: Path, where: Callable[[str], list[str]]
+) -> None:
+    with pipeline_store("sqlite", tmp_path) as store:
+        url = store.url
+    result = CliRunner().invoke(app, where(url))
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["runs"]
+
+
+def test_a_command_s_own_store_option_and_what_follows_a_double_dash_stay_put(
+    tmp_path: Path,
+) -> None:
+    with pipeline_store("sqlite", tmp_path) as store:
+        url = store.url
+    # migrate has its own --store: it is that option which takes the value.
+    result = CliRunner().invoke(app, ["migrate", "--dry-run", "--store", url])
+    assert result.exit_code == 0, result.output
+    # After --, an argument is a value even when it reads like the option.
+    result = CliRunner().invoke(app, ["search", "--json", "--store", url, "--", "--store"])
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["query"] == {"text": "--store"}

@@ -7,7 +7,8 @@ declares them with ``@app.command()`` and list it there; a module whose optional
 installed is skipped.  Commands compute results through the library and hand them to
 :mod:`threadline.cli.render`; nothing else prints.
 
-Global options come before the command: ``threadline --store PATH|URL trace ID``.  Every
+Global options go before or after the command: ``threadline --store PATH|URL trace ID`` or
+``threadline trace ID --store PATH|URL``.  Every
 :class:`~threadline.errors.ThreadlineError` becomes one line on stderr (``error: …``) and the
 error's ``exit_code`` (2 bad input, 3 not found, 4 store unusable, 5 verification failed).
 """
@@ -25,10 +26,49 @@ from threadline._version import __version__
 from threadline.cli import state
 from threadline.errors import MissingDependency, ThreadlineError
 
+#: Global options that take a value; they are accepted after the command too.
+GLOBAL_OPTIONS = ("--store",)
+
 
 class _Group(TyperGroup):
     """Maps every ThreadlineError, and a missing optional library, to one line on stderr and
-    the error's exit code."""
+    the error's exit code; takes the global options after the command as well as before it."""
+
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._hoist_global_options(ctx, args))
+
+    def _hoist_global_options(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        """``threadline trace X --store Y`` as ``threadline --store Y trace X``, unless the
+        command has an option of that name itself (``serve --store``, ``run --store``).
+        Nothing after ``--`` moves: it belongs to the command (``run -- python x.py``)."""
+        position = _command_position(args)
+        if position is None:
+            return args
+        command = self.get_command(ctx, args[position])
+        if command is None:
+            return args
+        own = {opt for param in command.params for opt in param.opts}
+        hoisted: list[str] = []
+        rest: list[str] = []
+        index = position + 1
+        while index < len(args):
+            arg = args[index]
+            if arg == "--":
+                rest += args[index:]
+                break
+            name = arg.split("=", 1)[0]
+            if name in GLOBAL_OPTIONS and name not in own:
+                if "=" in arg:
+                    hoisted.append(arg)
+                elif index + 1 < len(args):
+                    hoisted += args[index : index + 2]
+                    index += 1
+                else:
+                    rest.append(arg)  # click reports the missing value
+            else:
+                rest.append(arg)
+            index += 1
+        return [*args[:position], *hoisted, args[position], *rest]
 
     def invoke(self, ctx: _click.Context) -> object:
         try:
@@ -40,6 +80,19 @@ class _Group(TyperGroup):
             if missing is None:
                 raise
             _fail(missing)
+
+
+def _command_position(args: list[str]) -> int | None:
+    """Where the command name is in ``args`` (after any global options and their values)."""
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if not arg.startswith("-"):
+            return index
+        if arg in GLOBAL_OPTIONS:
+            index += 1  # its value
+        index += 1
+    return None
 
 
 def _fail(exc: ThreadlineError) -> NoReturn:
@@ -86,8 +139,8 @@ def main_options(
         typer.Option(
             "--store",
             metavar="PATH|URL",
-            help="Store path or URL (default: THREADLINE_STORE, store in threadline.toml, or "
-            ".threadline/lineage.db).",
+            help="Store path or URL, before or after the command (default: THREADLINE_STORE, "
+            "store in threadline.toml, or .threadline/lineage.db).",
         ),
     ] = None,
     version: Annotated[

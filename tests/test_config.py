@@ -88,6 +88,7 @@ ORDER: list[tuple[str, Any, str, Any, Any, Any]] = [
     ("host", '"0.0.0.0"', "::1", "localhost", "0.0.0.0", "::1"),
     ("port", "9001", "9002", 9003, 9001, 9002),
     ("workers", "2", "3", 4, 2, 3),
+    ("identity_env", '["SEED", "RUN_DATE"]', "A, B", ("C",), ("SEED", "RUN_DATE"), ("A", "B")),
 ]
 
 
@@ -240,6 +241,11 @@ def test_a_bad_variable_names_itself_and_its_value(
         ("batch_size = 1.5", r"threadline\.toml: batch_size = 1\.5"),
         ("port = true", r"threadline\.toml: port = True: True is not a int"),
         ("namespace = false", r"threadline\.toml: namespace = False: False is not a str"),
+        ('namespace = "acme/churn"', r"namespace = 'acme/churn': a namespace is one word"),
+        (
+            'identity_env = ["SEED", "1X"]',
+            r"identity_env = \['SEED', '1X'\]: '1X' is not a variable",
+        ),
         ('strict = "sometimes"', r"threadline\.toml: strict = 'sometimes'"),
     ],
 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, replace
@@ -57,7 +58,8 @@ class Settings:
 
     store: str | None = None
     url: str | None = None
-    namespace: str = "default"
+    #: None: derived from the project (see :mod:`threadline.capture.project`).
+    namespace: str | None = None
     strict: bool = False
     batch_window: float = 0.05
     queue_size: int = 10_000
@@ -72,6 +74,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8765
     workers: int = 1
+    #: Environment variables that are part of an execution's identity (recorded as parameters).
+    identity_env: tuple[str, ...] = ()
     #: The normalized store URL (``store``, or the default path); filled in when left empty.
     store_url: str = ""
     #: Raw ``[tool.threadline]`` / ``threadline.toml`` table, for sections such as labels.
@@ -91,6 +95,11 @@ class Settings:
                 raise UsageError(f"setting {setting.name} = {value!r}: {problem}")
         if not self.store_url:
             object.__setattr__(self, "store_url", store_url(self.store))
+        if isinstance(self.identity_env, str):
+            object.__setattr__(self, "identity_env", _names(self.identity_env))
+        elif not isinstance(self.identity_env, tuple):
+            # JSON (the server's hand-over) has lists only.
+            object.__setattr__(self, "identity_env", tuple(self.identity_env))
 
     def to_json(self) -> str:
         """The registry's values as JSON (the settings file table stays behind)."""
@@ -157,6 +166,31 @@ def _port(value: Any) -> str | None:
     return None if 0 <= value <= 65535 else f"{value} is not a port (0-65535)"
 
 
+#: A namespace is the authority of ``threadline://NS/…`` and comes before the first ``/`` of a
+#: job id, so it holds none of ``/ @ :`` and no space.
+_NAMESPACE_RE: Final = re.compile(r"^[A-Za-z0-9._~+=;-]+$")
+
+
+def _namespace(value: Any) -> str | None:
+    if value is None or _NAMESPACE_RE.match(value):
+        return None
+    return "a namespace is one word of letters, digits and . _ ~ + = ; - (no / @ : or space)"
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """A comma-separated list of environment variable names (``SEED,RUN_DATE``)."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+_VARIABLE_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _variable_names(value: Any) -> str | None:
+    names = _names(value) if isinstance(value, str) else value
+    bad = [name for name in names if not isinstance(name, str) or not _VARIABLE_RE.match(name)]
+    return f"{', '.join(map(repr, bad))} is not a variable name" if bad else None
+
+
 def _server_url(text: str) -> str:
     url = text.strip()
     parsed = urllib.parse.urlsplit(url)
@@ -177,7 +211,13 @@ SETTINGS: Final = (
         "threadline server to send lineage to instead of the store (spools while it is down).",
         _server_url,
     ),
-    Setting("namespace", "Namespace of jobs and in-memory datasets.", str),
+    Setting(
+        "namespace",
+        "Namespace of jobs and in-memory datasets (default: derived from the git repository's "
+        "origin remote or root folder, else the working directory).",
+        str,
+        _namespace,
+    ),
     Setting("strict", "Return from capture only once events are durable (fsync).", _bool),
     Setting("batch_window", "Seconds the emitter waits to batch events (≤ 0.1).", float, _positive),
     Setting("queue_size", "Events buffered before callers wait (back-pressure).", int, _positive),
@@ -209,6 +249,13 @@ SETTINGS: Final = (
     Setting(
         "workers", "Server: worker processes (each polls the store for the stream).", int, _positive
     ),
+    Setting(
+        "identity_env",
+        "Environment variables whose values are part of an execution's identity, like the "
+        "command line (a list in threadline.toml, comma-separated in the variable).",
+        _names,
+        _variable_names,
+    ),
 )
 _BY_NAME: Final = {setting.name: setting for setting in SETTINGS}
 
@@ -238,8 +285,11 @@ def _load_toml(path: Path, tomllib: Any) -> dict[str, Any]:
 
 
 def _parsed(setting: Setting, raw: Any, where: str) -> Any:
+    value: Any
     try:
-        if isinstance(raw, bool):
+        if isinstance(raw, list) and setting.parse is _names:
+            value = tuple(str(item) for item in raw)
+        elif isinstance(raw, bool):
             # TOML's true/false suit only the boolean settings (a text one would take 'True').
             if setting.parse is not _bool:
                 raise ValueError(f"{raw!r} is not a {setting.kind}")

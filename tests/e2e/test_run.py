@@ -8,7 +8,16 @@ from collections.abc import Callable
 import pytest
 from tests.support.runner import Project
 
+from threadline.capture.api import memory_namespace
+from threadline.capture.project import folder_namespace
 from threadline.fingerprint import fingerprint_path
+
+
+def _memory(project: Project) -> str:
+    """Namespace of the in-memory datasets of a script run in the project's folder (no git
+    repository and no settings file there: the folder names the project)."""
+    return memory_namespace(folder_namespace(project.root))
+
 
 TRAIN = """
     import joblib
@@ -120,14 +129,14 @@ def test_one_prediction_traces_back_through_rows_model_and_raw_files(
     assert rows["columns"] == ["prediction"]
     assert rows["rows"] == 120
     assert rows["input"].startswith(
-        "predictions:threadline://default/score.py/predictions:Pipeline@b3:"
+        f"predictions:{_memory(project)}/score.py/predictions:Pipeline@b3:"
     )
     predictions = graph.facets("predictions:score.py/predictions:Pipeline")["threadline_rows"]
     assert (
         predictions["model"]
         == f"model:{graph.nodes[graph.latest('model:model.joblib').node_id].namespace}{project.root}/model.joblib@{graph.latest('model:model.joblib').version}"
     )
-    assert predictions["input"].startswith("features:threadline://default/score.py/features@")
+    assert predictions["input"].startswith(f"features:{_memory(project)}/score.py/features@")
     features = graph.facets("features:score.py/features")["threadline_rows"]
     assert features["input"].endswith(f"/raw.csv@{fingerprint_path(project.root / 'raw.csv')}")
     assert graph.data_upstream("predictions:predictions.csv") == {

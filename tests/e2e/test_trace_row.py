@@ -18,8 +18,17 @@ import pytest
 from tests.support.live import start_server
 from tests.support.runner import Project
 
+from threadline.capture.api import memory_namespace
+from threadline.capture.project import folder_namespace
 from threadline.fingerprint import fingerprint_path
 from threadline.model.ids import file_dataset
+
+
+def _memory(project: Project) -> str:
+    """Namespace of the in-memory datasets of a script run in the project's folder (no git
+    repository and no settings file there: the folder names the project)."""
+    return memory_namespace(folder_namespace(project.root))
+
 
 TRAIN = """
     import joblib
@@ -161,13 +170,13 @@ def test_one_prediction_traces_to_its_input_row_model_deployment_and_sources(
     }
     chain = [ref["dataset"] for ref in row["chain"]]
     assert chain[0] == str(preds)
-    assert chain[1].startswith("predictions:threadline://default/score.py/predictions:")
-    assert chain[2].startswith("features:threadline://default/score.py/features@b3:")
+    assert chain[1].startswith(f"predictions:{_memory(project)}/score.py/predictions:")
+    assert chain[2].startswith(f"features:{_memory(project)}/score.py/features@b3:")
     assert chain[3] == str(batch_id)
     assert row["features"] == [chain[2]]
     assert row["model"] == str(model_id)
     assert row["deployment"]["id"].startswith(
-        "deployment:threadline://default/deployments/production/churn@b3:"
+        f"deployment:{_memory(project)}/deployments/production/churn@b3:"
     )
     assert (row["deployment"]["endpoint"], row["deployment"]["environment"]) == (
         "churn",
@@ -226,7 +235,7 @@ def test_a_scoring_run_that_reads_its_deployment(project: Project, batch: Any) -
     )
     assert row["input"]["values"]["email"] == "user3@example.com"
     assert row["deployment"]["id"].startswith(
-        "deployment:threadline://default/deployments/staging/churn@b3:"
+        f"deployment:{_memory(project)}/deployments/staging/churn@b3:"
     )
     assert row["deployment"]["link"] == "read"
 

@@ -33,6 +33,7 @@ from threadline.capture.boundary import capture_boundary, report
 from threadline.capture.context import current_run
 from threadline.capture.emitter import Emitter, get_emitter
 from threadline.capture.introspection import frame_schema
+from threadline.capture.project import Project, identify
 from threadline.config import current as current_settings
 from threadline.errors import InvalidIdentifier, NotFound, UsageError
 from threadline.model import facets as f
@@ -92,11 +93,16 @@ class RunRecorder:
         owners: list[str] | None = None,
         strict: bool | None = None,
         emitter: Emitter | None = None,
+        project: Project | None = None,
     ) -> None:
         if not job or not isinstance(job, str):
             raise UsageError("a run needs a job name (a non-empty string)")
         settings = current_settings()
-        self.namespace = namespace or settings.namespace
+        self.script = environment.entry_script()
+        found = project or identify(settings, self.script)
+        #: The project this run belongs to; its namespace names the job and in-memory data.
+        self.project = found.named(namespace) if namespace else found
+        self.namespace = self.project.namespace
         self.job = job
         self.stage = stage
         if stage is not None:
@@ -106,7 +112,6 @@ class RunRecorder:
         self.owners = owners
         self.strict = settings.strict if strict is None else strict
         self.run_id = str(uuid7())
-        self.script = environment.entry_script()
         self.inputs: dict[NodeId, Dataset] = {}
         self.outputs: dict[NodeId, Dataset] = {}
         self.metrics: dict[str, float] = {}
@@ -208,7 +213,9 @@ class RunRecorder:
     def _run_facets(self) -> dict[str, Any]:
         facets: dict[str, Any] = {
             "processing_engine": f.processing_engine(),
-            "threadline_context": f.context(environment.context(self.script)),
+            "threadline_context": f.context(
+                {**environment.context(self.script), "project": self.project.to_dict()}
+            ),
         }
         if self.params:
             facets["threadline_parameters"] = f.parameters(_jsonable(self.params))

@@ -23,6 +23,7 @@ from threadline.capture.estimators import Estimators
 from threadline.capture.evaluations import Evaluations
 from threadline.capture.labels import Labels
 from threadline.capture.locations import Location, locations
+from threadline.capture.project import Project
 from threadline.capture.recording import Recording
 from threadline.capture.tracking import Artifact
 from threadline.capture.writes import Writes
@@ -41,8 +42,16 @@ class Capture(Recording):
         labels: Labels,
         answers: Answers,
         stage: str | None = None,
+        project: Project | None = None,
     ) -> None:
-        super().__init__(job=job, namespace=namespace, labels=labels, answers=answers, stage=stage)
+        super().__init__(
+            job=job,
+            namespace=namespace,
+            labels=labels,
+            answers=answers,
+            stage=stage,
+            project=project,
+        )
         self.evaluations = Evaluations(self)
         self.writes = Writes(self, self.evaluations)
         self.estimators = Estimators(self)

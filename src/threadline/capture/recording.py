@@ -38,6 +38,7 @@ from threadline.capture.context import current_run
 from threadline.capture.facets import capture_facet
 from threadline.capture.introspection import is_data, is_model
 from threadline.capture.labels import Labels
+from threadline.capture.project import Project
 from threadline.capture.tracking import Artifact, Flow, Lineage
 from threadline.model.ids import NodeId
 
@@ -62,9 +63,12 @@ def start_root(
     reason: str | None,
     info: Callable[[], dict[str, Any]],
     params: Mapping[str, Any] | None = None,
+    project: Project | None = None,
 ) -> RunRecorder:
     """Start the script's (or notebook's) own run, the parent of every captured operation."""
-    recorder = CapturedRun(job, stage=stage, namespace=namespace, reason=reason, params=params)
+    recorder = CapturedRun(
+        job, stage=stage, namespace=namespace, reason=reason, params=params, project=project
+    )
     recorder.capture_info = info
     recorder.__enter__()
     return recorder
@@ -81,9 +85,12 @@ class Recording:
         labels: Labels,
         answers: Answers,
         stage: str | None = None,
+        project: Project | None = None,
     ) -> None:
         self.job = job
         self.namespace = namespace
+        #: The project every run of this session belongs to (None: found per run).
+        self.project = project
         self.labels = labels
         self.stage_override = stage
         #: What earlier runs recorded (labels of files read, deployments, produced or raw).
@@ -200,7 +207,9 @@ class Recording:
     ) -> None:
         """Emit one operation as a child run of the current run (or of the script run)."""
         job = f"{self.job}/{verb}:{target}" if target else f"{self.job}/{verb}"
-        recorder = CapturedRun(job, stage=stage, namespace=self.namespace, params=params)
+        recorder = CapturedRun(
+            job, stage=stage, namespace=self.namespace, params=params, project=self.project
+        )
         info = {"hook": hook, "precise": precise, **self.context}
         recorder.capture_info = lambda: info
         token = current_run.set(self.root) if current_run.get() is None and self.root else None

@@ -19,7 +19,6 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
@@ -31,6 +30,7 @@ from threadline.capture.context import current_run
 from threadline.capture.hooks import Hooks
 from threadline.capture.hooks._patch import set_enabled
 from threadline.capture.labels import from_settings
+from threadline.capture.project import identify, relative_name
 from threadline.capture.recorder import Capture
 from threadline.capture.recording import start_root
 from threadline.config import current
@@ -57,8 +57,14 @@ _session: Session | None = None
 _session_lock = threading.Lock()
 
 
-def default_job(argv: Sequence[str] | None = None, orig: Sequence[str] | None = None) -> str:
-    """The job name of a script run: its path relative to the working directory."""
+def default_job(
+    argv: Sequence[str] | None = None,
+    orig: Sequence[str] | None = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+) -> str:
+    """The job name of a script run: its path relative to the project's ``root`` (by default
+    the working directory), absolute outside it; the module of ``python -m``."""
     argv = list(sys.argv if argv is None else argv)
     orig = list(getattr(sys, "orig_argv", []) if orig is None else orig)
     first = argv[0] if argv else ""
@@ -67,11 +73,7 @@ def default_job(argv: Sequence[str] | None = None, orig: Sequence[str] | None = 
         return orig[orig.index("-m") + 1]
     if first in ("", "-c", "-"):
         return "python"
-    path = Path(first).resolve()
-    try:
-        return path.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    return relative_name(first, root or os.getcwd())
 
 
 def autocapture(
@@ -147,13 +149,19 @@ def _new_session(
     if stage is not None:
         f.stage(stage)  # validates, naming the known stages
     labels = from_settings(settings)
-    name = job or default_job()
+    script = script or (sys.argv[0] if sys.argv else "")
+    script_path = os.path.abspath(script) if script and os.path.isfile(script) else None
+    project = identify(settings, script_path)
+    if namespace:
+        project = project.named(namespace)
+    name = job or default_job(root=project.root)
     capture = Capture(
         job=name,
-        namespace=namespace or settings.namespace,
+        namespace=project.namespace,
         labels=labels,
         stage=stage,
         answers=answers,
+        project=project,
     )
     hooks = Hooks(capture, debug=settings.debug)
     session = Session(capture=capture, hooks=hooks)
@@ -166,11 +174,10 @@ def _new_session(
         }
 
     capture.root = start_root(
-        name, stage=stage, namespace=capture.namespace, reason=reason, info=info
+        name, stage=stage, namespace=capture.namespace, reason=reason, info=info, project=project
     )
-    script = script or (sys.argv[0] if sys.argv else "")
-    if script and os.path.isfile(script):
-        capture.root.script = os.path.abspath(script)
+    if script_path is not None:
+        capture.root.script = script_path
     environment.prefetch(capture.root.script)
     hooks.install()
     session.previous_excepthook = sys.excepthook

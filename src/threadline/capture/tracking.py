@@ -6,8 +6,20 @@ things in the graph, :class:`Artifact`) it derives from, keyed by ``id()`` and d
 weak-reference callback when the object dies: no copies of data, no strong references.
 Derived objects (a column selection, a view of an array, ``df[key] = value``) inherit the
 lineage of what they were computed from; data of unknown origin mixed in marks the object
-*partial*, so that its upstream falls back to everything seen (an edge may be superfluous,
-never missing).
+*partial*, so that its upstream falls back to the artifacts it may hide (an edge may be
+superfluous, never missing).
+
+Which artifacts an object of unknown origin may hide
+    Data of unknown origin comes from code no hook follows: numpy's compiled array methods and
+    operators (``proba.round(6)``, ``X * 2``), Python lists, other libraries.  A file read into a
+    pandas or polars frame is *contained* (:meth:`Flow.contain`) as long as its data only went
+    through frame operations, which the hooks follow: a lookup table read for a printed report,
+    or a frame whose ``len()`` was printed, cannot be hidden in an array of unknown origin.  It
+    *escapes* (:meth:`Flow.escape`) when user code takes its values out of the frame world
+    (``to_numpy``, ``.values``, ``np.asarray``, ``tolist``, iteration).  Everything else a
+    process holds (arrays loaded, models, predictions, metrics) stays a candidate.  Values taken
+    out one scalar at a time (``df["a"].mean()``) are not followed anywhere, here or in tracked
+    operations.
 """
 
 from __future__ import annotations
@@ -91,6 +103,10 @@ class Flow:
 
     def __init__(self) -> None:
         self._entries: dict[int, _Entry] = {}
+        #: Read into frames, and every use of their data followed so far.
+        self._contained: set[Artifact] = set()
+        #: Once seen leaving the frames, never contained again (a second read of the file).
+        self._escaped: set[Artifact] = set()
 
         entries = self._entries
 
@@ -139,6 +155,29 @@ class Flow:
                 )
         return True
 
+    def contain(self, artifacts: Iterable[Artifact]) -> None:
+        """``artifacts`` were read into frames whose operations the hooks follow."""
+        self._contained.update(a for a in artifacts if a not in self._escaped)
+
+    def holds_contained(self, obj: object) -> bool:
+        """Cheap pre-check for :meth:`escape`: does ``obj`` carry a still-contained artifact?"""
+        if not self._contained:
+            return False
+        entry = self._entry(obj) or self._base_entry(obj)
+        return entry is not None and not self._contained.isdisjoint(entry.sources)
+
+    def escape(self, obj: object) -> None:
+        """User code took ``obj``'s values where no hook follows them (an array, a list)."""
+        entry = self._entry(obj) or self._base_entry(obj)
+        if entry is not None and self._contained:
+            self._escaped.update(entry.sources)
+            self._contained.difference_update(entry.sources)
+
+    def unfollowed(self, artifacts: Iterable[Artifact]) -> set[Artifact]:
+        """Those of ``artifacts`` that data of unknown origin may derive from."""
+        contained = self._contained
+        return {a for a in artifacts if a not in contained}
+
     def forget(self, obj: object) -> None:
         entry = self._entry(obj)
         if entry is not None:
@@ -182,11 +221,21 @@ class Flow:
         entry = self._entry(obj) or self._base_entry(obj)
         return entry is not None and entry.partial
 
-    def derive(self, result: object, parents: Iterable[object], *, rows_kept: bool = False) -> None:
+    def derive(
+        self,
+        result: object,
+        parents: Iterable[object],
+        *,
+        rows_kept: bool = False,
+        operands: bool = False,
+    ) -> None:
         """``result`` was computed from ``parents``: it inherits their known lineage.
 
         With ``rows_kept`` the caller vouches that ``result``'s rows are its first parent's,
-        in order, so a row link passes on too.
+        in order, so a row link passes on too.  With ``operands`` the parents are *all* the
+        data the operation was given (the user's call, seen from outside): whether the result
+        holds data of unknown origin is then theirs to say, whatever the library's internal
+        steps (frames it builds from its own arrays) made of it.
         """
         if result is None:
             return
@@ -209,14 +258,17 @@ class Flow:
                 # Joined with data of unknown origin (``pd.concat([known, built_here])``).
                 partial = True
             first = False
-        if not sources:
-            return
         current = self._entry(result)
+        if not sources:
+            if operands and current is not None and current.partial and not partial:
+                current.partial = False
+            return
         if current is not None:
-            if sources <= current.sources and (current.partial or not partial):
+            settled = partial if operands else current.partial or partial
+            if sources <= current.sources and current.partial == settled:
                 return
             current.sources = current.sources | sources
-            current.partial = current.partial or partial
+            current.partial = settled
             current.exact = None
             return
         self.track(result, sources, rowlink=rowlink, columns=columns, partial=partial)

@@ -108,6 +108,25 @@ def from_library(level: int) -> bool:
     return False
 
 
+#: Code that uses a frame's values without taking them anywhere the hooks cannot follow: the
+#: frame libraries themselves (their results are followed) and display.
+FOLLOWED: Final = frozenset(
+    {"pandas", "polars", "threadline", "IPython", "matplotlib", "seaborn", "rich", "tabulate"}
+)
+
+
+def caller_package(level: int) -> str:
+    """Top-level package of the code ``level`` frames above the function asking."""
+    try:
+        frame = sys._getframe(level + 1)
+    except ValueError:
+        return ""
+    while frame.f_globals.get("__name__") == __name__ and frame.f_back is not None:
+        frame = frame.f_back  # our own wrappers are not the caller
+    name = frame.f_globals.get("__name__", "")
+    return name.partition(".")[0] if isinstance(name, str) else ""
+
+
 def _handle(
     where: str,
     handler: Handler,
@@ -187,6 +206,54 @@ def flow_method(original: Callable[..., Any], on_result: Handler) -> Callable[..
                 on_result(self, args, kwargs, result)
             except Exception as exc:  # a try block costs nothing here; a context manager would
                 report(f"flow:{getattr(original, '__qualname__', '?')}", exc)
+        return result
+
+    setattr(wrapper, WRAPPED_ATTR, original)
+    return wrapper
+
+
+def _after_user_call(
+    original: Callable[..., Any],
+    on_result: Handler,
+    owner: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    result: Any,
+) -> None:
+    # Two frames up is whoever called the wrapper.
+    if _enabled and getattr(_local, "capturing", 0) == 0:
+        name = sys._getframe(2).f_globals.get("__name__", "")
+        if not isinstance(name, str) or name.partition(".")[0] not in LIBRARIES:
+            try:
+                on_result(owner, args, kwargs, result)
+            except Exception as exc:  # a try block costs nothing here; a context manager would
+                report(f"flow:{getattr(original, '__qualname__', '?')}", exc)
+
+
+def operation_method(original: Callable[..., Any], on_result: Handler) -> Callable[..., Any]:
+    """A propagation wrapper for the calls user code makes (or a library no hook follows).
+
+    A hooked library calling the same method is inside an operation whose own result the outer
+    call covers, so only the frame above is looked at, once per call.
+    """
+
+    @functools.wraps(original)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        _after_user_call(original, on_result, self, args, kwargs, result)
+        return result
+
+    setattr(wrapper, WRAPPED_ATTR, original)
+    return wrapper
+
+
+def operation_function(original: Callable[..., Any], on_result: Handler) -> Callable[..., Any]:
+    """:func:`operation_method` for a module-level function: ``on_result(None, …)``."""
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        _after_user_call(original, on_result, None, args, kwargs, result)
         return result
 
     setattr(wrapper, WRAPPED_ATTR, original)
@@ -280,12 +347,30 @@ class Patcher:
         self.set(cls, name, hook_method(original, where, handler))
         return True
 
-    def flow(self, cls: type, name: str, on_result: Handler) -> bool:
-        original = getattr(cls, name, None)
+    def _wrap(
+        self,
+        owner: Any,
+        name: str,
+        on_result: Handler,
+        make: Callable[[Callable[..., Any], Handler], Callable[..., Any]],
+    ) -> bool:
+        original = getattr(owner, name, None)
         if original is None or hasattr(original, WRAPPED_ATTR) or not callable(original):
             return False
-        self.set(cls, name, flow_method(original, on_result))
+        self.set(owner, name, make(original, on_result))
         return True
+
+    def flow(self, cls: type, name: str, on_result: Handler) -> bool:
+        """Wrap ``cls.name`` with :func:`flow_method`; False when missing or wrapped."""
+        return self._wrap(cls, name, on_result, flow_method)
+
+    def operation(self, cls: type, name: str, on_result: Handler) -> bool:
+        """Wrap ``cls.name`` with :func:`operation_method`; False when missing or wrapped."""
+        return self._wrap(cls, name, on_result, operation_method)
+
+    def operation_function(self, module: Any, name: str, on_result: Handler) -> bool:
+        """Wrap ``module.name`` with :func:`operation_function`; False when missing or wrapped."""
+        return self._wrap(module, name, on_result, operation_function)
 
     def on_undo(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` when the patches are undone (for state that cannot be removed)."""

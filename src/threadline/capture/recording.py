@@ -115,7 +115,7 @@ class Recording:
     # --- lineage ------------------------------------------------------------------------
 
     def upstream(self, *objs: object) -> tuple[set[Artifact], bool]:
-        """The artifacts ``objs`` derive from; falls back to everything seen (not precise)."""
+        """The artifacts ``objs`` derive from; falls back to what they may hide (not precise)."""
         sources: set[Artifact] = set()
         precise = True
         for obj in objs:
@@ -129,7 +129,9 @@ class Recording:
             if known is not None:
                 sources.update(known)
         if not precise:
-            sources.update(self.seen.values())
+            # Only what data of unknown origin may hide: not files whose frames never left
+            # the operations the hooks follow (tracking.Flow.contain).
+            sources.update(self.flow.unfollowed(self.seen.values()))
             self.imprecise += 1
         return sources, precise
 
@@ -155,7 +157,9 @@ class Recording:
         known = self.flow.lineage(estimator)
         if known is not None:
             return set(known), True
-        return self.upstream(estimator) if is_data(estimator) else (set(self.seen.values()), False)
+        if is_data(estimator):
+            return self.upstream(estimator)
+        return self.flow.unfollowed(self.seen.values()), False
 
     def inherited(self, sources: Iterable[Artifact]) -> frozenset[str]:
         """The labels an artifact derived from ``sources`` inherits."""

@@ -26,11 +26,15 @@ def test_lineage_follows_frames_not_everything_read(captured: Captured) -> None:
     assert captured.upstream("dataset:both.csv") == {"dataset:a.csv", "dataset:b.csv"}
 
 
-def test_an_unknown_frame_falls_back_to_everything_read(captured: Captured) -> None:
+def test_an_unknown_frame_falls_back_to_files_whose_values_left_the_frames(
+    captured: Captured,
+) -> None:
     with suspended():
-        pd.DataFrame({"a": [1]}).to_csv("a.csv", index=False)
-    pd.read_csv("a.csv")
-    pd.DataFrame({"x": [1, 2]}).to_csv("made_up.csv")
+        pd.DataFrame({"a": [1, 2]}).to_csv("a.csv", index=False)
+        pd.DataFrame({"b": [3]}).to_csv("b.csv", index=False)
+    values = [v * 10 for v in pd.read_csv("a.csv")["a"]]  # out of the frames: not followed
+    print(len(pd.read_csv("b.csv")))  # never left them: it cannot be in what follows
+    pd.DataFrame({"x": values}).to_csv("made_up.csv")
     assert captured.upstream("dataset:made_up.csv") == {"dataset:a.csv"}
 
 

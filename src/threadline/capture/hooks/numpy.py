@@ -1,4 +1,5 @@
-"""numpy: ``load``/``save``/``savez``/``savez_compressed``/``loadtxt``/``genfromtxt``/``savetxt``.
+"""numpy: ``load``/``save``/``savez``/``savez_compressed``/``loadtxt``/``genfromtxt``/``savetxt``,
+and lineage through the functions that combine arrays (``hstack``, ``where``, ``np.c_``…).
 
 ``np.save("x", a)`` writes ``x.npy`` and ``np.savez("x", …)`` writes ``x.npz``; the recorded path
 is the one numpy actually wrote.  Arrays read lazily from an ``.npz`` archive share its lineage.
@@ -9,14 +10,37 @@ from __future__ import annotations
 import importlib
 import os
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from threadline.capture.hooks import HookSpec
-from threadline.capture.hooks._common import arg, version_tuple
+from threadline.capture.hooks._common import arg, operands, version_tuple
 from threadline.capture.hooks._patch import Patcher
 
 if TYPE_CHECKING:
     from threadline.capture.recorder import Capture
+
+
+#: Functions whose result is computed from the arrays they are given.  numpy's array methods
+#: and operators (``a.round(2)``, ``a * 2``) are compiled and cannot be followed: their
+#: results have no known origin (see :mod:`threadline.capture.tracking`).
+FUNCTIONS: Final = (
+    "array",
+    "asarray",
+    "concatenate",
+    "hstack",
+    "vstack",
+    "column_stack",
+    "stack",
+    "dstack",
+    "append",
+    "where",
+    "select",
+    "clip",
+    "round",
+    "around",
+    "nan_to_num",
+    "copy",
+)
 
 
 def _with_suffix(target: Any, suffix: str) -> Any:
@@ -63,6 +87,19 @@ def _install(capture: Capture, patcher: Patcher, np: ModuleType) -> bool:
         capture.flow.derive(result, (archive,))
 
     patcher.flow(npz, "__getitem__", member)
+
+    def combined(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        found, _ = operands(args, kwargs)
+        if found:
+            capture.flow.derive(result, found, operands=True)
+
+    for name in FUNCTIONS:
+        patcher.operation_function(np, name, combined)
+    concatenator = next(
+        (c for c in type(np.c_).__mro__ if "__getitem__" in vars(c)), None
+    )  # ``np.c_[a, b]``, ``np.r_[a, b]``
+    if concatenator is not None:
+        patcher.operation(concatenator, "__getitem__", combined)
     return True
 
 

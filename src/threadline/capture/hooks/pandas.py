@@ -11,12 +11,18 @@ the lineage of what they were given.  Supported: pandas 2.0 and newer.
 from __future__ import annotations
 
 import re
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 from threadline.capture.hooks import HookSpec
-from threadline.capture.hooks._common import arg, version_tuple
-from threadline.capture.hooks._patch import Patcher, flow_method, from_library
+from threadline.capture.hooks._common import arg, classes_at, operands, version_tuple
+from threadline.capture.hooks._patch import (
+    FOLLOWED,
+    Patcher,
+    caller_package,
+    flow_method,
+    from_library,
+)
 from threadline.capture.introspection import is_data
 from threadline.model.ids import NodeId, local_host
 
@@ -78,8 +84,10 @@ def _reader(capture: Capture, name: str) -> Any:
             artifacts = capture.read(None, target, hook=f"pandas.{name}")
             for frame in result.values():
                 capture.flow.track(frame, artifacts)
-            return
-        capture.read(result, target, hook=f"pandas.{name}", positional=positional)
+        else:
+            artifacts = capture.read(result, target, hook=f"pandas.{name}", positional=positional)
+        # A frame (or chunks of one): its operations are followed from here on.
+        capture.flow.contain(artifacts)
 
     return handler
 
@@ -177,17 +185,77 @@ def _sql_reader(capture: Capture, name: str) -> Any:
             names.append(f"{database}.{qualified}" if database else qualified)
         nodes = [NodeId("dataset", namespace, n) for n in names]
         if nodes:
-            capture.read_nodes(result, nodes, hook=f"pandas.{name}")
+            capture.flow.contain(capture.read_nodes(result, nodes, hook=f"pandas.{name}"))
 
     return handler
 
 
 # --- propagation ---------------------------------------------------------------------------
 
+#: Module functions that combine or reshape frames (the result derives from their operands).
+FUNCTIONS: Final = (
+    "concat",
+    "merge",
+    "merge_asof",
+    "merge_ordered",
+    "get_dummies",
+    "from_dummies",
+    "pivot",
+    "pivot_table",
+    "crosstab",
+    "melt",
+    "wide_to_long",
+    "cut",
+    "qcut",
+    "to_numeric",
+    "to_datetime",
+    "to_timedelta",
+    "factorize",
+    "unique",
+)
+#: Methods that hand a frame's values to code no hook follows (Python objects, iterators).
+TAKEN_OUT: Final = (
+    "tolist",
+    "to_list",
+    "to_dict",
+    "to_records",
+    "items",
+    "iterrows",
+    "itertuples",
+    "__iter__",
+)
+#: Methods that return text or facts about the frame, not data.
+_NOT_DATA: Final = frozenset(
+    {
+        "to_string",
+        "to_html",
+        "to_markdown",
+        "to_latex",
+        "to_clipboard",
+        "info",
+        "equals",
+        "keys",
+        "memory_usage",
+        "pipe",
+        "__iter__",
+    }
+)
+#: Helper objects whose methods compute from the frame they were made from (``obj``).
+_HELPERS: Final = (
+    "core.groupby.generic.DataFrameGroupBy",
+    "core.groupby.generic.SeriesGroupBy",
+    "core.window.rolling.Rolling",
+    "core.window.rolling.Window",
+    "core.window.expanding.Expanding",
+    "core.window.ewm.ExponentialMovingWindow",
+    "core.resample.Resampler",
+)
+
 
 def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
     flow = capture.flow
     generic: Any = pd.core.generic.NDFrame
+    index_type: Any = pd.Index
 
     def finalize(result: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _: Any) -> None:
         other = args[0] if args else kwargs.get("other")
@@ -228,6 +296,49 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
 
     def to_array(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         flow.derive(result, (frame,), rows_kept=True)
+        if flow.holds_contained(frame) and caller_package(1) not in FOLLOWED:
+            flow.escape(frame)
+
+    def taken_out(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        if flow.holds_contained(frame) and caller_package(1) not in FOLLOWED:
+            flow.escape(frame)
+
+    def operation(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        # Any other method: the result derives from the frame and the data it was given.
+        found, called = operands(args, kwargs)
+        if result is None or result is owner:
+            for value in found:  # in place: ``df.update(other)``, ``fillna(s, inplace=True)``
+                flow.merge_into(owner, value)
+            return
+        if isinstance(result, (str, bytes, bool, int, float, index_type)):
+            return
+        if isinstance(owner, generic):
+            parents = [owner, *found]
+        else:  # a groupby, window or indexer: computes from its frame
+            parents = [getattr(owner, "obj", None), *found]
+            if flow.lineage(owner) is not None:  # ``df.groupby(other["key"])``
+                parents.append(owner)
+        flow.derive(result, parents, operands=not called)
+
+    def function(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        found, called = operands(args, kwargs)
+        if isinstance(result, tuple):  # ``factorize``, ``cut(retbins=True)``
+            for part in result:
+                flow.derive(part, found, operands=not called)
+        elif found:
+            flow.derive(result, found, operands=not called)
+
+    def set_through_indexer(
+        indexer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _: Any
+    ) -> None:
+        # ``df.loc[mask, "a"] = other["b"]``: the frame now holds the value's data, and which
+        # rows changed depends on the key's.
+        target = getattr(indexer, "obj", None)
+        if target is None or len(args) < 2:
+            return
+        found, _ = operands(args[:1], {})
+        for value in (*found, args[1]):
+            merge(target, value, None)
 
     patcher.flow(generic, "__finalize__", finalize)
     for cls in (pd.DataFrame, pd.Series):
@@ -237,11 +348,35 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
         values = vars(cls).get("values") or getattr(cls, "values", None)
         if isinstance(values, property) and values.fget is not None:
             patcher.set(cls, "values", property(flow_method(values.fget, to_array)))
+        for name in TAKEN_OUT:
+            if name != "__iter__" or cls is pd.Series:  # a frame iterates its column names
+                patcher.flow(cls, name, taken_out)
     patcher.flow(pd.DataFrame, "__setitem__", merge_setitem)
     patcher.flow(pd.DataFrame, "insert", merge_insert)
+    indexer: Any = pd.core.indexing._LocationIndexer
+    patcher.operation(indexer, "__getitem__", operation)
+    patcher.flow(indexer, "__setitem__", set_through_indexer)
+    for cls in (pd.DataFrame, pd.Series, *classes_at(pd, _HELPERS)):
+        for name in _public_methods(cls):
+            patcher.operation(cls, name, operation)
+        patcher.operation(cls, "__getitem__", operation)
+    for name in FUNCTIONS:
+        patcher.operation_function(pd, name, function)
     readers: Any = pd.io.parsers.readers.TextFileReader
     for name in ("__next__", "read", "get_chunk"):
         patcher.flow(readers, name, _derive_from_owner(capture))
+
+
+def _public_methods(cls: type) -> list[str]:
+    """Public functions ``cls`` has (inherited ones included), except those returning text."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        for name, value in vars(klass).items():
+            if not name.startswith("_") and isinstance(value, FunctionType):
+                names.add(name)
+    return sorted(names - _NOT_DATA - set(TAKEN_OUT) - {"to_numpy", "insert", *WRITERS})
 
 
 def _derive_from_owner(capture: Capture) -> Any:

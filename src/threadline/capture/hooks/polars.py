@@ -8,12 +8,12 @@ lineage, through a light wrapper on the public methods of ``DataFrame``, ``LazyF
 
 from __future__ import annotations
 
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 from threadline.capture.hooks import HookSpec
-from threadline.capture.hooks._common import arg, version_tuple
-from threadline.capture.hooks._patch import Patcher
+from threadline.capture.hooks._common import arg, classes_at, operands, version_tuple
+from threadline.capture.hooks._patch import FOLLOWED, Patcher, caller_package
 
 if TYPE_CHECKING:
     from threadline.capture.recorder import Capture
@@ -76,7 +76,8 @@ def _install(capture: Capture, patcher: Patcher, pl: ModuleType) -> bool:
 
     def reader(name: str) -> Any:
         def handler(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-            capture.read(result, arg(args, kwargs, 0, *_PATHS), hook=f"polars.{name}")
+            artifacts = capture.read(result, arg(args, kwargs, 0, *_PATHS), hook=f"polars.{name}")
+            capture.flow.contain(artifacts)  # a frame: its operations are followed from here
 
         return handler
 
@@ -100,6 +101,23 @@ def _install(capture: Capture, patcher: Patcher, pl: ModuleType) -> bool:
     return True
 
 
+#: Operators whose result is a frame or series computed from the operands.
+_ARITHMETIC: Final = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor")
+OPERATORS: Final = (
+    *(f"__{side}{name}__" for name in _ARITHMETIC for side in ("", "r")),
+    *("__neg__", "__invert__", "__abs__", "__lt__", "__le__", "__gt__", "__ge__", "__ne__"),
+)
+#: Helper objects whose methods compute from the frame they were made from.
+_GROUPS: Final = (
+    "dataframe.group_by.GroupBy",
+    "dataframe.group_by.RollingGroupBy",
+    "dataframe.group_by.DynamicGroupBy",
+    "lazyframe.group_by.LazyGroupBy",
+)
+#: Results that are parameters or facts, not data.
+_SCALARS: Final = (str, bytes, bool, int, float, type(None))
+
+
 def _install_flow(capture: Capture, patcher: Patcher, pl: ModuleType) -> None:
     flow = capture.flow
     classes = (pl.DataFrame, pl.LazyFrame, pl.Series)
@@ -108,7 +126,7 @@ def _install_flow(capture: Capture, patcher: Patcher, pl: ModuleType) -> None:
         kept = name in ROWS_KEPT
 
         def handler(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-            if result is None or result is owner or isinstance(result, (str, int, float, bool)):
+            if result is owner or isinstance(result, _SCALARS):
                 return
             parents = [owner]
             for value in (*args, *kwargs.values()):
@@ -120,18 +138,44 @@ def _install_flow(capture: Capture, patcher: Patcher, pl: ModuleType) -> None:
                 name == "__getitem__" and isinstance(args[0] if args else None, (str, list))
             )
             flow.derive(result, parents, rows_kept=rows)
+            if (
+                type(result).__module__.partition(".")[0] in ("numpy", "builtins", "pyarrow")
+                and flow.holds_contained(owner)
+                and caller_package(1) not in FOLLOWED
+            ):
+                # ``to_numpy``, ``to_list``, ``rows``, ``iter_rows``: values out of the frames.
+                flow.escape(owner)
 
         return handler
 
     for cls in classes:
         for name, value in list(vars(cls).items()):
-            if name in _SKIP or (name.startswith("_") and name != "__getitem__"):
+            if name in _SKIP or (
+                name.startswith("_") and name not in ("__getitem__", "__array__", *OPERATORS)
+            ):
                 continue
             if name.startswith(("write_", "sink_")) or not callable(value):
                 continue
             if not hasattr(value, "__code__"):
                 continue
             patcher.flow(cls, name, derive(name))
+
+    def grouped(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        found, _ = operands(args, kwargs)
+        flow.derive(result, [owner, getattr(owner, "df", None), *found])
+
+    for cls in classes_at(pl, _GROUPS):
+        for name, value in list(vars(cls).items()):
+            if not name.startswith("_") and isinstance(value, FunctionType):
+                patcher.flow(cls, name, grouped)
+
+    def construct(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _: Any) -> None:
+        found, _ = operands(args, kwargs)  # ``pl.Series("p", array)``, ``pl.DataFrame({…})``
+        if found:
+            flow.derive(obj, found)
+
+    for cls in (pl.DataFrame, pl.Series):
+        patcher.flow(cls, "__init__", construct)
 
     def concat(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         items = arg(args, kwargs, 0, "items")

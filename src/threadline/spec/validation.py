@@ -37,7 +37,7 @@ import importlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final
@@ -77,6 +77,8 @@ class Problem:
     """JSON path of the offending value, e.g. ``$.run.runId`` or ``$.inputs[0].facets.schema``."""
     message: str
     """What is wrong there, in the validator's words."""
+    parts: tuple[str | int, ...] = field(default=(), compare=False, repr=False)
+    """The same place as keys and indexes (``("run", "runId")``), when known."""
 
     def to_dict(self) -> dict[str, str]:
         return {"path": self.path, "message": self.message}
@@ -257,18 +259,18 @@ class EventValidator:
     # --- checking ---------------------------------------------------------------------------
 
     def problems(
-        self, body: Any, limit: int = MAX_PROBLEMS, *, raw: bytes | None = None
+        self, body: Any, limit: int | None = MAX_PROBLEMS, *, raw: bytes | None = None
     ) -> list[Problem]:
-        """Everything wrong with ``body`` (at most ``limit`` items, the most relevant first);
+        """Everything wrong with ``body`` (at most ``limit`` items, the most relevant first;
+        ``None`` for all of them);
         an empty list means the event is valid.  ``raw``, the JSON text ``body`` was parsed
         from, lets a small event skip the nesting walk (it cannot nest deeper than the number
         of brackets it holds)."""
         if not isinstance(body, dict):
-            return [Problem("$", f"an event must be a JSON object, not {_json_type(body)}")]
-        if raw is None or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
-            deep = _too_deep(body, MAX_DEPTH)
-            if deep is not None:
-                return [Problem(deep, f"nested more than {MAX_DEPTH} levels deep")]
+            return [Problem("$", f"an event must be a JSON object, not {json_type(body)}")]
+        deep = nesting_problem(body, raw)
+        if deep is not None:
+            return [deep]
         if self._fast_events is not None and self._fast_valid(body, self._fast_events):
             return []
         try:
@@ -286,6 +288,36 @@ class EventValidator:
         found = self.problems(body)
         if found:
             raise invalid_event(found)
+
+    def untrusted_facets(self, body: dict[str, Any]) -> list[tuple[str | int, ...]]:
+        """Where a facet, or a whole facet map, fails its own schema: ``("inputs", 0,
+        "facets", "schema")``, ``("run", "facets")``.  What is there is kept in the stored
+        body but is not metadata anyone should rely on.
+
+        A facet whose only fault is its provenance (``_producer`` or ``_schemaURL`` missing
+        or malformed) is not listed: its content is still what its schema describes.  A facet
+        map or a facet that is not a JSON object is listed; so is a standard facet that breaks
+        its schema anywhere else.  Custom facets have no schema of their own to break.
+        """
+        found: list[tuple[str | int, ...]] = []
+        fast = self._fast_facets
+        for path, context, facets in _facet_slots(body):
+            if not isinstance(facets, dict):
+                found.append(path)
+                continue
+            for key, facet in facets.items():
+                if not isinstance(facet, dict):
+                    found.append((*path, key))
+                    continue
+                validator = self._facets.get((context, key))
+                if validator is None or facet.get("_deleted") is True:
+                    continue
+                quick = fast.get((context, key))
+                if quick is not None and quick.is_valid(facet):
+                    continue
+                if _content_faults(list(validator.iter_errors(facet))):
+                    found.append((*path, key))
+        return found
 
     def _fast_valid(self, body: dict[str, Any], events: dict[str, Any]) -> bool:
         kind = _event_kind(body)
@@ -378,10 +410,12 @@ def _from_errors(
                 if isinstance(name, str) and name not in error.instance
             ]
             for name in missing:
-                yield Problem(json_path((*where, name)), f"{name!r} is a required property")
+                yield Problem(
+                    json_path((*where, name)), f"{name!r} is a required property", (*where, name)
+                )
             if missing:
                 continue
-        yield Problem(json_path(where), _short(error.message))
+        yield Problem(json_path(where), _short(error.message), where)
 
 
 def _error_key(error: ValidationError) -> tuple[int, str]:
@@ -396,34 +430,69 @@ def _short(message: str, limit: int = 300) -> str:
 def _facet_maps(
     body: dict[str, Any],
 ) -> Iterator[tuple[tuple[str | int, ...], str, dict[str, Any]]]:
-    """``(path, context, facets)`` for every facet map in an event, skipping malformed parts."""
+    """``(path, context, facets)`` for every non-empty facet map in an event, skipping
+    malformed parts."""
+    for path, context, facets in _facet_slots(body):
+        if isinstance(facets, dict) and facets:
+            yield path, context, facets
 
-    def facets_of(holder: Any, field: str) -> dict[str, Any] | None:
-        if isinstance(holder, dict):
-            found = holder.get(field)
-            if isinstance(found, dict):
-                return found
-        return None
 
-    for section, context in (("run", "run"), ("job", "job")):
-        found = facets_of(body.get(section), "facets")
-        if found:
-            yield (section, "facets"), context, found
-    dataset = body.get("dataset")
-    found = facets_of(dataset, "facets")
-    if found:
-        yield ("dataset", "facets"), "dataset", found
+def _facet_slots(body: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, Any]]:
+    """``(path, context, value)`` wherever an event holds a facet map (``null`` aside),
+    whatever the value's type."""
+    for section in ("run", "job", "dataset"):
+        holder = body.get(section)
+        if isinstance(holder, dict) and holder.get("facets") is not None:
+            yield (section, "facets"), section, holder["facets"]
     for side, extra in (("inputs", "inputFacets"), ("outputs", "outputFacets")):
         items = body.get(side)
         if not isinstance(items, list):
             continue
         for index, item in enumerate(items):
-            found = facets_of(item, "facets")
-            if found:
-                yield (side, index, "facets"), "dataset", found
-            found = facets_of(item, extra)
-            if found:
-                yield (side, index, extra), "input" if side == "inputs" else "output", found
+            if not isinstance(item, dict):
+                continue
+            if item.get("facets") is not None:
+                yield (side, index, "facets"), "dataset", item["facets"]
+            if item.get(extra) is not None:
+                yield (side, index, extra), "input" if side == "inputs" else "output", item[extra]
+
+
+_PROVENANCE: Final = frozenset({"_producer", "_schemaURL"})
+
+
+def _content_faults(errors: list[ValidationError]) -> bool:
+    """Whether a facet's errors touch more than its provenance fields.  A union (``anyOf``,
+    a facet key with several schemas) fails on content only when every branch does."""
+    for error in errors:
+        if error.validator in ("anyOf", "oneOf") and error.context:
+            branches: dict[Any, list[ValidationError]] = {}
+            for sub in error.context:
+                branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+            if all(_content_faults(branch) for branch in branches.values()):
+                return True
+            continue
+        if not _provenance_only(error):
+            return True
+    return False
+
+
+def _provenance_only(error: ValidationError) -> bool:
+    path = list(error.absolute_path)
+    if path:
+        return path[0] in _PROVENANCE
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = {n for n in error.validator_value if n not in error.instance}
+        return bool(missing) and missing <= _PROVENANCE
+    return False
+
+
+def nesting_problem(body: Any, raw: bytes | None = None) -> Problem | None:
+    """The place where ``body`` nests deeper than :data:`MAX_DEPTH`, or None.  ``raw``, its
+    JSON text, settles the common case by counting brackets."""
+    if raw is not None and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+        return None
+    deep = _too_deep(body, MAX_DEPTH)
+    return None if deep is None else Problem(deep, f"nested more than {MAX_DEPTH} levels deep")
 
 
 def _too_deep(value: Any, limit: int) -> str | None:
@@ -459,7 +528,8 @@ def _path_to_depth(value: Any, depth: int) -> list[str | int]:
     return []
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """How a JSON value's type reads in a message: ``a number``, ``an array``, ``null``…"""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -470,7 +540,15 @@ def _json_type(value: Any) -> str:
         return "a string"
     if isinstance(value, list):
         return "an array"
-    return type(value).__name__
+    return "an object"
 
 
-__all__ = ["MAX_DEPTH", "EventValidator", "Problem", "invalid_event", "json_path"]
+__all__ = [
+    "MAX_DEPTH",
+    "EventValidator",
+    "Problem",
+    "invalid_event",
+    "json_path",
+    "json_type",
+    "nesting_problem",
+]

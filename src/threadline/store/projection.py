@@ -5,6 +5,10 @@ A batch of events becomes *facts* (nodes, versions, edges, run states) keyed by 
 them.  Keeping this pure means the same code serves every backend and is tested without a
 database.
 
+Trust: a facet that breaks its own schema is kept in the stored event (the ingest policy,
+:mod:`threadline.spec.ingest`, accepts it with a note) but is not projected: an owner, a schema
+or a version read from it would be a guess.
+
 Order independence: a run's state is the highest-ranked state seen (terminal beats RUNNING
 beats START), ties broken by event time, so COMPLETE arriving before START, duplicates and
 retries all converge to the same row.
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from threadline.model.events import parse_time
+from threadline.spec.ingest import shared_validator, without
 
 NodeKey = tuple[str, str, str]  # (type, namespace, name)
 VersionKey = tuple[NodeKey, str]  # (node, version); version LATEST → resolved by the store
@@ -141,7 +146,8 @@ class Projection:
             run.last_seq += offset
 
     def project(self, seq: int, body: dict[str, Any], time_us: int) -> None:
-        """Add one event's facts."""
+        """Add one event's facts (its facets that hold to their schemas)."""
+        body = without(body, shared_validator().untrusted_facets(body))
         if "run" in body:
             self._run_event(seq, body, time_us)
         elif "dataset" in body:

@@ -1,6 +1,7 @@
 """Who ran the code, where, and which code: gathered once per process.
 
-Feeds the ``threadline_context`` run facet and the ``sourceCodeLocation`` job facet.  The code
+Feeds the ``threadline_context`` run facet and the ``sourceCodeLocation`` job facet, and the
+parameters a script run takes from its command line and environment.  The code
 version that takes part in an execution's identity is the git commit, the dirty flag with a
 digest of the uncommitted diff (so two different dirty trees never look alike), and the digest
 of the entry script.
@@ -15,6 +16,7 @@ import platform
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -202,6 +204,22 @@ def user_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def command_parameters(
+    argv: Sequence[str], environ: Mapping[str, str], names: Sequence[str]
+) -> dict[str, Any]:
+    """The parameters a script run was given from outside: its arguments and the values of the
+    environment variables the ``identity_env`` setting lists (None when unset).
+
+    They are the run's ``threadline_parameters`` and so part of its execution id: ``train.py
+    1.0 a.joblib`` and ``train.py 0.01 b.joblib`` are two executions.  ``argv[0]`` is left out:
+    the script is the job, and ``python train.py`` and ``python ./train.py`` are one run.
+    """
+    params: dict[str, Any] = {"argv": list(argv[1:])}
+    if names:
+        params["env"] = {name: environ.get(name) for name in names}
+    return params
 
 
 def code_identity(script: str | None) -> dict[str, Any]:

@@ -149,6 +149,14 @@ def _new_session(
     if stage is not None:
         f.stage(stage)  # validates, naming the known stages
     labels = from_settings(settings)
+    # The process's own script (not a notebook, nor an IPython kernel) takes its parameters
+    # from its command line and the environment.
+    own_script = script is None and not _kernel(sys.argv)
+    params = (
+        environment.command_parameters(sys.argv, os.environ, settings.identity_env)
+        if own_script
+        else None
+    )
     script = script or (sys.argv[0] if sys.argv else "")
     script_path = os.path.abspath(script) if script and os.path.isfile(script) else None
     project = identify(settings, script_path)
@@ -174,7 +182,13 @@ def _new_session(
         }
 
     capture.root = start_root(
-        name, stage=stage, namespace=capture.namespace, reason=reason, info=info, project=project
+        name,
+        stage=stage,
+        namespace=capture.namespace,
+        reason=reason,
+        info=info,
+        params=params,
+        project=project,
     )
     if script_path is not None:
         capture.root.script = script_path
@@ -204,6 +218,11 @@ def _new_session(
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork)
     return session
+
+
+def _kernel(argv: Sequence[str]) -> bool:
+    """A Jupyter kernel: its command line names a connection file that changes every start."""
+    return bool(argv) and os.path.basename(argv[0]).startswith("ipykernel")
 
 
 def _after_fork() -> None:

@@ -40,7 +40,7 @@ def test_arguments_and_listed_variables_are_parameters_and_part_of_the_execution
     assert len(executions) == 4
     assert None not in executions
     a, b, seeded, unlisted = executions
-    assert a != b  # runs ×2 of one execution before
+    assert a != b  # one execution, run twice, before
     assert b != seeded
     assert unlisted == seeded  # a variable nobody listed is not part of the identity
     parameters = [orjson.loads(r.facets)["threadline_parameters"]["parameters"] for r in runs]

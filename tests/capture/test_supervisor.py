@@ -3,11 +3,19 @@ their questions about what earlier runs recorded."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.support.events import event
+from tests.support.runner import read_graph
+
 from threadline.capture.api import RunRecorder
 from threadline.capture.recorded import key_of
+from threadline.capture.run_ends import RunEnds
 from threadline.capture.supervisor import Supervisor
 from threadline.capture.supervisor_client import SocketSink, SupervisorRecorded
 from threadline.model import facets as f
@@ -72,3 +80,83 @@ def test_questions_to_a_supervisor_that_is_gone_cannot_be_answered(tmp_path: Pat
         questions.serving(NodeId("model", "file://h", "/m", "b3:" + "e" * 64), datetime.now(UTC))
         == []
     )
+
+
+def test_one_refused_event_costs_its_batch_nothing_else(tmp_path: Path) -> None:
+    """61 events in one batch, one of them without a job name: the other 60 are stored."""
+    db = tmp_path / "lineage.db"
+    supervisor = Supervisor(str(db))
+    supervisor.start()
+    try:
+        sink = SocketSink(supervisor.path)
+        batch = [event(n) for n in range(61)]
+        del batch[30]["job"]["name"]
+        sink.emit_batch(batch, durable=False)
+        sink.close(1.0)
+    finally:
+        supervisor.close()
+    assert (supervisor.events, supervisor.failed_events) == (60, 1)
+    with open_store(db) as store:
+        assert store.counts()["events"] == 60
+
+
+def test_a_command_killed_by_sigkill_leaves_no_run_open(tmp_path: Path) -> None:
+    """The command reports START, then dies of SIGKILL: the supervisor records the FAIL."""
+    (tmp_path / "raw.csv").write_text("a\n1\n")
+    (tmp_path / "killed.py").write_text(
+        textwrap.dedent(
+            """
+            import os, signal, time
+            import threadline
+            with threadline.run("killed-step") as step:
+                step.read("raw.csv")
+                threadline.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            """
+        )
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "threadline",
+            "--store",
+            "lineage.db",
+            "run",
+            "--",
+            sys.executable,
+            "killed.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 128 + signal.SIGKILL, done.stderr
+    graph = read_graph(tmp_path / "lineage.db", tmp_path)
+    states = {graph.nodes[r.job_node_id].name.rsplit("/", 1)[-1]: r for r in graph.runs}
+    assert {r.state for r in states.values()} == {"FAIL"}, states
+    step = next(r for name, r in states.items() if name.endswith("killed-step"))
+    assert "killed by SIGKILL" in step.facets
+    assert step.ended_us is not None
+
+
+def test_runs_left_open_at_a_clean_exit_are_aborted() -> None:
+    ends = RunEnds(command_pid=None)
+    opened = event(1, "START")
+    ends.note([opened, event(2, "START"), event(2, "COMPLETE")])
+    [end] = ends.ends(0)
+    assert end["eventType"] == "ABORT"
+    assert end["run"]["runId"] == opened["run"]["runId"]
+    assert (
+        "exited with status 0 before this run ended"
+        in end["run"]["facets"]["errorMessage"]["message"]
+    )
+    assert ends.ends(0) == []  # ended once
+
+
+def test_an_end_seen_before_its_start_does_not_reopen_the_run() -> None:
+    ends = RunEnds(command_pid=None)
+    ends.note([event(1, "COMPLETE")])
+    ends.note([event(1, "START")])
+    assert ends.ends(-9) == []

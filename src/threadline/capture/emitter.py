@@ -206,15 +206,25 @@ class Emitter:
         return False
 
     def _write_one_by_one(self, batch: list[dict[str, Any]], *, durable: bool) -> bool:
-        ok = True
-        for event in batch:
-            try:
-                self.sink.emit_batch([event], durable=durable)
-            except Exception as exc:
-                ok = False
-                self.dropped += 1
-                report("emitter", exc)
-        return ok
+        lost = emit_each(self.sink, batch, durable=durable, where="emitter")
+        self.dropped += lost
+        return not lost
+
+
+def emit_each(sink: Sink, events: Sequence[dict[str, Any]], *, durable: bool, where: str) -> int:
+    """Write ``events`` one at a time, after the sink refused them as a batch.
+
+    One bad event must not take the others down with it: each is written on its own, and each
+    that fails is reported (once per kind) and counted.  Returns how many were not written.
+    """
+    lost = 0
+    for event in events:
+        try:
+            sink.emit_batch([event], durable=durable)
+        except Exception as exc:
+            lost += 1
+            report(where, exc)
+    return lost
 
 
 class _Marker:

@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,14 +27,14 @@ from typing import Any
 
 import orjson
 
-from threadline.capture.emitter import Sink, StoreSink
+from threadline.capture.emitter import Sink, StoreSink, emit_each
 from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
 from threadline.capture.listener import Listener
 from threadline.capture.recorded import HttpRecorded, Recorded, StoreRecorded
+from threadline.capture.run_ends import RunEnds
 from threadline.capture.signals import background_priority, forward_signals, restore_signals
 from threadline.config import Settings, current, with_overrides
-from threadline.errors import CaptureError
-from threadline.model.events import PRODUCER
+from threadline.errors import CaptureError, InvalidEvent
 from threadline.model.ids import NodeId
 from threadline.store import open_store
 
@@ -101,9 +100,8 @@ class Supervisor:
         self.failed_events = 0
         self.events = 0
         self._batches = 0  # handed to the writer thread
-        #: The command's process: its script run is failed if the command exits non-zero.
-        self.command_pid: int | None = None
-        self._completed_roots: dict[str, dict[str, Any]] = {}
+        #: The state of each run the command reports, to end those it leaves open.
+        self.run_ends = RunEnds(command_pid=None)
 
     def start(self) -> None:
         """Accept connections now; open the store and write in the background."""
@@ -176,7 +174,7 @@ class Supervisor:
 
     def _receive_events(self, conn: socket.socket, message: dict[str, Any]) -> None:
         events = message.get("events") or []
-        self._note_completed_roots(events)
+        self.run_ends.note(events)
         self._batches += 1
         if message.get("durable"):
             ack = _Ack()
@@ -187,45 +185,14 @@ class Supervisor:
             self._queue.put((events, False, None))
             conn.sendall(ACK_OK)
 
-    def _note_completed_roots(self, events: list[dict[str, Any]]) -> None:
-        """Remember the command's own script run when it reports COMPLETE."""
-        if self.command_pid is None:
-            return
-        for event in events:
-            if event.get("eventType") != "COMPLETE":
-                continue
-            run = event.get("run") or {}
-            facets = run.get("facets") or {}
-            context = facets.get("threadline_context") or {}
-            if "parent" not in facets and context.get("pid") == self.command_pid:
-                self._completed_roots[str(run.get("runId"))] = event
-
-    def fail_completed_roots(self, status: int) -> None:
-        """The command exited with ``status`` != 0 after its script run reported COMPLETE
-        (``raise SystemExit(1)``, ``os._exit``, a C extension's exit: nothing the script's
-        own hooks can see): record that run as failed.  The FAIL comes later than the
-        COMPLETE, so the run's state is FAIL whatever order the store sees them in."""
-        if not self._completed_roots:
-            return
-        now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
-        failures = []
-        for event in self._completed_roots.values():
-            run = dict(event["run"])
-            run["facets"] = {
-                **run.get("facets", {}),
-                "errorMessage": {
-                    "_producer": PRODUCER,
-                    "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/"
-                    "ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
-                    "message": f"the command exited with status {status}",
-                    "programmingLanguage": "python",
-                },
-            }
-            failures.append({**event, "eventType": "FAIL", "eventTime": stamp, "run": run})
-        self._completed_roots.clear()
-        self._batches += 1
-        self._queue.put((failures, False, None))
+    def end_open_runs(self, status: int) -> None:
+        """The command ended with ``status`` (as ``Popen.wait`` gives it): end every run it
+        left open, and fail its script run if that said COMPLETE but the status is not 0
+        (:mod:`threadline.capture.run_ends`)."""
+        ends = self.run_ends.ends(status)
+        if ends:
+            self._batches += 1
+            self._queue.put((ends, False, None))
 
     def _append(self, events: list[dict[str, Any]], durable: bool) -> bool:
         destination = self._destination
@@ -239,6 +206,12 @@ class Supervisor:
                 self.events += len(events)
             elif durable and destination.sync is not None:
                 destination.sync()
+        except InvalidEvent:
+            # One event the store refuses must not cost the batch's others their lineage.
+            lost = emit_each(destination.sink, events, durable=durable, where="threadline run")
+            self.events += len(events) - lost
+            self.failed_events += lost
+            return not lost
         except Exception as exc:
             if not self.failed_events:
                 print(f"threadline: could not write lineage events: {exc}", file=sys.stderr)
@@ -305,7 +278,7 @@ def supervise(
 ) -> int:
     """Serve the started command's capture until it exits; return its exit status."""
     supervisor = Supervisor(store, url=url, listener=listener)
-    supervisor.command_pid = child.pid
+    supervisor.run_ends.command_pid = child.pid
     # The command runs at full priority; writing its lineage is background work that should
     # only use a core the command leaves idle.
     background_priority()
@@ -316,8 +289,7 @@ def supervise(
         code = child.wait()
     finally:
         restore_signals(previous)
-        if code != 0:
-            supervisor.fail_completed_roots(code)
+        supervisor.end_open_runs(code)
         supervisor.close()
     return 128 - code if code < 0 else code
 

@@ -8,11 +8,11 @@ import pytest
 
 from threadline.errors import UsageError
 from threadline.query.catalog import Dataset, Job, NodeLineage, NodeRow, Run, VersionRef
+from threadline.server.marquez_graph_json import lineage_json
 from threadline.server.marquez_json import (
     RUN_STATES,
     dataset_json,
     job_json,
-    lineage_json,
     node_id_candidates,
     run_json,
 )

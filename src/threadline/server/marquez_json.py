@@ -6,19 +6,21 @@ How threadline's graph maps onto Marquez's model:
 * a *dataset* is a dataset node; its ``currentVersion`` is its newest recorded version
   (threadline's version token, ``b3:…`` for content, ``run:<runId>`` for an unversioned output,
   ``v:…`` for a producer's ``datasetVersion``, rather than a UUID); ``fields`` come from the
-  ``schema`` facet, ``description`` from ``documentation``, ``tags`` from ``tags`` and
-  threadline's labels, ``columnLineage`` from ``columnLineage``; ``facets`` are the node's
-  facets overlaid with its newest version's;
+  ``schema`` facet (each field's ``tags`` from the ``tags`` entries naming it),
+  ``description`` from ``documentation``, ``tags`` from ``tags`` and threadline's labels
+  (:mod:`threadline.query.catalog.tags`), ``columnLineage`` from ``columnLineage``;
+  ``facets`` are the newest version's facets overlaid with the node's (which hold the newest
+  tags, documentation and ownership);
 * a *job* is a job node; its ``currentVersion`` is its newest execution, whose inputs and
   outputs are the job's ``inputs``/``outputs``; ``latestRun`` is the run with the latest
   activity;
+* a job *version* is an execution of the job (the same code, inputs and parameters);
 * a *run*'s ``state`` follows Marquez (START/RUNNING → ``RUNNING``, COMPLETE → ``COMPLETED``,
-  FAIL → ``FAILED``, ABORT → ``ABORTED``, OTHER → ``NEW``).
+  FAIL → ``FAILED``, ABORT → ``ABORTED``, OTHER → ``NEW``);
+* a *source* is a dataset's ``dataSource`` facet, or its namespace
+  (:mod:`threadline.query.catalog.sources`); its ``type`` comes from the URL's scheme.
 
-Lineage node ids are ``dataset:{namespace}:{name}`` or ``job:{namespace}:{name}``
-(:func:`node_id_candidates` reads them); edges point the way data flows (dataset → job for an
-input, job → dataset for an output; threadline's own data → data ``derived`` edges appear as
-dataset → dataset).
+The lineage graphs' shapes are in :mod:`threadline.server.marquez_graph_json`.
 """
 
 from __future__ import annotations
@@ -31,12 +33,16 @@ from threadline.query.catalog import (
     Dataset,
     DatasetVersion,
     Job,
+    JobVersion,
     Namespace,
-    NodeLineage,
-    NodeRow,
     Run,
+    SearchHit,
+    Source,
     VersionRef,
-    VersionRow,
+    field_inputs,
+    field_tag_names,
+    source_of,
+    tag_names,
 )
 
 RUN_STATES: Final = {
@@ -112,11 +118,12 @@ def _fields(facets: dict[str, Any]) -> list[dict[str, Any]]:
     fields = _get(facets, "schema", "fields")
     if not isinstance(fields, list):
         return []
+    tags = field_tag_names(facets)
     return [
         {
             "name": f.get("name"),
             "type": f.get("type"),
-            "tags": [],
+            "tags": tags.get(str(f.get("name")), []),
             "description": f.get("description"),
         }
         for f in fields
@@ -124,57 +131,33 @@ def _fields(facets: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _tags(facets: dict[str, Any]) -> list[str]:
-    tags: set[str] = set()
-    for tag in _get(facets, "tags", "tags") or []:
-        if isinstance(tag, dict) and isinstance(tag.get("key"), str):
-            value = tag.get("value")
-            tags.add(f"{tag['key']}:{value}" if isinstance(value, str) and value else tag["key"])
-    labels = facets.get("threadline_classification")
-    if isinstance(labels, dict):
-        for key in ("labels", "inherited"):
-            tags.update(x for x in labels.get(key, []) or [] if isinstance(x, str))
-    return sorted(tags)
-
-
 def _column_lineage(facets: dict[str, Any]) -> list[dict[str, Any]] | None:
-    fields = _get(facets, "columnLineage", "fields")
-    if not isinstance(fields, dict):
+    if not isinstance(_get(facets, "columnLineage", "fields"), dict):
         return None
-    out = []
-    for name, spec in sorted(fields.items()):
-        if not isinstance(spec, dict):
-            continue
-        inputs = []
-        for field in spec.get("inputFields") or []:
-            if not isinstance(field, dict):
-                continue
-            transformations = field.get("transformations")
-            first = (
-                transformations[0] if isinstance(transformations, list) and transformations else {}
-            )
-            inputs.append(
+    return [
+        {
+            "name": name,
+            "inputFields": [
                 {
-                    "namespace": field.get("namespace"),
-                    "dataset": field.get("name"),
-                    "field": field.get("field"),
-                    "transformationDescription": spec.get("transformationDescription")
-                    or (first.get("description") if isinstance(first, dict) else None),
-                    "transformationType": spec.get("transformationType")
-                    or (first.get("type") if isinstance(first, dict) else None),
+                    "namespace": item.ref.namespace,
+                    "dataset": item.ref.dataset,
+                    "field": item.ref.field,
+                    "transformationDescription": item.description,
+                    "transformationType": item.type,
                 }
-            )
-        out.append({"name": name, "inputFields": inputs})
-    return out
+                for item in inputs
+            ],
+        }
+        for name, inputs in field_inputs(facets).items()
+    ]
 
 
 def _dataset_type(namespace: str) -> str:
     return "STREAM" if namespace.startswith(_STREAM_SCHEMES) else "DB_TABLE"
 
 
-def _dataset_body(node: NodeRow, version: VersionRow | None) -> dict[str, Any]:
-    facets = {**node.facets, **(version.facets if version else {})}
-    source = _get(facets, "dataSource", "name")
+def _dataset_body(dataset: Dataset, facets: dict[str, Any]) -> dict[str, Any]:
+    node, version = dataset.node, dataset.current
     lifecycle = _get(facets, "lifecycleStateChange", "lifecycleStateChange")
     return {
         "id": {"namespace": node.namespace, "name": node.name},
@@ -184,9 +167,9 @@ def _dataset_body(node: NodeRow, version: VersionRow | None) -> dict[str, Any]:
         "createdAt": iso(node.first_seen_us),
         "updatedAt": iso(max(node.updated_us, version.first_seen_us if version else 0)),
         "namespace": node.namespace,
-        "sourceName": source if isinstance(source, str) and source else node.namespace,
+        "sourceName": source_of(dataset)[0],
         "fields": _fields(facets),
-        "tags": _tags(facets),
+        "tags": tag_names(node.facets),
         "lastModifiedAt": iso(version.first_seen_us) if version else None,
         "lastLifecycleState": lifecycle if isinstance(lifecycle, str) else None,
         "description": _get(facets, "documentation", "description"),
@@ -199,13 +182,15 @@ def _dataset_body(node: NodeRow, version: VersionRow | None) -> dict[str, Any]:
 
 def dataset_json(dataset: Dataset) -> dict[str, Any]:
     """A Marquez ``Dataset``."""
-    return _dataset_body(dataset.node, dataset.current)
+    return _dataset_body(dataset, dataset.facets)
 
 
 def dataset_version_json(entry: DatasetVersion) -> dict[str, Any]:
     """A Marquez ``DatasetVersion``."""
     node, version = entry.node, entry.version
-    body = _dataset_body(node, version)
+    # This version's own facets, over what the dataset as a whole says (its tags are the
+    # dataset's current ones, as in Marquez).
+    body = _dataset_body(Dataset(node, version), {**node.facets, **version.facets})
     return {
         "id": {"namespace": node.namespace, "name": node.name, "version": version.version},
         "type": body["type"],
@@ -267,11 +252,11 @@ def job_json(job: Job) -> dict[str, Any]:
         "facets": node.facets,
         "currentVersion": job.current.version if job.current else None,
         "labels": [],
-        "tags": _tags(node.facets),
+        "tags": tag_names(node.facets),
     }
 
 
-# --- lineage ----------------------------------------------------------------------------------
+# --- node ids --------------------------------------------------------------------------------
 
 
 def node_id_candidates(node_id: str) -> tuple[str, list[tuple[str, str]]]:
@@ -290,45 +275,78 @@ def node_id_candidates(node_id: str) -> tuple[str, list[tuple[str, str]]]:
     return kind, [(namespace, name) for namespace, name in splits if namespace and name]
 
 
-def _marquez_id(node: NodeRow) -> str:
-    return f"{node.type}:{node.namespace}:{node.name}"
+# --- job versions, sources, search -----------------------------------------------------------
 
 
-def lineage_json(graph: NodeLineage) -> dict[str, Any]:
-    """Marquez's ``{"graph": [Node]}``, nodes by id, each with its unique in and out edges."""
-    data: dict[int, dict[str, Any]] = {}
-    nodes: dict[int, NodeRow] = {}
-    for dataset in graph.datasets:
-        nodes[dataset.node.id] = dataset.node
-        data[dataset.node.id] = dataset_json(dataset)
-    for job in graph.jobs:
-        nodes[job.node.id] = job.node
-        data[job.node.id] = job_json(job)
-    ids = {pk: _marquez_id(node) for pk, node in nodes.items()}
-    incoming: dict[int, set[tuple[str, str]]] = {pk: set() for pk in nodes}
-    outgoing: dict[int, set[tuple[str, str]]] = {pk: set() for pk in nodes}
-    for src, dst, _relation in graph.edges:
-        if src == dst:
-            continue
-        edge = (ids[src], ids[dst])
-        outgoing[src].add(edge)
-        incoming[dst].add(edge)
-    graph_json = []
-    for pk in sorted(nodes, key=lambda k: ids[k]):
-        graph_json.append(
-            {
-                "id": ids[pk],
-                "type": "DATASET" if nodes[pk].type == "dataset" else "JOB",
-                "data": data[pk],
-                "inEdges": _edges_json(incoming[pk]),
-                "outEdges": _edges_json(outgoing[pk]),
-            }
-        )
-    return {"graph": graph_json}
+def job_version_json(entry: JobVersion) -> dict[str, Any]:
+    """A Marquez ``JobVersion``: one execution of the job."""
+    node, version = entry.node, entry.version
+    latest = run_json(entry.latest_run) if entry.latest_run else None
+    location = _get(node.facets, "sourceCodeLocation", "url")
+    return {
+        "id": {"namespace": node.namespace, "name": node.name, "version": version.version},
+        "name": node.name,
+        "version": version.version,
+        "createdAt": iso(version.first_seen_us),
+        "updatedAt": latest["updatedAt"] if latest else iso(version.first_seen_us),
+        "namespace": node.namespace,
+        "location": location if isinstance(location, str) else None,
+        "context": {},
+        "inputs": _dataset_ids(entry.inputs),
+        "outputs": _dataset_ids(entry.outputs),
+        "latestRun": latest,
+        "facets": node.facets,
+    }
 
 
-def _edges_json(edges: set[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"origin": origin, "destination": dest} for origin, dest in sorted(edges)]
+#: Source types by the scheme of their connection URL (Marquez's names).
+_SOURCE_TYPES: Final = {
+    "postgres": "POSTGRESQL",
+    "postgresql": "POSTGRESQL",
+    "mysql": "MYSQL",
+    "redshift": "REDSHIFT",
+    "snowflake": "SNOWFLAKE",
+    "bigquery": "BIGQUERY",
+    "kafka": "KAFKA",
+    "s3": "S3",
+    "s3a": "S3",
+    "gs": "GCS",
+    "abfss": "AZURE",
+    "hdfs": "HDFS",
+    "file": "FILE",
+}
+
+
+def source_type(connection_url: str) -> str:
+    """The type of a source, from its connection URL's scheme (``jdbc:`` skipped)."""
+    url = connection_url.removeprefix("jdbc:")
+    scheme, sep, _rest = url.partition(":")
+    if not sep or not scheme:
+        return "UNKNOWN"
+    return _SOURCE_TYPES.get(scheme.lower(), scheme.upper())
+
+
+def source_json(source: Source) -> dict[str, Any]:
+    """A Marquez ``Source``."""
+    return {
+        "type": source_type(source.connection_url),
+        "name": source.name,
+        "createdAt": iso(source.created_us),
+        "updatedAt": iso(source.updated_us),
+        "connectionUrl": source.connection_url,
+        "description": None,
+    }
+
+
+def search_hit_json(hit: SearchHit) -> dict[str, Any]:
+    """A Marquez ``SearchResult``."""
+    return {
+        "type": "DATASET" if hit.type == "dataset" else "JOB",
+        "name": hit.name,
+        "updatedAt": iso(hit.updated_us),
+        "namespace": hit.namespace,
+        "nodeId": f"{hit.type}:{hit.namespace}:{hit.name}",
+    }
 
 
 __all__ = [
@@ -336,8 +354,11 @@ __all__ = [
     "dataset_json",
     "dataset_version_json",
     "job_json",
-    "lineage_json",
+    "job_version_json",
     "namespace_json",
     "node_id_candidates",
     "run_json",
+    "search_hit_json",
+    "source_json",
+    "source_type",
 ]

@@ -13,16 +13,16 @@ from threadline.errors import NotFound, UsageError
 from threadline.query.catalog.reads import (
     NEWEST_FIRST,
     RUN_COLUMNS,
-    VERSION_COLUMNS,
     created_by,
     datasets_of,
     find_node,
     jobs_of,
     nodes_by_id,
     page_of_nodes,
+    page_of_versions,
     require_node,
+    require_version,
     runs_of,
-    version_row,
 )
 from threadline.query.catalog.rows import (
     Dataset,
@@ -104,21 +104,21 @@ def dataset_versions(
 
     def query(conn: Connection) -> Page[DatasetVersion]:
         node = require_node(conn, "dataset", namespace, name)
-        total = int(
-            conn.execute(
-                sa.select(sa.func.count()).select_from(_v).where(_v.c.node_id == node.id)
-            ).scalar_one()
-        )
-        rows = conn.execute(
-            sa.select(*VERSION_COLUMNS)
-            .where(_v.c.node_id == node.id)
-            .order_by(_v.c.first_seen_us.desc(), _v.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-        ).all()
-        versions = [version_row(row) for row in rows]
+        versions, total = page_of_versions(conn, node, limit, offset)
         created = created_by(conn, [v.id for v in versions])
         return Page(total, [DatasetVersion(node, v, created.get(v.id)) for v in versions])
+
+    return read(store, query)
+
+
+def dataset_version(store: Store, namespace: str, name: str, version: str) -> DatasetVersion:
+    """One version of a dataset by its version token, with the run that wrote it;
+    :class:`NotFound` naming what is missing."""
+
+    def query(conn: Connection) -> DatasetVersion:
+        node = require_node(conn, "dataset", namespace, name)
+        found = require_version(conn, node, version)
+        return DatasetVersion(node, found, created_by(conn, [found.id]).get(found.id))
 
     return read(store, query)
 
@@ -224,6 +224,7 @@ def newest_seq(store: Store) -> int:
 __all__ = [
     "DEFAULT_LIMIT",
     "dataset",
+    "dataset_version",
     "dataset_versions",
     "datasets",
     "job",

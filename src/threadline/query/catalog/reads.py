@@ -116,6 +116,35 @@ def page_of_nodes(
     return [node_row(row) for row in rows], total
 
 
+def page_of_versions(
+    conn: Connection, node: NodeRow, limit: int, offset: int
+) -> tuple[list[VersionRow], int]:
+    """One page of a node's versions, newest first (first seen, then row id), and how many
+    there are."""
+    where = _v.c.node_id == node.id
+    total = int(conn.execute(sa.select(sa.func.count()).select_from(_v).where(where)).scalar_one())
+    rows = conn.execute(
+        sa.select(*VERSION_COLUMNS)
+        .where(where)
+        .order_by(_v.c.first_seen_us.desc(), _v.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [version_row(row) for row in rows], total
+
+
+def require_version(conn: Connection, node: NodeRow, version: str) -> VersionRow:
+    """The version ``version`` (a version token) of ``node``, or :class:`NotFound`."""
+    row = conn.execute(
+        sa.select(*VERSION_COLUMNS).where(_v.c.node_id == node.id, _v.c.version == version)
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"no version {version!r} of {node.type} {node.name!r} in namespace {node.namespace!r}"
+        )
+    return version_row(row)
+
+
 def newest_versions(conn: Connection, node_ids: Sequence[int]) -> dict[int, VersionRow]:
     """Each node's newest version (latest first seen; the higher id on a tie)."""
     inner = sa.alias(_v)
@@ -331,7 +360,9 @@ __all__ = [
     "node_row",
     "nodes_by_id",
     "page_of_nodes",
+    "page_of_versions",
     "require_node",
+    "require_version",
     "runs_of",
     "version_ends",
     "version_row",

@@ -130,6 +130,13 @@ class Dataset:
     node: NodeRow
     current: VersionRow | None
 
+    @property
+    def facets(self) -> dict[str, Any]:
+        """The newest version's facets overlaid with the node's: the node holds the newest
+        value of each facet that describes the dataset as a whole (tags, documentation,
+        ownership), which an older event's version facets must not hide."""
+        return {**(self.current.facets if self.current else {}), **self.node.facets}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.node.to_dict(),
@@ -198,15 +205,142 @@ class NodeLineage:
     """``(from node id, to node id, relation)``, the way data flowed; may repeat."""
 
 
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A dataset or job whose name matched a search."""
+
+    type: str
+    """``dataset`` or ``job``."""
+    namespace: str
+    name: str
+    updated_us: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "namespace": self.namespace,
+            "name": self.name,
+            "updated": iso(self.updated_us),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where datasets physically live: the ``dataSource`` facet's name and URI, or, for a
+    dataset without one, its namespace (which OpenLineage names after the source)."""
+
+    name: str
+    connection_url: str
+    created_us: int
+    """When its first dataset was first seen."""
+    updated_us: int
+    """When any of its datasets last changed."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "connection_url": self.connection_url,
+            "created": iso(self.created_us),
+            "updated": iso(self.updated_us),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class JobVersion:
+    """One execution of a job (a version of the job node), what it read and wrote, and its
+    latest run."""
+
+    node: NodeRow
+    version: VersionRow
+    inputs: list[VersionRef]
+    outputs: list[VersionRef]
+    latest_run: Run | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "namespace": self.node.namespace,
+            "name": self.node.name,
+            **self.version.to_dict(),
+            "inputs": [ref.to_dict() for ref in self.inputs],
+            "outputs": [ref.to_dict() for ref in self.outputs],
+            "latest_run": self.latest_run.to_dict() if self.latest_run else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamInput:
+    """A data version a run read, and the run that wrote it (``None`` when no recorded run
+    wrote it before the reading run started)."""
+
+    version: VersionRef
+    produced_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRun:
+    """One run of a run's upstream, with what it read."""
+
+    run: Run
+    inputs: list[UpstreamInput]
+
+
+class FieldRef(NamedTuple):
+    """A column of a dataset."""
+
+    namespace: str
+    dataset: str
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInput:
+    """A column a column was computed from, and how."""
+
+    ref: FieldRef
+    version: str | None
+    """The input dataset's newest version."""
+    description: str | None
+    type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldNode:
+    """A column in a column-lineage graph, and the columns it was computed from."""
+
+    ref: FieldRef
+    version: str | None
+    """Its dataset's newest version."""
+    field_type: str | None
+    inputs: list[FieldInput]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnLineage:
+    """Columns connected through ``columnLineage`` facets, and the edges between them."""
+
+    nodes: list[FieldNode]
+    edges: list[tuple[FieldRef, FieldRef]]
+    """``(input column, computed column)``, the way data flowed."""
+
+
 __all__ = [
+    "ColumnLineage",
     "Dataset",
     "DatasetVersion",
+    "FieldInput",
+    "FieldNode",
+    "FieldRef",
     "Job",
+    "JobVersion",
     "Namespace",
     "NodeLineage",
     "NodeRow",
     "Page",
     "Run",
+    "SearchHit",
+    "Source",
+    "UpstreamInput",
+    "UpstreamRun",
     "VersionRef",
     "VersionRow",
 ]

@@ -1,0 +1,163 @@
+"""Marquez's tags: the list, and tagging datasets and their columns as recorded events.
+
+==========================================================================  =====================
+``GET /api/v1/tags``                                                         ``{"tags": [Tag]}``
+``POST|PUT /api/v1/namespaces/{ns}/datasets/{ds}/tags/{tag}``                ``Dataset``
+``DELETE /api/v1/namespaces/{ns}/datasets/{ds}/tags/{tag}``                  ``Dataset``
+``POST|PUT /api/v1/namespaces/{ns}/datasets/{ds}/fields/{field}/tags/{tag}``  ``Dataset``
+``DELETE /api/v1/namespaces/{ns}/datasets/{ds}/fields/{field}/tags/{tag}``    ``Dataset``
+==========================================================================  =====================
+
+Marquez keeps tags in a side table; here a change of tags is an OpenLineage ``DatasetEvent``
+appended to the log like any other event: its ``tags`` facet holds the dataset's whole new tag
+list (an entry ``{"key": TAG, "value": "true", "source": "USER"}``, with ``field`` for a
+column's tag).  So a tag is in the hash chain, in exports and in the change stream, and
+who-tagged-what-when is answered by the log.  Adding a tag the dataset has, or removing one it
+lacks, records nothing.  The event's time is now, or just after the newest event about the
+dataset when that is later (a producer's clock ahead of ours), so the newest tags win.
+
+Tag changes are serialised within one server process (each reads the current list and writes
+the next); two worker processes changing one dataset's tags at the same instant can lose one
+change.  The answer is the dataset as it stands after the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any, Final
+
+import anyio.to_thread
+from fastapi import APIRouter, Path, Request
+
+from threadline.errors import NotFound, UsageError
+from threadline.model.events import DATASET_EVENT_SCHEMA_URL, PRODUCER
+from threadline.model.times import iso
+from threadline.query import catalog
+from threadline.server.marquez_json import dataset_json
+from threadline.server.marquez_params import (
+    Limit,
+    NamePath,
+    NamespacePath,
+    Offset,
+    segment,
+    store_of,
+)
+
+router = APIRouter(tags=["Marquez"])
+
+TAGS_FACET_SCHEMA: Final = (
+    "https://openlineage.io/spec/facets/1-0-0/TagsDatasetFacet.json#/$defs/TagsDatasetFacet"
+)
+#: The longest tag name accepted (Marquez's column is 255 characters).
+MAX_TAG: Final = 255
+
+TagPath = Annotated[str, Path(description="Tag name (percent-encoded)")]
+FieldPath = Annotated[str, Path(description="Column name (percent-encoded)")]
+
+
+@router.get("/api/v1/tags", summary="List the tags in use")
+def list_tags(request: Request, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    page = catalog.tags(store_of(request), limit=limit, offset=offset)
+    return {"tags": [{"name": str(name), "description": None} for name in page.items]}
+
+
+def _tag(raw: str) -> str:
+    tag = segment(raw)
+    if not tag.strip() or len(tag) > MAX_TAG:
+        raise UsageError(f"tag {tag!r} must be 1 to {MAX_TAG} characters, not blank")
+    return tag
+
+
+def _matches(entry: dict[str, Any], tag: str, field: str | None) -> bool:
+    return (entry.get("field") or None) == field and tag in (
+        entry["key"],
+        catalog.entry_name(entry),
+    )
+
+
+def tags_event(dataset: catalog.Dataset, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``DatasetEvent`` that records ``entries`` as the dataset's tags (module docs)."""
+    at = max(time.time_ns() // 1000, dataset.node.updated_us + 1)
+    return {
+        "eventTime": iso(at),
+        "producer": PRODUCER,
+        "schemaURL": DATASET_EVENT_SCHEMA_URL,
+        "dataset": {
+            "namespace": dataset.node.namespace,
+            "name": dataset.node.name,
+            "facets": {
+                "tags": {"_producer": PRODUCER, "_schemaURL": TAGS_FACET_SCHEMA, "tags": entries}
+            },
+        },
+    }
+
+
+async def _change(
+    request: Request, namespace: str, name: str, tag: str, field: str | None, *, add: bool
+) -> dict[str, Any]:
+    store = store_of(request)
+    state = request.app.state
+    lock: asyncio.Lock | None = getattr(state, "marquez_tag_lock", None)
+    if lock is None:
+        lock = state.marquez_tag_lock = asyncio.Lock()
+    async with lock:
+        dataset = await anyio.to_thread.run_sync(catalog.dataset, store, namespace, name)
+        if field is not None and field not in _columns(dataset):
+            raise NotFound(f"no field {field!r} in dataset {name!r} of namespace {namespace!r}")
+        entries = catalog.tag_entries(dataset.node.facets)
+        present = any(_matches(e, tag, field) for e in entries)
+        if add and not present:
+            entry = {"key": tag, "value": "true", "source": "USER"}
+            entries = [*entries, {**entry, "field": field} if field else entry]
+        elif not add and present:
+            entries = [e for e in entries if not _matches(e, tag, field)]
+        else:
+            return dataset_json(dataset)
+        await request.app.state.runtime.writer.append([tags_event(dataset, entries)])
+        changed = await anyio.to_thread.run_sync(catalog.dataset, store, namespace, name)
+    return dataset_json(changed)
+
+
+def _columns(dataset: catalog.Dataset) -> set[str]:
+    facets = dataset.facets
+    return {*catalog.field_types(facets), *catalog.field_inputs(facets)}
+
+
+_DATASET_TAG: Final = "/api/v1/namespaces/{namespace}/datasets/{dataset}/tags/{tag}"
+_FIELD_TAG: Final = "/api/v1/namespaces/{namespace}/datasets/{dataset}/fields/{field}/tags/{tag}"
+
+
+@router.api_route(_DATASET_TAG, methods=["POST", "PUT"], summary="Tag a dataset")
+async def add_dataset_tag(
+    request: Request, namespace: NamespacePath, dataset: NamePath, tag: TagPath
+) -> dict[str, Any]:
+    return await _change(request, segment(namespace), segment(dataset), _tag(tag), None, add=True)
+
+
+@router.delete(_DATASET_TAG, summary="Untag a dataset")
+async def remove_dataset_tag(
+    request: Request, namespace: NamespacePath, dataset: NamePath, tag: TagPath
+) -> dict[str, Any]:
+    return await _change(request, segment(namespace), segment(dataset), _tag(tag), None, add=False)
+
+
+@router.api_route(_FIELD_TAG, methods=["POST", "PUT"], summary="Tag a column of a dataset")
+async def add_field_tag(
+    request: Request, namespace: NamespacePath, dataset: NamePath, field: FieldPath, tag: TagPath
+) -> dict[str, Any]:
+    return await _change(
+        request, segment(namespace), segment(dataset), _tag(tag), segment(field), add=True
+    )
+
+
+@router.delete(_FIELD_TAG, summary="Untag a column of a dataset")
+async def remove_field_tag(
+    request: Request, namespace: NamespacePath, dataset: NamePath, field: FieldPath, tag: TagPath
+) -> dict[str, Any]:
+    return await _change(
+        request, segment(namespace), segment(dataset), _tag(tag), segment(field), add=False
+    )
+
+
+__all__ = ["MAX_TAG", "TAGS_FACET_SCHEMA", "router", "tags_event"]

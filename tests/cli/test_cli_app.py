@@ -17,6 +17,7 @@ from tests.support.graphs import pipeline_store
 from typer.testing import CliRunner
 
 from threadline.cli import COMMAND_MODULES, app
+from threadline.errors import StoreUnavailable, UsageError
 from threadline.store import open_store
 
 QUERY_AND_STORE_COMMANDS = {"trace", "impact", "diff", "show", "log", "verify"}
@@ -174,3 +175,52 @@ def test_a_command_s_own_store_option_and_what_follows_a_double_dash_stay_put(
     result = CliRunner().invoke(app, ["search", "--json", "--store", url, "--", "--store"])
     assert result.exit_code == 0, result.output
     assert orjson.loads(result.stdout)["query"] == {"text": "--store"}
+
+
+@pytest.mark.parametrize(
+    ("env", "options", "named"),
+    [
+        pytest.param({"THREADLINE_URL": "garbage"}, [], "THREADLINE_URL='garbage'", id="env"),
+        pytest.param({}, ["--url", "garbage"], "--url 'garbage'", id="option"),
+    ],
+)
+def test_a_bad_server_url_refuses_before_the_command_runs(
+    tmp_path: Path, env: dict[str, str], options: list[str], named: str
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+    script = "open('ran', 'w').close()"
+    done = subprocess.run(
+        [sys.executable, "-m", "threadline", "run", *options, "--", sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == UsageError.exit_code == 2
+    assert done.stderr.startswith(f"error: {named}")
+    assert "is not an http(s) URL" in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["trace", "x.csv"],
+        ["log"],
+        ["verify"],
+        ["search", "x"],
+        ["ls", "namespaces"],
+        ["export"],
+        ["migrate"],
+    ],
+)
+def test_a_missing_store_is_exit_4_as_documented(tmp_path: Path, args: list[str]) -> None:
+    missing = tmp_path / "nowhere" / "lineage.db"
+    result = CliRunner().invoke(app, [*args, "--store", str(missing)])
+    assert result.exit_code == StoreUnavailable.exit_code == 4, result.output
+    assert result.stderr.startswith(f"error: no store at {missing}")
+    assert result.stderr.count("\n") == 1
+    assert not missing.parent.exists()

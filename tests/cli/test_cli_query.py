@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from threadline.cli import app
-from threadline.errors import InvalidIdentifier, NotFound, UsageError
+from threadline.errors import InvalidIdentifier, NotFound, StoreUnavailable, UsageError
 from threadline.store.sql import SqlStore
 
 
@@ -150,7 +150,7 @@ def test_read_commands_never_create_a_store(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "lineage.db"
     for args in (["trace", "x.csv"], ["log"], ["show", "dataset:file://h/x"], ["verify"]):
         result = CliRunner().invoke(app, ["--store", str(missing), *args])
-        assert result.exit_code == NotFound.exit_code, args
+        assert result.exit_code == StoreUnavailable.exit_code == 4, args
         assert result.stderr.startswith(f"error: no store at {missing}")
     assert not missing.parent.exists()
 

@@ -222,7 +222,7 @@ def test_an_empty_store_has_nothing_to_sign(tmp_path: Path, key: Path) -> None:
         (["--key", "{tmp}/missing.key"], 2, "signing key file .*missing.key does not exist"),
         (["--key", "{key}.pub"], 2, "holds a public key; signing needs the private key"),
         (["--key", "{key}", "--origin", "has space"], 2, "free of spaces"),
-        (["--key", "{key}", "--store", "{tmp}/none.db"], 3, "no store at"),
+        (["--key", "{key}", "--store", "{tmp}/none.db"], 4, "no store at"),
         (["--key", "{key}", "--out", "{tmp}/no/such/dir/x.note"], 2, "cannot write checkpoint"),
     ],
     ids=["missing-key", "public-key", "bad-origin", "missing-store", "unwritable-out"],

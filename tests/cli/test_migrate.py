@@ -22,7 +22,7 @@ from tests.support.pg import fresh_database
 from typer.testing import CliRunner
 
 from threadline.cli import app
-from threadline.errors import NotFound, SchemaTooNew
+from threadline.errors import SchemaTooNew, StoreUnavailable
 from threadline.store import open_store
 from threadline.store import schema as s
 from threadline.store.base import Cursor
@@ -138,7 +138,7 @@ def test_a_store_from_a_newer_threadline_is_refused_untouched(rev1: Path, dry_ru
 
 def test_no_store_means_nothing_to_migrate_and_none_is_created(tmp_path: Path) -> None:
     code, _out, err = migrate("--store", str(tmp_path / "missing.db"))
-    assert code == NotFound.exit_code == 3
+    assert code == StoreUnavailable.exit_code == 4
     assert err.startswith(f"error: no store at {tmp_path / 'missing.db'} (nothing to migrate)")
     assert list(tmp_path.iterdir()) == []
 

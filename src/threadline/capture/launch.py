@@ -174,9 +174,11 @@ def cli_run(argv: Sequence[str]) -> int | None:
 
     try:
         url = options.get("url")
-        if url is not None:
+        if url is not None or os.environ.get(URL_SETTING_ENV):
             from threadline.capture.http_sink import resolve_url
 
+            # A bad THREADLINE_URL refuses before the command starts, as a bad --url does
+            # (instead of a run without lineage that exits 0).
             url = resolve_url(url)
         return run(
             command,

@@ -10,7 +10,8 @@ installed is skipped.  Commands compute results through the library and hand the
 Global options go before or after the command: ``threadline --store PATH|URL trace ID`` or
 ``threadline trace ID --store PATH|URL``.  Every
 :class:`~threadline.errors.ThreadlineError` becomes one line on stderr (``error: …``) and the
-error's ``exit_code`` (2 bad input, 3 not found, 4 store unusable, 5 verification failed).
+error's ``exit_code`` (2 bad input, 3 not found, 4 store missing or unusable, 5 verification
+failed, 6 capture failed, 1 anything else, such as a missing optional library).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from threadline.config import Settings, current, with_overrides
-from threadline.errors import NotFound
+from threadline.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from threadline.store.sql import SqlStore
@@ -38,7 +38,7 @@ def open_existing(target: str | None = None) -> SqlStore:
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :])
         if not path.exists():
-            raise NotFound(
+            raise StoreUnavailable(
                 f"no store at {path} (record something first, or pass --store / THREADLINE_STORE)"
             )
     return open_store(url)

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from threadline._version import __version__
-from threadline.errors import NotFound, SchemaTooNew, StoreUnavailable
+from threadline.errors import SchemaTooNew, StoreUnavailable
 from threadline.store import schema as s
 from threadline.store import sqlite_engine
 
@@ -186,9 +186,9 @@ class UpgradeReport:
 def upgrade(url: str, *, dry_run: bool = False) -> UpgradeReport:
     """Bring the existing store at ``url`` (already normalized) to this code's revision.
 
-    Raises :class:`NotFound` when there is no store there (this never creates one),
-    :class:`SchemaTooNew` when a newer threadline wrote it, and :class:`StoreUnavailable` when
-    it cannot be reached; in all three cases nothing was written.
+    Raises :class:`StoreUnavailable` when there is no store there (this never creates one)
+    or it cannot be reached, and :class:`SchemaTooNew` when a newer threadline wrote it; in
+    every case nothing was written.
     """
     shown = sa.engine.make_url(url).render_as_string(hide_password=True)
     sqlite_path = _sqlite_path(url)
@@ -200,7 +200,7 @@ def upgrade(url: str, *, dry_run: bool = False) -> UpgradeReport:
         finally:
             reader.dispose()
         if revision is None:
-            raise NotFound(f"no threadline store at {shown} (nothing to migrate)")
+            raise StoreUnavailable(f"no threadline store at {shown} (nothing to migrate)")
         _refuse_newer(revision)
         todo = [name for _target, name, _apply in pending(revision)]
         if dry_run or not todo:
@@ -225,7 +225,7 @@ def _sqlite_path(url: str) -> Path | None:
         raise StoreUnavailable("an SQLite store needs a file path (sqlite:///path/lineage.db)")
     path = Path(database)
     if not path.is_file() or path.stat().st_size == 0:
-        raise NotFound(f"no store at {path} (nothing to migrate)")
+        raise StoreUnavailable(f"no store at {path} (nothing to migrate)")
     return path
 
 

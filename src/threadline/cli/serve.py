@@ -63,6 +63,16 @@ def register(app: typer.Typer) -> None:
                 "64 MiB).",
             ),
         ] = None,
+        strict: Annotated[
+            bool | None,
+            typer.Option(
+                "--strict/--lenient",
+                help="Refuse (400) every event that deviates from the OpenLineage schema, not "
+                "only those lineage cannot use (default: the strict_ingest setting, off: "
+                "deviations are accepted and noted).",
+                show_default=False,
+            ),
+        ] = None,
         log_level: Annotated[
             str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")
         ] = "info",
@@ -80,6 +90,7 @@ def register(app: typer.Typer) -> None:
             host=host,
             port=port,
             workers=workers,
+            strict_ingest=strict,
         )
         if settings.workers == 1:
             api = create_app(settings)

@@ -4,22 +4,33 @@
 clients send it (``Content-Type: application/json``, optionally ``Content-Encoding: gzip``):
 
 * ``201 {"accepted": 1}`` once the event is committed.  Resending an event is a no-op: the
-  store keeps one copy of each canonical body, and the answer is the same 201;
-* ``400`` when it breaks the schema, naming the JSON path (``detail.path``, e.g.
-  ``$.run.runId``) and listing up to ten problems (``detail.problems``);
+  store keeps one copy of each canonical body, and the answer is the same 201.  An event that
+  deviates from the OpenLineage schema in a way lineage survives (no ``schemaURL`` or
+  ``producer``, a facet that breaks its own schema, a time without a zone) is stored as sent,
+  and the answer lists the deviations: ``{"accepted": 1, "threadline_validation": [{"path":
+  "$.schemaURL", "message": …}]}`` (the policy: :mod:`threadline.spec.ingest`);
+* ``400`` when lineage cannot use the event (not JSON, no parseable ``eventTime``, no run id,
+  job or dataset name, …), naming the JSON path (``detail.path``, e.g. ``$.run.runId``) and
+  listing up to ten problems (``detail.problems``).  ``threadline serve --strict`` (the
+  ``strict_ingest`` setting) answers 400 to every schema deviation instead;
 * ``413`` when the body is over the limit (``--max-body``, 5 MiB by default), decompressed or not.
 
 ``POST /api/v1/lineage/batch`` takes many events as NDJSON (``application/x-ndjson``: one event
 per line) or as a JSON array.  All of them are stored in one transaction or none is; the first
-bad event is named by ``detail.index`` (0-based) and ``detail.path``.
+refused event is named by ``detail.index`` (0-based) and ``detail.path``.  The deviations of
+accepted events are listed with their ``index``.
 
 Nothing is half-stored on any failure: validation runs before the append, and the append is one
 transaction.
 
 ``GET /api/v1/events?after=<cursor>&limit=N`` pages through the log in order:
 ``{"events": [{"cursor": …, "recorded": …, "event": <stored body>}, …], "next": <cursor>}``.
-``event`` is the canonical body exactly as stored (custom facets and all); pass ``next`` back as
-``after`` for the next page.  Cursors are opaque tokens.
+``event`` is the canonical body exactly as stored (custom facets and all); an event that was
+accepted with deviations also carries them, beside the body, as ``threadline_validation``.
+Pass ``next`` back as ``after`` for the next page.  Cursors are opaque tokens.
+
+``GET /api/v1/threadline/producers`` counts the stored events per ``producer``: how many, how
+many carry notes, and which JSON paths the notes name most.
 """
 
 from __future__ import annotations
@@ -35,8 +46,10 @@ from starlette.responses import Response
 
 from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
 from threadline.model.times import iso
+from threadline.query.producers import ProducerTally
 from threadline.server.errors import ERROR_SCHEMA
-from threadline.spec.validation import Problem, invalid_event
+from threadline.spec.ingest import IngestPolicy, refusal
+from threadline.spec.validation import Problem
 from threadline.store.base import Cursor
 
 if TYPE_CHECKING:
@@ -47,9 +60,11 @@ router = APIRouter(tags=["OpenLineage"])
 _ACCEPTED_ONE: Final = b'{"accepted":1}'
 _EVENT_DOC: Final = {
     "type": "object",
-    "description": "An OpenLineage RunEvent, DatasetEvent or JobEvent (spec 2-0-2), validated "
-    "against the shipped OpenLineage.json and standard facet schemas.",
-    "required": ["eventTime", "producer", "schemaURL"],
+    "description": "An OpenLineage RunEvent, DatasetEvent or JobEvent (spec 2-0-2).  Refused "
+    "only when lineage cannot use it (no eventTime, run id, job or dataset names); other "
+    "deviations from the shipped schemas are accepted and listed in the answer "
+    "(threadline serve --strict refuses them).",
+    "required": ["eventTime"],
     "properties": {
         "eventTime": {"type": "string"},
         "producer": {"type": "string"},
@@ -76,7 +91,23 @@ _ACCEPTED_DOC: Final = {
             "schema": {
                 "type": "object",
                 "required": ["accepted"],
-                "properties": {"accepted": {"type": "integer"}},
+                "properties": {
+                    "accepted": {"type": "integer"},
+                    "threadline_validation": {
+                        "type": "array",
+                        "description": "Deviations from the OpenLineage schema that were "
+                        "accepted (with the event's index in a batch)",
+                        "items": {
+                            "type": "object",
+                            "required": ["path", "message"],
+                            "properties": {
+                                "index": {"type": "integer"},
+                                "path": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
+                },
             }
         }
     },
@@ -86,6 +117,16 @@ _ACCEPTED_DOC: Final = {
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+def _policy(request: Request) -> IngestPolicy:
+    """The app's ingest policy, built once from its settings and compiled validator."""
+    policy: IngestPolicy | None = getattr(request.app.state, "ingest_policy", None)
+    if policy is None:
+        runtime = _runtime(request)
+        policy = IngestPolicy(runtime.validator, strict=runtime.settings.strict_ingest)
+        request.app.state.ingest_policy = policy
+    return policy
 
 
 # --- reading bodies ---------------------------------------------------------------------------
@@ -179,15 +220,20 @@ def parse_batch(raw: bytes, content_type: str) -> ParsedBatch:
     return ParsedBatch(events, lines)
 
 
-def check_batch(runtime: Runtime, batch: ParsedBatch) -> None:
-    """Validate every event; raise for the first bad one, naming its index and path."""
-    problems_of = runtime.validator.problems
+def check_batch(policy: IngestPolicy, batch: ParsedBatch) -> list[dict[str, Any]]:
+    """Review every event; raise for the first refused one, naming its index and path, else
+    return the notes of all of them, each with its event's index."""
+    review = policy.review
     lines = batch.lines
+    notes: list[dict[str, Any]] = []
     for index, event in enumerate(batch.events):
         # An event's own text lets the validator skip its nesting walk (see ``problems``).
-        problems = problems_of(event, raw=lines[index] if lines is not None else None)
-        if problems:
-            raise _indexed(invalid_event(problems, f"event #{index} of the batch: "), index)
+        verdict = review(event, raw=lines[index] if lines is not None else None)
+        if verdict.refused:
+            where = f"event #{index} of the batch: "
+            raise _indexed(refusal(verdict.refused, where, strict=policy.strict), index)
+        notes.extend({"index": index, **note.to_dict()} for note in verdict.notes)
+    return notes
 
 
 def _indexed(error: InvalidEvent, index: int) -> InvalidEvent:
@@ -217,18 +263,22 @@ def _store_problem(error: InvalidEvent, index: int | None = None) -> InvalidEven
     },
 )
 async def post_lineage(request: Request) -> Response:
-    """Validate one RunEvent, DatasetEvent or JobEvent and store it (see the module docs)."""
+    """Review one RunEvent, DatasetEvent or JobEvent and store it (see the module docs)."""
     runtime = _runtime(request)
+    policy = _policy(request)
     raw = await read_body(request, runtime.settings.max_body_bytes)
     event = parse_event(raw)
-    problems = runtime.validator.problems(event, raw=raw)
-    if problems:
-        raise invalid_event(problems)
+    verdict = policy.review(event, raw=raw)
+    if verdict.refused:
+        raise refusal(verdict.refused, strict=policy.strict)
     try:
         await runtime.writer.append([event])
     except InvalidEvent as exc:
         raise _store_problem(exc) from exc
-    return Response(_ACCEPTED_ONE, status_code=201, media_type="application/json")
+    if not verdict.notes:
+        return Response(_ACCEPTED_ONE, status_code=201, media_type="application/json")
+    noted = {"accepted": 1, "threadline_validation": [n.to_dict() for n in verdict.notes]}
+    return Response(orjson.dumps(noted), status_code=201, media_type="application/json")
 
 
 @router.post(
@@ -264,17 +314,16 @@ async def post_lineage_batch(
             f"{runtime.settings.max_batch_events:,}; split it",
             detail={"limit": runtime.settings.max_batch_events},
         )
-    await anyio.to_thread.run_sync(check_batch, runtime, batch)
+    notes = await anyio.to_thread.run_sync(check_batch, _policy(request), batch)
     try:
         await runtime.writer.append(events, durable=durable)
     except InvalidEvent as exc:
         index = _batch_index(exc.message)
         raise _store_problem(exc, index) from exc
-    return Response(
-        b'{"accepted":' + str(len(events)).encode() + b"}",
-        status_code=201,
-        media_type="application/json",
-    )
+    answer: dict[str, Any] = {"accepted": len(events)}
+    if notes:
+        answer["threadline_validation"] = notes
+    return Response(orjson.dumps(answer), status_code=201, media_type="application/json")
 
 
 def _batch_index(message: str) -> int | None:
@@ -295,13 +344,21 @@ def get_events(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Events per page")] = 100,
 ) -> Response:
-    """Stored events in log order, each with its cursor; ``event`` is the stored body, exact."""
+    """Stored events in log order, each with its cursor; ``event`` is the stored body, exact,
+    and ``threadline_validation`` lists its accepted deviations, if any."""
     runtime = _runtime(request)
+    notes_of = _policy(request).notes
     cursor = Cursor.decode(after) if after else Cursor(0)
     records = runtime.store.read_after(cursor, limit)
     parts: list[bytes] = []
     for record in records:
         recorded = orjson.dumps(iso(record.recorded_us))
+        notes = notes_of(orjson.loads(record.body))
+        annotation = (
+            b',"threadline_validation":' + orjson.dumps([n.to_dict() for n in notes])
+            if notes
+            else b""
+        )
         parts.append(
             b'{"cursor":"'
             + Cursor(record.seq).encode().encode()
@@ -309,11 +366,29 @@ def get_events(
             + recorded
             + b',"event":'
             + record.body
+            + annotation
             + b"}"
         )
     next_token = Cursor(records[-1].seq if records else cursor.seq).encode()
     body = b'{"events":[' + b",".join(parts) + b'],"next":"' + next_token.encode() + b'"}'
     return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/api/v1/threadline/producers",
+    summary="Stored events and their accepted schema deviations, per producer",
+)
+def get_producers(request: Request) -> Response:
+    """Per ``producer``: events stored, how many carry notes, and the JSON paths the notes
+    name (indexes folded to ``[*]``), most frequent first."""
+    runtime = _runtime(request)
+    tally: ProducerTally | None = getattr(request.app.state, "producer_tally", None)
+    if tally is None:
+        tally = ProducerTally(_policy(request))
+        request.app.state.producer_tally = tally
+    return Response(
+        orjson.dumps(tally.update(runtime.store).to_dict()), media_type="application/json"
+    )
 
 
 def install_fast_path(app: Any) -> None:

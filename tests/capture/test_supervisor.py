@@ -6,7 +6,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -160,3 +162,40 @@ def test_an_end_seen_before_its_start_does_not_reopen_the_run() -> None:
     ends.note([event(1, "COMPLETE")])
     ends.note([event(1, "START")])
     assert ends.ends(-9) == []
+
+
+def test_when_the_supervisor_dies_the_command_writes_its_lineage_itself(tmp_path: Path) -> None:
+    """kill -9 of ``threadline run`` itself mid-command: later outputs are still recorded."""
+    (tmp_path / "outputs.py").write_text(
+        textwrap.dedent(
+            """
+            import os, signal, time
+            import threadline
+            for n in range(40):
+                if n == 20:
+                    threadline.flush()
+                    os.kill(os.getppid(), signal.SIGKILL)  # the supervisor
+                    time.sleep(0.2)
+                with threadline.run(f"step-{n}") as step:
+                    with open(f"out-{n}.txt", "w") as handle:
+                        handle.write(str(n))
+                    step.wrote(f"out-{n}.txt")
+            print("finished")
+            """
+        )
+    )
+    command = [sys.executable, "-m", "threadline", "--store", "lineage.db", "run", "--"]
+    with (tmp_path / "output.log").open("w") as log:
+        launched = subprocess.Popen(
+            [*command, sys.executable, "outputs.py"], cwd=tmp_path, stdout=log, stderr=log
+        )
+        launched.wait(timeout=120)
+    # The command outlives its supervisor; wait for its last output's lineage.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (tmp_path / "out-39.txt").exists():
+        time.sleep(0.1)
+    time.sleep(2.0)
+    graph = read_graph(tmp_path / "lineage.db", tmp_path)
+    steps = {graph.nodes[r.job_node_id].name.rsplit(".", 1)[-1] for r in graph.runs}
+    assert {f"step-{n}" for n in range(40)} <= steps, (tmp_path / "output.log").read_text()
+    assert not list(Path(tempfile.gettempdir()).glob(f"tl-{launched.pid}-*"))

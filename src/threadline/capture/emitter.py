@@ -255,6 +255,20 @@ _default_lock = threading.Lock()
 _previous_sigterm: Any = None
 
 
+def settings_sink() -> Sink:
+    """The sink the resolved settings name: the server when a URL is set, else the store."""
+    settings = current()
+    if settings.url:
+        from threadline.capture.http_sink import DEFAULT_SPOOL, HttpSink
+
+        # Anchored now: a later chdir must not strand spooled events where
+        # `threadline sync` (run from the same folder) will not look.
+        return HttpSink(settings.url, spool_dir=DEFAULT_SPOOL.resolve())
+    from threadline.store import open_store
+
+    return StoreSink(open_store(settings.store_url))
+
+
 def get_emitter() -> Emitter:
     """The process-wide emitter, created on first use from the resolved settings."""
     global _default
@@ -263,19 +277,8 @@ def get_emitter() -> Emitter:
     with _default_lock:
         if _default is None:
             settings = current()
-            sink: Sink
-            if settings.url:
-                from threadline.capture.http_sink import DEFAULT_SPOOL, HttpSink
-
-                # Anchored now: a later chdir must not strand spooled events where
-                # `threadline sync` (run from the same folder) will not look.
-                sink = HttpSink(settings.url, spool_dir=DEFAULT_SPOOL.resolve())
-            else:
-                from threadline.store import open_store
-
-                sink = StoreSink(open_store(settings.store_url))
             _default = Emitter(
-                sink,
+                settings_sink(),
                 queue_size=settings.queue_size,
                 batch_size=settings.batch_size,
                 batch_window=min(settings.batch_window, 0.1),

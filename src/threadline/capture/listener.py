@@ -30,12 +30,16 @@ class Listener:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+#: How the supervisors' socket folders begin (in TMPDIR), so that a dead one can be told apart.
+SOCKET_FOLDER_PREFIX = "tl-"
+
+
 def _private_folder() -> str:
     """A new folder only this user can enter (``tempfile.mkdtemp`` without importing
     ``tempfile``, ``random`` and ``shutil``, a tenth of the launcher's start-up)."""
     base = os.environ.get("TMPDIR") or "/tmp"
     while True:
-        path = os.path.join(base, f"tl-{os.getpid()}-{os.urandom(6).hex()}")
+        path = os.path.join(base, f"{SOCKET_FOLDER_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
         try:
             os.mkdir(path, 0o700)
         except FileExistsError:
@@ -43,4 +47,4 @@ def _private_folder() -> str:
         return path
 
 
-__all__ = ["Listener"]
+__all__ = ["SOCKET_FOLDER_PREFIX", "Listener"]

@@ -23,12 +23,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from threadline.capture.emitter import Sink, StoreSink, emit_each
 from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
+from threadline.capture.journal import Journal
 from threadline.capture.listener import Listener
 from threadline.capture.recorded import HttpRecorded, Recorded, StoreRecorded
 from threadline.capture.run_ends import RunEnds
@@ -74,6 +75,10 @@ class _Ack:
         self.ok = False
 
 
+#: The acknowledgement slot of a batch acknowledged on receipt and kept in the journal.
+_JOURNALED: Final = _Ack()
+
+
 class Supervisor:
     """Runs a command with capture on and writes what its processes send to the store."""
 
@@ -87,6 +92,7 @@ class Supervisor:
         self._listener = listener or Listener()
         self._folder = self._listener.folder
         self.path = self._listener.path
+        self._journal = Journal(self._folder)
         self._server = self._listener.socket
         self._destination: Destination | None = None
         self._ready = threading.Event()
@@ -136,7 +142,9 @@ class Supervisor:
                 return
             events, durable, ack = item
             ok = self._append(events, durable)
-            if ack is not None:
+            if ack is _JOURNALED:
+                self._journal.written()
+            elif ack is not None:
                 ack.ok = ok
                 ack.done.set()
 
@@ -165,14 +173,14 @@ class Supervisor:
                         return
                     message = orjson.loads(frame)
                     if role == EVENTS:
-                        self._receive_events(conn, message)
+                        self._receive_events(conn, message, frame)
                     else:
                         self._ready.wait()
                         send_frame(conn, orjson.dumps(self._answer(message)))
             except (OSError, ValueError, CaptureError):
                 return
 
-    def _receive_events(self, conn: socket.socket, message: dict[str, Any]) -> None:
+    def _receive_events(self, conn: socket.socket, message: dict[str, Any], frame: bytes) -> None:
         events = message.get("events") or []
         self.run_ends.note(events)
         self._batches += 1
@@ -182,7 +190,9 @@ class Supervisor:
             ack.done.wait()
             conn.sendall(ACK_OK if ack.ok else ACK_FAILED)
         else:
-            self._queue.put((events, False, None))
+            # Acknowledged before it is written: kept on disk meanwhile, not only in memory.
+            self._journal.record(frame)
+            self._queue.put((events, False, _JOURNALED))
             conn.sendall(ACK_OK)
 
     def end_open_runs(self, status: int) -> None:
@@ -270,6 +280,7 @@ class Supervisor:
                 f"threadline: {self.failed_events} lineage event(s) could not be written",
                 file=sys.stderr,
             )
+        self._journal.close()
         shutil.rmtree(self._folder, ignore_errors=True)
 
 

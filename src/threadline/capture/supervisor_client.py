@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from threadline.capture.emitter import Sink, settings_sink
 from threadline.capture.framing import ACK_OK, EVENTS, QUESTIONS, recv_exact, recv_frame, send_frame
+from threadline.capture.journal import journaled_batches
+from threadline.capture.listener import SOCKET_FOLDER_PREFIX
 from threadline.capture.recorded import Key
 from threadline.errors import CaptureError
 from threadline.model.ids import NodeId
@@ -31,11 +36,21 @@ def _hello(role: str) -> bytes:
 
 
 class SocketSink:
-    """Emitter sink that hands batches to the supervising ``threadline run`` process."""
+    """Emitter sink that hands batches to the supervising ``threadline run`` process.
+
+    If the supervisor dies (killed, crashed), the process does not lose what it captures next:
+    the batch that found it gone and every later one go to the sink the settings name instead
+    (the store itself, or the server with its durable spool), and the supervisor's socket
+    folder, which nobody else would remove, is removed.  The store and server take a batch
+    sent twice as once, so resending the batch in flight is safe.
+    """
 
     kind = "supervisor"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, fallback: Callable[[], Sink] = settings_sink) -> None:
+        self._path = path
+        self._fallback = fallback
+        self._instead: Sink | None = None
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._sock.connect(path)
@@ -45,22 +60,64 @@ class SocketSink:
             raise
 
     def emit_batch(self, events: Sequence[dict[str, Any]], *, durable: bool) -> None:
-        send_frame(self._sock, orjson.dumps({"events": list(events), "durable": durable}))
-        status = recv_exact(self._sock, 1)
-        if status != ACK_OK:
-            raise CaptureError(
-                "the threadline run supervisor could not write the events to the store"
-                if status
-                else "the threadline run supervisor went away"
-            )
+        if self._instead is not None:
+            self._instead.emit_batch(events, durable=durable)
+            return
+        try:
+            send_frame(self._sock, orjson.dumps({"events": list(events), "durable": durable}))
+            status = recv_exact(self._sock, 1)
+        except OSError:
+            status = b""
+        if status == ACK_OK:
+            return
+        if status:
+            raise CaptureError("the threadline run supervisor could not write the events")
+        self._supervisor_gone().emit_batch(events, durable=durable)
+
+    def _supervisor_gone(self) -> Sink:
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        self._instead = self._fallback()
+        # What the supervisor acknowledged but had not written yet is in its journal.
+        for batch in journaled_batches(os.path.dirname(self._path)):
+            self._instead.emit_batch(batch, durable=False)
+        print(
+            "threadline: the threadline run supervisor went away; this process writes its "
+            f"lineage itself from now on ({self._instead.kind})",
+            file=sys.stderr,
+        )
+        _remove_dead_socket_folder(self._path)
+        return self._instead
 
     def sync(self) -> None:
+        if self._instead is not None:
+            sync = getattr(self._instead, "sync", None)
+            if sync is not None:
+                sync()
+            return
         self.emit_batch([], durable=True)
 
     def close(self, timeout: float) -> bool:
         with contextlib.suppress(OSError):
             self._sock.close()
+        if self._instead is not None:
+            return self._instead.close(timeout)
         return True
+
+
+def _remove_dead_socket_folder(path: str) -> None:
+    """Remove the supervisor's folder once nothing listens on its socket any more."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        folder = os.path.dirname(path)
+        if os.path.basename(folder).startswith(SOCKET_FOLDER_PREFIX):
+            shutil.rmtree(folder, ignore_errors=True)
+    except OSError:
+        pass
+    finally:
+        probe.close()
 
 
 class SupervisorRecorded:

@@ -1,0 +1,74 @@
+"""The supervisor's journal: batches it acknowledged and has not written yet, on disk.
+
+``threadline run``'s supervisor acknowledges a batch as soon as it has it, so the command never
+waits on the store.  Between that acknowledgement and the store's commit the batch must not live
+only in the supervisor's memory: it is appended to ``journal.ndjson`` in the supervisor's
+private folder first (one line per batch, the frame as it came; no fsync, since what it guards
+against is the supervisor's death, not the machine's).  When every journaled batch has been
+written the journal is emptied, so it stays as small as the backlog.
+
+If the supervisor dies, the command's processes find it gone, read the journal
+(:func:`journaled_batches`) and write its batches themselves; the store and the server take a
+batch written twice as once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+JOURNAL_NAME: Final = "journal.ndjson"
+
+
+class Journal:
+    """Append-only record of acknowledged batches, emptied whenever none is left to write."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.path = Path(folder) / JOURNAL_NAME
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._lock = threading.Lock()
+        self._unwritten = 0
+
+    def record(self, frame: bytes) -> None:
+        """Keep one received batch (its frame) until :meth:`written` is called for it."""
+        with self._lock:
+            os.write(self._fd, frame + b"\n")
+            self._unwritten += 1
+
+    def written(self) -> None:
+        """One journaled batch reached the store (or was given up on, and reported)."""
+        with self._lock:
+            self._unwritten -= 1
+            if self._unwritten == 0:
+                os.ftruncate(self._fd, 0)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def journaled_batches(folder: str | os.PathLike[str]) -> Iterator[list[dict[str, Any]]]:
+    """The event batches a dead supervisor's journal holds, oldest first.
+
+    A last line cut short by the supervisor's death is skipped: that batch was never
+    acknowledged, so its sender still has it.
+    """
+    try:
+        content = (Path(folder) / JOURNAL_NAME).read_bytes()
+    except FileNotFoundError:
+        return
+    for line in content.splitlines():
+        try:
+            message = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        events = message.get("events") if isinstance(message, dict) else None
+        if isinstance(events, list) and events:
+            yield events
+
+
+__all__ = ["JOURNAL_NAME", "Journal", "journaled_batches"]

@@ -129,6 +129,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.serve", "threadline.capture.http_sink"): COMMAND,
     ("threadline.cli.serve", "threadline.capture.spool"): COMMAND,
     ("threadline.cli.serve", "threadline.server.app"): COMMAND,
+    ("threadline.cli.state", "threadline.query.configured"): COMMAND,
     ("threadline.cli.state", "threadline.store"): COMMAND,
     ("threadline.cli.store", "threadline.integrity.chain"): COMMAND,
     ("threadline.cli.store", "threadline.integrity.checkpoint"): CRYPTO,

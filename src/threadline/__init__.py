@@ -1,6 +1,8 @@
 """threadline: automatic, content-addressed, verifiable ML lineage.
 
-The public surface is listed in ``__all__``; everything else is private.  Heavy parts load
+The public surface is listed in ``__all__``; everything else is private.  The questions
+(``trace``, ``impact``, ``diff``, ``show``, ``log``, ``search``) ask the configured store when
+none is given, as the capture functions record into it (:mod:`threadline.query.configured`).  Heavy parts load
 lazily on first attribute access (PEP 562) so ``import threadline`` stays cheap.
 """
 
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from threadline.capture.session import autocapture
     from threadline.errors import ThreadlineError
     from threadline.model.ids import NodeId
-    from threadline.query import diff, impact, log, show, trace
+    from threadline.query.configured import diff, impact, log, search, show, trace
     from threadline.store import open_store
 
 _LAZY: dict[str, str] = {
@@ -34,16 +36,17 @@ _LAZY: dict[str, str] = {
     "RunRecorder": "threadline.capture.api",
     "ThreadlineError": "threadline.errors",
     "deploy": "threadline.capture.api",
-    "diff": "threadline.query",
+    "diff": "threadline.query.configured",
     "flush": "threadline.capture.api",
-    "impact": "threadline.query",
-    "log": "threadline.query",
+    "impact": "threadline.query.configured",
+    "log": "threadline.query.configured",
     "open_store": "threadline.store",
     "run": "threadline.capture.api",
-    "show": "threadline.query",
+    "search": "threadline.query.configured",
+    "show": "threadline.query.configured",
     "shutdown": "threadline.capture.emitter",
     "step": "threadline.capture.api",
-    "trace": "threadline.query",
+    "trace": "threadline.query.configured",
 }
 
 __all__ = [
@@ -61,6 +64,7 @@ __all__ = [
     "log",
     "open_store",
     "run",
+    "search",
     "show",
     "shutdown",
     "step",

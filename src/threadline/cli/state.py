@@ -6,11 +6,9 @@ The global ``--store`` is an explicit argument in the one settings resolution
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from threadline.config import Settings, current, with_overrides
-from threadline.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from threadline.store.sql import SqlStore
@@ -32,16 +30,9 @@ def store_url(target: str | None = None) -> str:
 def open_existing(target: str | None = None) -> SqlStore:
     """The store for read commands (``target``, else the global choice); never creates an
     empty one by accident."""
-    from threadline.store import open_store
+    from threadline.query.configured import open_existing as open_recorded
 
-    url = store_url(target)
-    if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///") :])
-        if not path.exists():
-            raise StoreUnavailable(
-                f"no store at {path} (record something first, or pass --store / THREADLINE_STORE)"
-            )
-    return open_store(url)
+    return open_recorded(store_url(target))
 
 
 def open_any() -> SqlStore:

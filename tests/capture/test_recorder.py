@@ -21,8 +21,8 @@ from tests.support.capture_session import Captured
 import threadline
 from threadline.capture.answers import Answers, in_process
 from threadline.capture.hooks._patch import suspended
-from threadline.capture.hooks.sklearn import _params
 from threadline.capture.labels import Labels
+from threadline.capture.parameters import estimator_parameters
 from threadline.capture.recorder import Capture
 from threadline.fingerprint import fingerprint_path
 from threadline.store import schema as s
@@ -193,14 +193,11 @@ def test_metrics_of_one_model_on_one_batch_are_one_evaluation_of_that_model(
     )
 
 
-def test_model_parameters_are_the_ones_set_and_reach_the_model_file(captured: Captured) -> None:
+def test_model_parameters_reach_the_model_file_with_the_chosen_ones_marked(
+    captured: Captured,
+) -> None:
     pipe = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(C=0.5))])
-    assert _params(pipe) == {
-        "steps": ["scale", "model"],
-        "scale": "StandardScaler",
-        "model": "LogisticRegression",
-        "model__C": 0.5,
-    }
+    assert estimator_parameters(pipe).explicit == {"steps", "scale", "model", "model__C"}
     _make_files(captured.folder)
     frame = pd.read_csv("train.csv")
     fitted = pipe.fit(frame[["a", "b"]], frame["label"])
@@ -216,4 +213,7 @@ def test_model_parameters_are_the_ones_set_and_reach_the_model_file(captured: Ca
         return list(conn.execute(stmt).scalars())
 
     (facets,) = captured.store.read(query)
-    assert orjson.loads(facets)["threadline_parameters"]["parameters"]["model__C"] == 0.5
+    parameters = orjson.loads(facets)["threadline_parameters"]
+    assert parameters["parameters"]["model__C"] == 0.5
+    assert parameters["parameters"]["model__max_iter"] == 100  # the default, recorded too
+    assert parameters["explicit"] == ["model", "model__C", "scale", "steps"]

@@ -33,6 +33,7 @@ from threadline.capture.boundary import capture_boundary, report
 from threadline.capture.context import current_run
 from threadline.capture.emitter import Emitter, get_emitter
 from threadline.capture.introspection import frame_schema
+from threadline.capture.parameters import explicit_keys
 from threadline.capture.project import Project, identify
 from threadline.config import current as current_settings
 from threadline.errors import InvalidIdentifier, NotFound, UsageError
@@ -109,6 +110,8 @@ class RunRecorder:
             f.stage(stage)  # validates early, with the list of stages in the message
         self.reason = reason
         self.params: dict[str, Any] = dict(params or {})
+        #: Which of ``params`` were set explicitly, when they are every effective parameter.
+        self.explicit = explicit_keys(params or {})
         self.owners = owners
         self.strict = settings.strict if strict is None else strict
         self.run_id = str(uuid7())
@@ -218,7 +221,7 @@ class RunRecorder:
             ),
         }
         if self.params:
-            facets["threadline_parameters"] = f.parameters(_jsonable(self.params))
+            facets["threadline_parameters"] = f.parameters(_jsonable(self.params), self.explicit)
         if self.reason:
             facets["threadline_reason"] = f.reason(self.reason)
         if self._parent is not None:

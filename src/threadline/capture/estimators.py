@@ -79,7 +79,8 @@ class Estimators:
             rows=introspection.row_count(obj) if kind != "model" else None,
             label=label,
             facets=extra,
-            params=dict(params or {}),
+            # Kept as given: a Parameters mapping knows which keys were set explicitly.
+            params=params if params is not None else {},
         )
 
     def features_of(self, X: object, *, hook: str) -> tuple[set[Artifact], bool]:

@@ -14,7 +14,7 @@ facet key                    attached to  fields
 ``threadline_stage``         job          ``stage`` (ingestion, features, training, …)
 ``threadline_reason``        run          ``reason``: why this change happened
 ``threadline_context``       run          user, host, pid, python, packages, git, script hash
-``threadline_parameters``    run          ``parameters`` name → JSON value
+``threadline_parameters``    run          ``parameters`` name → JSON value, ``explicit`` keys
 ``threadline_execution``     run          ``executionId``: deterministic id of the execution
 ``threadline_deployment``    dataset      ``endpoint``, ``environment``, ``validFrom/To``
 ===========================  ===========  ==========================================================
@@ -105,9 +105,13 @@ def reason(text: str) -> dict[str, Any]:
     return _facet(f"{_TL}/ReasonRunFacet.json", reason=text)
 
 
-def parameters(values: dict[str, Any]) -> dict[str, Any]:
-    """``threadline_parameters``: the parameters the run was given."""
-    return _facet(f"{_TL}/ParametersRunFacet.json", parameters=values)
+def parameters(values: dict[str, Any], explicit: list[str] | None = None) -> dict[str, Any]:
+    """``threadline_parameters``: the parameters the run was given; ``explicit`` names those
+    set away from their defaults when ``values`` holds every effective one (estimators)."""
+    body = _facet(f"{_TL}/ParametersRunFacet.json", parameters=values)
+    if explicit is not None:
+        body["explicit"] = explicit
+    return body
 
 
 def context(fields: dict[str, Any]) -> dict[str, Any]:

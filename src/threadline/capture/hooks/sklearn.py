@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from threadline.capture.boundary import report
 from threadline.capture.hooks import HookSpec
-from threadline.capture.hooks._common import arg, jsonable, version_tuple
+from threadline.capture.hooks._common import arg, version_tuple
 from threadline.capture.hooks._patch import WRAPPED_ATTR, Patcher
+from threadline.capture.parameters import estimator_parameters
 
 if TYPE_CHECKING:
     from threadline.capture.recorder import Capture
@@ -120,79 +121,18 @@ def _xy(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
     return arg(args, kwargs, 0, "X"), arg(args, kwargs, 1, "y", "Y")
 
 
-def _params(estimator: Any) -> dict[str, Any]:
-    """The hyperparameters set away from their defaults, nested estimators flattened.
-
-    ``Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(C=0.5))])`` gives
-    ``{"steps": ["scale", "model"], "scale": "StandardScaler", "model": "LogisticRegression",
-    "model__C": 0.5}``: what scikit-learn's own repr shows, so that comparing two models
-    compares what someone chose rather than two pages of defaults.
-    """
-    try:
-        return jsonable(_changed(estimator, ""))
-    except Exception:
-        return {}
-
-
-def _changed(estimator: Any, prefix: str) -> dict[str, Any]:
-    import inspect
-
-    try:
-        defaults = {
-            name: p.default
-            for name, p in inspect.signature(type(estimator).__init__).parameters.items()
-            if p.default is not inspect.Parameter.empty
-        }
-    except (TypeError, ValueError):
-        defaults = {}
-    out: dict[str, Any] = {}
-    for key, value in estimator.get_params(deep=False).items():
-        if key in defaults and _same(value, defaults[key]):
-            continue
-        name = prefix + key
-        steps = _named_estimators(value)
-        if steps is not None:
-            out[name] = [step for step, _ in steps]
-            for step, inner in steps:
-                out[prefix + step] = type(inner).__name__ if inner is not None else None
-                if hasattr(inner, "get_params"):
-                    out.update(_changed(inner, f"{prefix}{step}__"))
-        elif hasattr(value, "get_params") and not isinstance(value, type):
-            out[name] = type(value).__name__
-            out.update(_changed(value, f"{name}__"))
-        else:
-            out[name] = value
-    return out
-
-
-def _named_estimators(value: Any) -> list[tuple[str, Any]] | None:
-    """``[(name, estimator), …]`` (``steps``, ``transformers``…) as pairs, else None."""
-    if not isinstance(value, (list, tuple)) or not value:
-        return None
-    pairs = []
-    for item in value:
-        if not isinstance(item, tuple) or len(item) < 2 or not isinstance(item[0], str):
-            return None
-        pairs.append((item[0], item[1] if hasattr(item[1], "get_params") else None))
-    return pairs
-
-
-def _same(value: Any, default: Any) -> bool:
-    if value is default:
-        return True
-    try:
-        return bool(type(value) is type(default) and value == default)
-    except Exception:  # arrays and other values without a plain truth value
-        return False
-
-
 def _handler(capture: Capture, name: str) -> Any:
     def handler(estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         X, y = _xy(args, kwargs)
         hook = f"sklearn.{type(estimator).__name__}.{name}"
         if name in ("fit", "partial_fit"):
             capture.fitted(
-                estimator, X, y, hook=hook, params=_params(estimator), partial=name == "partial_fit"
+                estimator,
+                X,
+                y,
+                hook=hook,
+                params=estimator_parameters(estimator),
+                partial=name == "partial_fit",
             )
         elif name == "fit_transform":
             capture.transformed(estimator, X, result, hook=hook, fitted_here=True, y=y)
@@ -201,7 +141,7 @@ def _handler(capture: Capture, name: str) -> Any:
         elif name in _PREDICT:
             capture.predicted(estimator, X, result, hook=hook, method=name)
         elif name == "fit_predict":
-            capture.fitted(estimator, X, y, hook=hook, params=_params(estimator))
+            capture.fitted(estimator, X, y, hook=hook, params=estimator_parameters(estimator))
             capture.predicted(estimator, X, result, hook=hook, method=name)
         elif name == "score":
             capture.metric(

@@ -24,6 +24,7 @@ from typing import Any, Final
 import blake3
 
 from threadline._version import __version__
+from threadline.capture.liveness import process_start
 from threadline.model.ids import local_host
 
 #: Packages whose versions are recorded when installed (they shape what a model is).
@@ -245,6 +246,8 @@ def context(script: str | None) -> dict[str, Any]:
         "user": user_name(),
         "host": local_host(),
         "pid": os.getpid(),
+        # With host and pid, tells this process from a later one given the same pid.
+        "processStart": process_start(os.getpid()),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "argv": list(sys.argv),

@@ -1,0 +1,63 @@
+"""Is the process that opened a run still running?  By host, pid and the process's start time.
+
+A pid alone is not an identity: pids are reused, so a run whose process died can point at a
+live, unrelated process.  The start time of the process (Linux: ``/proc/PID/stat``, in clock
+ticks since boot, plus the boot time) tells the two apart.  Where it cannot be read, a live pid
+counts as the same process: a run is then left open rather than wrongly ended.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+
+@functools.cache
+def _boot_time() -> float | None:
+    try:
+        with open("/proc/stat", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"btime "):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def process_start(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch, to the clock tick), if known."""
+    boot = _boot_time()
+    if boot is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: count after its end.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        ticks = int(fields[19])  # field 22 of the whole line
+    except (IndexError, ValueError):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def is_running(pid: int, started: float | None) -> bool:
+    """Does process ``pid``, started at ``started`` (if known), still run on this host?"""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: it exists
+    if started is None:
+        return True
+    actual = process_start(pid)
+    # The tick and the boot time are rounded: a second apart is the same start.
+    return actual is None or abs(actual - started) < 1.0
+
+
+__all__ = ["is_running", "process_start"]

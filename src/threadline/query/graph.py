@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import orjson
@@ -26,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from threadline.errors import UsageError
 from threadline.model.times import iso, parse_moment
+from threadline.query.causal import ENDED, Walk, causal_upstream
 from threadline.query.reading import Ids, InList, printable, read
 from threadline.query.resolve import resolve, split_row
 from threadline.query.result import Edge, LineageGraph, Node
@@ -64,6 +64,7 @@ def _edge_query(upstream: bool, as_of: bool) -> InList:
 
 _EDGES: Final = {(up, at): _edge_query(up, at) for up in (True, False) for at in (True, False)}
 
+
 _DESCRIBE: Final = InList(
     lambda ids: (
         sa.select(
@@ -82,7 +83,7 @@ _DESCRIBE: Final = InList(
 )
 
 _STARTED = sa.func.coalesce(_r.c.started_us, _r.c.state_time_us)
-_ENDED = sa.func.coalesce(_r.c.ended_us, _r.c.state_time_us)
+_ENDED = ENDED
 
 
 def _run_stats(as_of: bool) -> InList:
@@ -130,6 +131,20 @@ _RUN_STATS: Final = {at: _run_stats(at) for at in (True, False)}
 _RECENT_RUNS: Final = {at: _recent_runs(at) for at in (True, False)}
 
 
+def _each_run(as_of: bool) -> InList:
+    """Every run of the listed executions, one row each (for those a walk cut off in time)."""
+
+    def build(ids: Ids) -> sa.Select[Any]:
+        stmt = sa.select(
+            _r.c.execution_id, _r.c.run_id, _r.c.state, _STARTED, _ENDED, _r.c.last_seq, _r.c.facets
+        ).where(ids.match(_r.c.execution_id))
+        return stmt.where(_STARTED <= _AS_OF) if as_of else stmt
+
+    return InList(build)
+
+
+_EACH_RUN: Final = {at: _each_run(at) for at in (True, False)}
+
 _VS, _VD = sa.alias(_v, "vs"), sa.alias(_v, "vd")
 
 
@@ -163,17 +178,6 @@ _NODE_EDGES: Final = _BothWays()
 # --- the walk ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Walk:
-    """What a walk reached, as row ids."""
-
-    order: list[int]
-    """Vertices in discovery order, the start first."""
-    edges: list[tuple[int, int, str]]
-    """``(src, dst, relation)`` between reached vertices."""
-    truncated: bool
-
-
 class _Step(Protocol):
     """One level of a walk: the edges ``(src, dst, relation)`` at the vertices of a frontier."""
 
@@ -191,10 +195,15 @@ def walk(
     limit: int | None = DEFAULT_LIMIT,
     as_of_us: int | None = None,
 ) -> Walk:
-    """Breadth-first from ``start``: one ``IN`` query per level (and per 512 vertices)."""
-    query = _EDGES[(upstream, as_of_us is not None)]
+    """Breadth-first from ``start``: one ``IN`` query per level (and per 512 vertices).
+
+    Upstream, the walk is causal (:func:`~threadline.query.causal.causal_upstream`): past the start, a version's
+    producers are only those that finished before the run that read it."""
     extra = {"as_of": as_of_us} if as_of_us is not None else None
-    return _breadth_first(conn, start, query, extra, upstream=upstream, depth=depth, limit=limit)
+    if upstream:
+        return causal_upstream(conn, start, extra, depth=depth, limit=limit)
+    query = _EDGES[(False, as_of_us is not None)]
+    return _breadth_first(conn, start, query, extra, upstream=False, depth=depth, limit=limit)
 
 
 def walk_nodes(conn: Connection, start: int, *, depth: int | None = None) -> Walk:
@@ -253,11 +262,13 @@ def describe(
     *,
     as_of_us: int | None = None,
     environment: bool = False,
+    cutoffs: Mapping[int, int] | None = None,
 ) -> dict[int, Node]:
     """The JSON description of each vertex (:mod:`threadline.query.result`), by row id.
 
     ``environment`` adds ``python`` and ``packages`` to executions: a row trace shows them, a
-    plain trace leaves them out to keep wide answers small.
+    plain trace leaves them out to keep wide answers small.  ``cutoffs`` (a causal walk's,
+    :attr:`Walk.cutoffs`) leaves out the runs of those executions that ended after their moment.
     """
     out: dict[int, Node] = {}
     executions: list[int] = []
@@ -279,7 +290,7 @@ def describe(
             executions.append(vid)
         out[vid] = node
     if executions:
-        _add_runs(conn, out, executions, as_of_us, environment)
+        _add_runs(conn, out, executions, as_of_us, environment, cutoffs or {})
     return out
 
 
@@ -289,9 +300,13 @@ def _add_runs(
     executions: list[int],
     as_of_us: int | None,
     environment: bool,
+    cutoffs: Mapping[int, int],
 ) -> None:
     at = as_of_us is not None
     extra = {"as_of": as_of_us} if at else None
+    if cutoffs:
+        _add_runs_before(conn, out, cutoffs, extra, environment)
+        executions = [e for e in executions if e not in cutoffs]
     stats: dict[int, dict[str, Any]] = {}
     for execution, state, count, first, last in _RUN_STATS[at].fetch(conn, executions, extra):
         entry = stats.setdefault(
@@ -316,6 +331,32 @@ def _add_runs(
         }
         if runs:
             node.update(summarize_run(orjson.loads(runs[0][1]), environment=environment))
+
+
+def _add_runs_before(
+    conn: Connection,
+    out: dict[int, Node],
+    cutoffs: Mapping[int, int],
+    extra: Mapping[str, Any] | None,
+    environment: bool,
+) -> None:
+    """The runs summary of executions cut off in time: only their runs that ended by then."""
+    runs: dict[int, list[tuple[Any, ...]]] = {}
+    ids = [execution for execution in cutoffs if execution in out]
+    for row in _EACH_RUN[extra is not None].fetch(conn, ids, extra):
+        if row[4] <= cutoffs[row[0]]:
+            runs.setdefault(row[0], []).append(row)
+    for execution, rows in runs.items():
+        # Newest first, as the batched summary orders them.
+        rows.sort(key=lambda r: (r[3], r[5]), reverse=True)
+        out[execution]["runs"] = {
+            "count": len(rows),
+            "first_seen": iso(min(r[3] for r in rows)),
+            "last_seen": iso(max(r[4] for r in rows)),
+            "states": sorted({r[2] for r in rows}),
+            "ids": [r[1] for r in rows[:RUN_IDS_SHOWN]],
+        }
+        out[execution].update(summarize_run(orjson.loads(rows[0][6]), environment=environment))
 
 
 def summarize_facets(facets: dict[str, Any]) -> dict[str, Any]:
@@ -424,7 +465,8 @@ def lineage(
         reached = walk(
             conn, start.id, upstream=upstream, depth=depth, limit=limit, as_of_us=as_of_us
         )
-        return assemble(start.id, reached, describe(conn, reached.order, as_of_us=as_of_us))
+        described = describe(conn, reached.order, as_of_us=as_of_us, cutoffs=reached.cutoffs)
+        return assemble(start.id, reached, described)
 
     return read(store, query)
 

@@ -206,3 +206,27 @@ def test_reads_answer_their_parameters(catalog: tuple[Server, httpx.Client]) -> 
     assert set(job_facets["facets"]) == {"documentation", "jobType", "sourceCodeLocation"}
     run_facets = http.get(f"/api/v1/jobs/runs/{ENRICH}/facets", params={"type": "run"}).json()
     assert set(run_facets["facets"]) == {"nominalTime"}
+
+
+def test_the_marquez_python_client_reads_and_tags(catalog: tuple[Server, httpx.Client]) -> None:
+    marquez_client = pytest.importorskip("marquez_client")
+    server, _http = catalog
+    client = marquez_client.MarquezClient(url=server.url)
+    assert "warehouse" in [s["name"] for s in client.list_sources()["sources"]]
+    assert client.get_source("warehouse")["connectionUrl"] == "postgresql://warehouse:5432/shop"
+    assert "PII" in [t["name"] for t in client.list_tags()["tags"]]
+    version = client.list_dataset_versions(WAREHOUSE, "public.order_facts")["versions"][0]
+    found = client.get_dataset_version(WAREHOUSE, "public.order_facts", version["version"])
+    assert found["createdByRun"]["id"] == ENRICH
+    graph = client.get_column_lineage_by_dataset_field(
+        WAREHOUSE, "public.daily_report", "total", depth=1, version=version["version"]
+    )
+    assert {n["id"] for n in graph["graph"]} == {
+        f"datasetField:{WAREHOUSE}:public.daily_report:total",
+        f"datasetField:{WAREHOUSE}:public.order_facts:total",
+    }
+    by_job = client.get_column_lineage_by_job("shop", "report", depth=0)
+    assert {n["data"]["field"] for n in by_job["graph"]} == {"day", "total"}
+    assert "CLIENT" in client.tag_dataset(WAREHOUSE, "public.daily_report", "CLIENT")["tags"]
+    tagged = client.tag_dataset_field(WAREHOUSE, "public.daily_report", "day", "CLIENT_FIELD")
+    assert {f["name"]: f["tags"] for f in tagged["fields"]}["day"] == ["CLIENT_FIELD"]

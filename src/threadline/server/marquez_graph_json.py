@@ -31,9 +31,12 @@ from threadline.server.marquez_json import (
 
 def field_node_id(node_id: str) -> tuple[list[tuple[str, str]], str]:
     """The ``(namespace, name)`` readings and the field of ``datasetField:NS:NAME:FIELD`` (the
-    field is what follows the last colon; the rest reads as a dataset node id)."""
+    field is what follows the last colon; the rest reads as a dataset node id; a ``#version``
+    suffix is dropped)."""
     kind, sep, rest = node_id.partition(":")
-    head, colon, field = rest.rpartition(":")
+    # Marquez clients append a dataset version as "#VERSION"; the graph is answered at the
+    # dataset's newest facets, like a dataset node id's suffix.
+    head, colon, field = rest.split("#", 1)[0].rpartition(":")
     if kind != "datasetField" or not sep or not colon or not field:
         raise UsageError(
             f"nodeId {node_id!r} is not a Marquez column node id "

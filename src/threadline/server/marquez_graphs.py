@@ -5,7 +5,8 @@
     (``datasetField:NS:NAME:FIELD``) or a job (``job:NS:NAME``: the columns of what it
     wrote), through ``columnLineage`` facets: upstream ``depth`` hops (default 20) and, with
     ``withDownstream=true``, downstream as far.  ``{"graph": [Node]}`` with ``DATASET_FIELD``
-    nodes, as Marquez answers.
+    nodes, as Marquez answers.  A ``#version`` suffix (Marquez clients add one) is ignored:
+    each dataset is described by its newest facets.
 ``GET /api/v1/runlineage/upstream?runId=…&depth=N``
     The run and the runs that wrote what it read, upstream ``depth`` hops (default 20),
     nearest first: ``{"runs": [{"job", "run", "inputs"}]}``.  The run credited with an input is

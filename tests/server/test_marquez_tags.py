@@ -163,6 +163,10 @@ def test_reads_answer_their_parameters(catalog: tuple[Server, httpx.Client]) -> 
         f"dataset:{WAREHOUSE}:public.orders",
     ]
     assert jobs["totalCount"] == 2
+    # Marquez's web UI asks with a trailing slash and upper-case sort and filter.
+    ui = http.get("/api/v1/search/", params={"q": "ORDER", "sort": "NAME", "filter": "DATASET"})
+    assert ui.status_code == 200
+    assert ui.json() == jobs
     newest = http.get("/api/v1/search", params={"q": "o", "sort": "UPDATE_AT", "limit": 3}).json()
     stamps = [r["updatedAt"] for r in newest["results"]]
     assert len(stamps) == 3
@@ -172,6 +176,9 @@ def test_reads_answer_their_parameters(catalog: tuple[Server, httpx.Client]) -> 
         "/api/v1/events/lineage",
         params={"after": "2026-03-03T00:00:00Z", "before": "2026-03-05T00:00:00Z"},
     ).json()
+    # The web UI sends empty bounds when none is chosen: no bound.
+    unbounded = http.get("/api/v1/events/lineage?limit=1&before=&after=&sortDirection=asc")
+    assert unbounded.json()["totalCount"] >= len(catalog_events())
     assert [e["run"]["runId"] for e in events["events"]] == [
         "01900000-0000-7000-8000-00000000a003",
         REPORT,

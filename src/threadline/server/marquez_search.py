@@ -29,6 +29,8 @@ _SORTS: Final[dict[str, catalog.SearchSort]] = {
 }
 
 
+# Marquez's web UI asks for /api/v1/search/ (trailing slash): answered in place, not redirected.
+@router.get("/api/v1/search/", include_in_schema=False)
 @router.get("/api/v1/search", summary="Find datasets and jobs by name")
 def search(
     request: Request,

@@ -118,7 +118,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.export", "threadline.export.graph"): COMMAND,
     ("threadline.cli.export", "threadline.export.openlineage"): COMMAND,
     ("threadline.cli.export", "threadline.export.prov"): COMMAND,
-    ("threadline.cli.export", "threadline.spec.validation"): COMMAND,
+    ("threadline.cli.export", "threadline.spec.ingest"): COMMAND,
     ("threadline.cli.keys", "threadline.integrity.checkpoint"): CRYPTO,
     ("threadline.cli.keys", "threadline.integrity.signing"): CRYPTO,
     ("threadline.cli.query", "threadline.query"): COMMAND,

@@ -137,7 +137,7 @@ def test_export_then_import_into_a_fresh_store_gives_the_same_graph(
 def test_import_refuses_invalid_events_naming_the_line(store_path: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.ndjson"
     good = run("j", [], [dataset("/o")], 0)
-    broken = dict(good[1], run={"runId": "nope"})
+    broken = dict(good[1], run={"facets": {}})  # no run id: lineage cannot use it
     bad.write_text(json.dumps(good[0]) + "\n" + json.dumps(broken) + "\n")
     result = subprocess.run(
         [sys.executable, "-m", "threadline", "--store", str(tmp_path / "c.db"), "import", str(bad)],

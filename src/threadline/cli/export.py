@@ -81,8 +81,20 @@ def register(app: typer.Typer) -> None:
         batch: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 1000,
         validate: Annotated[
             bool,
-            typer.Option(help="Check each event against the OpenLineage schemas first."),
+            typer.Option(
+                help="Review each event first: refuse what lineage cannot use (with "
+                "--strict or the strict_ingest setting, every OpenLineage schema deviation)."
+            ),
         ] = True,
+        strict: Annotated[
+            bool | None,
+            typer.Option(
+                "--strict/--lenient",
+                help="Refuse every event that deviates from the OpenLineage schema (default: "
+                "the strict_ingest setting).",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Import OpenLineage events into the store (events already stored are skipped)."""
         from rich.console import Console
@@ -98,9 +110,10 @@ def register(app: typer.Typer) -> None:
 
         check: Any = None
         if validate:
-            from threadline.spec.validation import EventValidator
+            from threadline.spec.ingest import default_policy
 
-            check = EventValidator().validate
+            # The server's policy: deviations lineage survives are stored, the rest refused.
+            check = default_policy(strict=state.settings(strict_ingest=strict).strict_ingest).admit
         source: IO[bytes]
         if str(file) == "-":
             source, total = sys.stdin.buffer, None

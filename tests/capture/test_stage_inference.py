@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import joblib
+import numpy as np
+import orjson
 import pytest
+import sqlalchemy as sa
+from sklearn.linear_model import LogisticRegression
+from tests.support.capture_session import Captured
 
 from threadline.capture import stage_inference as si
+from threadline.store import schema as s
 
 
 @pytest.mark.parametrize(
@@ -32,6 +41,8 @@ def test_write_kind(
 
 def test_write_stage_by_kind_unless_the_user_set_one() -> None:
     assert si.write_stage("model", None) == "registration"
+    assert si.write_stage("model", None, new_model=True) == "training"
+    assert si.write_stage("model", "registration", new_model=True) == "registration"
     assert si.write_stage("predictions", None) == "scoring"
     assert si.write_stage("evaluation", None) == "evaluation"
     assert si.write_stage("features", None) == "features"
@@ -56,3 +67,34 @@ def test_the_script_stage_is_the_first_by_priority() -> None:
     assert si.script_stage({"features", "registration"}) == "features"
     assert si.script_stage(set()) is None
     assert si.script_stage({"deployment"}) == "deployment"
+
+
+def _job_stages(captured: Captured) -> dict[str, str | None]:
+    captured.finish()
+
+    def query(conn: Any) -> list[Any]:
+        return list(conn.execute(sa.select(s.nodes.c.name, s.nodes.c.facets)))
+
+    stages: dict[str, str | None] = {}
+    for name, facets in captured.store.read(query):
+        stage = orjson.loads(facets).get("threadline_stage")
+        stages[name] = stage["stage"] if stage else None
+    return stages
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_saving_a_model_fitted_here_is_training_and_copying_one_is_registration(
+    captured: Captured,
+) -> None:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 2))
+    model = LogisticRegression().fit(features, (features[:, 0] > 0).astype(int))
+    joblib.dump(model, "model.joblib")  # the output of the fit
+    (captured.folder / "registry").mkdir()
+    joblib.dump(model, "registry/model-v1.joblib")  # the same version put in a registry
+    joblib.dump(joblib.load("model.joblib"), "registry/model-v2.joblib")  # a loaded model
+    stages = _job_stages(captured)
+    assert stages["test/fit:LogisticRegression"] == "training"
+    assert stages["test/write:model.joblib"] == "training"
+    assert stages["test/write:model-v1.joblib"] == "registration"
+    assert stages["test/write:model-v2.joblib"] == "registration"

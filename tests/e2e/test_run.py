@@ -96,7 +96,7 @@ def test_training_script_records_the_true_upstream_of_the_model(
     # Stages are inferred per operation and for the script.
     assert graph.stage("train.py") == "training"
     assert graph.stage("train.py/fit:Pipeline") == "training"
-    assert graph.stage("train.py/write:model.joblib") == "registration"
+    assert graph.stage("train.py/write:model.joblib") == "training"  # the fit's own output
     assert graph.stage("train.py/evaluate:Pipeline") == "evaluation"
     assert graph.stage("train.py/write:unrelated_copy.csv") == "ingestion"
     metrics = graph.facets("evaluation:train.py/evaluation:Pipeline")["threadline_quality"][

@@ -99,6 +99,8 @@ class Recording:
         self.root: RunRecorder | None = None
         self.seen: dict[NodeId, Artifact] = {}
         self.produced: set[NodeId] = set()
+        #: Model versions fitted here that were saved to a file already (a later save copies).
+        self.saved_models: set[NodeId] = set()
         self.stages: set[str] = set()
         self.operations = 0
         self.imprecise = 0
@@ -131,7 +133,7 @@ class Recording:
         if not precise:
             # Only what data of unknown origin may hide: not files whose frames never left
             # the operations the hooks follow (tracking.Flow.contain).
-            sources.update(self.flow.unfollowed(self.seen.values()))
+            sources.update(self.flow.unfollowed(self.seen.values(), objs))
             self.imprecise += 1
         return sources, precise
 
@@ -182,6 +184,16 @@ class Recording:
     def see(self, artifact: Artifact) -> None:
         """``artifact`` is data this process holds: a candidate upstream of what it writes."""
         self.seen.setdefault(artifact.node, artifact)
+
+    def first_save(self, model: Artifact | None) -> bool:
+        """Whether saving ``model`` now is the first save of a version fitted in this process."""
+        if model is None or model.origin != "produced" or model.node.kind != "model":
+            return False
+        with self._lock:
+            if model.node in self.saved_models:
+                return False
+            self.saved_models.add(model.node)
+            return True
 
     def current_stage(self) -> str | None:
         """The stage the user set: of the enclosing ``threadline.run``, or of the session."""

@@ -28,9 +28,8 @@ TRAINING: Final = "training"
 #: The stage of computing metrics, whatever the enclosing run says.
 EVALUATION: Final = "evaluation"
 
-#: The stage of a write, by the kind of artifact written.
+#: The stage of a write, by the kind of artifact written (a model's: :func:`write_stage`).
 _WRITE_STAGES: Final = {
-    "model": "registration",
     "predictions": "scoring",
     "evaluation": "evaluation",
     "features": "features",
@@ -72,9 +71,19 @@ def write_kind(
     return "dataset"
 
 
-def write_stage(kind: str, override: str | None) -> str | None:
-    """The stage of a write of a ``kind`` artifact; None for plain data (see :func:`data_stage`)."""
-    return override or _WRITE_STAGES.get(kind)
+def write_stage(kind: str, override: str | None, *, new_model: bool = False) -> str | None:
+    """The stage of a write of a ``kind`` artifact; None for plain data (see :func:`data_stage`).
+
+    Saving a model is *training* when it is the first save of a model version fitted in the
+    same process (``new_model``): the output of the fit.  Saving any other model version (one
+    loaded from a file, or copied again to another place) is *registration*: putting an
+    existing version where it is kept and served from, as the demo's ``register.py`` does.
+    """
+    if override:
+        return override
+    if kind == "model":
+        return TRAINING if new_model else "registration"
+    return _WRITE_STAGES.get(kind)
 
 
 def data_stage(from_recorded_data: bool) -> str:

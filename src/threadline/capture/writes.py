@@ -115,7 +115,9 @@ class Writes:
             if mapping is not None:
                 facets["threadline_rows"] = mapping
         exact = flow.exact(obj) if model else None
-        stage = stage_inference.write_stage(chosen, recording.current_stage())
+        stage = stage_inference.write_stage(
+            chosen, recording.current_stage(), new_model=recording.first_save(exact)
+        )
         if stage is None:
             files = [s for s in sources if s.origin in ("read", "loaded")]
             stage = stage_inference.data_stage(any(not recording.is_raw(s) for s in files))

@@ -76,7 +76,7 @@ def _walk(estimator: Any, prefix: str, values: dict[str, Any], explicit: set[str
 
 def _defaults(cls: type) -> dict[str, Any]:
     try:
-        parameters = inspect.signature(cls.__init__).parameters
+        parameters = inspect.signature(cls).parameters  # the constructor's
     except (TypeError, ValueError):
         return {}
     return {

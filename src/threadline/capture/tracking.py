@@ -77,7 +77,7 @@ Lineage = frozenset[Artifact]
 
 
 class _Entry:
-    __slots__ = ("columns", "exact", "partial", "ref", "rowlink", "sources")
+    __slots__ = ("by_column", "columns", "exact", "mark", "partial", "ref", "rowlink", "sources")
 
     def __init__(
         self,
@@ -94,8 +94,14 @@ class _Entry:
         self.rowlink = rowlink
         self.columns = columns
         #: Part of the object holds data of unknown origin (``df["p"] = arr.round(2)``): its
-        #: ``sources`` are a lower bound, so its upstream falls back to everything seen.
+        #: ``sources`` are a lower bound, so its upstream falls back to what it may hide.
         self.partial = partial
+        #: For a frame put together side by side from row-aligned parts (``hstack``): each
+        #: column's own sources, so that selecting or dropping columns narrows the lineage.
+        self.by_column: dict[str, Lineage] | None = None
+        #: When partial: the escape clock when its unknown data was last mixed in.  That data
+        #: existed by then, so it can only hide files whose values had escaped before.
+        self.mark = 0
 
 
 class Flow:
@@ -105,8 +111,10 @@ class Flow:
         self._entries: dict[int, _Entry] = {}
         #: Read into frames, and every use of their data followed so far.
         self._contained: set[Artifact] = set()
-        #: Once seen leaving the frames, never contained again (a second read of the file).
-        self._escaped: set[Artifact] = set()
+        #: Once seen leaving the frames, never contained again (a second read of the file):
+        #: the escape clock when it left.
+        self._escaped_at: dict[Artifact, int] = {}
+        self._clock = 0
 
         entries = self._entries
 
@@ -135,6 +143,7 @@ class Flow:
         rowlink: Artifact | None = None,
         columns: tuple[str, ...] = (),
         partial: bool = False,
+        mark: int | None = None,
     ) -> bool:
         """Remember where ``obj`` came from; False when it cannot be weakly referenced."""
         if obj is None:
@@ -144,7 +153,8 @@ class Flow:
         except TypeError:
             return False
         frozen = frozenset(sources)
-        self._entries[id(obj)] = _Entry(ref, frozen, exact, rowlink, columns, partial)
+        entry = self._entries[id(obj)] = _Entry(ref, frozen, exact, rowlink, columns, partial)
+        entry.mark = mark if mark is not None else self._clock
         base = getattr(obj, "base", None) if type(obj).__module__ == "numpy" else None
         if base is not None and type(base).__module__ == "numpy" and id(base) not in self._entries:
             # numpy points every view at the array owning the memory, not at the view it was
@@ -157,7 +167,7 @@ class Flow:
 
     def contain(self, artifacts: Iterable[Artifact]) -> None:
         """``artifacts`` were read into frames whose operations the hooks follow."""
-        self._contained.update(a for a in artifacts if a not in self._escaped)
+        self._contained.update(a for a in artifacts if a not in self._escaped_at)
 
     def holds_contained(self, obj: object) -> bool:
         """Cheap pre-check for :meth:`escape`: does ``obj`` carry a still-contained artifact?"""
@@ -170,13 +180,37 @@ class Flow:
         """User code took ``obj``'s values where no hook follows them (an array, a list)."""
         entry = self._entry(obj) or self._base_entry(obj)
         if entry is not None and self._contained:
-            self._escaped.update(entry.sources)
-            self._contained.difference_update(entry.sources)
+            leaving = self._contained & entry.sources
+            if leaving:
+                for artifact in leaving:
+                    self._escaped_at[artifact] = self._clock
+                self._clock += 1
+                self._contained -= leaving
 
-    def unfollowed(self, artifacts: Iterable[Artifact]) -> set[Artifact]:
-        """Those of ``artifacts`` that data of unknown origin may derive from."""
-        contained = self._contained
-        return {a for a in artifacts if a not in contained}
+    def unfollowed(
+        self, artifacts: Iterable[Artifact], objs: Iterable[object] = ()
+    ) -> set[Artifact]:
+        """Those of ``artifacts`` that the data of unknown origin in ``objs`` may derive from.
+
+        Data of unknown origin may hide any artifact but the files whose values had not left
+        the frames when it was made (for an object of no known origin at all: by now).
+        """
+        mark = -1
+        for obj in objs:
+            entry = self._entry(obj) or self._base_entry(obj)
+            if entry is None:
+                mark = self._clock
+                break
+            if entry.partial:
+                mark = max(mark, entry.mark)
+        if mark < 0:
+            mark = self._clock
+        contained, escaped_at = self._contained, self._escaped_at
+        return {
+            a
+            for a in artifacts
+            if a not in contained and (a not in escaped_at or escaped_at[a] < mark)
+        }
 
     def forget(self, obj: object) -> None:
         entry = self._entry(obj)
@@ -243,6 +277,7 @@ class Flow:
         rowlink: Artifact | None = None
         columns: tuple[str, ...] = ()
         partial = False
+        mark = -1
         first = True
         for parent in parents:
             if parent is result:
@@ -251,12 +286,13 @@ class Flow:
             entry = self._entry(parent) or self._base_entry(parent)
             if entry is not None:
                 sources.update(entry.sources)
-                partial = partial or entry.partial
+                if entry.partial:
+                    partial, mark = True, max(mark, entry.mark)
                 if first and rows_kept and entry.rowlink is not None:
                     rowlink, columns = entry.rowlink, entry.columns
             elif is_data(parent):
                 # Joined with data of unknown origin (``pd.concat([known, built_here])``).
-                partial = True
+                partial, mark = True, self._clock
             first = False
         current = self._entry(result)
         if not sources:
@@ -267,11 +303,59 @@ class Flow:
             settled = partial if operands else current.partial or partial
             if sources <= current.sources and current.partial == settled:
                 return
+            if partial:
+                current.mark = max(mark, current.mark) if current.partial else mark
             current.sources = current.sources | sources
             current.partial = settled
             current.exact = None
+            current.by_column = None
             return
-        self.track(result, sources, rowlink=rowlink, columns=columns, partial=partial)
+        self.track(result, sources, rowlink=rowlink, columns=columns, partial=partial, mark=mark)
+
+    def set_columns(self, obj: object, parts: Iterable[tuple[Iterable[object], object]]) -> None:
+        """``obj`` is its ``parts`` side by side, rows aligned: (column names, part) pairs."""
+        entry = self._entry(obj)
+        if entry is None:
+            return
+        by_column: dict[str, Lineage] = {}
+        for names, part in parts:
+            known = self._entry(part) or self._base_entry(part)
+            if known is None:
+                return  # a part of unknown origin: the whole frame's lineage applies
+            for name in names:
+                by_column[str(name)] = (
+                    known.by_column.get(str(name), known.sources)
+                    if known.by_column
+                    else known.sources
+                )
+        entry.by_column = by_column
+
+    def select_columns(self, result: object, owner: object, names: Iterable[object]) -> bool:
+        """``result`` holds only the columns ``names`` of ``owner``, its rows unchanged.
+
+        True when ``owner`` knows its columns' own sources: ``result`` then derives from
+        those alone (a part stacked beside the frame and dropped again is not upstream).
+        """
+        entry = self._entry(owner)
+        if entry is None or entry.by_column is None or result is None:
+            return False
+        mapping = entry.by_column
+        kept = [str(name) for name in names]
+        if not kept or any(name not in mapping for name in kept):
+            return False
+        sources = frozenset().union(*(mapping[name] for name in kept))
+        if not self.track(
+            result,
+            sources,
+            rowlink=entry.rowlink,
+            columns=entry.columns,
+            partial=entry.partial,
+            mark=entry.mark,
+        ):
+            return False
+        narrowed = self._entries[id(result)]
+        narrowed.by_column = {name: mapping[name] for name in kept}
+        return True
 
     def merge_into(self, target: object, value: object, key: object = None) -> None:
         """``target`` was updated in place with ``value`` (``df[key] = value``)."""
@@ -283,8 +367,10 @@ class Flow:
                 # rather than be dropped from it.
                 current = self._entry(target)
                 if current is not None:
+                    current.mark = self._clock
                     current.partial = True
                     current.exact = None
+                    current.by_column = None
                 else:
                     self.track(target, (), partial=True)
             return
@@ -298,11 +384,19 @@ class Flow:
                 rowlink=link,
                 columns=columns if link else (),
                 partial=entry.partial,
+                mark=entry.mark,
             )
             return
+        if entry.partial:
+            current.mark = max(current.mark, entry.mark) if current.partial else entry.mark
         current.sources = current.sources | entry.sources
         current.partial = current.partial or entry.partial
         current.exact = None
+        if current.by_column is not None:
+            if isinstance(key, str):  # a column replaced or added: it holds the value's data
+                current.by_column[key] = entry.sources
+            else:
+                current.by_column = None
         if link is not None and (current.rowlink is None or link.node.kind == "predictions"):
             current.rowlink, current.columns = link, columns
 

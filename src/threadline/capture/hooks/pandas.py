@@ -327,6 +327,29 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
                 flow.derive(part, found, operands=not called)
         elif found:
             flow.derive(result, found, operands=not called)
+            if kwargs.get("axis") in (1, "columns") and _side_by_side(found):
+                flow.set_columns(result, [(_names(part), part) for part in found])
+
+    def labels(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        # Index methods (``df.index.isin(other["id"])``) answer in arrays, whose operators no
+        # hook follows: what they were given leaves the frames.
+        found, _ = operands(args, kwargs)
+        for value in found:
+            if flow.holds_contained(value):
+                flow.escape(value)
+        if found and not isinstance(result, index_type):
+            flow.derive(result, found, operands=True)
+
+    def selection(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        # ``df[["a", "b"]]``, ``df.drop(columns=…)``: only those columns' own sources remain.
+        if (
+            isinstance(result, generic)
+            and result is not owner
+            and _selects_columns(args, kwargs)
+            and flow.select_columns(result, owner, _names(result))
+        ):
+            return
+        operation(owner, args, kwargs, result)
 
     def set_through_indexer(
         indexer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], _: Any
@@ -356,15 +379,44 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
     indexer: Any = pd.core.indexing._LocationIndexer
     patcher.operation(indexer, "__getitem__", operation)
     patcher.flow(indexer, "__setitem__", set_through_indexer)
+    for name in ("drop", "__getitem__"):
+        patcher.operation(pd.DataFrame, name, selection)
     for cls in (pd.DataFrame, pd.Series, *classes_at(pd, _HELPERS)):
         for name in _public_methods(cls):
             patcher.operation(cls, name, operation)
         patcher.operation(cls, "__getitem__", operation)
     for name in FUNCTIONS:
         patcher.operation_function(pd, name, function)
+    for name in _public_methods(index_type):
+        patcher.operation(index_type, name, labels)
     readers: Any = pd.io.parsers.readers.TextFileReader
     for name in ("__next__", "read", "get_chunk"):
         patcher.flow(readers, name, _derive_from_owner(capture))
+
+
+def _names(part: Any) -> list[Any]:
+    """Column names of a frame, or a series' name as its one column."""
+    columns = getattr(part, "columns", None)
+    return list(columns) if columns is not None else [getattr(part, "name", None)]
+
+
+def _side_by_side(parts: list[Any]) -> bool:
+    """Frames and series with one and the same index: ``concat(axis=1)`` only puts columns
+    side by side (no part adds or drops a row)."""
+    try:
+        first = parts[0].index
+        return all(part.index is first or part.index.equals(first) for part in parts[1:])
+    except AttributeError:
+        return False
+
+
+def _selects_columns(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """The call only picks or drops columns by name (``df[["a"]]``, ``drop(columns=…)``)."""
+    if args:
+        key = args[0]
+        names = key if isinstance(key, list) else [key]
+        return len(args) == 1 and not kwargs and all(isinstance(n, str) for n in names)
+    return "columns" in kwargs and "index" not in kwargs and "labels" not in kwargs
 
 
 def _public_methods(cls: type) -> list[str]:

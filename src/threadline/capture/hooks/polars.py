@@ -114,6 +114,8 @@ _GROUPS: Final = (
     "dataframe.group_by.DynamicGroupBy",
     "lazyframe.group_by.LazyGroupBy",
 )
+#: Methods that, given column names only, keep just those columns of the same rows.
+_SELECTIONS: Final = frozenset({"select", "drop", "__getitem__"})
 #: Results that are parameters or facts, not data.
 _SCALARS: Final = (str, bytes, bool, int, float, type(None))
 
@@ -137,7 +139,14 @@ def _install_flow(capture: Capture, patcher: Patcher, pl: ModuleType) -> None:
             rows = kept or (
                 name == "__getitem__" and isinstance(args[0] if args else None, (str, list))
             )
-            flow.derive(result, parents, rows_kept=rows)
+            if not (
+                name in _SELECTIONS
+                and _names_only(args)
+                and flow.select_columns(result, owner, _names(result))
+            ):
+                flow.derive(result, parents, rows_kept=rows)
+            if name == "hstack" and isinstance(result, pl.DataFrame):
+                flow.set_columns(result, [(_names(part), part) for part in parents])
             if (
                 type(result).__module__.partition(".")[0] in ("numpy", "builtins", "pyarrow")
                 and flow.holds_contained(owner)
@@ -181,8 +190,25 @@ def _install_flow(capture: Capture, patcher: Patcher, pl: ModuleType) -> None:
         items = arg(args, kwargs, 0, "items")
         if isinstance(items, (list, tuple)):
             flow.derive(result, list(items))
+            if kwargs.get("how") == "horizontal":
+                flow.set_columns(result, [(_names(part), part) for part in items])
 
     patcher.function(pl, "concat", "polars.concat", concat)
+
+
+def _names(part: Any) -> list[Any]:
+    """Column names of a frame, or a series' name as its one column (none for a lazy frame,
+    whose names would cost resolving its plan)."""
+    if type(part).__name__ == "LazyFrame":
+        return []
+    columns = getattr(part, "columns", None)
+    return list(columns) if isinstance(columns, list) else [getattr(part, "name", None)]
+
+
+def _names_only(args: tuple[Any, ...]) -> bool:
+    """Columns picked or dropped by name only (``select("a", "b")``, ``drop(["c"])``)."""
+    names = [n for a in args for n in (a if isinstance(a, (list, tuple)) else (a,))]
+    return bool(names) and all(isinstance(n, str) for n in names)
 
 
 hook = HookSpec(name="polars", targets={"polars": _install}, description="polars I/O and frames")

@@ -14,7 +14,15 @@ from threadline.store.sql import SqlStore
 def test_show_a_model_version(store: SqlStore) -> None:
     detail = show(store, "model:file://h/model_b")
     body = detail.to_dict()
-    assert list(body) == ["node", "facets", "runs", "upstream", "downstream", "versions"]
+    assert list(body) == [
+        "node",
+        "facets",
+        "runs",
+        "upstream",
+        "downstream",
+        "versions",
+        "threadline_validation",
+    ]
     assert body["node"]["id"] == "model:file://h/model_b@b3:mb"
     assert body["facets"]["threadline_artifact"] == {"kind": "model"}
     assert body["facets"]["version"] == {"datasetVersion": "b3:mb"}

@@ -17,6 +17,7 @@ from threadline.query.graph import code_version, describe
 from threadline.query.reading import printable, read
 from threadline.query.resolve import resolve
 from threadline.query.result import Node
+from threadline.spec.ingest import default_policy
 from threadline.store import schema as s
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ class VersionDetail:
     """The node's most recent versions, newest first."""
     version_count: int
     """How many versions of the node are recorded."""
+    validation: Sequence[dict[str, Any]] = ()
+    """The events of the runs listed that were accepted with schema deviations, each with its
+    ``threadline_validation`` notes (``path`` and ``message``); see
+    :mod:`threadline.spec.ingest`."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +63,7 @@ class VersionDetail:
             "upstream": self.upstream,
             "downstream": self.downstream,
             "versions": {"count": self.version_count, "recent": list(self.versions)},
+            "threadline_validation": list(self.validation),
         }
 
 
@@ -124,6 +130,33 @@ def _run_entry(row: Any) -> dict[str, Any]:
 # --- show -------------------------------------------------------------------------------------
 
 
+def _noted_events(conn: Connection, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The events of ``run_ids`` that carry ingest notes, in log order."""
+    if not run_ids:
+        return []
+    notes_of = default_policy().notes
+    found: list[dict[str, Any]] = []
+    rows = conn.execute(
+        sa.select(_ev.c.seq, _ev.c.run_id, _ev.c.body)
+        .where(_ev.c.run_id.in_(list(run_ids)))
+        .order_by(_ev.c.seq)
+    )
+    for row in rows:
+        body = orjson.loads(s.as_bytes(row.body))
+        notes = notes_of(body)
+        if notes:
+            found.append(
+                {
+                    "run_id": row.run_id,
+                    "event_type": body.get("eventType"),
+                    "event_time": body.get("eventTime"),
+                    "producer": body.get("producer"),
+                    "notes": [note.to_dict() for note in notes],
+                }
+            )
+    return found
+
+
 def show(store: Store, ref: str, *, as_of: dt.datetime | str | None = None) -> VersionDetail:
     """Everything recorded about one version: facets, runs, neighbour counts, other versions."""
     as_of_us = parse_moment(as_of)
@@ -161,10 +194,11 @@ def show(store: Store, ref: str, *, as_of: dt.datetime | str | None = None) -> V
         recent = conn.execute(
             versions.order_by(_v.c.first_seen_us.desc(), _v.c.id.desc()).limit(VERSIONS_SHOWN)
         ).all()
+        run_entries = [_run_entry(row) for row in conn.execute(runs)]
         return VersionDetail(
             node=node,
             facets={**orjson.loads(node_facets), **orjson.loads(version_facets)},
-            runs=[_run_entry(row) for row in conn.execute(runs)],
+            runs=run_entries,
             upstream=degree(_e.c.dst),
             downstream=degree(_e.c.src),
             versions=[
@@ -177,6 +211,7 @@ def show(store: Store, ref: str, *, as_of: dt.datetime | str | None = None) -> V
                 for row in recent
             ],
             version_count=int(conn.execute(count).scalar_one()),
+            validation=_noted_events(conn, [entry["run_id"] for entry in run_entries]),
         )
 
     return read(store, query)

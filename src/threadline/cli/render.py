@@ -425,6 +425,8 @@ def show_detail(detail: Mapping[str, Any]) -> None:
     if detail["runs"]:
         title = "runs" if node["kind"] == "job" else "runs that wrote it"
         console.print(_runs_table(detail["runs"], title=title))
+    if detail.get("threadline_validation"):
+        console.print(_validation_table(detail["threadline_validation"]))
     versions = detail["versions"]
     if versions["count"] > 1:
         recent = Table(title=f"versions ({versions['count']} recorded, newest first)")
@@ -437,6 +439,22 @@ def show_detail(detail: Mapping[str, Any]) -> None:
                 entry["first_seen"],
             )
         console.print(recent)
+
+
+def _validation_table(events: Iterable[Mapping[str, Any]]) -> Table:
+    """Schema deviations the server accepted on the events of the runs shown."""
+    table = Table(title="accepted with schema deviations (threadline_validation)")
+    for column in ("run", "event", "path", "note"):
+        table.add_column(column, overflow="fold")
+    for event in events:
+        for note in event["notes"]:
+            table.add_row(
+                str(event["run_id"]),
+                str(event.get("event_type") or ""),
+                Text(str(note["path"])),
+                Text(str(note["message"])),
+            )
+    return table
 
 
 def _runs_table(runs: Iterable[Mapping[str, Any]], *, title: str | None = None) -> Table:

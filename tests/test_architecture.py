@@ -128,6 +128,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.search", "threadline.query.search"): COMMAND,
     ("threadline.cli.serve", "threadline.capture.http_sink"): COMMAND,
     ("threadline.cli.serve", "threadline.capture.spool"): COMMAND,
+    ("threadline.cli.serve", "threadline.query.producers"): COMMAND,
     ("threadline.cli.serve", "threadline.server.app"): COMMAND,
     ("threadline.cli.state", "threadline.query.configured"): COMMAND,
     ("threadline.cli.state", "threadline.store"): COMMAND,

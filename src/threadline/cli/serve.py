@@ -1,4 +1,5 @@
-"""``threadline serve`` (the HTTP server) and ``threadline sync`` (replay the capture spool)."""
+"""``threadline serve`` (the HTTP server), ``threadline producers`` (what producers sent it)
+and ``threadline sync`` (replay the capture spool)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from threadline.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``serve`` and ``sync`` to ``app``."""
+    """Add ``serve``, ``producers`` and ``sync`` to ``app``."""
 
     @app.command()
     def serve(
@@ -136,6 +137,33 @@ def register(app: typer.Typer) -> None:
             listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # This process supervises the workers: SIGTERM or Ctrl-C stops them all, none orphaned.
         Multiprocess(config, sockets=[listener]).run()
+
+    @app.command()
+    def producers(
+        json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+    ) -> None:
+        """Stored events per OpenLineage producer, and the schema deviations accepted on them
+        (the notes the server answered with; the same counts as GET
+        /api/v1/threadline/producers)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from threadline.query.producers import producer_counts
+
+        with state.open_any() as store:
+            tally = producer_counts(store)
+        if json:
+            render.print_json(tally.to_dict())
+            return
+        table = Table(title="events per producer")
+        for column in ("producer", "events", "with notes", "most noted paths"):
+            table.add_column(column, overflow="fold")
+        for count in tally.counts():
+            paths = ", ".join(f"{path} ({n})" for path, n in count.paths.most_common(3))
+            table.add_row(
+                count.producer or "(none)", str(count.events), str(count.with_notes), paths
+            )
+        Console().print(table)
 
     @app.command()
     def sync(

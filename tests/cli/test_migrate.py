@@ -28,7 +28,8 @@ from threadline.store import schema as s
 from threadline.store.base import Cursor
 
 FIXTURE = Path(__file__).resolve().parents[1] / "store" / "fixtures" / "rev1.db"
-MIGRATION = "0002_events_identity_by_time"
+MIGRATIONS = ["0002_events_identity_by_time", "0003_open_runs_index"]
+HEAD = str(s.SCHEMA_VERSION)
 
 
 def migrate(*args: str) -> tuple[int, str, str]:
@@ -66,8 +67,8 @@ def test_dry_run_lists_the_pending_migration_and_touches_nothing(rev1: Path) -> 
     code, out, err = migrate("--store", str(rev1), "--dry-run")
     assert code == 0, err
     assert out.splitlines() == [
-        f"sqlite:///{rev1}: schema revision 1 → 2, 1 migration(s) pending",
-        f"  • {MIGRATION}",
+        f"sqlite:///{rev1}: schema revision 1 → {HEAD}, 2 migration(s) pending",
+        *(f"  • {name}" for name in MIGRATIONS),
         "dry run: nothing applied (run without --dry-run to apply)",
     ]
     assert folder_digest(rev1.parent) == before
@@ -82,11 +83,11 @@ def test_migrate_upgrades_in_place_then_is_a_no_op(rev1: Path) -> None:
     code, out, err = migrate("--store", str(rev1))
     assert code == 0, err
     assert out.splitlines() == [
-        f"sqlite:///{rev1}: schema revision 1 → 2",
-        f"  ✓ applied {MIGRATION}",
-        "✓ migrated to revision 2",
+        f"sqlite:///{rev1}: schema revision 1 → {HEAD}",
+        *(f"  ✓ applied {name}" for name in MIGRATIONS),
+        f"✓ migrated to revision {HEAD}",
     ]
-    assert sqlite_state(rev1) == ("2", ["0001_initial", MIGRATION])
+    assert sqlite_state(rev1) == (HEAD, ["0001_initial", *MIGRATIONS])
     with open_store(rev1) as store:
         assert [e.body for e in store.read_after(Cursor(0))] == bodies
         assert store.verify().ok
@@ -96,11 +97,11 @@ def test_migrate_upgrades_in_place_then_is_a_no_op(rev1: Path) -> None:
     result = CliRunner().invoke(app, ["--store", str(rev1), "migrate"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        f"✓ up to date sqlite:///{rev1} is at schema revision 2; nothing to migrate\n"
+        f"✓ up to date sqlite:///{rev1} is at schema revision {HEAD}; nothing to migrate\n"
     )
     # (The store is in WAL mode now: even a read-only look leaves empty -wal/-shm files.)
     assert folder_digest(rev1.parent)["rev1.db"] == before
-    assert sqlite_state(rev1) == ("2", ["0001_initial", MIGRATION])
+    assert sqlite_state(rev1) == (HEAD, ["0001_initial", *MIGRATIONS])
 
 
 def test_json_report(rev1: Path) -> None:
@@ -110,12 +111,12 @@ def test_json_report(rev1: Path) -> None:
         "store": f"sqlite:///{rev1}",
         "from_revision": 1,
         "to_revision": s.SCHEMA_VERSION,
-        "migrations": [MIGRATION],
+        "migrations": MIGRATIONS,
         "dry_run": True,
     }
     code, out, err = migrate("--store", str(rev1), "--json")
     assert code == 0, err
-    assert orjson.loads(out)["migrations"] == [MIGRATION]
+    assert orjson.loads(out)["migrations"] == MIGRATIONS
     assert orjson.loads(out)["dry_run"] is False
     code, out, err = migrate("--store", str(rev1), "--json")
     assert orjson.loads(out)["migrations"] == []
@@ -130,7 +131,7 @@ def test_a_store_from_a_newer_threadline_is_refused_untouched(rev1: Path, dry_ru
     assert code == SchemaTooNew.exit_code == 4
     assert out == ""
     assert err.startswith(
-        "error: store schema revision 99 is newer than this threadline understands (2); "
+        f"error: store schema revision 99 is newer than this threadline understands ({HEAD}); "
         "upgrade threadline"
     )
     assert folder_digest(rev1.parent) == before
@@ -193,18 +194,21 @@ def test_postgres_dry_run_then_migrate_then_no_op() -> None:
         code, out, err = migrate("--store", url, "--dry-run")
         assert code == 0, err
         assert out.splitlines()[1:] == [
-            f"  • {MIGRATION}",
+            *(f"  • {name}" for name in MIGRATIONS),
             "dry run: nothing applied (run without --dry-run to apply)",
         ]
-        assert out.splitlines()[0].endswith(": schema revision 1 → 2, 1 migration(s) pending")
+        assert out.splitlines()[0].endswith(f": schema revision 1 → {HEAD}, 2 migration(s) pending")
         assert pg_state(engine) == rev1_state
 
         code, out, err = migrate("--store", url)
         assert code == 0, err
-        assert out.splitlines()[1:] == [f"  ✓ applied {MIGRATION}", "✓ migrated to revision 2"]
+        assert out.splitlines()[1:] == [
+            *(f"  ✓ applied {name}" for name in MIGRATIONS),
+            f"✓ migrated to revision {HEAD}",
+        ]
         assert pg_state(engine) == (
-            "2",
-            ["0001_initial", MIGRATION],
+            HEAD,
+            ["0001_initial", *MIGRATIONS],
             {"tl_events_pkey", "tl_events_identity"},
         )
         with open_store(url) as store:
@@ -214,7 +218,7 @@ def test_postgres_dry_run_then_migrate_then_no_op() -> None:
         code, out, err = migrate("--store", url)
         assert code == 0, err
         assert out.startswith("✓ up to date ")
-        assert out.endswith(" is at schema revision 2; nothing to migrate\n")
+        assert out.endswith(f" is at schema revision {HEAD}; nothing to migrate\n")
 
 
 @pytest.mark.postgres

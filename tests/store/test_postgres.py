@@ -54,6 +54,7 @@ def test_a_revision_1_store_is_migrated_in_place() -> None:
             assert [m.name for m in select_all(store, s.migrations)] == [
                 "0001_initial",
                 "0002_events_identity_by_time",
+                "0003_open_runs_index",
             ]
             assert store.append_batch([event(1), event(3)]).appended == 1
             assert store.verify().records == 3

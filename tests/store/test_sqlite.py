@@ -115,7 +115,7 @@ def test_a_revision_1_store_is_migrated_in_place(tmp_path: Path) -> None:
     with open_store(db) as store:
         assert store.schema_version() == s.SCHEMA_VERSION
         names = [row.name for row in select_all(store, s.migrations)]
-        assert names == ["0001_initial", "0002_events_identity_by_time"]
+        assert names == ["0001_initial", "0002_events_identity_by_time", "0003_open_runs_index"]
         assert [e.body for e in store.read_after(Cursor(0))] == bodies
         assert store.verify().ok
         # The stored events are still recognized, and new ones chain on.

@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any, Final
 
-from threadline.model.events import PRODUCER
+from threadline.model.events import PRODUCER, SCHEMA_URL
 
 _ERROR_FACET_SCHEMA: Final = (
     "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
@@ -91,7 +91,7 @@ class RunEnds:
             self._completed_roots.clear()
         if not left_open and not completed:
             return []
-        stamp = _now()
+        stamp = now_stamp()
         how = describe_status(status)
         ends = [
             _end(
@@ -112,28 +112,62 @@ def _end(
 ) -> dict[str, Any]:
     """An end event for the run ``opened`` (its job and parent, no inputs or outputs)."""
     run = opened["run"]
+    termination: dict[str, Any] = {}
+    if status < 0:
+        termination["signal"] = describe_status(status).rsplit(" ", 1)[-1]
+    else:
+        termination["exitCode"] = status
+    job = opened.get("job") or {}
+    return end_event(
+        run["runId"],
+        (str(job.get("namespace")), str(job.get("name"))),
+        kind,
+        stamp,
+        message,
+        termination=termination,
+        parent=(run.get("facets") or {}).get("parent"),
+    )
+
+
+def end_event(
+    run_id: str,
+    job: tuple[str, str],
+    kind: str,
+    stamp: str,
+    message: str,
+    *,
+    termination: dict[str, Any],
+    parent: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A FAIL or ABORT event for a run its own process could not end, saying why."""
     facets: dict[str, Any] = {}
-    if "parent" in (run.get("facets") or {}):
-        facets["parent"] = run["facets"]["parent"]
+    if parent is not None:
+        facets["parent"] = parent
     facets["errorMessage"] = {
         "_producer": PRODUCER,
         "_schemaURL": _ERROR_FACET_SCHEMA,
         "message": message,
         "programmingLanguage": "python",
     }
-    termination: dict[str, Any] = {"_producer": PRODUCER, "_schemaURL": _TERMINATION_SCHEMA}
-    if status < 0:
-        termination["signal"] = describe_status(status).rsplit(" ", 1)[-1]
-    else:
-        termination["exitCode"] = status
-    facets["threadline_termination"] = termination
-    end = {key: value for key, value in opened.items() if key not in ("inputs", "outputs", "run")}
-    return {**end, "eventType": kind, "eventTime": stamp, "run": {**run, "facets": facets}}
+    facets["threadline_termination"] = {
+        "_producer": PRODUCER,
+        "_schemaURL": _TERMINATION_SCHEMA,
+        **termination,
+    }
+    return {
+        "eventType": kind,
+        "eventTime": stamp,
+        "run": {"runId": run_id, "facets": facets},
+        "job": {"namespace": job[0], "name": job[1]},
+        "producer": PRODUCER,
+        "schemaURL": SCHEMA_URL,
+    }
 
 
-def _now() -> str:
+def now_stamp() -> str:
+    """Now, as event times are written (microseconds, UTC)."""
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
 
 
-__all__ = ["RunEnds", "describe_status"]
+__all__ = ["RunEnds", "describe_status", "end_event", "now_stamp"]

@@ -27,6 +27,8 @@ from typing import Any, Final
 
 import orjson
 
+from threadline.capture.abandoned import abandoned_run_ends
+from threadline.capture.boundary import report
 from threadline.capture.emitter import Sink, StoreSink, emit_each
 from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
 from threadline.capture.journal import Journal
@@ -38,6 +40,7 @@ from threadline.config import Settings, current, with_overrides
 from threadline.errors import CaptureError, InvalidEvent
 from threadline.model.ids import NodeId
 from threadline.store import open_store
+from threadline.store.base import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class Destination:
     recorded: Recorded
     #: Makes every written batch durable (None: each batch is durable once written).
     sync: Callable[[], None] | None
+    #: The store itself when the lineage goes to one (None: it goes to a server).
+    store: Store | None = None
 
 
 def open_destination(settings: Settings) -> Destination:
@@ -60,7 +65,7 @@ def open_destination(settings: Settings) -> Destination:
         sink = HttpSink(settings.url, spool_dir=DEFAULT_SPOOL.resolve())
         return Destination(sink, HttpRecorded(sink), None)
     opened = open_store(settings.store_url)
-    return Destination(StoreSink(opened), StoreRecorded(opened), opened.sync)
+    return Destination(StoreSink(opened), StoreRecorded(opened), opened.sync, opened)
 
 
 #: How long closing the destination may take (an HTTP sink's last replay of its spool).
@@ -136,6 +141,7 @@ class Supervisor:
 
     def _write_loop(self) -> None:
         self._open()
+        self._close_abandoned_runs()
         while True:
             item = self._queue.get()
             if item is None:
@@ -147,6 +153,20 @@ class Supervisor:
             elif ack is not None:
                 ack.ok = ok
                 ack.done.set()
+
+    def _close_abandoned_runs(self) -> None:
+        """End the runs on this host whose process died with nobody to end them
+        (:mod:`threadline.capture.abandoned`): this supervisor is the next writer."""
+        store = self._destination.store if self._destination is not None else None
+        if store is None:
+            return
+        try:
+            ends = abandoned_run_ends(store)
+        except Exception as exc:  # a check, never a reason to lose the command's lineage
+            report("threadline run", exc)
+            return
+        if ends:
+            self._append(ends, durable=False)
 
     def _accept(self) -> None:
         while not self._closing:

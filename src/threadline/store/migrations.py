@@ -80,9 +80,16 @@ def _events_identity_by_time(conn: Connection) -> None:
     conn.exec_driver_sql(f"DROP TABLE {old}")
 
 
+def _open_runs_index(conn: Connection) -> None:
+    """Revision 3: a partial index of the runs not ended yet (:data:`schema.OPEN_RUN`)."""
+    index = next(i for i in s.runs.indexes if i.name == "tl_runs_open")
+    index.create(conn, checkfirst=True)
+
+
 #: (revision it upgrades *to*, name, function).  Revision 1 is the initial schema.
 MIGRATIONS: Final[list[Migration]] = [
     (2, "0002_events_identity_by_time", _events_identity_by_time),
+    (3, "0003_open_runs_index", _open_runs_index),
 ]
 
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 #: Bump with a migration in :mod:`threadline.store.migrations`.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 metadata = sa.MetaData()
 
@@ -122,6 +122,10 @@ runs = sa.Table(
 )
 sa.Index("tl_runs_execution", runs.c.execution_id)
 sa.Index("tl_runs_job", runs.c.job_node_id, runs.c.started_us)
+#: The runs not ended yet (START, RUNNING or unknown: rank below COMPLETE/FAIL/ABORT's 3), a
+#: few rows however large the store, for finding runs whose process died (revision 3).
+OPEN_RUN: Final = runs.c.state_rank < 3
+sa.Index("tl_runs_open", runs.c.state_rank, sqlite_where=OPEN_RUN, postgresql_where=OPEN_RUN)
 
 checkpoints = sa.Table(
     "tl_checkpoints",

@@ -84,7 +84,17 @@ def lineage_problems(body: Any) -> list[Problem]:
     the event can be recorded."""
     if not isinstance(body, dict):
         return [Problem("$", f"an event must be a JSON object, not {json_type(body)}")]
-    found: list[Problem] = []
+    if not ("run" in body or "dataset" in body or "job" in body):
+        found = [
+            Problem(
+                "$",
+                "an OpenLineage event needs 'run' (RunEvent), 'job' (JobEvent) "
+                "or 'dataset' (DatasetEvent)",
+            )
+        ]
+        _event_time(body, found)
+        return found
+    found = []
     _event_time(body, found)
     if "run" in body:
         run = _object(body, ("run",), found)
@@ -95,17 +105,9 @@ def lineage_problems(body: Any) -> list[Problem]:
         _dataset_lists(body, found)
     elif "dataset" in body:
         _named(body, ("dataset",), found)
-    elif "job" in body:
+    else:
         _named(body, ("job",), found)
         _dataset_lists(body, found)
-    else:
-        found.append(
-            Problem(
-                "$",
-                "an OpenLineage event needs 'run' (RunEvent), 'job' (JobEvent) "
-                "or 'dataset' (DatasetEvent)",
-            )
-        )
     return found
 
 
@@ -149,7 +151,7 @@ def _text(
     value = holder[key]
     if not isinstance(value, str):
         found.append(_problem(path, f"must be a string, not {json_type(value)}"))
-    elif not value.strip():
+    elif not value:
         found.append(_problem(path, "must not be empty"))
     elif limit is not None and len(value) > limit:
         found.append(_problem(path, f"is {len(value)} characters long, over the limit of {limit}"))
@@ -161,6 +163,11 @@ def _named(holder: dict[str, Any], path: Path, found: list[Problem]) -> None:
     if value is not None:
         _text(value, (*path, "namespace"), found)
         _text(value, (*path, "name"), found)
+
+
+def _named_well(item: dict[str, Any]) -> bool:
+    namespace, name = item.get("namespace"), item.get("name")
+    return type(namespace) is str and type(name) is str and bool(namespace) and bool(name)
 
 
 def _event_type(body: dict[str, Any], found: list[Problem]) -> None:
@@ -180,6 +187,8 @@ def _dataset_lists(body: dict[str, Any], found: list[Problem]) -> None:
             found.append(_problem((side,), f"must be an array, not {json_type(items)}"))
             continue
         for index, item in enumerate(items):
+            if type(item) is dict and _named_well(item):
+                continue  # the common case, without building paths
             if not isinstance(item, dict):
                 found.append(_problem((side, index), f"must be an object, not {json_type(item)}"))
                 continue
@@ -247,7 +256,7 @@ class IngestPolicy:
             return Review(refused[:MAX_REFUSALS], [])
         if self.strict:
             return Review([], time_notes(body))
-        return Review([], self.notes(body))
+        return Review([], self.notes(body, raw=raw))
 
     def admit(self, body: Any, *, raw: bytes | None = None, where: str = "") -> list[Problem]:
         """The notes of an accepted event; :class:`~threadline.errors.InvalidEvent` naming
@@ -258,11 +267,12 @@ class IngestPolicy:
             raise refusal(review.refused, where, strict=self.strict)
         return review.notes
 
-    def notes(self, body: Any) -> list[Problem]:
-        """The notes of a stored event (what :meth:`review` found when it was accepted)."""
+    def notes(self, body: Any, *, raw: bytes | None = None) -> list[Problem]:
+        """The notes of a stored event (what :meth:`review` found when it was accepted);
+        ``raw`` as in :meth:`review`."""
         if not isinstance(body, dict):
             return []
-        return [*time_notes(body), *self.validator.problems(body, None)][:MAX_NOTES]
+        return [*time_notes(body), *self.validator.problems(body, None, raw=raw)][:MAX_NOTES]
 
     def trusted_view(self, body: dict[str, Any]) -> dict[str, Any]:
         """``body`` without the facets that break their own schema (the same object when

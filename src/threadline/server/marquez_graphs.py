@@ -19,12 +19,13 @@ The queries are :func:`threadline.query.catalog.column_lineage` and
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
 
 from threadline.errors import NotFound
 from threadline.query import catalog
+from threadline.server.errors import ERROR_SCHEMA
 from threadline.server.marquez_graph_json import (
     column_lineage_json,
     field_node_id,
@@ -35,8 +36,20 @@ from threadline.server.marquez_params import Depth, store_of
 
 router = APIRouter(tags=["Marquez"])
 
+#: The node or run asked about is not recorded.
+_NOT_FOUND: Final[dict[int | str, dict[str, Any]]] = {
+    404: {
+        "description": "Not recorded (canonical error body)",
+        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+    }
+}
 
-@router.get("/api/v1/column-lineage", summary="Column lineage around a dataset, column or job")
+
+@router.get(
+    "/api/v1/column-lineage",
+    summary="Column lineage around a dataset, column or job",
+    responses=_NOT_FOUND,
+)
 def get_column_lineage(
     request: Request,
     node_id: Annotated[
@@ -71,7 +84,9 @@ def get_column_lineage(
     return column_lineage_json(graph)
 
 
-@router.get("/api/v1/runlineage/upstream", summary="The runs upstream of a run")
+@router.get(
+    "/api/v1/runlineage/upstream", summary="The runs upstream of a run", responses=_NOT_FOUND
+)
 def get_upstream_runs(
     request: Request,
     run_id: Annotated[str, Query(alias="runId", description="The run to start from")],

@@ -128,7 +128,10 @@ _DATASET_TAG: Final = "/api/v1/namespaces/{namespace}/datasets/{dataset}/tags/{t
 _FIELD_TAG: Final = "/api/v1/namespaces/{namespace}/datasets/{dataset}/fields/{field}/tags/{tag}"
 
 
-@router.api_route(_DATASET_TAG, methods=["POST", "PUT"], summary="Tag a dataset")
+# POST is Marquez's (and its clients'); PUT is accepted too.  One route per method, so each
+# has its own OpenAPI operation.
+@router.put(_DATASET_TAG, summary="Tag a dataset")
+@router.post(_DATASET_TAG, summary="Tag a dataset")
 async def add_dataset_tag(
     request: Request, namespace: NamespacePath, dataset: NamePath, tag: TagPath
 ) -> dict[str, Any]:
@@ -142,7 +145,8 @@ async def remove_dataset_tag(
     return await _change(request, segment(namespace), segment(dataset), _tag(tag), None, add=False)
 
 
-@router.api_route(_FIELD_TAG, methods=["POST", "PUT"], summary="Tag a column of a dataset")
+@router.put(_FIELD_TAG, summary="Tag a column of a dataset")
+@router.post(_FIELD_TAG, summary="Tag a column of a dataset")
 async def add_field_tag(
     request: Request, namespace: NamespacePath, dataset: NamePath, field: FieldPath, tag: TagPath
 ) -> dict[str, Any]:

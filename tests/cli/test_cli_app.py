@@ -224,3 +224,56 @@ def test_a_missing_store_is_exit_4_as_documented(tmp_path: Path, args: list[str]
     assert result.stderr.startswith(f"error: no store at {missing}")
     assert result.stderr.count("\n") == 1
     assert not missing.parent.exists()
+
+
+def one_line_error(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run ``python -m threadline ARGS``; the exit code and the one stderr line it printed."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "threadline", *args],
+        cwd=cwd,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: "), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("store", "says"),
+    [
+        pytest.param("notes.txt", "is not an SQLite database", id="not-a-store"),
+        pytest.param("foo://x/y", "no store backend for scheme 'foo'", id="bad-scheme"),
+        # Nothing listens on port 1: PostgreSQL is down.
+        pytest.param(
+            "postgresql+psycopg://postgres@127.0.0.1:1/db", "Connection refused", id="pg-down"
+        ),
+        # /proc takes no new files, even from root: a folder the store cannot be written in.
+        pytest.param("/proc/lineage.db", "unable to open database file", id="read-only"),
+    ],
+)
+def test_serve_on_an_unusable_store_is_one_line_and_exit_4(
+    tmp_path: Path, store: str, says: str
+) -> None:
+    (tmp_path / "notes.txt").write_text("not sqlite at all, just some text")
+    code, err = one_line_error(["serve", "--store", store, "--port", "0"], tmp_path)
+    assert code == StoreUnavailable.exit_code == 4
+    assert says in err
+
+
+def test_import_of_a_missing_file_and_export_into_a_missing_folder(tmp_path: Path) -> None:
+    threadline_store(tmp_path)
+    code, err = one_line_error(["import", "missing.ndjson"], tmp_path)
+    assert code == UsageError.exit_code
+    assert err == "error: cannot read missing.ndjson: No such file or directory\n"
+    target = tmp_path / "no" / "such" / "folder" / "out.ndjson"
+    for fmt in ("openlineage", "dot"):
+        code, err = one_line_error(["export", "--format", fmt, "-o", str(target)], tmp_path)
+        assert code == UsageError.exit_code
+        assert err == f"error: cannot write {target}: there is no folder {target.parent}\n"
+    assert not (tmp_path / "no").exists()

@@ -10,6 +10,7 @@ from typing import IO, Annotated, Any
 import typer
 
 from threadline.cli import render, state
+from threadline.errors import UsageError
 
 
 class Format(StrEnum):
@@ -47,6 +48,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export lineage: the log as OpenLineage NDJSON (re-importable), or the graph as W3C
         PROV (PROV-JSON, PROV-O Turtle) or Graphviz dot."""
+        if output is not None and not output.parent.is_dir():
+            # Said before the export runs, however long that would take.
+            raise UsageError(f"cannot write {output}: there is no folder {output.parent}")
         with state.open_existing() as store:
             if format is Format.openlineage:
                 from threadline.export.openlineage import export_events
@@ -118,7 +122,10 @@ def register(app: typer.Typer) -> None:
         if str(file) == "-":
             source, total = sys.stdin.buffer, None
         else:
-            source, total = file.open("rb"), file.stat().st_size
+            try:
+                source, total = file.open("rb"), file.stat().st_size
+            except OSError as exc:
+                raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
         try:
             with (
                 state.open_any() as store,
@@ -154,7 +161,10 @@ class _sink:
     def __enter__(self) -> IO[bytes]:
         if self.path is None:
             return sys.stdout.buffer
-        self.handle = self.path.open("wb")
+        try:
+            self.handle = self.path.open("wb")
+        except OSError as exc:
+            raise UsageError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         return self.handle
 
     def __exit__(self, *exc: object) -> None:

@@ -93,6 +93,10 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             strict_ingest=strict,
         )
+        # Open the store here first: an unusable one (not a store, an unknown scheme, a server
+        # that is down, a folder it cannot write) is one line and exit 4, not a traceback from
+        # inside uvicorn's startup.
+        state.open_any(settings.store_url).close()
         if settings.workers == 1:
             api = create_app(settings)
             tune_gc_for_serving()

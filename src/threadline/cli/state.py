@@ -35,7 +35,8 @@ def open_existing(target: str | None = None) -> SqlStore:
     return open_recorded(store_url(target))
 
 
-def open_any() -> SqlStore:
+def open_any(target: str | None = None) -> SqlStore:
+    """The store for write commands (``target``, else the global choice), created if new."""
     from threadline.store import open_store
 
-    return open_store(store_url())
+    return open_store(store_url(target))

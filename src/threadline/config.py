@@ -71,6 +71,11 @@ class Settings:
     strict_ingest: bool = False
     group_commit_events: int = 5_000
     stream_poll_seconds: float = 0.15
+    stream_max_connections: int = 1_000
+    stream_max_per_client: int = 100
+    stream_read_threads: int = 2
+    publish: str | None = None
+    publish_subject: str = "threadline.events"
     host: str = "127.0.0.1"
     port: int = 8765
     workers: int = 1
@@ -204,6 +209,38 @@ def _server_url(text: str) -> str:
     return url.rstrip("/")
 
 
+def _broker_url(text: str) -> str:
+    url = text.strip()
+    parsed = urllib.parse.urlsplit(url)
+    try:
+        valid = parsed.scheme in ("nats", "tls") and bool(parsed.hostname) and parsed.port != 0
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValueError(f"{text!r} is not a NATS URL (e.g. nats://127.0.0.1:4222)")
+    return url
+
+
+def _broker_url_check(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        _broker_url(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+#: A NATS subject: dot-separated tokens without spaces or wildcards.
+_SUBJECT_RE: Final = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+
+def _subject(value: Any) -> str | None:
+    if _SUBJECT_RE.match(value):
+        return None
+    return "a subject is dot-separated words of letters, digits, _ and - (no wildcards)"
+
+
 SETTINGS: Final = (
     Setting("store", f"Store path or URL (default {DEFAULT_STORE}).", str),
     Setting(
@@ -243,6 +280,38 @@ SETTINGS: Final = (
         "Server: how often the change stream polls for other processes' commits.",
         float,
         _fraction_of_a_second,
+    ),
+    Setting(
+        "stream_max_connections",
+        "Server: most change streams open at once (503 with Retry-After above).",
+        int,
+        _positive,
+    ),
+    Setting(
+        "stream_max_per_client",
+        "Server: most change streams open at once from one client address (503 above).",
+        int,
+        _positive,
+    ),
+    Setting(
+        "stream_read_threads",
+        "Server: threads reading the store for change streams, apart from ingest's, so "
+        "streams replaying old cursors cannot starve ingest.",
+        int,
+        _positive,
+    ),
+    Setting(
+        "publish",
+        "Server: also publish the change stream to this NATS JetStream server "
+        "(nats://host:4222; message id = the log's sequence number).",
+        _broker_url,
+        _broker_url_check,
+    ),
+    Setting(
+        "publish_subject",
+        "Server: the NATS subject the change stream is published on.",
+        str,
+        _subject,
     ),
     Setting("host", "Server: address to listen on.", str),
     Setting("port", "Server: port to listen on.", int, _port),

@@ -4,13 +4,13 @@ The region lookup only feeds a printed report (and a report file); the holiday c
 and only its length printed."""
 
 import json
-from pathlib import Path
 import sys
+from pathlib import Path
 
 import pandas as pd
 
 prefix = sys.argv[1] if len(sys.argv) > 1 else ""  # "" (training) or "new_" (scoring)
-settings = json.load(open("settings.json"))
+settings = json.loads(Path("settings.json").read_text())
 customers = pd.read_csv(f"raw/{prefix}customers.csv")
 usage = pd.read_csv(f"raw/{prefix}usage.csv")
 regions = pd.read_csv("raw/regions.csv")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ["tenure_months", "monthly_fee", "minutes", "calls", "dropped", "fee_per_minute"]
-settings = json.load(open("settings.json"))
+settings = json.loads(Path("settings.json").read_text())
 batch = pd.read_parquet("features/new_customers.parquet")
 regions = pd.read_csv("raw/regions.csv")
 model = joblib.load("models/churn.joblib")

@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 COLUMNS = ["tenure_months", "monthly_fee", "minutes", "calls", "dropped", "fee_per_minute"]
-settings = json.load(open("settings.json"))
+settings = json.loads(Path("settings.json").read_text())
 frame = pd.read_parquet("features/train_customers.parquet")
 regions = pd.read_csv("raw/regions.csv")
 print(f"training on {len(frame)} customers in {regions['region_name'].nunique()} regions")

@@ -19,9 +19,9 @@ pd.DataFrame(
         "country": rng.choice(["FR", "DE", "ES", "US"], count),
     }
 ).to_csv("raw/transactions.csv", index=False)
-pd.DataFrame(
-    {"merchant_id": np.arange(40), "risk_score": rng.random(40).round(3)}
-).to_csv("raw/merchants.csv", index=False)
+pd.DataFrame({"merchant_id": np.arange(40), "risk_score": rng.random(40).round(3)}).to_csv(
+    "raw/merchants.csv", index=False
+)
 pd.DataFrame(
     {"account_id": np.arange(accounts), "fraud": (rng.random(accounts) < 0.1).astype(int)}
 ).to_csv("raw/labels.csv", index=False)

@@ -143,6 +143,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "starlette": "server",
     "uvicorn": "server",
     "psycopg": "postgres",
+    "nats": "nats",
     "numpy": "pandas",
     "pandas": "pandas",
     "pyarrow": "pandas",

@@ -112,6 +112,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.capture", "threadline.capture.api"): COMMAND,
     ("threadline.cli.capture", "threadline.capture.emitter"): COMMAND,
     ("threadline.cli.capture", "threadline.capture.http_sink"): COMMAND,
+    ("threadline.cli.capture", "threadline.query.resolve"): COMMAND,
     ("threadline.cli.capture", "threadline.store"): COMMAND,
     ("threadline.cli.catalog", "threadline.query.catalog"): COMMAND,
     ("threadline.cli.export", "threadline.export.dot"): COMMAND,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import signal
 import sqlite3
 import subprocess
@@ -160,7 +161,8 @@ def test_step_infers_inputs_outputs_params_and_parent(store: SqlStore, tmp_path:
 
 
 def test_deploy_links_model_deployment_and_scoring(store: SqlStore, tmp_path: Path) -> None:
-    model = write(tmp_path / "model.bin", "weights")
+    model = tmp_path / "model.pkl"
+    model.write_bytes(pickle.dumps({"weights": [0.5, 1.5]}))
     dep = threadline.deploy(model, endpoint="churn", environment="staging")
     again = threadline.deploy(model, endpoint="churn", environment="staging")
     assert dep == again
@@ -174,6 +176,26 @@ def test_deploy_links_model_deployment_and_scoring(store: SqlStore, tmp_path: Pa
     model_id = file_dataset(model, "model")
     assert isinstance(model_id, NodeId)
     assert verify_chain(store.iter_chain()).ok
+
+
+def test_deploy_refuses_what_is_not_a_model(store: SqlStore, tmp_path: Path) -> None:
+    raw = write(tmp_path / "raw.csv", "a,b\n1,2\n")
+    with pytest.raises(UsageError, match=r"raw\.csv is not a saved model"):
+        threadline.deploy(raw, endpoint="churn")
+    with pytest.raises(UsageError, match=r"is not a model \(its kind is dataset\)"):
+        threadline.deploy(str(file_dataset(raw)), endpoint="churn")
+    with pytest.raises(UsageError, match=r"is not a model \(its kind is features\)"):
+        threadline.deploy(NodeId("features", "threadline://p", "f", "b3:aa"), endpoint="churn")
+    with pytest.raises(UsageError, match="type list: it is not a model"):
+        threadline.deploy([1, 2], endpoint="churn")
+    threadline.flush()
+    assert store.counts()["runs"] == 0  # nothing was recorded
+    # A model recorded in any format is deployed by its id.
+    weights = write(tmp_path / "model.bin", "weights")
+    with threadline.run("train") as r:
+        model = r.wrote(weights, kind="model")
+    deployment = threadline.deploy(str(model), endpoint="churn")
+    assert deployment.kind == "deployment"
 
 
 SIGKILL_SCRIPT = textwrap.dedent(

@@ -33,6 +33,7 @@ from threadline.capture.boundary import capture_boundary, report
 from threadline.capture.context import current_run
 from threadline.capture.emitter import Emitter, get_emitter
 from threadline.capture.introspection import frame_schema
+from threadline.capture.model_files import FORMATS, model_format
 from threadline.capture.parameters import explicit_keys
 from threadline.capture.project import Project, identify
 from threadline.config import current as current_settings
@@ -451,6 +452,7 @@ def deploy(
     """
     if not endpoint:
         raise UsageError("deploy needs an endpoint name")
+    _check_deployable(model)
     with run(
         f"deploy/{environment}/{endpoint}", stage="deployment", reason=reason, namespace=namespace
     ) as recorder:
@@ -468,6 +470,28 @@ def deploy(
             facets={"threadline_deployment": f.deployment(endpoint, environment, now_iso(), None)},
         )
     return deployment
+
+
+def _check_deployable(model: Ref) -> None:
+    """Refuse what is not a model: an id of another kind, a file in no model format, an
+    object that cannot predict (a deployment would relabel it as a model)."""
+    if isinstance(model, NodeId) or (isinstance(model, str) and _looks_like_id(model)):
+        node = model if isinstance(model, NodeId) else NodeId.parse(model)
+        if node.kind != "model":
+            raise UsageError(
+                f"{model} is not a model (its kind is {node.kind}): deploy takes a model version"
+            )
+    elif isinstance(model, (str, os.PathLike)):
+        path = Path(os.fspath(model))
+        if path.exists() and model_format(path) is None:
+            raise UsageError(
+                f"{path} is not a saved model ({', '.join(FORMATS)}) nor a recorded model "
+                "version: deploy a model file, or a recorded model by its id (model:…)"
+            )
+    elif not _is_model(model):
+        raise UsageError(
+            f"cannot deploy an object of type {type(model).__qualname__}: it is not a model"
+        )
 
 
 def current() -> RunRecorder | None:

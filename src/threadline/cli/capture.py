@@ -17,7 +17,7 @@ import typer
 
 from threadline.capture import launch
 from threadline.cli import state
-from threadline.errors import ThreadlineError
+from threadline.errors import NotFound, ThreadlineError, UsageError
 
 
 def _run_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -39,6 +39,29 @@ def _run_options(command: Callable[..., None]) -> Callable[..., None]:
         )
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     return command
+
+
+def _recorded_model(ref: str) -> str:
+    """The recorded model version ``ref`` names (its printable id), or ``ref`` itself when the
+    store knows nothing of it (then only a saved model file is accepted, by the format).
+
+    Raises :class:`~threadline.errors.UsageError` when ``ref`` is recorded as something else:
+    deploying ``raw.csv`` must not relabel a dataset as a model."""
+    from threadline.query.resolve import resolve_ref
+
+    store = state.open_any()
+    try:
+        vertex = resolve_ref(store, ref)
+    except NotFound:
+        return ref
+    finally:
+        store.close()
+    if vertex.kind != "model":
+        raise UsageError(
+            f"{ref} is recorded with kind {vertex.kind}, not model: "
+            "threadline deploy takes a model version or a saved model file"
+        )
+    return str(vertex)
 
 
 def register(app: typer.Typer) -> None:
@@ -90,17 +113,22 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--reason", help="Why this deployment happens.")
         ] = None,
     ) -> None:
-        """Record that MODEL now serves at --endpoint in --env; prints the deployment id."""
+        """Record that MODEL now serves at --endpoint in --env; prints the deployment id.
+
+        MODEL is a recorded model version (its id, or the path of its file) or a saved model
+        file (pickle, joblib, skops, an MLflow model folder); anything else is refused.
+        """
         from threadline.capture.api import deploy as record_deploy
         from threadline.capture.emitter import Emitter, StoreSink, set_emitter, shutdown
 
         store = state.STORE
         try:
+            target = model if state.settings().url else _recorded_model(model)
             if store is not None:
                 from threadline.store import open_store
 
                 set_emitter(Emitter(StoreSink(open_store(store))))
-            node = record_deploy(model, endpoint=endpoint, environment=env, reason=reason)
+            node = record_deploy(target, endpoint=endpoint, environment=env, reason=reason)
         except ThreadlineError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(exc.exit_code) from exc

@@ -96,6 +96,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.capture.hooks.mlflow", "threadline.fingerprint"): CHILD,
     ("threadline.capture.launch", "threadline.capture.http_sink"): LAUNCHER,
     ("threadline.capture.launch", "threadline.capture.supervisor"): LAUNCHER,
+    ("threadline.capture.launch", "threadline.config"): LAUNCHER,
     ("threadline.capture.launch", "threadline.errors"): LAUNCHER,
     ("threadline.capture.launch", "threadline.model.stages"): LAUNCHER,
     ("threadline.capture.recorded", "threadline.query.recorded"): (

@@ -23,6 +23,7 @@ from threadline.errors import UsageError
             ({"job": "j", "stage": "training"}, ["python", "t.py", "--store", "s"]),
         ),
         (["--store", "x.db", "make", "all"], ({"store": "x.db"}, ["make", "all"])),
+        (["--namespace=churn", "python"], ({"namespace": "churn"}, ["python"])),
         (["--help"], None),
         (["--verbose", "python"], None),
         (["--job"], None),
@@ -43,6 +44,8 @@ def test_a_command_that_cannot_start_leaves_nothing_behind(
         launch.run(["no-such-program-tl"], store=str(tmp_path / "s.db"))
     with pytest.raises(UsageError, match="unknown stage 'launch'"):
         launch.run(["true"], stage="launch")
+    with pytest.raises(UsageError, match="namespace = 'acme/churn': a namespace is one word"):
+        launch.run(["true"], namespace="acme/churn")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -85,6 +88,11 @@ def test_child_environment_is_the_child_only(monkeypatch: pytest.MonkeyPatch) ->
     )
     assert inherited["THREADLINE_STORE"] == "/mine.db"
     assert launch.JOB_ENV not in inherited
+    assert launch.NAMESPACE_SETTING_ENV not in inherited
+    named = launch.child_environment(
+        {}, socket_path="/s", job=None, stage=None, reason=None, store=None, namespace="churn"
+    )
+    assert named[launch.NAMESPACE_SETTING_ENV] == "churn"
     assert (Path(launch.SITE_DIR) / "sitecustomize.py").is_file()
     assert sorted(p.name for p in Path(launch.SITE_DIR).iterdir() if p.suffix == ".py") == [
         "sitecustomize.py"

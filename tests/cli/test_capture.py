@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tests.support.runner import Project as Folder
 from typer.testing import CliRunner
 
 from threadline.capture import launch
@@ -17,10 +19,30 @@ from threadline.store import open_store
 
 
 def test_run_help_lists_every_option_the_launcher_accepts() -> None:
-    result = CliRunner().invoke(app, ["run", "--help"])
+    result = CliRunner().invoke(app, ["run", "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
+    usage = result.output.splitlines()[0]
+    assert usage.endswith("run [OPTIONS] [--] COMMAND [ARGS]..."), usage  # the command, too
     for name, metavar, _ in launch.RUN_OPTIONS:
         assert f"{name} {metavar}" in result.output
+    # ...and no option the launcher would refuse: each listed one parses, in both spellings.
+    listed = re.findall(r"^\s+(--[a-z-]+) ([A-Z|]+)\s", result.output, flags=re.MULTILINE)
+    assert {name for name, _ in listed} == {name for name, _, _ in launch.RUN_OPTIONS}
+    for name, _ in listed:
+        key = name[2:]
+        assert launch.parse_run_args([name, "v", "python"]) == ({key: "v"}, ["python"])
+        assert launch.parse_run_args([f"{name}=v", "python"]) == ({key: "v"}, ["python"])
+
+
+def test_run_namespace_names_the_jobs(tmp_path: Path) -> None:
+    folder = Folder(root=tmp_path.resolve(), db=tmp_path / "lineage.db")
+    folder.write("job.py", "import threadline\nwith threadline.run('step'):\n    pass\n")
+    folder.python("job.py", options=("--namespace", "churn"))
+    graph = folder.graph()
+    assert {(n.namespace, n.name) for n in graph.nodes.values()} == {
+        ("churn", "job.py"),
+        ("churn", "step"),
+    }
 
 
 def test_run_takes_the_launcher_options_on_the_typer_path(

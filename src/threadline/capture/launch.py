@@ -35,17 +35,25 @@ SOCKET_ENV = "THREADLINE_CAPTURE_SOCKET"
 JOB_ENV = "THREADLINE_RUN_JOB"
 STAGE_ENV = "THREADLINE_RUN_STAGE"
 REASON_ENV = "THREADLINE_RUN_REASON"
-#: The settings an explicit ``--store`` / ``--url`` become in the command's environment.
+#: The settings an explicit ``--store`` / ``--url`` / ``--namespace`` become in the command's
+#: environment.
 STORE_SETTING_ENV = "THREADLINE_STORE"
 URL_SETTING_ENV = "THREADLINE_URL"
+NAMESPACE_SETTING_ENV = "THREADLINE_NAMESPACE"
 #: The folder put first on the child's PYTHONPATH (it holds only ``sitecustomize.py``).
 SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hooks", "_site")
 
 #: The options of ``threadline run``, each taking a value: (name, metavar, help).  The only
 #: definition: :func:`parse_run_args` parses them and the Typer command lists them.
 RUN_OPTIONS = (
-    ("--job", "JOB", "Job name (default: the script's path)."),
+    ("--job", "JOB", "Job name (default: the script's path from the project's root)."),
     ("--stage", "STAGE", "Stage of the run, overriding the inferred one."),
+    (
+        "--namespace",
+        "NS",
+        "Namespace of the project's jobs and in-memory datasets (default: THREADLINE_NAMESPACE, "
+        "namespace in threadline.toml, else derived from the git repository or the folder).",
+    ),
     ("--reason", "TEXT", "Why this run happens (recorded)."),
     (
         "--store",
@@ -71,6 +79,7 @@ def child_environment(
     stage: str | None,
     reason: str | None,
     store: str | None,
+    namespace: str | None = None,
 ) -> dict[str, str]:
     """The environment of the command ``threadline run`` starts (its own, never ours)."""
     env = dict(base)
@@ -88,13 +97,16 @@ def child_environment(
             env.pop(key, None)  # never inherited from an enclosing threadline run
     if store:
         env[STORE_SETTING_ENV] = store
+    if namespace:
+        env[NAMESPACE_SETTING_ENV] = namespace
     # Otherwise the command resolves the store as this process did (its THREADLINE_STORE, or
     # the settings file): capture reads it too (labels, deployments), so both must agree.
     return env
 
 
 def parse_run_args(argv: Sequence[str]) -> tuple[dict[str, str], list[str]] | None:
-    """``[--job J] [--stage S] [--reason R] [--store X] [--url U] [--] COMMAND…`` (also
+    """``[--job J] [--stage S] [--namespace NS] [--reason R] [--store X] [--url U] [--]
+    COMMAND…`` (also
     ``--opt=value``) as (options, command); None for ``--help``, an unknown option or no
     command, which the full command line then handles."""
     options: dict[str, str] = {}
@@ -130,6 +142,7 @@ def run(
     store: str | None = None,
     environ: Mapping[str, str] | None = None,
     url: str | None = None,
+    namespace: str | None = None,
 ) -> int:
     """``threadline run``: run ``command`` with automatic capture; return its exit status.
 
@@ -144,12 +157,22 @@ def run(
         from threadline.model.stages import check_stage
 
         check_stage(stage)
+    if namespace is not None:
+        from threadline.config import Settings
+
+        Settings(namespace=namespace)  # checks it before the command starts, naming the value
     base = os.environ if environ is None else environ
     if url:
         base = {**base, URL_SETTING_ENV: url}  # the command's processes see it too
     listener = Listener()
     env = child_environment(
-        base, socket_path=listener.path, job=job, stage=stage, reason=reason, store=store
+        base,
+        socket_path=listener.path,
+        job=job,
+        stage=stage,
+        reason=reason,
+        store=store,
+        namespace=namespace,
     )
     try:
         child = subprocess.Popen(list(command), env=env)
@@ -187,6 +210,7 @@ def cli_run(argv: Sequence[str]) -> int | None:
             reason=options.get("reason"),
             store=options.get("store"),
             url=url,
+            namespace=options.get("namespace"),
         )
     except ThreadlineError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -195,6 +219,7 @@ def cli_run(argv: Sequence[str]) -> int | None:
 
 __all__ = [
     "JOB_ENV",
+    "NAMESPACE_SETTING_ENV",
     "REASON_ENV",
     "RUN_OPTIONS",
     "SITE_DIR",

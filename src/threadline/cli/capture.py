@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(
         "run",
+        options_metavar="[OPTIONS] [--] COMMAND [ARGS]...",
         context_settings={
             "allow_extra_args": True,
             "ignore_unknown_options": True,
@@ -96,6 +97,7 @@ def register(app: typer.Typer) -> None:
                 reason=options.get("reason"),
                 store=options.get("store") or state.STORE,
                 url=resolve_url(url) if url is not None else None,
+                namespace=options.get("namespace"),
             )
         except ThreadlineError as exc:
             typer.echo(f"error: {exc.message}", err=True)

@@ -23,6 +23,7 @@ relative path absolute.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Final
@@ -73,6 +74,8 @@ class Reference:
     """Text that may be a local path (it does not exist, or the reference would not be here)."""
     node_text: str = field(default="")
     """The text naming the node, without its version (for messages)."""
+    malformed: str | None = None
+    """Why the text is no id, should the store have nothing under any reading of it."""
 
     @property
     def bare_version(self) -> bool:
@@ -152,23 +155,16 @@ def _strip_ellipsis(version: str) -> str:
 
 
 def parse_reference(text: str) -> Reference:
-    """The readings of ``text`` (see the module docstring); :class:`InvalidIdentifier` when it
-    starts like an id (``word:``) but is none of the forms, :class:`UsageError` when empty."""
+    """The readings of ``text`` (see the module docstring); :class:`UsageError` when empty,
+    :class:`InvalidIdentifier` when it names a kind but no node (``model:file://h``).  Text that
+    starts like an id with an unknown kind says why in :attr:`Reference.malformed`."""
     text = text.strip()
     if not text:
         raise UsageError("an id or a path is required")
     for prefix in PROV_PREFIXES:
         if text.startswith(prefix) and "%3A" in text.upper():
             decoded = parse_reference(unquote(text[len(prefix) :]))
-            return Reference(
-                text,
-                decoded.nodes,
-                decoded.version,
-                decoded.kind,
-                decoded.run_id,
-                decoded.path,
-                decoded.node_text,
-            )
+            return dataclasses.replace(decoded, text=text)
     if _RUN_ID.fullmatch(text):
         return Reference(text, run_id=text.lower(), node_text=text)
     head, _, tail = text.rpartition(" ")
@@ -186,15 +182,17 @@ def parse_reference(text: str) -> Reference:
         body, version = _split_version(text)
         nodes = tuple(NodeReading(None, ns, name) for ns, name in printable_splits(body))
         return Reference(text, nodes, version, node_text=body)
+    body, version = _split_version(text)
+    reference = _by_name(text, body, version)
     if re.match(r"^[a-z]+:", text):
+        # Most likely a mistyped kind, but a short id's namespace may hold a colon too: the
+        # store decides, and the error is for when it has nothing.
         try:
             NodeId.parse(text)
         except InvalidIdentifier as exc:
-            raise InvalidIdentifier(
-                f"{text!r} is neither an existing path nor a node id: {exc.message}"
-            ) from None
-    body, version = _split_version(text)
-    return _by_name(text, body, version)
+            why = f"{text!r} is neither an existing path nor a node id: {exc.message}"
+            return dataclasses.replace(reference, malformed=why)
+    return reference
 
 
 def _by_kind(text: str, kind: str, rest: str) -> Reference:
@@ -213,7 +211,8 @@ def _by_name(text: str, body: str, version: str | None) -> Reference:
     ``…/tail`` of a long path."""
     nodes: list[NodeReading] = []
     if body.startswith(LONG_PATH_MARK):
-        nodes.append(NodeReading("dataset", None, body[len(LONG_PATH_MARK) - 1 :], suffix=True))
+        tail = body[len(LONG_PATH_MARK) :]
+        nodes.append(NodeReading("dataset", None, tail if tail[:1] == "/" else "/" + tail, True))
     else:
         nodes.append(NodeReading("job", None, body))
         nodes.extend(NodeReading(None, ns, name) for ns, name in printable_splits(body))

@@ -42,12 +42,12 @@ from typing import TYPE_CHECKING, Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from threadline.errors import AmbiguousIdentifier, NotFound, UsageError
+from threadline.errors import AmbiguousIdentifier, InvalidIdentifier, NotFound, UsageError
 from threadline.fingerprint import fingerprint_path
 from threadline.model.ids import NODE_KINDS, NodeId, file_dataset
 from threadline.model.times import iso, parse_moment
 from threadline.query.reading import printable, read
-from threadline.query.reference import NodeReading, node_type, parse_reference
+from threadline.query.reference import NodeReading, Reference, node_type, parse_reference
 from threadline.store import schema as s
 
 if TYPE_CHECKING:
@@ -136,6 +136,16 @@ def resolve(conn: Connection, ref: str, *, as_of_us: int | None = None) -> Verte
     if reference.bare_version:
         assert reference.version is not None
         return _resolve_version(conn, reference.version, as_of_us)
+    try:
+        return _resolve_reference(conn, reference, as_of_us)
+    except NotFound:
+        if reference.malformed is not None:
+            raise InvalidIdentifier(reference.malformed) from None
+        raise
+
+
+def _resolve_reference(conn: Connection, reference: Reference, as_of_us: int | None) -> Vertex:
+    text = reference.text
     if reference.kind is None and reference.version is None and reference.path is not None:
         # Text without a kind or a version is a path first (its current content), and only
         # then a job's name or a short NAMESPACE/NAME.

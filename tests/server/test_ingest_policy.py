@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.backends import BACKEND_PARAMS, store_location
 from tests.support.data import DATA
 from tests.support.live import Server
-from tests.support.pg import fresh_database
 
 MARQUEZ = DATA / "marquez"
 EVENTS = sorted((MARQUEZ / "events").glob("*.json"))
@@ -30,14 +30,11 @@ STRICTLY_REFUSED = {stem: paths[0] for stem, paths in NOTED.items() if paths != 
 _json = {"Content-Type": "application/json"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKEND_PARAMS)
 def store_for(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh store URL on each backend."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "lineage.db")
-        return
-    with fresh_database("tl_ingest") as url:
-        yield url
+    """A fresh store location on each backend."""
+    with store_location(request.param, tmp_path, "tl_ingest") as location:
+        yield location
 
 
 def test_every_marquez_test_event_is_accepted_with_the_right_notes(

@@ -331,6 +331,20 @@ def _quote(text: str) -> str:
     return quote(text, safe="")
 
 
+def _event_with_a_nameless_schema_field() -> dict[str, Any]:
+    event = _event()
+    event["outputs"] = [
+        {
+            "namespace": "s3://b",
+            "name": "k",
+            "facets": {
+                "schema": {"_producer": PRODUCER, "_schemaURL": "x", "fields": [{"type": "x"}]}
+            },
+        }
+    ]
+    return event
+
+
 def test_a_strict_server_refuses_schema_violations_naming_the_json_path_and_stores_nothing(
     server_factory: Any,
 ) -> None:
@@ -345,16 +359,7 @@ def test_a_strict_server_refuses_schema_violations_naming_the_json_path_and_stor
     assert body["detail"]["path"] == "$.run.runId"
     assert "not a 'uuid'" in body["detail"]["problems"][0]["message"]
 
-    event = _event()
-    event["outputs"] = [
-        {
-            "namespace": "s3://b",
-            "name": "k",
-            "facets": {
-                "schema": {"_producer": PRODUCER, "_schemaURL": "x", "fields": [{"type": "x"}]}
-            },
-        }
-    ]
+    event = _event_with_a_nameless_schema_field()
     response = http.post("/api/v1/lineage", json=event)
     assert response.status_code == 400
     assert response.json()["detail"]["path"] == "$.outputs[0].facets.schema.fields[0].name"
@@ -363,17 +368,8 @@ def test_a_strict_server_refuses_schema_violations_naming_the_json_path_and_stor
 
 def test_schema_violations_lineage_survives_are_stored_with_notes(fresh_server: Server) -> None:
     http = fresh_server.client()
-    event = _event()
+    event = _event_with_a_nameless_schema_field()
     event["run"]["runId"] = "not-a-uuid"
-    event["outputs"] = [
-        {
-            "namespace": "s3://b",
-            "name": "k",
-            "facets": {
-                "schema": {"_producer": PRODUCER, "_schemaURL": "x", "fields": [{"type": "x"}]}
-            },
-        }
-    ]
     response = http.post("/api/v1/lineage", json=event)
     assert response.status_code == 201, response.text
     notes = response.json()["threadline_validation"]

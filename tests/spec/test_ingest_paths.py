@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from tests.support.backends import BACKEND_PARAMS, store_location
 from tests.support.data import DATA
 from tests.support.fuzz import mutated_events
-from tests.support.pg import fresh_database
 
 from threadline.errors import InvalidEvent
 from threadline.spec.ingest import lineage_problems
@@ -57,13 +57,10 @@ def test_the_store_refuses_exactly_what_the_policy_refuses(
     assert stored is (lineage_problems(body) == [])
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKEND_PARAMS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "lineage.db")
-        return
-    with fresh_database("tl_import") as url:
-        yield url
+    with store_location(request.param, tmp_path, "tl_import") as location:
+        yield location
 
 
 def _import(store: str, source: Path, *extra: str, env: dict[str, str] | None = None) -> Any:

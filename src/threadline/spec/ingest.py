@@ -45,6 +45,7 @@ from threadline.spec.validation import (
     MAX_DEPTH,
     EventValidator,
     Problem,
+    invalid_event,
     json_path,
     json_type,
     nesting_problem,
@@ -295,18 +296,12 @@ def without(body: dict[str, Any], places: list[Path]) -> dict[str, Any]:
 
 def refusal(problems: list[Problem], where: str = "", *, strict: bool = False) -> InvalidEvent:
     """The 400 for a refused event: the message names the first JSON path and what is wrong."""
-    first = problems[0]
-    more = len(problems) - 1
-    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     what = (
-        "does not match the OpenLineage schema (strict ingest)"
+        "does not match the OpenLineage schema (strict ingest):"
         if strict
-        else "cannot be recorded as lineage"
+        else "cannot be recorded as lineage:"
     )
-    return InvalidEvent(
-        f"{where}event {what}: {first.path}: {first.message}{tail}",
-        detail={"path": first.path, "problems": [p.to_dict() for p in problems]},
-    )
+    return invalid_event(problems, where, what)
 
 
 @functools.cache

@@ -377,14 +377,18 @@ def _ref_schema(refs: list[str]) -> dict[str, Any]:
     return {"anyOf": [{"$ref": ref} for ref in refs]}
 
 
-def invalid_event(problems: list[Problem], where: str = "") -> InvalidEvent:
-    """The error for a non-empty list of problems: the message names the first one."""
+def invalid_event(
+    problems: list[Problem],
+    where: str = "",
+    what: str = "does not match the OpenLineage schema at",
+) -> InvalidEvent:
+    """The error for a non-empty list of problems: the message names the first one
+    (``{where}event {what} {path}: {message}``)."""
     first = problems[0]
     more = len(problems) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return InvalidEvent(
-        f"{where}event does not match the OpenLineage schema at {first.path}: "
-        f"{first.message}{tail}",
+        f"{where}event {what} {first.path}: {first.message}{tail}",
         detail={"path": first.path, "problems": [p.to_dict() for p in problems]},
     )
 

@@ -46,8 +46,9 @@ def breaks_lineage(body: Any) -> bool:
     if not isinstance(body, dict) or not isinstance(body.get("eventTime"), str):
         return True
     try:
-        dt.datetime.fromisoformat(body["eventTime"])
-    except ValueError:
+        moment = dt.datetime.fromisoformat(body["eventTime"])
+        (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+    except (ValueError, OverflowError):
         return True
     if "run" in body:
         return not (

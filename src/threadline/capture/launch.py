@@ -197,12 +197,16 @@ def cli_run(argv: Sequence[str]) -> int | None:
 
     try:
         url = options.get("url")
-        if url is not None or os.environ.get(URL_SETTING_ENV):
+        from threadline.config import current
+
+        # Resolving the settings here refuses a bad THREADLINE_URL (or url in threadline.toml)
+        # before the command starts, as a bad --url does, instead of a run without lineage
+        # that exits 0; the variable is read by config alone.
+        settings = current()
+        if url is not None or settings.url:
             from threadline.capture.http_sink import resolve_url
 
-            # A bad THREADLINE_URL refuses before the command starts, as a bad --url does
-            # (instead of a run without lineage that exits 0).
-            url = resolve_url(url)
+            url = resolve_url(url, settings)
         return run(
             command,
             job=options.get("job"),

@@ -330,3 +330,51 @@ def test_tag_names_of_facets() -> None:
     assert catalog.tag_names(facets) == ["SENSITIVE", "flag", "pii", "secret", "tier:gold"]
     assert catalog.field_tag_names(facets) == {"email": ["PII"]}
     assert catalog.tag_names({"tags": "broken"}) == []
+
+
+# --- the current version --------------------------------------------------------------------
+
+
+def _touch(
+    job: str, run: str, when: str, inputs: list[str], outputs: list[str]
+) -> dict[str, object]:
+    schema = {"fields": [{"name": "id", "type": "INTEGER"}]}
+    return {
+        **run_event(job, run, [], [], when=when),
+        "inputs": [{"namespace": "db", "name": name} for name in inputs],
+        "outputs": [
+            {"namespace": "db", "name": name, "facets": {"schema": schema}} for name in outputs
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        # Marquez's event_full: a run reads and writes one table, neither side versioned.
+        [_touch("copy", uid(1), day(1), ["t"], ["t"])],
+        # A reader's event arrives before the writer's, which happened earlier.
+        [_touch("read", uid(2), day(2), ["t"], []), _touch("write", uid(1), day(1), [], ["t"])],
+    ],
+    ids=["same-event", "out-of-order"],
+)
+def test_a_recorded_version_is_current_rather_than_the_unversioned_placeholder(
+    tmp_path: Path, events: list[dict[str, object]]
+) -> None:
+    with open_store(tmp_path / "lineage.db") as store:
+        for event in events:
+            store.append_batch([event])
+        dataset = catalog.dataset(store, "db", "t")
+        versions = {v.version.version for v in catalog.dataset_versions(store, "db", "t").items}
+    assert "v:unversioned" in versions
+    assert dataset.current is not None
+    assert dataset.current.version == f"run:{uid(1)}"
+    assert catalog.field_types(dataset.facets) == {"id": "INTEGER"}
+
+
+def test_a_dataset_only_ever_read_keeps_its_placeholder(tmp_path: Path) -> None:
+    with open_store(tmp_path / "lineage.db") as store:
+        store.append_batch([_touch("read", uid(1), day(1), ["t"], [])])
+        dataset = catalog.dataset(store, "db", "t")
+    assert dataset.current is not None
+    assert dataset.current.version == "v:unversioned"

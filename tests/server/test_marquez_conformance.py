@@ -197,75 +197,152 @@ def catalog_server(
             yield from serve(url)
 
 
-# --- one request per operation ---------------------------------------------------------------
+# --- the requests of each operation ----------------------------------------------------------
 
 Request = tuple[str, dict[str, Any], str]
 """``(URL path, query parameters, a key of the answer that must not be empty)``: the last
 keeps an empty answer, which validates trivially, from passing for a conforming one."""
 
-ORDERS = f"/api/v1/namespaces/{q(WAREHOUSE)}/datasets/public.orders"
-FACTS = f"/api/v1/namespaces/{q(WAREHOUSE)}/datasets/public.order_facts"
-ENRICH_JOB = "/api/v1/namespaces/shop/jobs/enrich"
+DEMO_FILES = "file://vm"  # the captured demo's namespace of files (tests/data/demo)
+BATCH = "/tmp/mq_demo/out/predictions/batch.csv"
 
 
-def _first_version(http: httpx.Client, url: str) -> str:
-    versions = http.get(url).json()["versions"]
-    version: str = versions[0]["version"]
-    return version
+def _dataset(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{q(namespace)}/datasets/{q(name)}"
 
 
-REQUESTS: dict[str, Callable[[httpx.Client], Request]] = {
-    "getNamespaces": lambda _: ("/api/v1/namespaces", {}, "namespaces"),
-    "getNamespace": lambda _: (f"/api/v1/namespaces/{q(WAREHOUSE)}", {}, "name"),
-    "getLineageEvents": lambda _: (
-        "/api/v1/events/lineage",
-        {
-            "after": "2020-09-01T00:00:00Z",
-            "before": "2030-01-01T00:00:00Z",
-            "sortDirection": "asc",
-            "limit": 30,
-            "offset": 1,
-        },
-        "events",
-    ),
-    "getSources": lambda _: ("/api/v1/sources", {}, "sources"),
-    "getSource": lambda _: ("/api/v1/sources/warehouse", {}, "connectionUrl"),
-    "getDatasets": lambda _: (f"/api/v1/namespaces/{q(WAREHOUSE)}/datasets", {}, "datasets"),
-    "getDataset": lambda _: (ORDERS, {}, "fields"),
-    "getDatasetVersions": lambda _: (f"{FACTS}/versions", {}, "versions"),
-    "getDatasetVersion": lambda http: (
-        f"{FACTS}/versions/{q(_first_version(http, f'{FACTS}/versions'))}",
-        {},
-        "createdByRun",
-    ),
-    "getJobs": lambda _: ("/api/v1/namespaces/shop/jobs", {}, "jobs"),
-    "getJob": lambda _: (ENRICH_JOB, {}, "latestRun"),
-    "getJobVersions": lambda _: (f"{ENRICH_JOB}/versions", {}, "versions"),
-    "getJobVersion": lambda http: (
-        f"{ENRICH_JOB}/versions/{q(_first_version(http, f'{ENRICH_JOB}/versions'))}",
-        {},
-        "latestRun",
-    ),
-    "getRuns": lambda _: (f"{ENRICH_JOB}/runs", {}, "runs"),
-    "getRun": lambda _: (f"/api/v1/jobs/runs/{ENRICH}", {}, "inputDatasetVersions"),
-    "getFacets": lambda _: (f"/api/v1/jobs/runs/{ENRICH}/facets", {"type": "run"}, "facets"),
+def _job(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{q(namespace)}/jobs/{q(name)}"
+
+
+#: One dataset and one job from each part of the catalog: the warehouse pipeline (column
+#: lineage, tags, sources), the captured demo (threadline's own facets, names with slashes)
+#: and Marquez's own test events.
+DATASETS = [
+    (WAREHOUSE, "public.order_facts"),
+    (DEMO_FILES, BATCH),
+    ("my-datasource-namespace", "instance.schema.table"),
+    ("grandmas.kitchen", "apple.pie"),
+]
+JOBS = [
+    ("shop", "enrich"),
+    ("clinic-demo", "pipeline/score.py"),
+    ("my-scheduler-namespace", "myjob.mytask"),
+    ("grandmas.kitchen", "prepare_apple_pie"),
+]
+
+
+def _first(http: httpx.Client, url: str, key: str, field: str) -> str:
+    response = http.get(url)
+    assert response.status_code == 200, f"GET {url}: {response.text}"
+    value: str = response.json()[key][0][field]
+    return value
+
+
+def _latest_runs(http: httpx.Client) -> list[str]:
+    return [_first(http, f"{_job(ns, name)}/runs", "runs", "id") for ns, name in JOBS]
+
+
+def _dataset_versions(http: httpx.Client) -> list[Request]:
+    out = []
+    for ns, name in DATASETS:
+        version = _first(http, f"{_dataset(ns, name)}/versions", "versions", "version")
+        out.append((f"{_dataset(ns, name)}/versions/{q(version)}", {}, "version"))
+    return out
+
+
+def _job_versions(http: httpx.Client) -> list[Request]:
+    out = []
+    for ns, name in JOBS:
+        version = _first(http, f"{_job(ns, name)}/versions", "versions", "version")
+        out.append((f"{_job(ns, name)}/versions/{q(version)}", {}, "latestRun"))
+    return out
+
+
+REQUESTS: dict[str, Callable[[httpx.Client], list[Request]]] = {
+    "getNamespaces": lambda _: [("/api/v1/namespaces", {}, "namespaces")],
+    "getNamespace": lambda _: [
+        (f"/api/v1/namespaces/{q(ns)}", {}, "name") for ns in (WAREHOUSE, "clinic-demo")
+    ],
+    "getLineageEvents": lambda _: [
+        ("/api/v1/events/lineage", {}, "events"),
+        (
+            "/api/v1/events/lineage",
+            {
+                "after": "2020-09-01T00:00:00Z",
+                "before": "2030-01-01T00:00:00Z",
+                "sortDirection": "asc",
+                "limit": 30,
+                "offset": 1,
+            },
+            "events",
+        ),
+    ],
+    "getSources": lambda _: [("/api/v1/sources", {}, "sources")],
+    "getSource": lambda _: [
+        (f"/api/v1/sources/{q(name)}", {}, "connectionUrl")
+        for name in ("warehouse", DEMO_FILES, "string")  # "string": Marquez's event says so
+    ],
+    "getDatasets": lambda _: [
+        (f"/api/v1/namespaces/{q(ns)}/datasets", {}, "datasets") for ns, _name in DATASETS
+    ],
+    "getDataset": lambda _: [(_dataset(ns, name), {}, "id") for ns, name in DATASETS],
+    "getDatasetVersions": lambda _: [
+        (f"{_dataset(ns, name)}/versions", {}, "versions") for ns, name in DATASETS
+    ],
+    "getDatasetVersion": _dataset_versions,
+    "getJobs": lambda _: [(f"/api/v1/namespaces/{q(ns)}/jobs", {}, "jobs") for ns, _ in JOBS],
+    "getJob": lambda _: [(_job(ns, name), {}, "latestRun") for ns, name in JOBS],
+    "getJobVersions": lambda _: [
+        (f"{_job(ns, name)}/versions", {}, "versions") for ns, name in JOBS
+    ],
+    "getJobVersion": _job_versions,
+    "getRuns": lambda _: [(f"{_job(ns, name)}/runs", {}, "runs") for ns, name in JOBS],
+    "getRun": lambda http: [(f"/api/v1/jobs/runs/{run}", {}, "id") for run in _latest_runs(http)],
+    "getFacets": lambda http: [
+        (f"/api/v1/jobs/runs/{run}/facets", {"type": kind}, "runId")
+        for run in [ENRICH, *_latest_runs(http)]
+        for kind in ("run", "job")
+    ],
     "getLineage": lambda _: (
-        "/api/v1/lineage",
-        {"nodeId": f"dataset:{WAREHOUSE}:public.order_facts"},
-        "graph",
+        [("/api/v1/lineage", {"nodeId": f"dataset:{ns}:{name}"}, "graph") for ns, name in DATASETS]
+        + [
+            ("/api/v1/lineage", {"nodeId": f"job:{ns}:{name}", "depth": 2}, "graph")
+            for ns, name in JOBS
+        ]
     ),
-    "getRunLineageUpstream": lambda _: (
-        "/api/v1/runlineage/upstream",
-        {"runId": REPORT, "depth": 5},
-        "runs",
-    ),
+    "getRunLineageUpstream": lambda http: [
+        ("/api/v1/runlineage/upstream", {"runId": run, "depth": 5}, "runs")
+        for run in [REPORT, *_latest_runs(http)]
+    ],
     "getColumnLineage": lambda _: (
-        "/api/v1/column-lineage",
-        {"nodeId": f"dataset:{WAREHOUSE}:public.order_facts", "withDownstream": "true"},
-        "graph",
+        [
+            (
+                "/api/v1/column-lineage",
+                {"nodeId": f"dataset:{ns}:{name}", "withDownstream": "true"},
+                "graph",
+            )
+            for ns, name in DATASETS[:3]  # apple.pie has no columns: an empty graph
+        ]
+        + [
+            (
+                "/api/v1/column-lineage",
+                {"nodeId": f"datasetField:{WAREHOUSE}:public.order_facts:customer"},
+                "graph",
+            ),
+            ("/api/v1/column-lineage", {"nodeId": "job:shop:enrich", "depth": 1}, "graph"),
+        ]
     ),
-    "getTags": lambda _: ("/api/v1/tags", {}, "tags"),
-    "search": lambda _: ("/api/v1/search", {"q": "order", "sort": "UPDATE_AT"}, "results"),
+    "getTags": lambda _: [("/api/v1/tags", {}, "tags")],
+    "search": lambda _: [
+        ("/api/v1/search", {"q": "order", "sort": "UPDATE_AT"}, "results"),
+        ("/api/v1/search", {"q": "score", "filter": "JOB", "namespace": "clinic-demo"}, "results"),
+        (
+            "/api/v1/search",
+            {"q": "apple", "after": "2020-09-01", "before": "2021-01-01"},
+            "results",
+        ),
+    ],
 }
 
 
@@ -277,15 +354,20 @@ def test_get_operation_conforms(catalog_server: Server, operation: str, path: st
     if build is None:
         pytest.fail(f"no request for Marquez operation {operation} (GET {path}): add one")
     http = catalog_server.client()
-    url, params, witness = build(http)
-    response = http.get(url, params=params)
-    assert response.status_code == 200, f"GET {url}: {response.status_code} {response.text}"
-    body = response.json()
-    assert body.get(witness), f"GET {url}: {witness!r} is empty in {body}"
-    errors = sorted(response_validator(path).iter_errors(body), key=lambda e: list(e.path))
-    assert not errors, "\n".join(
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in errors[:10]
-    )
+    validator = response_validator(path)
+    problems = []
+    for url, params, witness in build(http):
+        response = http.get(url, params=params)
+        if response.status_code != 200:
+            problems.append(f"GET {url} {params}: {response.status_code} {response.text[:300]}")
+            continue
+        body = response.json()
+        if not body.get(witness):
+            problems.append(f"GET {url} {params}: {witness!r} is empty")
+        for error in sorted(validator.iter_errors(body), key=lambda e: list(e.path))[:5]:
+            where = "/".join(map(str, error.absolute_path))
+            problems.append(f"GET {url} {params}: {where}: {error.message[:300]}")
+    assert not problems, "\n".join(problems)
 
 
 def test_every_get_operation_has_a_request() -> None:

@@ -1,6 +1,7 @@
 """A catalog for the Marquez API tests: the events Marquez's own tests send, its "apples"
-scenario, threadline's demo-like ML pipeline, and a warehouse pipeline that uses what the
-Marquez UI shows (column lineage, tags, sources, schemas, a stream, a run still going).
+scenario, the lineage threadline captured running its demo, threadline's hand-built ML
+pipeline, and a warehouse pipeline that uses what the Marquez UI shows (column lineage, tags,
+sources, schemas, a stream, a run still going).
 
 Every event goes into the store through its ``append_batch``, not the HTTP ingest, so what the
 ingest policy accepts or refuses does not change the catalog the read API is tested on.
@@ -9,6 +10,7 @@ ingest policy accepts or refuses does not change the catalog the read API is tes
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 from typing import Any, Final
 
@@ -43,6 +45,12 @@ def marquez_events() -> list[dict[str, Any]]:
             event.setdefault("schemaURL", SCHEMA_URL)
             events.append(event)
     return events
+
+
+def captured_demo_events() -> list[dict[str, Any]]:
+    """What threadline's capture recorded running the demo (``tests/data/demo``)."""
+    lines = gzip.decompress((DATA / "demo" / "lineage.ndjson.gz").read_bytes()).splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def demo_events() -> list[dict[str, Any]]:
@@ -167,7 +175,7 @@ def warehouse_events() -> list[dict[str, Any]]:
 
 def catalog_events() -> list[dict[str, Any]]:
     """Every event above."""
-    return [*marquez_events(), *demo_events(), *warehouse_events()]
+    return [*marquez_events(), *captured_demo_events(), *demo_events(), *warehouse_events()]
 
 
 __all__ = [
@@ -178,6 +186,7 @@ __all__ = [
     "REPORT",
     "STREAMS",
     "WAREHOUSE",
+    "captured_demo_events",
     "catalog_events",
     "demo_events",
     "marquez_events",

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from threadline.errors import NotFound
 from threadline.query.catalog.rows import Dataset, Job, NodeRow, Run, VersionRef, VersionRow
 from threadline.store import schema as s
+from threadline.store.projection import UNVERSIONED
 
 T = TypeVar("T")
 
@@ -146,22 +147,33 @@ def require_version(conn: Connection, node: NodeRow, version: str) -> VersionRow
 
 
 def newest_versions(conn: Connection, node_ids: Sequence[int]) -> dict[int, VersionRow]:
-    """Each node's newest version (latest first seen; the higher id on a tie)."""
+    """Each node's newest version (latest first seen; the higher id on a tie).  The placeholder
+    an input that named no version was linked to (:data:`UNVERSIONED`) is newest only when the
+    node has no other version: it stands for "some version nobody recorded", and a producer's
+    recorded version, with its schema and source, describes the dataset better however the
+    events' times and arrival order fall."""
     inner = sa.alias(_v)
     newest = (
         sa.select(sa.func.max(inner.c.first_seen_us))
-        .where(inner.c.node_id == _v.c.node_id)
+        .where(inner.c.node_id == _v.c.node_id, inner.c.version != UNVERSIONED)
         .scalar_subquery()
     )
     out: dict[int, VersionRow] = {}
     for chunk in _chunks(list(node_ids)):
         stmt = sa.select(*VERSION_COLUMNS).where(
-            _v.c.node_id.in_(chunk), _v.c.first_seen_us == newest
+            _v.c.node_id.in_(chunk), _v.c.version != UNVERSIONED, _v.c.first_seen_us == newest
         )
         for row in conn.execute(stmt):
             current = out.get(int(row.node_id))
             if current is None or int(row.id) > current.id:
                 out[int(row.node_id)] = version_row(row)
+    placeholders = [i for i in node_ids if i not in out]
+    for chunk in _chunks(placeholders):
+        stmt = sa.select(*VERSION_COLUMNS).where(
+            _v.c.node_id.in_(chunk), _v.c.version == UNVERSIONED
+        )
+        for row in conn.execute(stmt):
+            out[int(row.node_id)] = version_row(row)
     return out
 
 

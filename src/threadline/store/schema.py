@@ -62,6 +62,32 @@ events = sa.Table(
 sa.Index("tl_events_run", events.c.run_id)
 sa.Index("tl_events_job", events.c.job_namespace, events.c.job_name)
 
+#: The columns of ``tl_events`` that :func:`event_columns` derives from an event's body.
+EVENT_COLUMNS: Final = ("event_kind", "event_type", "run_id", "job_namespace", "job_name")
+
+
+def event_columns(event: dict[str, Any]) -> tuple[Any, ...]:
+    """The indexed columns of an event's row (:data:`EVENT_COLUMNS`, in that order): written
+    on append, and checked against the body by ``threadline verify``."""
+    run = event.get("run")
+    job = event.get("job")
+    if run is not None:
+        kind, run_id = "run", str(run["runId"])
+        event_type = event.get("eventType")  # checked against EVENT_TYPES on a RunEvent
+    else:
+        # The spec gives job and dataset events no eventType: one sent anyway is a custom
+        # field, kept in the body whatever its type, not an indexed column.
+        kind, run_id = ("dataset" if "dataset" in event else "job"), None
+        event_type = None
+    return (
+        kind,
+        event_type,
+        run_id,
+        job.get("namespace") if job else None,
+        job.get("name") if job else None,
+    )
+
+
 nodes = sa.Table(
     "tl_nodes",
     metadata,

@@ -178,7 +178,7 @@ class SqlStore:
             if digest in seen:
                 continue
             seen.add(digest)
-            items.append(_Prepared(digest, body, event, time_us, _columns(event)))
+            items.append(_Prepared(digest, body, event, time_us, s.event_columns(event)))
             project(len(items), event, time_us)
         return _Batch(items, len(events), projection)
 
@@ -311,27 +311,6 @@ class SqlStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _columns(event: dict[str, Any]) -> tuple[Any, ...]:
-    """The indexed columns of an event's row, in ``tl_events`` order."""
-    run = event.get("run")
-    job = event.get("job")
-    if run is not None:
-        kind, run_id = "run", str(run["runId"])
-        event_type = event.get("eventType")  # checked against EVENT_TYPES on a RunEvent
-    else:
-        # The spec gives job and dataset events no eventType: one sent anyway is a custom
-        # field, kept in the body whatever its type, not an indexed column.
-        kind, run_id = ("dataset" if "dataset" in event else "job"), None
-        event_type = None
-    return (
-        kind,
-        event_type,
-        run_id,
-        job.get("namespace") if job else None,
-        job.get("name") if job else None,
-    )
 
 
 def _reason(exc: BaseException) -> str:

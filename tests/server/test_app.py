@@ -59,9 +59,11 @@ def test_openapi_documents_every_endpoint(server: Server) -> None:
         ("GET", "/api/v1/nowhere", 404, "not_found"),
         ("DELETE", "/api/v1/lineage", 405, "method_not_allowed"),
         ("GET", "/api/v1/namespaces?limit=0", 400, "usage"),
-        ("GET", "/api/v1/threadline/trace?id=not-an-id", 400, "invalid_identifier"),
+        ("GET", "/api/v1/threadline/trace?id=datset:file://h/x", 400, "invalid_identifier"),
         ("GET", "/api/v1/threadline/trace?id=dataset:file://h/none.csv", 404, "not_found"),
-        ("GET", "/api/v1/threadline/trace?id=/etc/passwd", 400, "invalid_identifier"),
+        # A path is looked for on the server: one it has not recorded is not found.
+        ("GET", "/api/v1/threadline/trace?id=/etc/passwd", 404, "not_found"),
+        ("GET", "/api/v1/threadline/trace?id=not-an-id", 404, "not_found"),
         ("POST", "/api/v1/lineage/batch", 400, "usage"),
     ],
 )

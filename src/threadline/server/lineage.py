@@ -14,23 +14,30 @@
   dataset, did any recorded run output a version of it?  (``threadline run`` asks this to infer
   a script's stage when it captures to a server.)
 
-``id`` is a printable node id (``dataset:file://host/data/raw.csv@b3:…``; without ``@version``
-the newest version).  Paths on the server's disk are not accepted over HTTP: the server
-refuses to fingerprint files a remote caller names.  Errors use the canonical body: an id that
-does not parse is a 400, one that names nothing a 404.
+``id`` (and ``a``, ``b``) take every id threadline prints, exactly as the command line does
+(:mod:`threadline.query.resolve`): printable ids (``dataset:file://host/data/raw.csv@b3:…``;
+without ``@version`` the newest version), Marquez node ids as ``/api/v1/lineage`` returns them
+(``dataset:postgres://db:5432:public.orders``), short ids, unique version prefixes, run ids and
+PROV identifiers.  A path is resolved on the server's disk, like the command line resolves it
+on the user's: by its current content, when the server can see the file; otherwise the 404
+says the file is not on the server.  Row values are never read from the server's disk.
+Errors use the canonical body: an id that does not parse is a 400 (``invalid_identifier``),
+one that names several things a 400 listing them (``ambiguous_identifier``, the candidates in
+``detail``), one that names nothing a 404.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from threadline import query
-from threadline.errors import InvalidIdentifier
 from threadline.query import recorded
-from threadline.query.resolve import looks_like_id
+from threadline.query.resolve import files_seen_by
 from threadline.query.search import search as run_search
 from threadline.store.base import Store
 
@@ -39,8 +46,9 @@ router = APIRouter(prefix="/api/v1/threadline", tags=["threadline"])
 Ref = Annotated[
     str,
     Query(
-        description="Printable node id, e.g. dataset:file://host/data/raw.csv@b3:5f1c… "
-        "(without @version: the newest)"
+        description="Any id threadline prints: dataset:file://host/data/raw.csv@b3:5f1c… "
+        "(without @version: the newest), a Marquez node id (dataset:NAMESPACE:NAME), a unique "
+        "version prefix, a run id, or a path on the server's disk"
     ),
 ]
 Depth = Annotated[
@@ -57,14 +65,11 @@ def _store(request: Request) -> Store:
     return store
 
 
-def _id(ref: str) -> str:
-    text = ref.strip()
-    if not looks_like_id(text):
-        raise InvalidIdentifier(
-            f"{ref!r} is not a node id (expected KIND:NAMESPACE/NAME[@VERSION], "
-            "e.g. dataset:file://host/data/raw.csv); the API does not resolve file paths"
-        )
-    return text
+@contextmanager
+def _on_server() -> Iterator[None]:
+    """Paths named over HTTP are looked for on the server, and the errors say so."""
+    with files_seen_by("the threadline server"):
+        yield
 
 
 @router.get("/trace", summary="Upstream of a version")
@@ -78,16 +83,17 @@ def trace(
         int | None, Query(ge=0, description="Trace this data row (from 0, header excluded)")
     ] = None,
 ) -> dict[str, Any]:
-    graph = query.trace(
-        _store(request),
-        _id(id),
-        depth=depth,
-        as_of=as_of,
-        limit=limit,
-        row=row,
-        # Row values would hand a remote caller the contents of files on this host.
-        row_values=False,
-    )
+    with _on_server():
+        graph = query.trace(
+            _store(request),
+            id,
+            depth=depth,
+            as_of=as_of,
+            limit=limit,
+            row=row,
+            # Row values would hand a remote caller the contents of files on this host.
+            row_values=False,
+        )
     return graph.to_dict()
 
 
@@ -99,22 +105,25 @@ def impact(
     as_of: AsOf = None,
     limit: Limit = query.DEFAULT_LIMIT,
 ) -> dict[str, Any]:
-    graph = query.impact(_store(request), _id(id), depth=depth, as_of=as_of, limit=limit)
+    with _on_server():
+        graph = query.impact(_store(request), id, depth=depth, as_of=as_of, limit=limit)
     return graph.to_dict()
 
 
 @router.get("/show", summary="Everything recorded about one version")
 def show(request: Request, id: Ref, as_of: AsOf = None) -> dict[str, Any]:
-    return query.show(_store(request), _id(id), as_of=as_of).to_dict()
+    with _on_server():
+        return query.show(_store(request), id, as_of=as_of).to_dict()
 
 
 @router.get("/diff", summary="What differs between two versions")
 def diff(
     request: Request,
-    a: Annotated[str, Query(description="Node id of version A")],
-    b: Annotated[str, Query(description="Node id of version B")],
+    a: Annotated[str, Query(description="Version A: any id threadline prints, or a path")],
+    b: Annotated[str, Query(description="Version B: any id threadline prints, or a path")],
 ) -> dict[str, Any]:
-    return query.diff(_store(request), _id(a), _id(b)).to_dict()
+    with _on_server():
+        return query.diff(_store(request), a, b).to_dict()
 
 
 @router.get("/log", summary="The recent runs, newest first")

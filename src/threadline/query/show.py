@@ -15,7 +15,7 @@ from threadline.errors import NotFound, UsageError
 from threadline.model.times import iso, parse_moment
 from threadline.query.graph import code_version, describe
 from threadline.query.reading import printable, read
-from threadline.query.resolve import resolve
+from threadline.query.resolve import job_names, resolve
 from threadline.query.result import Node
 from threadline.spec.ingest import default_policy
 from threadline.store import schema as s
@@ -221,14 +221,9 @@ def show(store: Store, ref: str, *, as_of: dt.datetime | str | None = None) -> V
 
 
 def _job_filter(conn: Connection, job: str) -> sa.ColumnElement[bool]:
-    """Events of the job named ``job`` (its name, or ``namespace/name``); NotFound if none."""
-    candidates = [_n.c.name == job]
-    for index, char in enumerate(job):
-        if char == "/" and 0 < index < len(job) - 1:
-            candidates.append(sa.and_(_n.c.namespace == job[:index], _n.c.name == job[index + 1 :]))
-    found = conn.execute(
-        sa.select(_n.c.namespace, _n.c.name).where(_n.c.type == "job", sa.or_(*candidates))
-    ).all()
+    """Events of the job ``job`` names (its name, ``namespace/name`` or any job id); NotFound
+    if none."""
+    found = job_names(conn, job)
     if not found:
         raise NotFound(f"no job named {job!r} in the store (threadline log lists the jobs)")
     return sa.or_(*(sa.and_(_ev.c.job_namespace == ns, _ev.c.job_name == nm) for ns, nm in found))

@@ -21,7 +21,7 @@ from threadline.cli.render import display_name, short, short_id
 from threadline.errors import AmbiguousIdentifier, NotFound
 from threadline.export.prov import prov_json
 from threadline.model.ids import ARTIFACT_KINDS
-from threadline.query import catalog, resolve_ref, trace
+from threadline.query import catalog, log, resolve_ref, trace
 from threadline.query.reading import printable
 from threadline.server.marquez_graph_json import lineage_json
 from threadline.store import open_store
@@ -175,3 +175,12 @@ def test_job_names_and_tree_labels(store: SqlStore) -> None:
     assert str(resolve_ref(store, "/raw_a b3:a1")) == "dataset:file://h/raw_a@b3:a1"
     assert str(resolve_ref(store, "…/raw_a b3:a1")) == "dataset:file://h/raw_a@b3:a1"
     assert str(resolve_ref(store, "file://h/raw_a")) == "dataset:file://h/raw_a@b3:a2"
+
+
+def test_log_takes_a_job_in_any_form(store: SqlStore) -> None:
+    by_name = [entry["run_id"] for entry in log(store, job="train").runs]
+    assert by_name
+    for form in ("t/train", "job:t/train", "job:t:train", "job:t/train@ex:ta", "t/train@ex:tb"):
+        assert [entry["run_id"] for entry in log(store, job=form).runs] == by_name, form
+    with pytest.raises(NotFound, match="no job named 'dataset:file://h/raw_a'"):
+        log(store, job="dataset:file://h/raw_a")

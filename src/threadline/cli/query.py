@@ -12,23 +12,21 @@ import typer
 
 from threadline.cli import render, state
 
-Ref = Annotated[
-    str,
-    typer.Argument(
-        metavar="ID",
-        help="A path (its current content is looked up) or an id such as "
-        "dataset:file://host/data/raw.csv@b3:5f1c… (no @version: the newest).",
-        show_default=False,
-    ),
-]
+#: What every ID argument accepts (threadline.query.reference lists the forms).
+ID_HELP = (
+    "A path (its current content is looked up) or any id threadline prints: "
+    "dataset:file://host/data/raw.csv@b3:5f1c… (no @version: the newest), a short "
+    "NAMESPACE/NAME@VERSION, a Marquez node id such as dataset:postgres://db:5432:public.orders, "
+    "a tree's NAME VERSION, a version alone, or a run id.  Versions may be shortened to any "
+    "unique prefix."
+)
+Ref = Annotated[str, typer.Argument(metavar="ID", help=ID_HELP, show_default=False)]
 TraceRef = Annotated[
     str,
     typer.Argument(
         metavar="ID[#row=N]",
-        help="A path (its current content is looked up) or an id such as "
-        "dataset:file://host/data/raw.csv@b3:5f1c… (no @version: the newest).  "
-        "Append #row=N to trace one data row, e.g. predictions.csv#row=17: rows count "
-        "from 0 and the header line is not a row.",
+        help=ID_HELP + "  Append #row=N to trace one data row, e.g. predictions.csv#row=17: "
+        "rows count from 0 and the header line is not a row.",
         show_default=False,
     ),
 ]
@@ -107,8 +105,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def diff(
-        a: Annotated[str, typer.Argument(metavar="A", help="First version (id or path).")],
-        b: Annotated[str, typer.Argument(metavar="B", help="Second version (id or path).")],
+        a: Annotated[str, typer.Argument(metavar="A", help="First version: " + ID_HELP)],
+        b: Annotated[str, typer.Argument(metavar="B", help="Second version (as A).")],
         json: Json = False,
     ) -> None:
         """What differs between two model versions: inputs, parameters, code, upstream, metrics."""

@@ -184,6 +184,16 @@ def resolve_ref(store: Store, ref: str, *, as_of: dt.datetime | str | None = Non
     return read(store, lambda conn: resolve(conn, ref, as_of_us=as_of_us))
 
 
+def job_names(conn: Connection, text: str) -> list[tuple[str, str]]:
+    """The ``(namespace, name)`` of every job ``text`` can name: a bare name (in any namespace),
+    ``NAMESPACE/NAME``, or any form of a job's id (its version, if any, is ignored)."""
+    reference = parse_reference(text)
+    readings = [r for r in reference.nodes if r.type != "dataset" and not r.suffix]
+    return [
+        (str(row.namespace), str(row.name)) for row in _nodes(conn, readings) if row.type == "job"
+    ]
+
+
 # --- lookups ----------------------------------------------------------------------------------
 
 #: Candidates an ambiguity error lists.
@@ -435,6 +445,7 @@ __all__ = [
     "CANDIDATES_SHOWN",
     "Vertex",
     "files_seen_by",
+    "job_names",
     "looks_like_id",
     "resolve",
     "resolve_ref",

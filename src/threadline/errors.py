@@ -141,6 +141,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "rdflib": "server",
     "referencing": "server",
     "starlette": "server",
+    "swagger_ui_bundle": "server",
     "uvicorn": "server",
     "psycopg": "postgres",
     "nats": "nats",

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from threadline._version import __version__
 from threadline.config import Settings, current, handed_over
-from threadline.server import errors, lineage, marquez, openlineage
+from threadline.server import docs, errors, lineage, marquez, openlineage
 from threadline.server.responses import JSON
 from threadline.server.stream import ChangeHub, StreamFilter
 from threadline.server.writer import GroupWriter
@@ -105,8 +105,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Automatic, verifiable ML lineage: OpenLineage ingest, Marquez-compatible reads.",
         lifespan=lifespan,
         default_response_class=JSON,
+        # /docs is served from the package (:mod:`.docs`): FastAPI's pages load from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
+    docs.install(app)
     app.include_router(openlineage.router)
     openlineage.install_fast_path(app)
     app.include_router(marquez.router)

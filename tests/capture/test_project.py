@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.support.runner import Project as Folder
 
+import threadline
 from threadline.capture.api import memory_namespace
 from threadline.capture.project import (
     Project,
@@ -21,6 +22,7 @@ from threadline.capture.project import (
     without_credentials,
 )
 from threadline.config import resolve
+from threadline.errors import UsageError
 from threadline.model.ids import NodeId, split_uri
 from threadline.query.tracing import trace
 from threadline.store import open_store
@@ -193,6 +195,13 @@ def test_a_namespace_in_the_settings_wins_and_roots_jobs_at_the_settings_file(
     assert project == Project("churn", str(sub.resolve()), "settings")
     assert project.job_name(sub / "pipeline" / "train.py") == "pipeline/train.py"
     assert project.named("other").source == "argument"
+    with pytest.raises(UsageError, match=r"namespace 'acme/churn': a namespace is one word"):
+        project.named("acme/churn")
+
+
+def test_a_namespace_passed_to_the_api_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="namespace 'team ml'"):
+        threadline.run("train", namespace="team ml")
 
 
 # --- two projects, one shared store --------------------------------------------------------------

@@ -32,11 +32,13 @@ from typing import Any, Final, Literal
 
 import blake3
 
-from threadline.config import Settings
+from threadline.config import SETTINGS, Settings
+from threadline.errors import UsageError
 from threadline.model.ids import local_host
 
 Source = Literal["settings", "argument", "git-remote", "git-root", "directory"]
 
+_NAMESPACE_SETTING: Final = next(setting for setting in SETTINGS if setting.name == "namespace")
 _UNSAFE: Final = re.compile(r"[^a-z0-9._-]+")
 #: ``user@host:path`` or ``host:path``: git's scp-like form of an ssh remote.
 _SCP_LIKE: Final = re.compile(r"^(?:[^@/:]+@)?(?P<host>[^/:]+):(?P<path>.+)$")
@@ -59,9 +61,13 @@ class Project:
         return relative_name(path, self.root)
 
     def named(self, namespace: str) -> Project:
-        """This project under a namespace an API caller passed explicitly."""
+        """This project under a namespace an API caller passed explicitly (checked as the
+        ``namespace`` setting is: one word, or the ids it names would not read back)."""
         if namespace == self.namespace:
             return self
+        problem = _NAMESPACE_SETTING.check(namespace) if isinstance(namespace, str) else "not text"
+        if problem:
+            raise UsageError(f"namespace {namespace!r}: {problem}")
         return replace(self, namespace=namespace, source="argument", remote=None)
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from rich.tree import Tree
 
 from threadline.cli import render
 
@@ -92,3 +98,49 @@ def test_short_forms() -> None:
 def test_json_is_indented_utf8(capsys: pytest.CaptureFixture[str]) -> None:
     render.print_json({"name": "café", "n": [1, 2]})
     assert capsys.readouterr().out == '{\n  "name": "café",\n  "n": [\n    1,\n    2\n  ]\n}\n'
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(min_value=2, max_value=14).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            # Edges from a later node to an earlier one: any DAG hanging from node 0.
+            st.lists(
+                st.tuples(st.integers(1, n - 1), st.integers(0, n - 2)).filter(
+                    lambda e: e[0] > e[1]
+                ),
+                max_size=3 * n,
+            ),
+        )
+    ),
+    st.booleans(),
+)
+def test_a_node_marked_shown_above_was_printed_above(
+    dag: tuple[int, list[tuple[int, int]]], upstream: bool
+) -> None:
+    n, pairs = dag
+    nodes = [node(i) for i in range(n)]
+    edges = [
+        {"from": nodes[a]["id"], "to": nodes[b]["id"], "relation": "derived"}
+        if upstream
+        else {"from": nodes[b]["id"], "to": nodes[a]["id"], "relation": "derived"}
+        for a, b in pairs
+    ]
+    graph = {"root": nodes[0]["id"], "nodes": nodes, "edges": edges, "truncated": False}
+    lines = render_plain(render._tree(graph, upstream=upstream))
+    drawn: set[str] = set()
+    for line in lines:
+        match = re.search(r"(/\d+) b3:\w+", line)
+        assert match, line
+        if "(shown above)" in line:
+            assert match.group(1) in drawn, (line, lines)
+        else:
+            assert match.group(1) not in drawn, ("drawn twice", line)
+            drawn.add(match.group(1))
+
+
+def render_plain(tree: Tree) -> list[str]:
+    console = Console(width=300, record=True, file=io.StringIO())
+    console.print(tree)
+    return console.export_text().splitlines()

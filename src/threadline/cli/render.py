@@ -195,24 +195,26 @@ def _tree(
         )
 
     root = Tree(label(graph["root"]))
+    for note in notes.get(graph["root"], ()):
+        root.add(note)
     shown = {graph["root"]}
-    # Depth-first without recursion: a long pipeline is deeper than Python's stack.
-    stack = [(root, graph["root"])]
+    # Pre-order, depth-first, without recursion (a long pipeline is deeper than Python's
+    # stack): nodes are placed in the order they print, so a node met again is always one
+    # printed above it, never a later sibling still to come.
+    stack = [(root, child) for child in reversed(order(children.get(graph["root"], ())))]
     while stack:
-        tree, node_id = stack.pop()
+        parent, node_id = stack.pop()
+        if node_id in shown:
+            seen = nodes[node_id]
+            parent.add(
+                Text(f"↺ {display_name(seen)} {short(seen['version'])} (shown above)", "dim")
+            )
+            continue
+        shown.add(node_id)
+        tree = parent.add(label(node_id))
         for note in notes.get(node_id, ()):
             tree.add(note)
-        pending: list[tuple[Tree, str]] = []
-        for child in order(children.get(node_id, ())):
-            if child in shown:
-                seen = nodes[child]
-                tree.add(
-                    Text(f"↺ {display_name(seen)} {short(seen['version'])} (shown above)", "dim")
-                )
-                continue
-            shown.add(child)
-            pending.append((tree.add(label(child)), child))
-        stack.extend(reversed(pending))
+        stack.extend((tree, child) for child in reversed(order(children.get(node_id, ()))))
     return root
 
 

@@ -378,3 +378,40 @@ def test_a_dataset_only_ever_read_keeps_its_placeholder(tmp_path: Path) -> None:
         dataset = catalog.dataset(store, "db", "t")
     assert dataset.current is not None
     assert dataset.current.version == "v:unversioned"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_downstream_columns_of_a_dataset_named_with_like_wildcards_and_quotes(
+    backend: str, tmp_path: Path
+) -> None:
+    """The downstream search narrows by the dataset's name in the stored JSON text: its ``%``,
+    ``_``, quotes and backslashes are literal there, and a lookalike name is not a match."""
+    odd, lookalike = 'we"ird_%\\name', "weXird_Xname"
+
+    def lineage_to(output: str, source: str) -> dict[str, object]:
+        facet = {
+            "fields": {"c": {"inputFields": [{"namespace": "db", "name": source, "field": "c"}]}}
+        }
+        event = _touch(f"make {output}", uid(len(output)), day(1), [source], [output])
+        event["outputs"][0]["facets"]["columnLineage"] = facet  # type: ignore[index]
+        return event
+
+    source = _touch("load", uid(99), day(1), [], [odd])
+    source["outputs"][0]["facets"]["schema"] = {"fields": [{"name": "c", "type": "TEXT"}]}  # type: ignore[index]
+    events = [source, lineage_to("from_odd", odd), lineage_to("from_lookalike_", lookalike)]
+
+    def question(store: SqlStore) -> list[FieldRef]:
+        store.append_batch(events)
+        graph = catalog.column_lineage(
+            store, "dataset", [("db", odd)], field="c", with_downstream=True
+        )
+        assert graph is not None
+        return [node.ref for node in graph.nodes]
+
+    if backend == "sqlite":
+        with open_store(tmp_path / "lineage.db") as store:
+            refs = question(store)
+    else:
+        with fresh_database("tl_catalog") as url, open_store(url) as store:
+            refs = question(store)
+    assert refs == [FieldRef("db", "from_odd", "c"), FieldRef("db", odd, "c")]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -113,24 +114,51 @@ def _columns(dataset: Dataset) -> list[FieldRef]:
     return [FieldRef(dataset.node.namespace, dataset.node.name, n) for n in names]
 
 
-def _consumers(conn: Connection, datasets: _Datasets) -> dict[FieldRef, list[FieldRef]]:
-    """Input column → the columns computed from it, over every dataset whose newest facets
-    hold column lineage."""
-    ids = [
-        int(i)
-        for (i,) in conn.execute(
-            sa.select(_v.c.node_id).where(_v.c.facets.like('%"columnLineage"%')).distinct()
-        )
-    ]
-    found = datasets_of(conn, list(nodes_by_id(conn, ids).values()))
-    datasets.add(found)
-    out: dict[FieldRef, list[FieldRef]] = {}
-    for dataset in found:
-        for name, inputs in field_inputs(dataset.facets).items():
-            ref = FieldRef(dataset.node.namespace, dataset.node.name, name)
-            for item in inputs:
-                out.setdefault(item.ref, []).append(ref)
-    return out
+class _Consumers:
+    """The columns computed from a dataset's columns, found per dataset when the walk reaches
+    it: SQL narrows to the versions whose facet text names the dataset in column lineage (a
+    ``LIKE`` over the stored JSON), and the decoded facets of those datasets' newest versions
+    decide."""
+
+    def __init__(self, conn: Connection, datasets: _Datasets) -> None:
+        self.conn = conn
+        self.datasets = datasets
+        self.known: dict[tuple[str, str], dict[FieldRef, list[FieldRef]]] = {}
+
+    def of(self, ref: FieldRef) -> list[FieldRef]:
+        key = (ref.namespace, ref.dataset)
+        if key not in self.known:
+            self.known[key] = self._find(*key)
+        return self.known[key].get(ref, [])
+
+    def _find(self, namespace: str, name: str) -> dict[FieldRef, list[FieldRef]]:
+        mention = _like_literal(orjson.dumps(name).decode())
+        ids = [
+            int(i)
+            for (i,) in self.conn.execute(
+                sa.select(_v.c.node_id)
+                .where(
+                    _v.c.facets.like('%"columnLineage"%'),
+                    _v.c.facets.like(f'%"name":{mention}%', escape="\\"),
+                )
+                .distinct()
+            )
+        ]
+        found = datasets_of(self.conn, list(nodes_by_id(self.conn, ids).values()))
+        self.datasets.add(found)
+        out: dict[FieldRef, list[FieldRef]] = {}
+        for dataset in found:
+            for column, inputs in field_inputs(dataset.facets).items():
+                computed = FieldRef(dataset.node.namespace, dataset.node.name, column)
+                for item in inputs:
+                    if (item.ref.namespace, item.ref.dataset) == (namespace, name):
+                        out.setdefault(item.ref, []).append(computed)
+        return out
+
+
+def _like_literal(text: str) -> str:
+    """``text`` matched literally by ``LIKE … ESCAPE '\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _starts(
@@ -206,8 +234,7 @@ def column_lineage(
         reached: dict[FieldRef, FieldNode] = {}
         _walk(starts, depth, reached, lambda ref: [i.ref for i in reached[ref].inputs], datasets)
         if with_downstream:
-            consumers = _consumers(conn, datasets)
-            _walk(starts, depth, reached, lambda ref: consumers.get(ref, []), datasets)
+            _walk(starts, depth, reached, _Consumers(conn, datasets).of, datasets)
         edges = sorted(
             {
                 (i.ref, node.ref)

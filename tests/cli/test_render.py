@@ -144,3 +144,28 @@ def render_plain(tree: Tree) -> list[str]:
     console = Console(width=300, record=True, file=io.StringIO())
     console.print(tree)
     return console.export_text().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (64850.0, "64850.0"),
+        (-64850.0, "-64850.0"),
+        (0.5, "0.5"),
+        (0.9649122807, "0.9649"),
+        (12345.6789123, "12345.6789"),
+        (1e-05, "1e-05"),
+        (0.0, "0.0"),
+    ],
+)
+def test_numbers_print_in_the_user_s_notation(value: float, shown: str) -> None:
+    assert render.number(value) == shown
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_number_takes_an_exponent_only_when_its_own_form_has_one(value: float) -> None:
+    shown = render.number(value)
+    if "e" not in repr(value):
+        assert "e" not in shown
+    # What is shown is the value, or the value cut to fewer digits: never another magnitude.
+    assert float(shown) == pytest.approx(value, rel=1e-3)

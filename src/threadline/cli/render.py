@@ -11,6 +11,7 @@ terminal), and keeping every renderer beside the shared helpers keeps the output
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -95,13 +96,26 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return number(value)
     if isinstance(value, list):
         return ", ".join(_cell(v) for v in value) or "—"
     if isinstance(value, dict):
         return ", ".join(f"{k}={_cell(v)}" for k, v in value.items()) or "—"
     text = str(value)
     return text if len(text) <= 60 else text[:28] + "…" + text[-28:]
+
+
+def number(value: float) -> str:
+    """A float as its user wrote it (``64850.0``, ``0.5``, ``1e-05``: Python's shortest form),
+    with long fractions cut to 4 significant digits (a metric's ``0.9649``), and never
+    switched to exponent notation by that cut (``6.485e+04`` reads like another number)."""
+    if not math.isfinite(value) or value == 0 or value.is_integer() or abs(value) < 1e-4:
+        return repr(value)
+    shortened = f"{value:.4g}"
+    if "e" not in shortened:
+        return shortened
+    # Four significant digits would need an exponent: keep the integer part, 4 decimals.
+    return repr(round(value, 4))
 
 
 def _code(code: Mapping[str, Any] | None) -> str:

@@ -167,6 +167,8 @@ def test_reads_answer_their_parameters(catalog: tuple[Server, httpx.Client]) -> 
     ui = http.get("/api/v1/search/", params={"q": "ORDER", "sort": "NAME", "filter": "DATASET"})
     assert ui.status_code == 200
     assert ui.json() == jobs
+    both = http.get("/api/v1/search", params={"q": "enrich", "filter": "ALL"}).json()
+    assert [r["type"] for r in both["results"]] == ["JOB"]
     newest = http.get("/api/v1/search", params={"q": "o", "sort": "UPDATE_AT", "limit": 3}).json()
     stamps = [r["updatedAt"] for r in newest["results"]]
     assert len(stamps) == 3

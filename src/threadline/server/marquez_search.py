@@ -1,7 +1,8 @@
 """Marquez's search: ``GET /api/v1/search?q=…`` → ``{"totalCount": n, "results": [SearchResult]}``.
 
 ``q`` matches any part of a dataset's or job's name, case-insensitively (``%`` any run of
-characters, ``_`` one character); ``filter`` keeps datasets or jobs; ``sort`` orders by
+characters, ``_`` one character); ``filter`` keeps datasets or jobs (``all``, what Marquez's
+web UI calls no filter, keeps both); ``sort`` orders by
 ``name`` or ``updated_at`` (newest first); ``namespace`` keeps one namespace; ``before`` and
 ``after`` (``YYYY-MM-DD``, UTC days) keep what was last updated before the first day, or on
 or after the second.  ``limit`` defaults to 10, like Marquez.  The query is
@@ -36,7 +37,7 @@ def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, description="Part of a name; % and _ are wildcards")],
     filter_: Annotated[
-        str | None, Query(alias="filter", description="dataset or job (any case)")
+        str | None, Query(alias="filter", description="dataset, job or all (any case)")
     ] = None,
     sort: Annotated[str, Query(description="name or updated_at (any case)")] = "name",
     limit: Limit = 10,
@@ -52,7 +53,7 @@ def search(
     page = catalog.search(
         store_of(request),
         q,
-        type_=filter_.lower() if filter_ else None,
+        type_=filter_.lower() if filter_ and filter_.lower() != "all" else None,
         namespace=namespace,
         sort=order,
         updated_before_us=catalog.day_start_us(before, "before") if before else None,

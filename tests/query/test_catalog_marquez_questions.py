@@ -415,3 +415,21 @@ def test_downstream_columns_of_a_dataset_named_with_like_wildcards_and_quotes(
         with fresh_database("tl_catalog") as url, open_store(url) as store:
             refs = question(store)
     assert refs == [FieldRef("db", "from_odd", "c"), FieldRef("db", odd, "c")]
+
+
+def test_retagged_adds_and_removes_one_tag_and_says_when_nothing_changes() -> None:
+    entries = [
+        {"key": "tier", "value": "gold"},
+        {"key": "PII", "value": "true", "field": "email"},
+    ]
+    added = catalog.retagged(entries, "PII", add=True)
+    assert added == [*entries, {"key": "PII", "value": "true", "source": "USER"}]
+    assert catalog.retagged(entries, "PII", "email", add=True) is None  # the column has it
+    assert catalog.retagged(entries, "PII", "name", add=True) == [
+        *entries,
+        {"key": "PII", "value": "true", "source": "USER", "field": "name"},
+    ]
+    assert catalog.retagged(entries, "tier:gold", add=False) == entries[1:]  # by its name
+    assert catalog.retagged(entries, "tier", add=False) == entries[1:]  # or its key
+    assert catalog.retagged(entries, "PII", add=False) is None  # only the column has it
+    assert catalog.retagged(entries, "PII", "email", add=False) == entries[:1]

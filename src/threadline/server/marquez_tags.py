@@ -69,13 +69,6 @@ def _tag(raw: str) -> str:
     return tag
 
 
-def _matches(entry: dict[str, Any], tag: str, field: str | None) -> bool:
-    return (entry.get("field") or None) == field and tag in (
-        entry["key"],
-        catalog.entry_name(entry),
-    )
-
-
 def tags_event(dataset: catalog.Dataset, entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``DatasetEvent`` that records ``entries`` as the dataset's tags (module docs)."""
     at = max(time.time_ns() // 1000, dataset.node.updated_us + 1)
@@ -103,25 +96,14 @@ async def _change(
         lock = state.marquez_tag_lock = asyncio.Lock()
     async with lock:
         dataset = await anyio.to_thread.run_sync(catalog.dataset, store, namespace, name)
-        if field is not None and field not in _columns(dataset):
+        if field is not None and field not in catalog.column_names(dataset):
             raise NotFound(f"no field {field!r} in dataset {name!r} of namespace {namespace!r}")
-        entries = catalog.tag_entries(dataset.node.facets)
-        present = any(_matches(e, tag, field) for e in entries)
-        if add and not present:
-            entry = {"key": tag, "value": "true", "source": "USER"}
-            entries = [*entries, {**entry, "field": field} if field else entry]
-        elif not add and present:
-            entries = [e for e in entries if not _matches(e, tag, field)]
-        else:
+        entries = catalog.retagged(catalog.tag_entries(dataset.node.facets), tag, field, add=add)
+        if entries is None:
             return dataset_json(dataset)
         await request.app.state.runtime.writer.append([tags_event(dataset, entries)])
         changed = await anyio.to_thread.run_sync(catalog.dataset, store, namespace, name)
     return dataset_json(changed)
-
-
-def _columns(dataset: catalog.Dataset) -> set[str]:
-    facets = dataset.facets
-    return {*catalog.field_types(facets), *catalog.field_inputs(facets)}
 
 
 _DATASET_TAG: Final = "/api/v1/namespaces/{namespace}/datasets/{dataset}/tags/{tag}"

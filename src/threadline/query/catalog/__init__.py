@@ -25,7 +25,12 @@ gives the JSON of ``threadline ls --json``.  :mod:`.listings` holds the question
 and paged with ``limit`` and ``offset``; each call reads one snapshot of the store.
 """
 
-from threadline.query.catalog.columns import column_lineage, field_inputs, field_types
+from threadline.query.catalog.columns import (
+    column_lineage,
+    column_names,
+    field_inputs,
+    field_types,
+)
 from threadline.query.catalog.events_by_time import StoredBody, events_by_time
 from threadline.query.catalog.job_versions import job_version, job_versions
 from threadline.query.catalog.listings import (
@@ -72,6 +77,7 @@ from threadline.query.catalog.tags import (
     TagName,
     entry_name,
     field_tag_names,
+    retagged,
     tag_entries,
     tag_names,
     tags,
@@ -104,6 +110,7 @@ __all__ = [
     "VersionRef",
     "VersionRow",
     "column_lineage",
+    "column_names",
     "dataset",
     "dataset_version",
     "dataset_versions",
@@ -123,6 +130,7 @@ __all__ = [
     "namespaces",
     "newest_seq",
     "node_lineage",
+    "retagged",
     "run",
     "runs",
     "search",

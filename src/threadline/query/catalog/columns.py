@@ -108,10 +108,14 @@ class _Datasets:
         return dataset.current.version if dataset is not None and dataset.current else None
 
 
-def _columns(dataset: Dataset) -> list[FieldRef]:
+def column_names(dataset: Dataset) -> list[str]:
+    """A dataset's columns, sorted: those of its schema and those its column lineage names."""
     facets = dataset.facets
-    names = sorted({*field_types(facets), *field_inputs(facets)})
-    return [FieldRef(dataset.node.namespace, dataset.node.name, n) for n in names]
+    return sorted({*field_types(facets), *field_inputs(facets)})
+
+
+def _columns(dataset: Dataset) -> list[FieldRef]:
+    return [FieldRef(dataset.node.namespace, dataset.node.name, n) for n in column_names(dataset)]
 
 
 class _Consumers:
@@ -248,4 +252,4 @@ def column_lineage(
     return read(store, query)
 
 
-__all__ = ["column_lineage", "field_inputs", "field_types"]
+__all__ = ["column_lineage", "column_names", "field_inputs", "field_types"]

@@ -68,6 +68,26 @@ def field_tag_names(facets: dict[str, Any]) -> dict[str, list[str]]:
     return {field: sorted(names) for field, names in out.items()}
 
 
+def _names_tag(entry: dict[str, Any], tag: str, field: str | None) -> bool:
+    return (entry.get("field") or None) == field and tag in (entry["key"], entry_name(entry))
+
+
+def retagged(
+    entries: list[dict[str, Any]], tag: str, field: str | None = None, *, add: bool
+) -> list[dict[str, Any]] | None:
+    """The ``tags`` facet entries after adding (or removing) ``tag`` on the dataset, or on its
+    column ``field``; ``None`` when that changes nothing.  An added tag is the entry
+    ``{"key": tag, "value": "true", "source": "USER"}`` (``field`` too, for a column); a tag is
+    matched by its key or its name (``key:value``)."""
+    present = any(_names_tag(e, tag, field) for e in entries)
+    if add and not present:
+        entry: dict[str, Any] = {"key": tag, "value": "true", "source": "USER"}
+        return [*entries, {**entry, "field": field} if field else entry]
+    if not add and present:
+        return [e for e in entries if not _names_tag(e, tag, field)]
+    return None
+
+
 class TagName(str):
     """A tag's name."""
 
@@ -94,4 +114,12 @@ def tags(store: Store, *, limit: int = 100, offset: int = 0) -> Page[TagName]:
     return read(store, query)
 
 
-__all__ = ["TagName", "entry_name", "field_tag_names", "tag_entries", "tag_names", "tags"]
+__all__ = [
+    "TagName",
+    "entry_name",
+    "field_tag_names",
+    "retagged",
+    "tag_entries",
+    "tag_names",
+    "tags",
+]

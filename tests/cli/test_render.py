@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 from rich.tree import Tree
+from typer.testing import CliRunner
 
-from threadline.cli import render
+from threadline.cli import app, render
+from threadline.store.sql import SqlStore
 
 
 def node(i: int, name: str | None = None, kind: str = "dataset") -> dict[str, object]:
@@ -169,3 +171,25 @@ def test_a_number_takes_an_exponent_only_when_its_own_form_has_one(value: float)
         assert "e" not in shown
     # What is shown is the value, or the value cut to fewer digits: never another magnitude.
     assert float(shown) == pytest.approx(value, rel=1e-3)
+
+
+@pytest.mark.parametrize(("columns", "width"), [(None, 80), ("60", 60), ("132", 132)])
+def test_piped_tables_fit_the_terminal_width(
+    store: SqlStore, columns: str | None, width: int
+) -> None:
+    runner = CliRunner(env={"COLUMNS": columns})
+    # What each command prints before its table, which is not laid out: ids, one a line.
+    commands: list[tuple[list[str], int]] = [
+        (["log"], 0),
+        (["diff", "dataset:file://h/model_a", "dataset:file://h/model_b"], 2),
+        (["show", "dataset:file://h/model_b"], 1),
+        (["search", "model"], 0),
+        (["ls", "jobs", "--namespace", "t"], 0),
+    ]
+    for args, preamble in commands:
+        result = runner.invoke(app, ["--store", store.url, *args])
+        assert result.exit_code == 0, (args, result.output)
+        lines = result.stdout.splitlines()[preamble:]
+        assert len(lines) > 2, (args, result.stdout)
+        for line in lines:
+            assert len(line.rstrip()) <= width, (args, line)

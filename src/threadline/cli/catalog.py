@@ -143,7 +143,7 @@ def _table(
                 _when(item["started"]),
                 _when(item["ended"]),
             )
-    console.print(table)
+    render.print_table(console, table)
     shown = offset + len(items)
     if offset or shown < total:
         console.print(

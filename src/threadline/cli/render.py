@@ -38,6 +38,8 @@ _LONG_NAME: Final = 56
 #: Width when output goes to a pipe or a file (a terminal gives its own): wide enough that
 #: no tree line or table cell is wrapped or cut; nothing is padded to it.
 _PIPED_WIDTH: Final = 1000
+#: Width of a table when output goes to a pipe or a file and ``COLUMNS`` is not set.
+_PIPED_TABLE_WIDTH: Final = 80
 
 
 def _stdout() -> Console:
@@ -49,6 +51,21 @@ def _stdout() -> Console:
         if "COLUMNS" not in os.environ:
             console.width = _PIPED_WIDTH
     return console
+
+
+def table_width(console: Console) -> int | None:
+    """The width a table is laid out in: the terminal's, or when piped ``COLUMNS`` (else 80),
+    so that a table read later in a terminal or a pager fits it.  (Trees are not laid out:
+    each of their lines stays one line, cut by the viewer, never wrapped into the next.)"""
+    if console.is_terminal:
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else _PIPED_TABLE_WIDTH
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print ``table`` at :func:`table_width`."""
+    console.print(table, width=table_width(console))
 
 
 def print_json(value: Any) -> None:
@@ -372,7 +389,7 @@ def diff_table(result: Mapping[str, Any]) -> None:
                     Text(_cell(change["a"])),
                     Text(_cell(change["b"])),
                 )
-        console.print(table)
+        print_table(console, table)
     for note in result.get("notes", []):
         console.print(Text(f"note: {note}", "yellow"))
 
@@ -437,12 +454,12 @@ def show_detail(detail: Mapping[str, Any]) -> None:
     table.add_row("downstream", f"{detail['downstream']} direct edge(s)")
     if detail["facets"]:
         table.add_row("facets", Text(", ".join(sorted(detail["facets"]))))
-    console.print(table)
+    print_table(console, table)
     if detail["runs"]:
         title = "runs" if node["kind"] == "job" else "runs that wrote it"
-        console.print(_runs_table(detail["runs"], title=title))
+        print_table(console, _runs_table(detail["runs"], title=title))
     if detail.get("threadline_validation"):
-        console.print(_validation_table(detail["threadline_validation"]))
+        print_table(console, _validation_table(detail["threadline_validation"]))
     versions = detail["versions"]
     if versions["count"] > 1:
         recent = Table(title=f"versions ({versions['count']} recorded, newest first)")
@@ -454,7 +471,7 @@ def show_detail(detail: Mapping[str, Any]) -> None:
                 Text(short(entry["version"], 24) + (" ◀" if entry["current"] else ""), style),
                 entry["first_seen"],
             )
-        console.print(recent)
+        print_table(console, recent)
 
 
 def _validation_table(events: Iterable[Mapping[str, Any]]) -> Table:
@@ -505,7 +522,7 @@ def log_table(log: Mapping[str, Any]) -> None:
     if not log["runs"]:
         console.print(Text("no runs recorded", "dim"))
         return
-    console.print(_runs_table(log["runs"]))
+    print_table(console, _runs_table(log["runs"]))
 
 
 def verify_report(report: Mapping[str, Any]) -> None:

@@ -103,7 +103,7 @@ def _table(result: Mapping[str, Any]) -> None:
             node.get("stage") or "",
             str(node.get("first_seen") or "")[:19],
         )
-    console.print(table)
+    render.print_table(console, table)
     if result["truncated"]:
         console.print(Text(f"showing the first {len(hits)}; raise --limit to see more", "dim"))
 

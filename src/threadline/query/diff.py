@@ -156,7 +156,7 @@ def _metrics(conn: Connection, root: Node, vertex_id: int) -> dict[str, Any]:
 
 def _side(conn: Connection, vertex: Vertex, limit: int | None) -> _Side:
     reached = walk(conn, vertex.id, upstream=True, limit=limit)
-    described = describe(conn, reached.order)
+    described = describe(conn, reached.order, cutoffs=reached.cutoffs)
     if vertex.kind == "job":
         # An execution is compared as its own producer: what it read and how it ran.
         producers = [vertex.id]

@@ -282,7 +282,9 @@ def trace_row(
         facets = _merged(*conn.execute(_FACETS_OF, {"vid": start.id}).one())
         link = _checked_link(start, facets, wanted, base)
         reached = walk(conn, start.id, upstream=True, depth=depth, limit=limit, as_of_us=as_of_us)
-        described = describe(conn, reached.order, as_of_us=as_of_us, environment=True)
+        described = describe(
+            conn, reached.order, as_of_us=as_of_us, environment=True, cutoffs=reached.cutoffs
+        )
         hops, model_text = _follow(conn, start, link)
         model_vid = _vertex_of(conn, model_text, described)
         if model_vid is None:

@@ -62,7 +62,8 @@ def _edge_query(upstream: bool, as_of: bool) -> InList:
     return InList(build)
 
 
-_EDGES: Final = {(up, at): _edge_query(up, at) for up in (True, False) for at in (True, False)}
+#: Downstream edges (the upstream walk is query.causal's), without and with ``as_of``.
+_DOWNSTREAM: Final = {at: _edge_query(False, at) for at in (True, False)}
 
 
 _DESCRIBE: Final = InList(
@@ -202,7 +203,7 @@ def walk(
     extra = {"as_of": as_of_us} if as_of_us is not None else None
     if upstream:
         return causal_upstream(conn, start, extra, depth=depth, limit=limit)
-    query = _EDGES[(False, as_of_us is not None)]
+    query = _DOWNSTREAM[as_of_us is not None]
     return _breadth_first(conn, start, query, extra, upstream=False, depth=depth, limit=limit)
 
 

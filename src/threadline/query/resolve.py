@@ -239,9 +239,9 @@ def _node_text(node: Any) -> str:
 
 
 def _ambiguous(text: str, candidates: Sequence[str]) -> AmbiguousIdentifier:
+    # Lookups fetch one candidate past those shown: enough to know there are others.
     shown = list(candidates[:CANDIDATES_SHOWN])
-    more = len(candidates) - len(shown)
-    listed = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    listed = ", ".join(shown) + (" and others" if len(candidates) > len(shown) else "")
     return AmbiguousIdentifier(
         f"{text!r} is ambiguous; it could name {listed} (give more of the id or version)",
         detail={"candidates": list(candidates)},

@@ -160,3 +160,18 @@ def test_arrays_into_fit_and_predict_keep_their_files(captured: Captured) -> Non
     scored = pd.DataFrame({"k": score["k"], "p": model.predict(batch)})
     scored.to_csv("scored.csv", index=False)
     assert _files(captured, "predictions:scored.csv") == AB
+
+
+def test_a_value_taken_out_of_a_frame_may_hide_it_in_later_unknown_data(
+    captured: Captured,
+) -> None:
+    _make_inputs()
+    a, b, lookup = pd.read_csv("a.csv"), pd.read_csv("b.csv"), pd.read_csv("lookup.csv")
+    print(lookup["g"].nunique(), len(lookup))  # counts describe it: not its values
+    before = pd.DataFrame({"v": a["v"].to_numpy() * 2})
+    offset = b["c"].mean()  # one value of b, no hook follows it
+    after = pd.DataFrame({"v": a["v"].to_numpy() - offset})
+    before.to_csv("before.csv", index=False)
+    after.to_csv("after.csv", index=False)
+    assert _files(captured, "dataset:before.csv") == A
+    assert _files(captured, "dataset:after.csv") == AB

@@ -212,35 +212,33 @@ def flow_method(original: Callable[..., Any], on_result: Handler) -> Callable[..
     return wrapper
 
 
-def _after_user_call(
-    original: Callable[..., Any],
-    on_result: Handler,
-    owner: Any,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    result: Any,
+def _from_user(level: int) -> bool:
+    """True when the code ``level`` frames above the caller belongs to no hooked library."""
+    name = sys._getframe(level + 1).f_globals.get("__name__")
+    return not isinstance(name, str) or name.partition(".")[0] not in LIBRARIES
+
+
+def _run(
+    on_result: Handler, owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
 ) -> None:
-    # Two frames up is whoever called the wrapper.
-    if _enabled and getattr(_local, "capturing", 0) == 0:
-        name = sys._getframe(2).f_globals.get("__name__", "")
-        if not isinstance(name, str) or name.partition(".")[0] not in LIBRARIES:
-            try:
-                on_result(owner, args, kwargs, result)
-            except Exception as exc:  # a try block costs nothing here; a context manager would
-                report(f"flow:{getattr(original, '__qualname__', '?')}", exc)
+    try:
+        on_result(owner, args, kwargs, result)
+    except Exception as exc:  # a try block costs nothing here; a context manager would
+        report(f"flow:{getattr(on_result, '__qualname__', '?')}", exc)
 
 
 def operation_method(original: Callable[..., Any], on_result: Handler) -> Callable[..., Any]:
     """A propagation wrapper for the calls user code makes (or a library no hook follows).
 
     A hooked library calling the same method is inside an operation whose own result the outer
-    call covers, so only the frame above is looked at, once per call.
+    call covers: such calls cost one look at the calling frame, nothing more.
     """
 
     @functools.wraps(original)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
-        _after_user_call(original, on_result, self, args, kwargs, result)
+        if _enabled and not getattr(_local, "capturing", 0) and _from_user(1):
+            _run(on_result, self, args, kwargs, result)
         return result
 
     setattr(wrapper, WRAPPED_ATTR, original)
@@ -253,7 +251,8 @@ def operation_function(original: Callable[..., Any], on_result: Handler) -> Call
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
-        _after_user_call(original, on_result, None, args, kwargs, result)
+        if _enabled and not getattr(_local, "capturing", 0) and _from_user(1):
+            _run(on_result, None, args, kwargs, result)
         return result
 
     setattr(wrapper, WRAPPED_ATTR, original)

@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
 #: Functions whose result is computed from the arrays they are given.  numpy's array methods
 #: and operators (``a.round(2)``, ``a * 2``) are compiled and cannot be followed: their
-#: results have no known origin (see :mod:`threadline.capture.tracking`).
+#: results have no known origin (see :mod:`threadline.capture.tracking`).  ``array`` and
+#: ``asarray`` are left alone: libraries call them all the time, and ``np.asarray(frame)``
+#: is followed through the frame's ``__array__``.
 FUNCTIONS: Final = (
-    "array",
-    "asarray",
     "concatenate",
     "hstack",
     "vstack",

@@ -95,8 +95,9 @@ def _reader(capture: Capture, name: str) -> Any:
 def _writer(capture: Capture) -> Any:
     def handler(frame: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         target = arg(args, kwargs, 0, *_PATH_NAMES)
-        if target is None:
-            return  # returned as a string or bytes: nothing reached a file
+        if target is None:  # returned as text or bytes: nothing reached a file, but the values
+            capture.flow.escape(frame)  # left the frames
+            return
         capture.wrote(frame, target, hook="pandas.write")
 
     return handler
@@ -240,6 +241,19 @@ _NOT_DATA: Final = frozenset(
         "__iter__",
     }
 )
+#: Index methods that take data (pandas calls the others internally all the time).
+_LABEL_OPERATIONS: Final = (
+    "isin",
+    "map",
+    "where",
+    "putmask",
+    "union",
+    "intersection",
+    "difference",
+    "symmetric_difference",
+)
+#: Methods whose scalar answer is a count or a size, not one of the frame's values.
+_COUNTS: Final = frozenset({"count", "nunique", "size", "ngroups", "value_counts"})
 #: Helper objects whose methods compute from the frame they were made from (``obj``).
 _HELPERS: Final = (
     "core.groupby.generic.DataFrameGroupBy",
@@ -310,15 +324,24 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
             for value in found:  # in place: ``df.update(other)``, ``fillna(s, inplace=True)``
                 flow.merge_into(owner, value)
             return
-        if isinstance(result, (str, bytes, bool, int, float, index_type)):
+        source = owner if isinstance(owner, generic) else getattr(owner, "obj", None)
+        if isinstance(result, index_type) or type(result).__name__ == "bool":  # numpy's too
             return
-        if isinstance(owner, generic):
-            parents = [owner, *found]
-        else:  # a groupby, window or indexer: computes from its frame
-            parents = [getattr(owner, "obj", None), *found]
-            if flow.lineage(owner) is not None:  # ``df.groupby(other["key"])``
-                parents.append(owner)
+        if not is_data(result) or getattr(result, "shape", None) == ():
+            # A value out of the frame (``s.mean()``, ``s.iloc[0]``): no hook follows a scalar,
+            # so whatever it is mixed into may hide the frame's files from now on.
+            if flow.holds_contained(source):
+                flow.escape(source)
+            return
+        parents = [source, *found]
+        if source is not owner and flow.lineage(owner) is not None:
+            parents.append(owner)  # a groupby made with another frame's keys
         flow.derive(result, parents, operands=not called)
+
+    def counting(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        # Counts and sizes describe a frame; they are not its values.
+        if is_data(result):
+            operation(owner, args, kwargs, result)
 
     def function(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         found, called = operands(args, kwargs)
@@ -383,11 +406,11 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
         patcher.operation(pd.DataFrame, name, selection)
     for cls in (pd.DataFrame, pd.Series, *classes_at(pd, _HELPERS)):
         for name in _public_methods(cls):
-            patcher.operation(cls, name, operation)
+            patcher.operation(cls, name, counting if name in _COUNTS else operation)
         patcher.operation(cls, "__getitem__", operation)
     for name in FUNCTIONS:
         patcher.operation_function(pd, name, function)
-    for name in _public_methods(index_type):
+    for name in _LABEL_OPERATIONS:
         patcher.operation(index_type, name, labels)
     readers: Any = pd.io.parsers.readers.TextFileReader
     for name in ("__next__", "read", "get_chunk"):

@@ -116,6 +116,8 @@ _GROUPS: Final = (
 )
 #: Methods that, given column names only, keep just those columns of the same rows.
 _SELECTIONS: Final = frozenset({"select", "drop", "__getitem__"})
+#: Methods whose scalar answer is a count or a size, not one of the frame's values.
+_COUNTS: Final = frozenset({"count", "n_unique", "len", "null_count", "estimated_size"})
 #: Results that are parameters or facts, not data.
 _SCALARS: Final = (str, bytes, bool, int, float, type(None))
 
@@ -126,9 +128,17 @@ def _install_flow(capture: Capture, patcher: Patcher, pl: ModuleType) -> None:
 
     def derive(name: str) -> Any:
         kept = name in ROWS_KEPT
+        counts = name in _COUNTS
 
         def handler(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
             if result is owner or isinstance(result, _SCALARS):
+                if (
+                    not counts
+                    and type(result).__name__ not in ("bool", "NoneType")
+                    and flow.holds_contained(owner)
+                    and caller_package(1) not in FOLLOWED
+                ):
+                    flow.escape(owner)  # a value out of the frame (``s.mean()``, ``s.item()``)
                 return
             parents = [owner]
             for value in (*args, *kwargs.values()):

@@ -13,7 +13,12 @@ import pytest
 from tests.support.live import Server, start_server
 from tests.support.marquez_data import ENRICH, REPORT, STREAMS, WAREHOUSE, catalog_events
 
-from threadline.model.events import DATASET_EVENT_SCHEMA_URL, PRODUCER, SCHEMA_URL
+from threadline.model.events import (
+    DATASET_EVENT_SCHEMA_URL,
+    JOB_EVENT_SCHEMA_URL,
+    PRODUCER,
+    SCHEMA_URL,
+)
 from threadline.store import open_store
 
 ORDERS = f"/api/v1/namespaces/{quote(WAREHOUSE, safe='')}/datasets/public.orders"
@@ -122,6 +127,40 @@ def test_a_tag_outlives_later_events_and_wins_over_a_clock_ahead(
     ahead["eventTime"] = "2031-01-02T00:00:00Z"
     assert http.post("/api/v1/lineage", json=ahead).status_code == 201
     assert "GOLDEN" in http.get(CUSTOMERS).json()["tags"]
+
+
+def test_tagging_a_job_is_a_job_event_that_keeps_its_declared_lineage(
+    catalog: tuple[Server, httpx.Client],
+) -> None:
+    _server, http = catalog
+    declared = {
+        "eventTime": "2026-03-05T00:00:00Z",
+        "producer": PRODUCER,
+        "schemaURL": JOB_EVENT_SCHEMA_URL,
+        "job": {"namespace": "shop", "name": "planned"},
+        "inputs": [{"namespace": WAREHOUSE, "name": "public.orders"}],
+        "outputs": [{"namespace": WAREHOUSE, "name": "public.forecast"}],
+    }
+    assert http.post("/api/v1/lineage", json=declared).status_code == 201
+    before = len(_log(http))
+    tagged = http.post("/api/v1/namespaces/shop/jobs/planned/tags/NIGHTLY")
+    assert tagged.status_code == 200, tagged.text
+    job = tagged.json()
+    assert job["tags"] == ["NIGHTLY"]
+    assert job["inputs"] == [{"namespace": WAREHOUSE, "name": "public.orders"}]
+    assert job["outputs"] == [{"namespace": WAREHOUSE, "name": "public.forecast"}]
+    log = _log(http)
+    assert len(log) == before + 1
+    assert log[-1]["schemaURL"] == JOB_EVENT_SCHEMA_URL
+    assert log[-1]["job"]["facets"]["tags"]["tags"] == [
+        {"key": "NIGHTLY", "value": "true", "source": "USER"}
+    ]
+    assert "inputs" not in log[-1]
+    ran = http.put("/api/v1/namespaces/shop/jobs/report/tags/DAILY").json()
+    assert ran["tags"] == ["DAILY"]
+    assert ran["latestRun"]["id"] == REPORT
+    assert http.delete("/api/v1/namespaces/shop/jobs/report/tags/DAILY").json()["tags"] == []
+    assert http.delete("/api/v1/namespaces/shop/jobs/nope/tags/DAILY").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Marquez's tags: the list, and tagging datasets and their columns as recorded events.
+"""Marquez's tags: the list, and tagging datasets, their columns and jobs as recorded events.
 
 ==========================================================================  =====================
 ``GET /api/v1/tags``                                                         ``{"tags": [Tag]}``
@@ -6,19 +6,25 @@
 ``DELETE /api/v1/namespaces/{ns}/datasets/{ds}/tags/{tag}``                  ``Dataset``
 ``POST|PUT /api/v1/namespaces/{ns}/datasets/{ds}/fields/{field}/tags/{tag}``  ``Dataset``
 ``DELETE /api/v1/namespaces/{ns}/datasets/{ds}/fields/{field}/tags/{tag}``    ``Dataset``
+``POST|PUT /api/v1/namespaces/{ns}/jobs/{job}/tags/{tag}``                    ``Job``
+``DELETE /api/v1/namespaces/{ns}/jobs/{job}/tags/{tag}``                      ``Job``
 ==========================================================================  =====================
 
-Marquez keeps tags in a side table; here a change of tags is an OpenLineage ``DatasetEvent``
-appended to the log like any other event: its ``tags`` facet holds the dataset's whole new tag
-list (an entry ``{"key": TAG, "value": "true", "source": "USER"}``, with ``field`` for a
-column's tag).  So a tag is in the hash chain, in exports and in the change stream, and
-who-tagged-what-when is answered by the log.  Adding a tag the dataset has, or removing one it
-lacks, records nothing.  The event's time is now, or just after the newest event about the
-dataset when that is later (a producer's clock ahead of ours), so the newest tags win.
+Marquez keeps tags in a side table; here a change of tags is an OpenLineage event appended to
+the log like any other: a ``DatasetEvent`` for a dataset or a column, a ``JobEvent`` for a job
+(Marquez's own API documents the dataset routes; it serves the job ones too).  Its ``tags``
+facet holds the whole new tag list (an entry ``{"key": TAG, "value": "true", "source":
+"USER"}``, with ``field`` for a column's tag: :func:`threadline.query.catalog.retagged`).  So
+a tag is in the hash chain, in exports and in the change stream, and who-tagged-what-when is
+answered by the log.  Adding a tag that is there, or removing one that is not, records
+nothing.  The event's time is now, or just after the newest event about the dataset or job
+when that is later (a producer's clock ahead of ours), so the newest tags win.  A job's tag
+event declares no inputs or outputs, and the lineage a never-run job declared stays that of
+its latest JobEvent that declares some.
 
 Tag changes are serialised within one server process (each reads the current list and writes
-the next); two worker processes changing one dataset's tags at the same instant can lose one
-change.  The answer is the dataset as it stands after the change.
+the next); two worker processes changing one node's tags at the same instant can lose one
+change.  The answer is the dataset or job as it stands after the change.
 """
 
 from __future__ import annotations
@@ -31,10 +37,10 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Request
 
 from threadline.errors import NotFound, UsageError
-from threadline.model.events import DATASET_EVENT_SCHEMA_URL, PRODUCER
+from threadline.model.events import DATASET_EVENT_SCHEMA_URL, JOB_EVENT_SCHEMA_URL, PRODUCER
 from threadline.model.times import iso
 from threadline.query import catalog
-from threadline.server.marquez_json import dataset_json
+from threadline.server.marquez_json import dataset_json, job_json
 from threadline.server.marquez_params import (
     Limit,
     NamePath,
@@ -48,6 +54,9 @@ router = APIRouter(tags=["Marquez"])
 
 TAGS_FACET_SCHEMA: Final = (
     "https://openlineage.io/spec/facets/1-0-0/TagsDatasetFacet.json#/$defs/TagsDatasetFacet"
+)
+JOB_TAGS_FACET_SCHEMA: Final = (
+    "https://openlineage.io/spec/facets/1-0-0/TagsJobFacet.json#/$defs/TagsJobFacet"
 )
 #: The longest tag name accepted (Marquez's column is 255 characters).
 MAX_TAG: Final = 255
@@ -69,45 +78,65 @@ def _tag(raw: str) -> str:
     return tag
 
 
-def tags_event(dataset: catalog.Dataset, entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The ``DatasetEvent`` that records ``entries`` as the dataset's tags (module docs)."""
-    at = max(time.time_ns() // 1000, dataset.node.updated_us + 1)
+def tags_event(node: catalog.NodeRow, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``DatasetEvent`` or ``JobEvent`` that records ``entries`` as the dataset's or job's
+    tags (see the module docs)."""
+    at = max(time.time_ns() // 1000, node.updated_us + 1)
+    dataset = node.type == "dataset"
+    facet = {
+        "_producer": PRODUCER,
+        "_schemaURL": TAGS_FACET_SCHEMA if dataset else JOB_TAGS_FACET_SCHEMA,
+        "tags": entries,
+    }
     return {
         "eventTime": iso(at),
         "producer": PRODUCER,
-        "schemaURL": DATASET_EVENT_SCHEMA_URL,
-        "dataset": {
-            "namespace": dataset.node.namespace,
-            "name": dataset.node.name,
-            "facets": {
-                "tags": {"_producer": PRODUCER, "_schemaURL": TAGS_FACET_SCHEMA, "tags": entries}
-            },
-        },
+        "schemaURL": DATASET_EVENT_SCHEMA_URL if dataset else JOB_EVENT_SCHEMA_URL,
+        node.type: {"namespace": node.namespace, "name": node.name, "facets": {"tags": facet}},
     }
 
 
-async def _change(
-    request: Request, namespace: str, name: str, tag: str, field: str | None, *, add: bool
-) -> dict[str, Any]:
-    store = store_of(request)
+def _lock(request: Request) -> asyncio.Lock:
     state = request.app.state
     lock: asyncio.Lock | None = getattr(state, "marquez_tag_lock", None)
     if lock is None:
         lock = state.marquez_tag_lock = asyncio.Lock()
-    async with lock:
+    return lock
+
+
+async def _change_dataset(
+    request: Request, namespace: str, name: str, tag: str, field: str | None, *, add: bool
+) -> dict[str, Any]:
+    store = store_of(request)
+    async with _lock(request):
         dataset = await anyio.to_thread.run_sync(catalog.dataset, store, namespace, name)
         if field is not None and field not in catalog.column_names(dataset):
             raise NotFound(f"no field {field!r} in dataset {name!r} of namespace {namespace!r}")
         entries = catalog.retagged(catalog.tag_entries(dataset.node.facets), tag, field, add=add)
         if entries is None:
             return dataset_json(dataset)
-        await request.app.state.runtime.writer.append([tags_event(dataset, entries)])
+        await request.app.state.runtime.writer.append([tags_event(dataset.node, entries)])
         changed = await anyio.to_thread.run_sync(catalog.dataset, store, namespace, name)
     return dataset_json(changed)
 
 
+async def _change_job(
+    request: Request, namespace: str, name: str, tag: str, *, add: bool
+) -> dict[str, Any]:
+    store = store_of(request)
+    async with _lock(request):
+        job = await anyio.to_thread.run_sync(catalog.job, store, namespace, name)
+        entries = catalog.retagged(catalog.tag_entries(job.node.facets), tag, add=add)
+        if entries is None:
+            return job_json(job)
+        await request.app.state.runtime.writer.append([tags_event(job.node, entries)])
+        changed = await anyio.to_thread.run_sync(catalog.job, store, namespace, name)
+    return job_json(changed)
+
+
 _DATASET_TAG: Final = "/api/v1/namespaces/{namespace}/datasets/{dataset}/tags/{tag}"
 _FIELD_TAG: Final = "/api/v1/namespaces/{namespace}/datasets/{dataset}/fields/{field}/tags/{tag}"
+_JOB_TAG: Final = "/api/v1/namespaces/{namespace}/jobs/{job}/tags/{tag}"
 
 
 # POST is Marquez's (and its clients'); PUT is accepted too.  One route per method, so each
@@ -117,14 +146,18 @@ _FIELD_TAG: Final = "/api/v1/namespaces/{namespace}/datasets/{dataset}/fields/{f
 async def add_dataset_tag(
     request: Request, namespace: NamespacePath, dataset: NamePath, tag: TagPath
 ) -> dict[str, Any]:
-    return await _change(request, segment(namespace), segment(dataset), _tag(tag), None, add=True)
+    return await _change_dataset(
+        request, segment(namespace), segment(dataset), _tag(tag), None, add=True
+    )
 
 
 @router.delete(_DATASET_TAG, summary="Untag a dataset")
 async def remove_dataset_tag(
     request: Request, namespace: NamespacePath, dataset: NamePath, tag: TagPath
 ) -> dict[str, Any]:
-    return await _change(request, segment(namespace), segment(dataset), _tag(tag), None, add=False)
+    return await _change_dataset(
+        request, segment(namespace), segment(dataset), _tag(tag), None, add=False
+    )
 
 
 @router.put(_FIELD_TAG, summary="Tag a column of a dataset")
@@ -132,7 +165,7 @@ async def remove_dataset_tag(
 async def add_field_tag(
     request: Request, namespace: NamespacePath, dataset: NamePath, field: FieldPath, tag: TagPath
 ) -> dict[str, Any]:
-    return await _change(
+    return await _change_dataset(
         request, segment(namespace), segment(dataset), _tag(tag), segment(field), add=True
     )
 
@@ -141,9 +174,24 @@ async def add_field_tag(
 async def remove_field_tag(
     request: Request, namespace: NamespacePath, dataset: NamePath, field: FieldPath, tag: TagPath
 ) -> dict[str, Any]:
-    return await _change(
+    return await _change_dataset(
         request, segment(namespace), segment(dataset), _tag(tag), segment(field), add=False
     )
 
 
-__all__ = ["MAX_TAG", "TAGS_FACET_SCHEMA", "router", "tags_event"]
+@router.put(_JOB_TAG, summary="Tag a job")
+@router.post(_JOB_TAG, summary="Tag a job")
+async def add_job_tag(
+    request: Request, namespace: NamespacePath, job: NamePath, tag: TagPath
+) -> dict[str, Any]:
+    return await _change_job(request, segment(namespace), segment(job), _tag(tag), add=True)
+
+
+@router.delete(_JOB_TAG, summary="Untag a job")
+async def remove_job_tag(
+    request: Request, namespace: NamespacePath, job: NamePath, tag: TagPath
+) -> dict[str, Any]:
+    return await _change_job(request, segment(namespace), segment(job), _tag(tag), add=False)
+
+
+__all__ = ["JOB_TAGS_FACET_SCHEMA", "MAX_TAG", "TAGS_FACET_SCHEMA", "router", "tags_event"]

@@ -326,12 +326,14 @@ def jobs_of(conn: Connection, nodes: Sequence[NodeRow]) -> list[Job]:
 def declared_lineage(
     conn: Connection, nodes: Sequence[NodeRow]
 ) -> dict[int, tuple[list[VersionRef], list[VersionRef]]]:
-    """Inputs and outputs a job declared in its latest JobEvent, for jobs never run (a JobEvent
-    links no execution, so the graph has no edges for it)."""
+    """Inputs and outputs a job declared in its latest JobEvent that declares some, for jobs
+    never run (a JobEvent links no execution, so the graph has no edges for it).  A JobEvent
+    without ``inputs`` and ``outputs`` (one that only changes the job's facets, such as its
+    tags) leaves the declaration as it was."""
     ev = s.events
     out: dict[int, tuple[list[VersionRef], list[VersionRef]]] = {}
     for node in nodes:
-        body = conn.execute(
+        bodies = conn.execute(
             sa.select(ev.c.body)
             .where(
                 ev.c.job_namespace == node.namespace,
@@ -339,11 +341,17 @@ def declared_lineage(
                 ev.c.event_kind == "job",
             )
             .order_by(ev.c.seq.desc())
-            .limit(1)
-        ).scalar()
-        if body is None:
+        ).scalars()
+        event = next(
+            (
+                parsed
+                for body in bodies
+                if "inputs" in (parsed := orjson.loads(bytes(body))) or "outputs" in parsed
+            ),
+            None,
+        )
+        if event is None:
             continue
-        event = orjson.loads(bytes(body))
         sides = [
             [
                 VersionRef(str(d.get("namespace")), str(d.get("name")), "")

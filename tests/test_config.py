@@ -85,6 +85,7 @@ ORDER: list[tuple[str, Any, str, Any, Any, Any]] = [
     ("max_batch_events", "7", "8", 9, 7, 8),
     ("strict_ingest", "true", "0", True, True, False),
     ("group_commit_events", "70", "80", 90, 70, 80),
+    ("store_cache_bytes", "1024", "2048", 4096, 1024, 2048),
     ("stream_poll_seconds", "0.5", "0.25", 1.0, 0.5, 0.25),
     ("stream_max_connections", "31", "32", 33, 31, 32),
     ("stream_max_per_client", "41", "42", 43, 41, 42),

@@ -70,6 +70,7 @@ class Settings:
     max_batch_events: int = 100_000
     strict_ingest: bool = False
     group_commit_events: int = 5_000
+    store_cache_bytes: int = 32 * MiB
     stream_poll_seconds: float = 0.15
     stream_max_connections: int = 1_000
     stream_max_per_client: int = 100
@@ -272,6 +273,12 @@ SETTINGS: Final = (
     Setting(
         "group_commit_events",
         "Server: most events the writer combines into one store transaction.",
+        int,
+        _positive,
+    ),
+    Setting(
+        "store_cache_bytes",
+        "Memory each of the store's row-id caches may take, in bytes (estimated).",
         int,
         _positive,
     ),

@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 from tests.support.events import dataset, event
 
-from threadline.store import open_store, upserts
+from threadline.store import open_store
 from threadline.store import schema as s
+from threadline.store.id_cache import ENTRY_OVERHEAD, BoundedCache, strings_size
 from threadline.store.projection import RunFact
 from threadline.store.upserts import dumps, merge_kind, merge_run_rows, merged_facets
 
@@ -103,11 +104,9 @@ def test_an_older_start_arriving_late_changes_nothing_it_should_not() -> None:
     assert merged["execution_id"] == 71  # an ex: execution is preferred
 
 
-def test_the_id_cache_starts_over_past_its_limit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(upserts, "CACHE_LIMIT", 3)
-    with open_store(tmp_path / "lineage.db") as store:
+def test_the_id_caches_stay_within_their_memory_budget(tmp_path: Path) -> None:
+    # Room for about three entries: every batch evicts, and answers must not change.
+    with open_store(tmp_path / "lineage.db", cache_bytes=3 * (ENTRY_OVERHEAD + 40)) as store:
         for run in range(1, 6):
             store.append_batch([event(run, outputs=[dataset(f"/o{run}", f"b3:{run:02x}")])])
         # Cached ids and looked-up ids give one and the same graph.
@@ -117,3 +116,18 @@ def test_the_id_cache_starts_over_past_its_limit(
         edges = store.read(lambda c: c.execute(sa.select(s.edges)).all())
     assert sorted(nodes) == sorted(["job", *(f"/o{i}" for i in range(1, 6))])
     assert len(edges) == 5 + 5
+
+
+def test_a_bounded_cache_charges_entries_by_their_size_and_evicts_the_oldest() -> None:
+    cache: BoundedCache[str, str] = BoundedCache(3 * (ENTRY_OVERHEAD + 10), strings_size)
+    cache.update({"a": "x" * 9, "b": "y" * 9})
+    assert (len(cache), cache.bytes) == (2, 2 * (ENTRY_OVERHEAD + 10))
+    cache.update({"c": "z" * 9})
+    assert len(cache) == 3
+    # One large entry (its facets' JSON, say) pushes out the oldest ones, not a fixed count.
+    cache.update({"d": "w" * (ENTRY_OVERHEAD + 200)})
+    assert cache.get("a") is None
+    assert cache.get("b") is None
+    assert cache.bytes <= cache.budget
+    cache.update({"c": "short"})  # replacing an entry charges its new size only
+    assert cache.get("c") == "short"

@@ -17,6 +17,7 @@ the resolved settings its ``serve`` supervisor handed over (:func:`app_from_envi
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -83,7 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store: Store = await anyio.to_thread.run_sync(open_store, settings.store_url)
+        store: Store = await anyio.to_thread.run_sync(
+            functools.partial(
+                open_store, settings.store_url, cache_bytes=settings.store_cache_bytes
+            )
+        )
         hub = ChangeHub(store, poll_interval=settings.stream_poll_seconds)
         writer = GroupWriter(
             store, max_events=settings.group_commit_events, on_commit=lambda _r: hub.poke()

@@ -49,8 +49,14 @@ def normalize_url(target: str | os.PathLike[str] | None = None) -> str:
     return current().store_url
 
 
-def open_store(target: str | os.PathLike[str] | None = None) -> SqlStore:
-    """Open (creating if needed) the store at ``target``; see the module docstring."""
+def open_store(
+    target: str | os.PathLike[str] | None = None, *, cache_bytes: int | None = None
+) -> SqlStore:
+    """Open (creating if needed) the store at ``target``; see the module docstring.
+
+    ``cache_bytes`` bounds the memory of each of the store's row-id caches (the
+    ``store_cache_bytes`` setting; a long-lived server sets it).
+    """
     url = normalize_url(target)
     scheme = url.split("://", 1)[0]
     factory = BACKENDS.get(scheme) or _entry_point(scheme)
@@ -58,7 +64,10 @@ def open_store(target: str | os.PathLike[str] | None = None) -> SqlStore:
         raise StoreUnavailable(
             f"no store backend for scheme {scheme!r}; use sqlite:///PATH or postgresql+psycopg://…"
         )
-    return factory(url)
+    store = factory(url)
+    if cache_bytes is not None:
+        store.set_cache_budget(cache_bytes)
+    return store
 
 
 def _entry_point(scheme: str) -> Callable[[str], SqlStore] | None:

@@ -91,6 +91,10 @@ class SqlStore:
         self._closed = False
         self._ensure_schema()
 
+    def set_cache_budget(self, cache_bytes: int) -> None:
+        """Bound each row-id cache to about ``cache_bytes`` of memory."""
+        self._projections.set_cache_budget(cache_bytes)
+
     # --- dialect hooks ------------------------------------------------------------------
 
     def _insert(self, table: sa.Table) -> Any:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from threadline.store import schema as s
 from threadline.store.bulk import RUN_COLUMNS, BulkStatements, chunks
+from threadline.store.id_cache import BoundedCache, strings_size
 from threadline.store.projection import (
     LATEST,
     UNVERSIONED,
@@ -35,13 +36,21 @@ from threadline.store.projection import (
     VersionKey,
 )
 
-#: Entries per id cache before it is emptied and refilled from later batches.
-CACHE_LIMIT: Final = 500_000
+#: Memory each id cache may take (bytes, estimated; :mod:`threadline.store.id_cache`).
+DEFAULT_CACHE_BYTES: Final = 32 * 1024 * 1024
 
 # Cached rows are plain tuples of ids and strings: the collector stops tracking such tuples,
 # so a large cache does not slow down every full garbage collection.
 Known = tuple[int, str, str]  # node: (id, facets JSON, kind)
 KnownVersion = tuple[int, str, int, int]  # version: (id, facets JSON, first_seen, last_seen)
+
+
+def _node_size(key: NodeKey, known: Known) -> int:
+    return strings_size(*key, known[1], known[2])
+
+
+def _version_size(key: tuple[int, str], known: KnownVersion) -> int:
+    return strings_size(key[1], known[1])
 
 
 def dumps(value: Any) -> str:
@@ -70,12 +79,15 @@ class ProjectionWriter:
         self,
         statements: BulkStatements,
         ids_assigned: Callable[[Connection, sa.Table, int], None],
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
         self._statements = statements
         self._ids_assigned = ids_assigned
         # Row ids of committed nodes and versions: ids never change, so a hit skips a lookup.
-        self._node_cache: dict[NodeKey, Known] = {}
-        self._version_cache: dict[tuple[int, str], KnownVersion] = {}
+        self._node_cache: BoundedCache[NodeKey, Known] = BoundedCache(cache_bytes, _node_size)
+        self._version_cache: BoundedCache[tuple[int, str], KnownVersion] = BoundedCache(
+            cache_bytes, _version_size
+        )
 
     def write(self, conn: Connection, proj: Projection, pending: Pending) -> None:
         """Write every fact of ``proj``; ``pending`` collects the rows to cache on commit."""
@@ -93,12 +105,13 @@ class ProjectionWriter:
         if proj.runs:
             self._upsert_runs(conn, proj.runs, node_ids, version_ids)
 
+    def set_cache_budget(self, cache_bytes: int) -> None:
+        for cache in (self._node_cache, self._version_cache):
+            cache.budget = max(0, cache_bytes)
+            cache.update({})
+
     def remember(self, pending: Pending) -> None:
         """Cache the ids of a committed transaction's rows."""
-        if len(self._node_cache) + len(pending.nodes) > CACHE_LIMIT:
-            self._node_cache.clear()
-        if len(self._version_cache) + len(pending.versions) > CACHE_LIMIT:
-            self._version_cache.clear()
         self._node_cache.update(pending.nodes)
         self._version_cache.update(pending.versions)
 
@@ -437,7 +450,7 @@ def _opt(pick: Callable[[int, int], int], a: int | None, b: int | None) -> int |
 
 
 __all__ = [
-    "CACHE_LIMIT",
+    "DEFAULT_CACHE_BYTES",
     "Pending",
     "ProjectionWriter",
     "dumps",

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, Server
 
 from threadline.model.canonical import canonical_json
 from threadline.store import open_store
+from threadline.store.base import Cursor
 
 
 def event(namespace: str = "stream", *, dataset: bool = False) -> dict[str, Any]:
@@ -165,3 +173,150 @@ def test_resume_with_last_event_id(fresh_server: Server) -> None:
     with subscribe(fresh_server, params={"after": first[0][1]}) as frames:
         again = take(frames, 5)
     assert [f[2] for f in again] == bodies[1:]
+
+
+# --- limits, shutdown and replay under load ---------------------------------------------------
+
+
+def open_raw_stream(server: Server, source: str = "127.0.0.1", path: str = "/api/v1/stream") -> Any:
+    """A stream opened on a plain socket from ``source``: (socket, status line, headers)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10, source_address=(source, 0))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the connection before answering"
+        head += chunk
+    status, *lines = head.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return sock, status, headers
+
+
+def test_streams_are_capped_per_client_and_in_total(server_factory: Any) -> None:
+    server = server_factory(
+        env={"THREADLINE_STREAM_MAX_CONNECTIONS": "3", "THREADLINE_STREAM_MAX_PER_CLIENT": "2"}
+    )
+    opened = [open_raw_stream(server) for _ in range(2)]
+    assert all(" 200 " in status for _sock, status, _h in opened)
+    sock, status, headers = open_raw_stream(server)
+    assert " 503 " in status
+    assert int(headers["retry-after"]) > 0
+    assert "per client" in sock.recv(4096).decode()
+    sock.close()
+    other = open_raw_stream(server, source="127.0.0.2")  # another client still gets one
+    assert " 200 " in other[1]
+    sock, status, headers = open_raw_stream(server, source="127.0.0.3")
+    assert " 503 " in status
+    assert "retry-after" in headers
+    sock.close()
+    opened.pop()[0].close()  # a closed stream gives its place back
+    deadline = time.monotonic() + 5
+    while True:
+        sock, status, _headers = open_raw_stream(server)
+        sock.close()
+        if " 200 " in status or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert " 200 " in status
+    for sock, *_rest in [*opened, other]:
+        sock.close()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_with_open_streams_stops_the_server_within_5_seconds(
+    server_factory: Any, workers: str
+) -> None:
+    server = server_factory("--workers", workers)
+    streams = [open_raw_stream(server) for _ in range(50)]
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=30)
+    took = time.monotonic() - started
+    ended = 0
+    for sock, *_rest in streams:
+        sock.settimeout(1.0)
+        with contextlib.suppress(OSError):
+            while sock.recv(1 << 16):
+                pass
+            ended += 1  # the server closed the stream (end of file)
+        sock.close()
+    print(f"shutdown with {len(streams)} open streams, {workers} worker(s): {took:.2f} s")
+    assert took < 5.0
+    assert ended == len(streams)
+    assert "Lock is not acquired" not in server.logs()
+    assert "Traceback" not in server.logs()
+
+
+#: Opens N streams after a cursor and reads them all until its input closes (a script).
+REPLAY_READERS = """
+import selectors, socket, sys, threading
+host, port, cursor, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+selector = selectors.DefaultSelector()
+for _ in range(n):
+    sock = socket.create_connection((host, port))
+    sock.sendall(f"GET /api/v1/stream?after={cursor} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n".encode())
+    sock.setblocking(False)
+    selector.register(sock, selectors.EVENT_READ)
+print("open", flush=True)
+done = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+events = 0
+while not done.is_set():
+    for key, _ in selector.select(0.2):
+        chunk = key.fileobj.recv(1 << 16)
+        events += chunk.count(b"\\ndata: ")
+        if not chunk:
+            selector.unregister(key.fileobj)
+print(events, flush=True)
+"""
+
+
+def test_streams_replaying_from_the_start_do_not_starve_ingest(
+    tmp_path: Path, server_factory: Any
+) -> None:
+    store_path = tmp_path / "full.db"
+    store = open_store(str(store_path))
+    try:
+        for _ in range(10):
+            store.append_batch([event("replayed") for _ in range(2000)])
+    finally:
+        store.close()
+    server = server_factory(store=str(store_path))
+    http = server.client()
+    http.post("/api/v1/lineage", json=event())  # warm up the connection and the writer
+
+    def post_latencies(count: int) -> list[float]:
+        took = []
+        for _ in range(count):
+            started = time.perf_counter()
+            assert http.post("/api/v1/lineage", json=event()).status_code == 201
+            took.append(time.perf_counter() - started)
+        return took
+
+    quiet = post_latencies(100)
+    # The 200 streams are read by another process, so their reading does not slow this one's
+    # requests down (the GIL); it prints how many events it read when its input closes.
+    host, port = server.url.removeprefix("http://").split(":")
+    readers = subprocess.Popen(
+        [sys.executable, "-c", REPLAY_READERS, host, port, Cursor(0).encode(), "200"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert readers.stdout is not None
+        assert readers.stdout.readline().strip() == "open"
+        time.sleep(0.5)
+        loaded = post_latencies(200)
+    finally:
+        during = int(readers.communicate("", timeout=30)[0].strip() or 0)
+    p99 = sorted(loaded)[int(len(loaded) * 0.99) - 1]
+    print(
+        f"POST p99: {sorted(quiet)[98] * 1000:.1f} ms quiet, {p99 * 1000:.1f} ms with 200 "
+        f"streams replaying ({during} events replayed meanwhile)"
+    )
+    assert during > 20_000  # the streams really were replaying while ingest was measured
+    # The target is 50 ms; on a machine busy with other work the quiet figure itself moves,
+    # so the bound grows with it (before replay had its own threads: p99 over 5 s).
+    assert p99 < max(0.050, 2.5 * sorted(quiet)[98])

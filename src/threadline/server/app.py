@@ -20,25 +20,30 @@ from __future__ import annotations
 import functools
 import gc
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import signal
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
+from types import FrameType
 from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Header, Query, Request
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from threadline._version import __version__
 from threadline.config import Settings, current, handed_over
 from threadline.server import docs, errors, lineage, marquez, openlineage
+from threadline.server.notify import AppendListener
+from threadline.server.publish import JetStreamPublisher
 from threadline.server.responses import JSON
-from threadline.server.stream import ChangeHub, StreamFilter
+from threadline.server.stream import ChangeHub, StreamFilter, StreamGate
 from threadline.server.writer import GroupWriter
 from threadline.spec.validation import EventValidator
 from threadline.store import open_store
 from threadline.store.base import Cursor, Store
+from threadline.store.postgres import PostgresStore
 
 log = logging.getLogger("threadline.server")
 
@@ -52,6 +57,7 @@ class Runtime:
     validator: EventValidator
     writer: GroupWriter
     hub: ChangeHub
+    gate: StreamGate
 
 
 class _EncodedSegments:
@@ -76,6 +82,25 @@ class _EncodedSegments:
         await self.app(scope, receive, send)
 
 
+class _CountIngest:
+    """Count the writing requests in flight, which catching-up change streams let go first
+    (:class:`~threadline.server.stream.IngestFirst`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
+        if scope["type"] != "http" or scope["method"] != "POST" or runtime is None:
+            await self.app(scope, receive, send)
+            return
+        runtime.hub.ingest.begin()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            runtime.hub.ingest.end()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The threadline API for ``settings`` (default: the resolved settings of this process;
     validators are compiled here, once)."""
@@ -89,18 +114,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 open_store, settings.store_url, cache_bytes=settings.store_cache_bytes
             )
         )
-        hub = ChangeHub(store, poll_interval=settings.stream_poll_seconds)
+        hub = ChangeHub(
+            store,
+            poll_interval=settings.stream_poll_seconds,
+            read_threads=settings.stream_read_threads,
+        )
         writer = GroupWriter(
             store, max_events=settings.group_commit_events, on_commit=lambda _r: hub.poke()
         )
+        gate = StreamGate(settings.stream_max_connections, settings.stream_max_per_client)
         writer.start()
         hub.start()
-        app.state.runtime = Runtime(settings, store, validator, writer, hub)
+        listener = AppendListener(store, hub) if isinstance(store, PostgresStore) else None
+        if listener is not None:
+            listener.start()
+        publisher = None
+        if settings.publish:
+            publisher = JetStreamPublisher(hub, settings.publish, settings.publish_subject)
+            await publisher.start()
+        app.state.runtime = Runtime(settings, store, validator, writer, hub, gate)
         log.info("threadline server: store %s", getattr(store, "safe_url", store.url))
         try:
-            yield
+            with _streams_end_on_exit_signals(hub):
+                yield
         finally:
             await writer.close()
+            if publisher is not None:
+                await publisher.close()
+            if listener is not None:
+                await listener.close()
             await hub.close()
             await anyio.to_thread.run_sync(store.close)
 
@@ -131,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_api_route("/api/v1/health", health, methods=["GET"], tags=["Server"])
     app.add_middleware(_EncodedSegments)
+    app.add_middleware(_CountIngest)
     _document_errors(app)
     return app
 
@@ -171,6 +214,54 @@ def _document_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+@contextmanager
+def _streams_end_on_exit_signals(hub: ChangeHub) -> Iterator[None]:
+    """End the change streams as soon as SIGTERM or SIGINT arrives, then let the server's own
+    handler (uvicorn's, installed before the app starts) begin its graceful shutdown: open
+    streams never end by themselves and would hold the shutdown for its whole timeout.  Works
+    in every worker process; outside the main thread (a test client) signals are not ours."""
+    previous: dict[signal.Signals, Any] = {}
+
+    def handler(sig: int, frame: FrameType | None) -> None:
+        hub.end_streams()
+        chained = previous.get(signal.Signals(sig))
+        if callable(chained):
+            chained(sig, frame)
+        elif chained == signal.SIG_DFL:
+            signal.default_int_handler(sig, frame)
+
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for sig, chained in previous.items():
+            with suppress(ValueError, TypeError):
+                signal.signal(sig, chained)
+
+
+class _GatedStream(StreamingResponse):
+    """A change stream that gives its place back to the gate however it ends."""
+
+    def __init__(self, gate: StreamGate, client: str, content: AsyncIterator[bytes]) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self.gate = gate
+        self.client = client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.gate.release(self.client)
+
+
 async def stream(
     request: Request,
     namespace: Annotated[
@@ -181,18 +272,23 @@ async def stream(
     ] = None,
     after: Annotated[str | None, Query(description="Resume after this cursor")] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-) -> StreamingResponse:
+) -> Response:
     """Every event appended from now on (or after a cursor) as ``text/event-stream``:
-    ``id`` is the record's cursor, ``data`` its stored body."""
+    ``id`` is the record's cursor, ``data`` its stored body.  Past the open-stream limits
+    (in total, per client address) the answer is 503 with ``Retry-After``."""
     runtime: Runtime = request.app.state.runtime
     wanted = StreamFilter.parse(namespace or [], kind or [])
     token = last_event_id or after
     start = Cursor.decode(token).seq if token else None
-    return StreamingResponse(
-        runtime.hub.subscribe(start, wanted),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    client = request.client.host if request.client else "unknown"
+    refused = runtime.gate.admit(client)
+    if refused:
+        return errors.error_response(
+            503,
+            {"error": "too_many_streams", "message": f"{refused}; retry later"},
+            headers={"Retry-After": str(runtime.gate.retry_after)},
+        )
+    return _GatedStream(runtime.gate, client, runtime.hub.subscribe(start, wanted))
 
 
 async def health(request: Request) -> dict[str, Any]:

@@ -40,8 +40,10 @@ ERROR_SCHEMA: dict[str, Any] = {
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
-def error_response(status: int, body: dict[str, Any]) -> JSON:
-    return JSON(body, status_code=status)
+def error_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSON:
+    return JSON(body, status_code=status, headers=headers)
 
 
 async def _threadline_error(request: Request, exc: Exception) -> JSON:

@@ -3,6 +3,11 @@
 ``pg_advisory_xact_lock`` is held from the read of the chain head to the commit, so concurrent
 writers (processes, server workers) take turns and the chain never forks; the lock is released
 by the commit or rollback itself, so a crashed writer cannot leave it held.
+
+Each append that adds records also sends ``NOTIFY`` on :data:`APPEND_CHANNEL` with the new head
+sequence number, from the same transaction: PostgreSQL delivers it only if the append commits,
+and in commit order, so every server's change stream learns of every commit at once (the
+listener reads the rows itself; :mod:`threadline.server.notify`).
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from threadline.errors import StoreUnavailable
-from threadline.store.sql import SqlStore
+from threadline.store.base import AppendResult
+from threadline.store.sql import SqlStore, _Batch
+from threadline.store.upserts import Pending
 
 #: Arbitrary but fixed: the advisory lock key guarding the chain head ("tl" + "chain").
 CHAIN_LOCK_KEY: Final = 0x746C_6368_6169_6E
+#: The channel appends are announced on; the payload is the log's new head sequence number.
+APPEND_CHANNEL: Final = "threadline_appends"
 
 
 class PostgresStore(SqlStore):
@@ -39,6 +48,21 @@ class PostgresStore(SqlStore):
 
     def _lock_chain(self, conn: Connection) -> None:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+
+    def _append_locked(self, conn: Connection, batch: _Batch, pending: Pending) -> AppendResult:
+        result = super()._append_locked(conn, batch, pending)
+        if result.appended:
+            conn.execute(sa.select(sa.func.pg_notify(APPEND_CHANNEL, str(result.head_seq))))
+        return result
+
+    @property
+    def libpq_url(self) -> str:
+        """The store's URL as libpq (and so ``psycopg.connect``) takes it, password included."""
+        return (
+            sa.engine.make_url(self.url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
 
     def _ids_assigned(self, conn: Connection, table: sa.Table, last_id: int) -> None:
         # The store picks node and version ids itself (under the lock); keep each column's

@@ -81,3 +81,22 @@ def test_cells_are_captured_under_one_notebook_run(shell: tuple[Any, SqlStore]) 
     }
     assert cells_of["notebook/fit:LogisticRegression"] == numbers[2]
     assert cells_of["notebook/write:model.joblib"] == numbers[3]
+
+
+def test_a_notebook_job_is_named_from_the_project_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started from a sub-folder of a repository, the notebook is named as its script
+    neighbours are: by its path from the repository's root, not from the kernel's folder."""
+    from threadline.capture.notebook import notebook_job
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    notebooks = tmp_path / "analysis" / "notebooks"
+    notebooks.mkdir(parents=True)
+    (notebooks / "explore.ipynb").write_text("{}")
+    monkeypatch.chdir(notebooks)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebooks / "explore.ipynb"))
+    assert notebook_job(object()) == "analysis/notebooks/explore.ipynb"
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    assert notebook_job(object()) == "notebook"

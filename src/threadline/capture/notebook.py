@@ -16,6 +16,8 @@ from typing import Any
 from threadline.capture import session
 from threadline.capture.api import flush
 from threadline.capture.boundary import capture_boundary
+from threadline.capture.project import identify
+from threadline.config import current
 
 _callbacks: list[tuple[str, Any]] = []
 
@@ -31,14 +33,12 @@ def notebook_path(ip: Any) -> str | None:
 
 
 def notebook_job(ip: Any) -> str:
+    """The notebook's job: its path from the project's root, as a script's job is named
+    (:meth:`threadline.capture.project.Project.job_name`), else ``notebook``."""
     path = notebook_path(ip)
     if not path:
         return "notebook"
-    resolved = Path(path).resolve()
-    try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return resolved.as_posix()
+    return identify(current(), script=str(Path(path).resolve())).job_name(path)
 
 
 def _ipython_major() -> int:

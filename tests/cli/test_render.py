@@ -45,7 +45,10 @@ def test_recorded_text_is_printed_literally(capsys: pytest.CaptureFixture[str]) 
     assert "(a=[b])" in out
 
 
-def test_a_deep_chain_draws_without_recursion(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_deep_chain_draws_without_recursion(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS")  # piped trees are drawn 1000 wide when COLUMNS is unset
     depth = 3000  # deeper than Python's default recursion limit
     nodes = [node(i) for i in range(depth)]
     edges = [

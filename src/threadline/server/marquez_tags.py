@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Any, Final
+from collections.abc import Callable
+from typing import Annotated, Any, Final, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Path, Request
@@ -51,6 +52,8 @@ from threadline.server.marquez_params import (
 )
 
 router = APIRouter(tags=["Marquez"])
+
+T = TypeVar("T")
 
 TAGS_FACET_SCHEMA: Final = (
     "https://openlineage.io/spec/facets/1-0-0/TagsDatasetFacet.json#/$defs/TagsDatasetFacet"
@@ -104,34 +107,55 @@ def _lock(request: Request) -> asyncio.Lock:
     return lock
 
 
+async def _retag(
+    request: Request,
+    load: Callable[[], T],
+    node_of: Callable[[T], catalog.NodeRow],
+    shape: Callable[[T], dict[str, Any]],
+    tag: str,
+    field: str | None = None,
+    *,
+    add: bool,
+) -> dict[str, Any]:
+    """Read the dataset or job (``load``), record its new tags if they change, answer it as it
+    stands then (``shape``)."""
+    async with _lock(request):
+        current = await anyio.to_thread.run_sync(load)
+        node = node_of(current)
+        entries = catalog.retagged(catalog.tag_entries(node.facets), tag, field, add=add)
+        if entries is None:
+            return shape(current)
+        await request.app.state.runtime.writer.append([tags_event(node, entries)])
+        changed = await anyio.to_thread.run_sync(load)
+    return shape(changed)
+
+
 async def _change_dataset(
     request: Request, namespace: str, name: str, tag: str, field: str | None, *, add: bool
 ) -> dict[str, Any]:
     store = store_of(request)
-    async with _lock(request):
-        dataset = await anyio.to_thread.run_sync(catalog.dataset, store, namespace, name)
+
+    def load() -> catalog.Dataset:
+        dataset = catalog.dataset(store, namespace, name)
         if field is not None and field not in catalog.column_names(dataset):
             raise NotFound(f"no field {field!r} in dataset {name!r} of namespace {namespace!r}")
-        entries = catalog.retagged(catalog.tag_entries(dataset.node.facets), tag, field, add=add)
-        if entries is None:
-            return dataset_json(dataset)
-        await request.app.state.runtime.writer.append([tags_event(dataset.node, entries)])
-        changed = await anyio.to_thread.run_sync(catalog.dataset, store, namespace, name)
-    return dataset_json(changed)
+        return dataset
+
+    return await _retag(request, load, lambda d: d.node, dataset_json, tag, field, add=add)
 
 
 async def _change_job(
     request: Request, namespace: str, name: str, tag: str, *, add: bool
 ) -> dict[str, Any]:
     store = store_of(request)
-    async with _lock(request):
-        job = await anyio.to_thread.run_sync(catalog.job, store, namespace, name)
-        entries = catalog.retagged(catalog.tag_entries(job.node.facets), tag, add=add)
-        if entries is None:
-            return job_json(job)
-        await request.app.state.runtime.writer.append([tags_event(job.node, entries)])
-        changed = await anyio.to_thread.run_sync(catalog.job, store, namespace, name)
-    return job_json(changed)
+    return await _retag(
+        request,
+        lambda: catalog.job(store, namespace, name),
+        lambda j: j.node,
+        job_json,
+        tag,
+        add=add,
+    )
 
 
 _DATASET_TAG: Final = "/api/v1/namespaces/{namespace}/datasets/{dataset}/tags/{tag}"

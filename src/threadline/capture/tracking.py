@@ -111,9 +111,12 @@ class Flow:
         self._entries: dict[int, _Entry] = {}
         #: Read into frames, and every use of their data followed so far.
         self._contained: set[Artifact] = set()
-        #: Once seen leaving the frames, never contained again (a second read of the file):
-        #: the escape clock when it left.
-        self._escaped_at: dict[Artifact, int] = {}
+        #: Once seen leaving the frames, never contained again (a second read of the file).
+        self._escaped: set[Artifact] = set()
+        #: The clock when each artifact's data became available to code no hook follows: when
+        #: it was first tracked (read, loaded, produced), or, for a contained file, when it
+        #: escaped.  Data of unknown origin made before that cannot hold it.
+        self._available_at: dict[Artifact, int] = {}
         self._clock = 0
 
         entries = self._entries
@@ -155,6 +158,11 @@ class Flow:
         frozen = frozenset(sources)
         entry = self._entries[id(obj)] = _Entry(ref, frozen, exact, rowlink, columns, partial)
         entry.mark = mark if mark is not None else self._clock
+        available = self._available_at
+        if not available.keys() >= frozen:
+            for artifact in frozen:
+                available.setdefault(artifact, self._clock)
+            self._clock += 1
         base = getattr(obj, "base", None) if type(obj).__module__ == "numpy" else None
         if base is not None and type(base).__module__ == "numpy" and id(base) not in self._entries:
             # numpy points every view at the array owning the memory, not at the view it was
@@ -167,7 +175,7 @@ class Flow:
 
     def contain(self, artifacts: Iterable[Artifact]) -> None:
         """``artifacts`` were read into frames whose operations the hooks follow."""
-        self._contained.update(a for a in artifacts if a not in self._escaped_at)
+        self._contained.update(a for a in artifacts if a not in self._escaped)
 
     def holds_contained(self, obj: object) -> bool:
         """Cheap pre-check for :meth:`escape`: does ``obj`` carry a still-contained artifact?"""
@@ -183,17 +191,19 @@ class Flow:
             leaving = self._contained & entry.sources
             if leaving:
                 for artifact in leaving:
-                    self._escaped_at[artifact] = self._clock
+                    self._available_at[artifact] = self._clock
                 self._clock += 1
                 self._contained -= leaving
+                self._escaped |= leaving
 
     def unfollowed(
         self, artifacts: Iterable[Artifact], objs: Iterable[object] = ()
     ) -> set[Artifact]:
         """Those of ``artifacts`` that the data of unknown origin in ``objs`` may derive from.
 
-        Data of unknown origin may hide any artifact but the files whose values had not left
-        the frames when it was made (for an object of no known origin at all: by now).
+        Data of unknown origin can hold only artifacts available to code no hook follows
+        before it was mixed in (for an object of no known origin at all: before now): not a file
+        whose values never left the frames, nor one read, or a model loaded, afterwards.
         """
         mark = -1
         for obj in objs:
@@ -205,12 +215,8 @@ class Flow:
                 mark = max(mark, entry.mark)
         if mark < 0:
             mark = self._clock
-        contained, escaped_at = self._contained, self._escaped_at
-        return {
-            a
-            for a in artifacts
-            if a not in contained and (a not in escaped_at or escaped_at[a] < mark)
-        }
+        contained, available = self._contained, self._available_at
+        return {a for a in artifacts if a not in contained and available.get(a, -1) < mark}
 
     def forget(self, obj: object) -> None:
         entry = self._entry(obj)

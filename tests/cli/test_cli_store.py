@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import orjson
 from tests.support.graphs import execute
 from typer.testing import CliRunner
@@ -71,3 +78,49 @@ def test_report_dict_accepts_every_report_shape() -> None:
         "first_bad": None,
         "reason": None,
     }
+
+
+def test_import_prints_a_readable_summary(store: SqlStore, tmp_path: Path) -> None:
+    exported = tmp_path / "events.ndjson"
+    result = CliRunner().invoke(app, ["--store", store.url, "export", "-o", str(exported)])
+    assert result.exit_code == 0, result.output
+    fresh = str(tmp_path / "fresh.db")
+    first = CliRunner().invoke(app, ["--store", fresh, "import", str(exported)])
+    assert first.exit_code == 0, first.output
+    assert re.fullmatch(
+        rf"✓ imported 13 events from {re.escape(str(exported))} in \d+\.\d s: "
+        r"13 new, 0 already stored\n",
+        first.stdout,
+    )
+    again = CliRunner().invoke(app, ["--store", fresh, "import", str(exported)])
+    assert again.stdout.endswith(": nothing new, every one was already stored\n")
+    counts = CliRunner().invoke(app, ["--store", fresh, "import", str(exported), "--json"])
+    assert orjson.loads(counts.stdout) == {"read": 13, "appended": 0, "duplicates": 13}
+
+
+def test_import_shows_its_progress_bar_on_a_terminal(store: SqlStore, tmp_path: Path) -> None:
+    exported = tmp_path / "events.ndjson"
+    CliRunner().invoke(app, ["--store", store.url, "export", "-o", str(exported)])
+    fresh = tmp_path / "fresh.db"
+    command = [sys.executable, "-m", "threadline", "--store", str(fresh), "import", str(exported)]
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+    with subprocess.Popen(
+        command, stdin=secondary, stdout=secondary, stderr=secondary, env={**env, "TERM": "xterm"}
+    ) as child:
+        os.close(secondary)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert child.wait(timeout=60) == 0
+    os.close(primary)
+    text = seen.decode(errors="replace")
+    assert "importing 13 events" in text
+    assert "━" in text  # the bar
+    assert "✓ imported 13 events" in text

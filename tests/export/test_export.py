@@ -119,12 +119,12 @@ def test_export_then_import_into_a_fresh_store_gives_the_same_graph(
     assert len(lines) == 8
     (tmp_path / "ol.ndjson").write_bytes(exported)
     fresh = tmp_path / "b.db"
-    report = json.loads(cli(fresh, "import", str(tmp_path / "ol.ndjson")))
+    report = json.loads(cli(fresh, "import", str(tmp_path / "ol.ndjson"), "--json"))
     assert report == {"read": 8, "appended": 8, "duplicates": 0}
     assert graph_facts(fresh) == graph_facts(store_path)
     # same log, byte for byte, and importing again changes nothing
     assert cli(fresh, "export") == exported
-    again = json.loads(cli(fresh, "import", "-", stdin=exported))
+    again = json.loads(cli(fresh, "import", "-", "--json", stdin=exported))
     assert again == {"read": 8, "appended": 0, "duplicates": 8}
     a, b = open_store(store_path), open_store(fresh)
     try:

@@ -65,7 +65,17 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def _import(store: str, source: Path, *extra: str, env: dict[str, str] | None = None) -> Any:
     return subprocess.run(
-        [sys.executable, "-m", "threadline", "--store", store, "import", *extra, str(source)],
+        [
+            sys.executable,
+            "-m",
+            "threadline",
+            "--store",
+            store,
+            "import",
+            "--json",
+            *extra,
+            str(source),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

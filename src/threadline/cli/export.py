@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -99,6 +100,9 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        json: Annotated[
+            bool, typer.Option("--json", help="Print the counts as JSON, not a summary line.")
+        ] = False,
     ) -> None:
         """Import OpenLineage events into the store (events already stored are skipped)."""
         from rich.console import Console
@@ -130,7 +134,7 @@ def register(app: typer.Typer) -> None:
             with (
                 state.open_any() as store,
                 Progress(
-                    TextColumn("importing"),
+                    TextColumn("importing {task.fields[events]:,} events"),
                     BarColumn(),
                     DownloadColumn(),
                     TimeElapsedColumn(),
@@ -138,17 +142,22 @@ def register(app: typer.Typer) -> None:
                     console=Console(stderr=True),
                 ) as progress,
             ):
-                task = progress.add_task("import", total=total)
+                task = progress.add_task("import", total=total, events=0)
 
-                def advance(_events: int) -> None:
-                    if total is not None:
-                        progress.update(task, completed=source.tell())
+                def advance(events: int) -> None:
+                    completed = source.tell() if total is not None else None
+                    progress.update(task, completed=completed, events=events)
 
+                started = time.perf_counter()
                 result = import_events(store, source, batch=batch, check=check, progress=advance)
+                seconds = time.perf_counter() - started
         finally:
             if source is not sys.stdin.buffer:
                 source.close()
-        render.print_json(result.to_dict())
+        if json:
+            render.print_json(result.to_dict())
+        else:
+            render.import_report(result.to_dict(), source=str(file), seconds=seconds)
 
 
 class _sink:

@@ -541,6 +541,20 @@ def verify_report(report: Mapping[str, Any]) -> None:
     console.print(line)
 
 
+def import_report(counts: Mapping[str, Any], *, source: str, seconds: float) -> None:
+    """The outcome of ``threadline import``, in one line."""
+    read, appended = int(counts["read"]), int(counts["appended"])
+    already = int(counts.get("duplicates", read - appended))
+    where = "standard input" if source == "-" else source
+    line = Text("✓ imported", "green")
+    line.append(f" {read:,} event{'s' if read != 1 else ''} from {where} in {seconds:.1f} s: ")
+    if read and not appended:
+        line.append("nothing new, every one was already stored")
+    else:
+        line.append(f"{appended:,} new, {already:,} already stored")
+    _stdout().print(line)
+
+
 def migrate_report(report: Mapping[str, Any]) -> None:
     """The outcome of ``threadline migrate`` (``UpgradeReport.to_dict()``)."""
     console = _stdout()

@@ -74,7 +74,8 @@ def stage(
         options += ["--reason", reason]
     console.print(f"[dim]threadline run --stage {stage_name} -- python pipeline/{script}[/]")
     command = [sys.executable, f"pipeline/{script}", str(out), *args]
-    return threadline("run", *options, "--", *command, store=store)
+    # The scripts' own prints would be stray lines between these; their errors still show.
+    return threadline("run", *options, "--", *command, store=store, quiet=True)
 
 
 def run_pipeline(out: Path, store: str) -> int:

@@ -82,13 +82,30 @@ def shell(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder after ``make demo``: the bundled pipeline ran, its store is the default one."""
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``make demo``'s run: the folder (the bundled pipeline ran, its store is the default
+    one) and what the demo printed."""
     root = tmp_path_factory.mktemp("readme-demo")
     shutil.copytree(ROOT / "demo", root / "demo", ignore=shutil.ignore_patterns("__pycache__"))
     done = shell(f"{sys.executable} demo/run_demo.py", root)
     assert done.returncode == 0, done.stdout + done.stderr
-    return root
+    assert done.stderr == ""
+    return root, done.stdout
+
+
+@pytest.fixture(scope="module")
+def demo(demo_run: tuple[Path, str]) -> Path:
+    return demo_run[0]
+
+
+def test_the_demo_pipeline_prints_only_its_own_lines(demo_run: tuple[Path, str]) -> None:
+    output = demo_run[1]
+    pipeline = output.split("threadline trace", 1)[0].splitlines()
+    assert pipeline[0].strip("─ ") == "running the pipeline under threadline run"
+    steps = pipeline[1:-1]  # then the rule of the first question
+    assert steps
+    for line in steps:
+        assert line.startswith(("threadline run --stage ", "threadline deploy ")), line
 
 
 def check_quick_start(block: Block, request: pytest.FixtureRequest, tmp_path: Path) -> None:

@@ -433,3 +433,16 @@ def test_retagged_adds_and_removes_one_tag_and_says_when_nothing_changes() -> No
     assert catalog.retagged(entries, "tier", add=False) == entries[1:]  # or its key
     assert catalog.retagged(entries, "PII", add=False) is None  # only the column has it
     assert catalog.retagged(entries, "PII", "email", add=False) == entries[:1]
+
+
+def test_version_uuids_are_stable_and_found_back(store: SqlStore) -> None:
+    first = catalog.version_uuid(NS, "/clean", "b3:c1")
+    assert first == catalog.version_uuid(NS, "/clean", "b3:c1")
+    assert len({first, catalog.version_uuid(NS, "/clean", "b3:c2")}) == 2
+    assert catalog.version_uuid(NS, "/feat", "b3:c1") != first  # per node
+    by_uuid = catalog.dataset_version(store, NS, "/clean", first.upper())
+    assert by_uuid.version.version == "b3:c1"
+    job = catalog.job_version(store, "t", "train", catalog.version_uuid("t", "train", "ex:tb"))
+    assert job.version.version == "ex:tb"
+    with pytest.raises(NotFound):
+        catalog.dataset_version(store, NS, "/feat", first)

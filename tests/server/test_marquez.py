@@ -9,6 +9,8 @@ from urllib.parse import quote
 import pytest
 from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, Server
 
+from threadline.query.catalog import version_uuid
+
 DB = "postgres://db:5432"
 
 
@@ -132,7 +134,7 @@ def test_datasets_and_versions(server: Server, pipeline: dict[str, Any]) -> None
         {"name": "id", "type": "INTEGER", "tags": [], "description": "key"}
     ]
     assert dataset["description"] == f"table {staged}"
-    assert dataset["currentVersion"] == f"run:{pipeline['ingest']}"
+    assert dataset["currentVersion"] == version_uuid(DB, staged, f"run:{pipeline['ingest']}")
 
     listed = http.get(f"/api/v1/namespaces/{q(DB)}/datasets", params={"limit": 1000}).json()
     assert listed["totalCount"] >= 3
@@ -147,8 +149,16 @@ def test_datasets_and_versions(server: Server, pipeline: dict[str, Any]) -> None
     assert version["id"] == {
         "namespace": DB,
         "name": staged,
-        "version": f"run:{pipeline['ingest']}",
+        "version": version_uuid(DB, staged, f"run:{pipeline['ingest']}"),
     }
+    assert version["threadlineVersion"] == f"run:{pipeline['ingest']}"
+    # The version route takes the UUID the answers show, or threadline's token.
+    for name in (version["version"], version["threadlineVersion"]):
+        one = http.get(f"/api/v1/namespaces/{q(DB)}/datasets/{q(staged)}/versions/{q(name)}")
+        assert one.json() == version
+    other = version_uuid(DB, pipeline["names"]["raw"], f"run:{pipeline['ingest']}")
+    wrong = http.get(f"/api/v1/namespaces/{q(DB)}/datasets/{q(staged)}/versions/{other}")
+    assert wrong.status_code == 404
     assert version["createdByRun"]["id"] == pipeline["ingest"]
     assert version["createdByRun"]["state"] == "COMPLETED"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -127,10 +128,9 @@ REGISTRY: Registry[Any] = Registry().with_resource(
     DOCUMENT_URI, Resource(contents=READABLE, specification=DRAFT4)
 )
 
-# Formats: date-time is checked (RFC 3339 with a zone, what threadline prints).  `uuid` is not:
-# threadline's versions are content tokens (b3:…, run:…, ex:…), not UUIDs, a documented
-# choice of threadline.server.marquez_json; Marquez's web UI and Python client treat them as
-# strings.  `URL` and `uri` are not JSON Schema formats jsonschema checks either.
+# Formats: date-time (RFC 3339 with a zone, what threadline prints) and uuid (Marquez's version
+# and run ids; marquez-java parses them into java.util.UUID) are checked.  `URL` and `uri` are
+# not formats jsonschema checks.
 FORMATS = jsonschema.FormatChecker(formats=())
 
 
@@ -143,6 +143,13 @@ def _date_time(value: object) -> bool:
     parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError(f"{value!r} has no zone")
+    return True
+
+
+@FORMATS.checks("uuid", raises=ValueError)
+def _uuid(value: object) -> bool:
+    if isinstance(value, str) and str(uuid.UUID(value)) != value.lower():
+        raise ValueError(f"{value!r} is not a UUID in canonical form")
     return True
 
 
@@ -381,6 +388,7 @@ def test_the_readable_schemas_still_reject_a_wrong_shape() -> None:
     assert dataset.is_valid({"name": "x", "tags": ["a"], "fields": [], "description": None})
     assert list(dataset.iter_errors({"tags": "PII"}))
     assert list(dataset.iter_errors({"createdAt": "yesterday"}))
+    assert list(dataset.iter_errors({"currentVersion": "b3:5c21"}))  # a token is not a UUID
     version = response_validator("/namespaces/{namespace}/datasets/{dataset}/versions/{version}")
     assert list(version.iter_errors({"name": "x"}))  # id, type, version, ... are required
     upstream = response_validator("/runlineage/upstream")

@@ -14,6 +14,7 @@ from threadline.query.catalog import (
     UpstreamInput,
     UpstreamRun,
     VersionRef,
+    version_uuid,
 )
 from threadline.server.marquez_graph_json import (
     column_lineage_json,
@@ -67,7 +68,7 @@ def test_column_lineage_nodes_and_edges() -> None:
             {
                 "namespace": "ns",
                 "dataset": "a",
-                "datasetVersion": "v1",
+                "datasetVersion": version_uuid("ns", "a", "v1"),
                 "field": "x",
                 "transformationDescription": "copied",
                 "transformationType": "DIRECT",
@@ -93,7 +94,11 @@ def test_upstream_runs_shape() -> None:
     assert body == {
         "runs": [
             {
-                "job": {"namespace": "ns", "name": "job", "version": "ex:1"},
+                "job": {
+                    "namespace": "ns",
+                    "name": "job",
+                    "version": version_uuid("ns", "job", "ex:1"),
+                },
                 "run": {
                     "id": "r1",
                     "start": "1970-01-01T00:00:01.000000Z",
@@ -101,7 +106,12 @@ def test_upstream_runs_shape() -> None:
                     "status": "FAILED",
                 },
                 "inputs": [
-                    {"namespace": "ns", "name": "d", "version": "b3:x", "producedByRunId": "r0"}
+                    {
+                        "namespace": "ns",
+                        "name": "d",
+                        "version": version_uuid("ns", "d", "b3:x"),
+                        "producedByRunId": "r0",
+                    }
                 ],
             }
         ]

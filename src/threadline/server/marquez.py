@@ -25,7 +25,8 @@ time (:mod:`.marquez_events`); :data:`router` includes them all.
 
 Lists take ``limit`` (default 100) and ``offset``.  Namespaces and names in the path are
 percent-encoded by Marquez clients and decoded here (:mod:`.marquez_params`).  Versions are
-threadline's version tokens (``b3:…``, ``run:…``, ``ex:…``), percent-encoded in paths too.
+shown as UUIDs derived from threadline's version tokens (``b3:…``, ``run:…``, ``ex:…``); a
+version in a path may be either.
 
 How threadline's graph maps onto Marquez's model, and the JSON shapes, are in
 :mod:`threadline.server.marquez_json`; the rows come from :mod:`threadline.query.catalog`.

@@ -20,6 +20,7 @@ from threadline.query.catalog import (
     NodeLineage,
     NodeRow,
     UpstreamRun,
+    version_uuid,
 )
 from threadline.server.marquez_json import (
     RUN_STATES,
@@ -90,6 +91,10 @@ def _field_id(ref: FieldRef) -> str:
     return f"datasetField:{ref.namespace}:{ref.dataset}:{ref.field}"
 
 
+def _field_version(ref: FieldRef, version: str | None) -> str | None:
+    return version_uuid(ref.namespace, ref.dataset, version) if version else None
+
+
 def _field_data(node: FieldNode) -> dict[str, Any]:
     # Marquez's column node (ColumnLineageNodeData): a column-level transformation is given
     # per input; a column computed from a single input carries it on the node too.
@@ -97,7 +102,7 @@ def _field_data(node: FieldNode) -> dict[str, Any]:
     return {
         "namespace": node.ref.namespace,
         "dataset": node.ref.dataset,
-        "datasetVersion": node.version,
+        "datasetVersion": _field_version(node.ref, node.version),
         "field": node.ref.field,
         "fieldType": node.field_type,
         "transformationDescription": single.description if single else None,
@@ -106,7 +111,7 @@ def _field_data(node: FieldNode) -> dict[str, Any]:
             {
                 "namespace": item.ref.namespace,
                 "dataset": item.ref.dataset,
-                "datasetVersion": item.version,
+                "datasetVersion": _field_version(item.ref, item.version),
                 "field": item.ref.field,
                 "transformationDescription": item.description,
                 "transformationType": item.type,
@@ -148,7 +153,7 @@ def upstream_json(runs: list[UpstreamRun]) -> dict[str, Any]:
                 "job": {
                     "namespace": run.job.namespace,
                     "name": run.job.name,
-                    "version": run.job_version.version if run.job_version else None,
+                    "version": version_uuid(*run.job_version) if run.job_version else None,
                 },
                 "run": {
                     "id": run.run_id,
@@ -160,7 +165,7 @@ def upstream_json(runs: list[UpstreamRun]) -> dict[str, Any]:
                     {
                         "namespace": item.version.namespace,
                         "name": item.version.name,
-                        "version": item.version.version,
+                        "version": version_uuid(*item.version),
                         "producedByRunId": item.produced_by,
                     }
                     for item in entry.inputs

@@ -3,9 +3,13 @@
 How threadline's graph maps onto Marquez's model:
 
 * a Marquez *namespace* is any namespace a job or dataset lives in;
-* a *dataset* is a dataset node; its ``currentVersion`` is its newest recorded version
-  (threadline's version token, ``b3:…`` for content, ``run:<runId>`` for an unversioned output,
-  ``v:…`` for a producer's ``datasetVersion``, rather than a UUID); ``fields`` come from the
+* a *version* is shown as a UUID derived from threadline's version token (``b3:…`` for
+  content, ``run:<runId>`` for an unversioned output, ``ex:…`` for an execution, ``v:…`` for
+  a producer's ``datasetVersion``: :func:`threadline.query.catalog.version_uuid`), as Marquez
+  and its typed clients expect; a dataset or job version also carries its token as
+  ``threadlineVersion``, and the version routes take either;
+* a *dataset* is a dataset node; its ``currentVersion`` is its newest recorded version;
+  ``fields`` come from the
   ``schema`` facet (each field's ``tags`` from the ``tags`` entries naming it),
   ``description`` from ``documentation``, ``tags`` from ``tags`` and threadline's labels
   (:mod:`threadline.query.catalog.tags`), ``columnLineage`` from ``columnLineage``;
@@ -35,14 +39,17 @@ from threadline.query.catalog import (
     Job,
     JobVersion,
     Namespace,
+    NodeRow,
     Run,
     SearchHit,
     Source,
     VersionRef,
+    VersionRow,
     field_inputs,
     field_tag_names,
     source_of,
     tag_names,
+    version_uuid,
 )
 
 RUN_STATES: Final = {
@@ -54,6 +61,10 @@ RUN_STATES: Final = {
     "OTHER": "NEW",
 }
 _STREAM_SCHEMES: Final = ("kafka://", "pulsar://", "kinesis://", "pubsub://")
+
+
+def _uuid(node: NodeRow, version: VersionRow | None) -> str | None:
+    return version_uuid(node.namespace, node.name, version.version) if version else None
 
 
 def _get(facets: dict[str, Any], facet: str, key: str) -> Any:
@@ -82,7 +93,11 @@ def run_json(run: Run) -> dict[str, Any]:
     job_version = None
     if run.job_version is not None:
         namespace, name, version = run.job_version
-        job_version = {"namespace": namespace, "name": name, "version": version}
+        job_version = {
+            "namespace": namespace,
+            "name": name,
+            "version": version_uuid(namespace, name, version),
+        }
     return {
         "id": run.run_id,
         "createdAt": iso(started if started is not None else run.state_time_us),
@@ -106,7 +121,14 @@ def run_json(run: Run) -> dict[str, Any]:
 
 def _dataset_versions(ends: list[VersionRef]) -> list[dict[str, Any]]:
     return [
-        {"datasetVersionId": {"namespace": ns, "name": name, "version": version}, "facets": {}}
+        {
+            "datasetVersionId": {
+                "namespace": ns,
+                "name": name,
+                "version": version_uuid(ns, name, version),
+            },
+            "facets": {},
+        }
         for ns, name, version in ends
     ]
 
@@ -173,7 +195,7 @@ def _dataset_body(dataset: Dataset, facets: dict[str, Any]) -> dict[str, Any]:
         "lastModifiedAt": iso(version.first_seen_us) if version else None,
         "lastLifecycleState": lifecycle if isinstance(lifecycle, str) else None,
         "description": _get(facets, "documentation", "description"),
-        "currentVersion": version.version if version else None,
+        "currentVersion": _uuid(node, version),
         "columnLineage": _column_lineage(facets),
         "facets": facets,
         "deleted": False,
@@ -192,12 +214,13 @@ def dataset_version_json(entry: DatasetVersion) -> dict[str, Any]:
     # dataset's current ones, as in Marquez).
     body = _dataset_body(Dataset(node, version), {**node.facets, **version.facets})
     return {
-        "id": {"namespace": node.namespace, "name": node.name, "version": version.version},
+        "id": {"namespace": node.namespace, "name": node.name, "version": _uuid(node, version)},
         "type": body["type"],
         "name": node.name,
         "physicalName": node.name,
         "createdAt": iso(version.first_seen_us),
-        "version": version.version,
+        "version": _uuid(node, version),
+        "threadlineVersion": version.version,
         "namespace": node.namespace,
         "sourceName": body["sourceName"],
         "fields": body["fields"],
@@ -250,7 +273,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "latestRun": runs[0] if runs else None,
         "latestRuns": runs,
         "facets": node.facets,
-        "currentVersion": job.current.version if job.current else None,
+        "currentVersion": _uuid(node, job.current),
         "labels": [],
         "tags": tag_names(node.facets),
     }
@@ -284,9 +307,10 @@ def job_version_json(entry: JobVersion) -> dict[str, Any]:
     latest = run_json(entry.latest_run) if entry.latest_run else None
     location = _get(node.facets, "sourceCodeLocation", "url")
     return {
-        "id": {"namespace": node.namespace, "name": node.name, "version": version.version},
+        "id": {"namespace": node.namespace, "name": node.name, "version": _uuid(node, version)},
         "name": node.name,
-        "version": version.version,
+        "version": _uuid(node, version),
+        "threadlineVersion": version.version,
         "createdAt": iso(version.first_seen_us),
         "updatedAt": latest["updatedAt"] if latest else iso(version.first_seen_us),
         "namespace": node.namespace,

@@ -16,7 +16,9 @@
 * :func:`search`: datasets and jobs found by name (:mod:`.name_search`);
 * :func:`sources` / :func:`source`: where datasets physically live (:mod:`.sources`);
 * :func:`tags`: every tag in use (:mod:`.tags`);
-* :func:`events_by_time`: stored events in an event-time window (:mod:`.events_by_time`).
+* :func:`events_by_time`: stored events in an event-time window (:mod:`.events_by_time`);
+* :func:`version_uuid`: the UUID Marquez's API shows for a version (:mod:`.version_ids`);
+  the version lookups take it as well as the token.
 
 Rows (:mod:`.rows`) carry stored values (epoch microseconds, parsed facets); ``to_dict()``
 gives the JSON of ``threadline ls --json``.  :mod:`.listings` holds the questions and
@@ -82,6 +84,7 @@ from threadline.query.catalog.tags import (
     tag_names,
     tags,
 )
+from threadline.query.catalog.version_ids import version_uuid
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -141,4 +144,5 @@ __all__ = [
     "tag_names",
     "tags",
     "upstream_runs",
+    "version_uuid",
 ]

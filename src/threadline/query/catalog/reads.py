@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from threadline.errors import NotFound
 from threadline.query.catalog.rows import Dataset, Job, NodeRow, Run, VersionRef, VersionRow
+from threadline.query.catalog.version_ids import as_uuid, version_uuid
 from threadline.store import schema as s
 from threadline.store.projection import UNVERSIONED
 
@@ -135,15 +136,23 @@ def page_of_versions(
 
 
 def require_version(conn: Connection, node: NodeRow, version: str) -> VersionRow:
-    """The version ``version`` (a version token) of ``node``, or :class:`NotFound`."""
+    """The version of ``node`` named ``version``: its token, or the UUID Marquez's API shows
+    for it (:func:`~threadline.query.catalog.version_ids.version_uuid`); :class:`NotFound`
+    otherwise."""
     row = conn.execute(
         sa.select(*VERSION_COLUMNS).where(_v.c.node_id == node.id, _v.c.version == version)
     ).first()
-    if row is None:
-        raise NotFound(
-            f"no version {version!r} of {node.type} {node.name!r} in namespace {node.namespace!r}"
-        )
-    return version_row(row)
+    if row is not None:
+        return version_row(row)
+    wanted = as_uuid(version)
+    if wanted is not None:
+        # UUIDs are derived, not stored: derive each version's and compare.
+        for row in conn.execute(sa.select(*VERSION_COLUMNS).where(_v.c.node_id == node.id)):
+            if version_uuid(node.namespace, node.name, row.version) == wanted:
+                return version_row(row)
+    raise NotFound(
+        f"no version {version!r} of {node.type} {node.name!r} in namespace {node.namespace!r}"
+    )
 
 
 def newest_versions(conn: Connection, node_ids: Sequence[int]) -> dict[int, VersionRow]:

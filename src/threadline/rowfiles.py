@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-from threadline.errors import ThreadlineError
+from threadline.errors import MissingDependency, ThreadlineError
 from threadline.fingerprint import fingerprint_file
 from threadline.model.ids import local_host
 
@@ -55,6 +55,9 @@ def read_row(
         if fingerprint_file(name) != version:
             return None, "the file changed since it was recorded"
         found = reader(Path(name), row)
+    except ModuleNotFoundError as exc:
+        missing = MissingDependency.from_import(exc)
+        return None, missing.message if missing else f"{exc.name} is needed to read this file"
     except ImportError as exc:
         return None, f"{exc.name or 'a reader'} is needed to read this file"
     except (OSError, ValueError, csv.Error, ThreadlineError) as exc:

@@ -277,3 +277,30 @@ def test_import_of_a_missing_file_and_export_into_a_missing_folder(tmp_path: Pat
         assert code == UsageError.exit_code
         assert err == f"error: cannot write {target}: there is no folder {target.parent}\n"
     assert not (tmp_path / "no").exists()
+
+
+ROW_OF_PARQUET = """
+from threadline.fingerprint import fingerprint_file
+from threadline.rowfiles import read_row
+import sys
+path = sys.argv[1]
+print(read_row("file://", path, fingerprint_file(path), 0)[1])
+"""
+
+
+def test_a_row_trace_without_pyarrow_names_the_extra(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    pd.DataFrame({"a": [1, 2]}).to_parquet(tmp_path / "rows.parquet")
+    (tmp_path / "blocker").mkdir()
+    (tmp_path / "blocker" / "sitecustomize.py").write_text(BLOCKER)
+    done = subprocess.run(
+        [sys.executable, "-c", ROW_OF_PARQUET, str(tmp_path / "rows.parquet")],
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "blocker"), "BLOCKED_MODULES": "pyarrow"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("pip install 'threadline[pandas]'")

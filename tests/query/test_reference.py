@@ -79,8 +79,7 @@ def test_any_text_reads_or_fails_with_a_threadline_error(text: str) -> None:
 def test_postgres_namespaces_hold_colons() -> None:
     reference = parse_reference("dataset:postgres://db:5432:public.orders")
     assert NodeReading("dataset", "postgres://db:5432", "public.orders") in reference.nodes
-    # The colon of the scheme never splits.
-    assert all(not r.name.startswith("//") for r in reference.nodes)
+    assert reference.malformed is None
     assert printable_splits("postgres://db:5432/public.orders")[0] == (
         "postgres://db:5432",
         "public.orders",
@@ -114,8 +113,9 @@ def test_what_is_no_id() -> None:
         parse_reference("   ")
     assert "unknown node kind 'datset'" in str(parse_reference("datset:file://h/x").malformed)
     assert parse_reference("dataset:file://h/x").malformed is None
+    assert "no NAMESPACE/NAME" in str(parse_reference("model:file://h").malformed)
     with pytest.raises(InvalidIdentifier, match="no NAMESPACE/NAME"):
-        parse_reference("model:file://h")
+        parse_reference("model:nothing")
     assert not is_version("dataset:x")
     assert not is_version("tl:abc")
     assert is_version("v:17")

@@ -104,33 +104,29 @@ def printable_splits(body: str) -> list[tuple[str, str]]:
         splits.append((first.namespace, first.name))
     except InvalidIdentifier:
         pass
-    inside = _scheme_marks(body)
-    for i, char in enumerate(body):
-        if char != "/" or i == 0 or i in inside:
-            continue
-        namespace, name = body[:i], body[i + 1 :]
-        if name and not name.startswith("/") and not namespace.endswith("/"):
-            splits.append((namespace, name))
-        if namespace and not namespace.endswith("/"):
-            splits.append((namespace, body[i:]))
-        if name and not name.startswith("/"):
-            splits.append((body[: i + 1], name))
+    for i in range(1, len(body)):
+        namespace, name = body[:i], body[i:]
+        if name.startswith("/") or namespace.endswith("/"):
+            splits.append((namespace, name))  # joined without a slash
+        if body[i] == "/" and i < len(body) - 1:
+            namespace, name = body[:i], body[i + 1 :]
+            if not name.startswith("/") and not namespace.endswith("/"):
+                splits.append((namespace, name))  # joined with this slash
     return list(dict.fromkeys(splits))
 
 
 def marquez_splits(body: str) -> list[tuple[str, str]]:
     """Every ``(namespace, name)`` of a Marquez node id's ``NAMESPACE:NAME``: the namespace may
     itself hold colons (``postgres://db:5432``), so each colon is a candidate."""
-    inside = _scheme_marks(body)
     return [
         (body[:i], body[i + 1 :])
         for i, char in enumerate(body)
-        if char == ":" and 0 < i < len(body) - 1 and i not in inside
+        if char == ":" and 0 < i < len(body) - 1
     ]
 
 
 def _scheme_marks(body: str) -> set[int]:
-    """Positions inside a ``://``: no namespace ends, and no name starts, in the middle of one."""
+    """Positions inside a ``://``, where a scheme, not a namespace, ends."""
     marks: set[int] = set()
     start = body.find("://")
     while start != -1:
@@ -203,7 +199,16 @@ def _by_kind(text: str, kind: str, rest: str) -> Reference:
     if not nodes:
         NodeId.parse(text)  # raises the message that names what is missing
         raise InvalidIdentifier(f"{text!r} has no NAMESPACE/NAME part")
-    return Reference(text, nodes, version, kind, node_text=f"{kind}:{body}")
+    malformed = None
+    marks = _scheme_marks(body)
+    if not any(char == ":" and i not in marks for i, char in enumerate(body)):
+        # Not Marquez's NAMESPACE:NAME either: if it is no printable id, say why should the
+        # store have nothing under the odd splits left (model:file://h).
+        try:
+            NodeId.parse(f"{kind}:{body}")
+        except InvalidIdentifier as exc:
+            malformed = exc.message
+    return Reference(text, nodes, version, kind, node_text=f"{kind}:{body}", malformed=malformed)
 
 
 def _by_name(text: str, body: str, version: str | None) -> Reference:

@@ -121,3 +121,11 @@ def test_a_missing_library_names_its_extra_and_threadline_itself_is_a_bug() -> N
     assert unknown.message.endswith("pip install leftpad")
     own = ModuleNotFoundError("x", name="threadline.cli.nothing")
     assert errors.MissingDependency.from_import(own) is None
+
+
+def test_the_readme_documents_every_exit_code_the_errors_use() -> None:
+    readme = (PYPROJECT.parent / "README.md").read_text()
+    sentence = readme[readme.index("Errors print\none line and exit non-zero:") :]
+    sentence = " ".join(sentence[: sentence.index(".\n")].split())
+    documented = {int(code) for code in re.findall(r"\b(\d) (?:for|when)\b", sentence)}
+    assert documented == {cls.exit_code for cls in all_error_classes()}, sentence

@@ -9,7 +9,9 @@ written the journal is emptied, so it stays as small as the backlog.
 
 If the supervisor dies, the command's processes find it gone, read the journal
 (:func:`journaled_batches`) and write its batches themselves; the store and the server take a
-batch written twice as once.
+batch written twice as once.  If the command died with it, nobody is left to: the next
+supervisor on the host finds the dead one's folder (:func:`orphaned_folders`), writes what its
+journal holds and removes it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from typing import Any, Final
 import orjson
 
 JOURNAL_NAME: Final = "journal.ndjson"
+#: Where the journaled batches were going (a store or server URL): only a supervisor writing
+#: to the same place may take over a dead one's journal.
+DESTINATION_NAME: Final = "destination"
 
 
 class Journal:
@@ -33,6 +38,12 @@ class Journal:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._lock = threading.Lock()
         self._unwritten = 0
+        self.destination: str | None = None
+
+    def mark_destination(self, destination: str) -> None:
+        """Note where this supervisor writes, for whoever finds its journal orphaned."""
+        self.destination = destination
+        (self.path.parent / DESTINATION_NAME).write_text(destination)
 
     def record(self, frame: bytes) -> None:
         """Keep one received batch (its frame) until :meth:`written` is called for it."""
@@ -71,4 +82,51 @@ def journaled_batches(folder: str | os.PathLike[str]) -> Iterator[list[dict[str,
             yield events
 
 
-__all__ = ["JOURNAL_NAME", "Journal", "journaled_batches"]
+def orphaned_folders(
+    base: str | os.PathLike[str], prefix: str, *, destination: str | None
+) -> list[Path]:
+    """The private folders in ``base`` of supervisors that no longer run and were writing to
+    ``destination`` (a journal never goes anywhere but where its batches were going).
+
+    A folder is named ``<prefix><pid>-<random>`` after the supervisor that made it; one whose
+    pid no longer runs (or is not this user's) is an orphan.  A pid reused since is taken as
+    alive: the folder then waits for a later look rather than being taken from a live owner.
+    """
+    found: list[Path] = []
+    try:
+        entries = list(Path(base).iterdir())
+    except OSError:
+        return found
+    uid = os.getuid()
+    for folder in entries:
+        name = folder.name
+        if not name.startswith(prefix):
+            continue
+        try:
+            pid = int(name[len(prefix) :].split("-", 1)[0])
+            if folder.stat().st_uid != uid or not folder.is_dir():
+                continue
+        except (ValueError, OSError):
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            theirs = (folder / DESTINATION_NAME).read_text()
+        except OSError:
+            continue  # died before it had resolved where to write: it could not write
+        if destination is not None and theirs == destination:
+            found.append(folder)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+__all__ = ["DESTINATION_NAME", "JOURNAL_NAME", "Journal", "journaled_batches", "orphaned_folders"]

@@ -14,6 +14,7 @@ durable (``strict`` mode) is acknowledged only after its commit.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import shutil
 import socket
@@ -31,8 +32,8 @@ from threadline.capture.abandoned import abandoned_run_ends
 from threadline.capture.boundary import report
 from threadline.capture.emitter import Sink, StoreSink, emit_each
 from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
-from threadline.capture.journal import Journal
-from threadline.capture.listener import Listener
+from threadline.capture.journal import Journal, journaled_batches, orphaned_folders
+from threadline.capture.listener import SOCKET_FOLDER_PREFIX, Listener
 from threadline.capture.recorded import HttpRecorded, Recorded, StoreRecorded
 from threadline.capture.run_ends import RunEnds
 from threadline.capture.signals import background_priority, forward_signals, restore_signals
@@ -98,6 +99,8 @@ class Supervisor:
         self._folder = self._listener.folder
         self.path = self._listener.path
         self._journal = Journal(self._folder)
+        self._settings: Settings | None = None
+        self._settings_error: Exception | None = None
         self._server = self._listener.socket
         self._destination: Destination | None = None
         self._ready = threading.Event()
@@ -116,6 +119,14 @@ class Supervisor:
 
     def start(self) -> None:
         """Accept connections now; open the store and write in the background."""
+        try:
+            # The explicit choices of `threadline run` first, then THREADLINE_*, the settings
+            # file and the defaults.
+            self._settings = with_overrides(current(), store=self.store_target, url=self.url)
+            # Before the first acknowledgement: a journal must say where its batches go.
+            self._journal.mark_destination(self._settings.url or self._settings.store_url)
+        except Exception as exc:  # reported when the writer opens the destination
+            self._settings_error = exc
         accept = threading.Thread(target=self._accept, daemon=True, name="threadline-accept")
         accept.start()
         self._writer = threading.Thread(
@@ -126,11 +137,10 @@ class Supervisor:
     def _open(self) -> None:
         target = "the store"
         try:
-            # The explicit choices of `threadline run` first, then THREADLINE_*, the settings
-            # file and the defaults.
-            settings = with_overrides(current(), store=self.store_target, url=self.url)
-            target = settings.url or target
-            self._destination = open_destination(settings)
+            if self._settings is None:
+                raise self._settings_error or CaptureError("no settings")
+            target = self._settings.url or target
+            self._destination = open_destination(self._settings)
         except Exception as exc:  # reported once; the command still runs
             print(
                 f"threadline: cannot use {target} ({exc}); the command runs without lineage",
@@ -141,7 +151,7 @@ class Supervisor:
 
     def _write_loop(self) -> None:
         self._open()
-        self._close_abandoned_runs()
+        self._recover_orphans()
         while True:
             item = self._queue.get()
             if item is None:
@@ -154,15 +164,21 @@ class Supervisor:
                 ack.ok = ok
                 ack.done.set()
 
-    def _close_abandoned_runs(self) -> None:
-        """End the runs on this host whose process died with nobody to end them
+    def _recover_orphans(self) -> None:
+        """Write what dead supervisors acknowledged and never wrote (their journals), then end
+        the runs on this host whose process died with nobody to end them
         (:mod:`threadline.capture.abandoned`): this supervisor is the next writer."""
-        store = self._destination.store if self._destination is not None else None
-        if store is None:
+        if self._destination is None:
             return
         try:
-            ends = abandoned_run_ends(store)
-        except Exception as exc:  # a check, never a reason to lose the command's lineage
+            base, mine = os.path.dirname(self._folder), self._journal.destination
+            for folder in orphaned_folders(base, SOCKET_FOLDER_PREFIX, destination=mine):
+                for batch in journaled_batches(folder):
+                    self._append(batch, durable=False)
+                shutil.rmtree(folder, ignore_errors=True)
+            store = self._destination.store
+            ends = abandoned_run_ends(store) if store is not None else []
+        except Exception as exc:  # a clean-up, never a reason to lose the command's lineage
             report("threadline run", exc)
             return
         if ends:

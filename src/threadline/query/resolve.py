@@ -146,18 +146,10 @@ def resolve(conn: Connection, ref: str, *, as_of_us: int | None = None) -> Verte
 
 def _resolve_reference(conn: Connection, reference: Reference, as_of_us: int | None) -> Vertex:
     text = reference.text
-    if reference.kind is None and reference.version is None and reference.path is not None:
-        # Text without a kind or a version is a path first (its current content), and only
-        # then a job's name or a short NAMESPACE/NAME.
-        found = _nodes(conn, reference.nodes)
-        if len(found) == 1:
-            return _pick(conn, found[0], None, as_of_us)
-        if len(found) > 1:
-            raise _ambiguous(text, [_node_text(row) for row in found])
-        return _missing_path(conn, Path(reference.path))
     found = _nodes(conn, reference.nodes)
     if not found:
-        if reference.path is not None and reference.version is not None:
+        if reference.path is not None:
+            # Text without a kind was most likely meant as a path.
             return _missing_path(conn, Path(reference.path))
         raise NotFound(f"{reference.node_text} is not in the store")
     if len(found) == 1:

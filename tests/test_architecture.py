@@ -132,6 +132,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.serve", "threadline.capture.spool"): COMMAND,
     ("threadline.cli.serve", "threadline.query.producers"): COMMAND,
     ("threadline.cli.serve", "threadline.server.app"): COMMAND,
+    ("threadline.cli.serve", "threadline.server.publish"): COMMAND,
     ("threadline.cli.state", "threadline.query.configured"): COMMAND,
     ("threadline.cli.state", "threadline.store"): COMMAND,
     ("threadline.cli.store", "threadline.integrity.chain"): COMMAND,

@@ -74,6 +74,14 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        publish: Annotated[
+            str | None,
+            typer.Option(
+                metavar="NATS_URL",
+                help="Also publish the change stream to NATS JetStream, message id = the log's "
+                "sequence number (default: the publish setting; needs threadline[nats]).",
+            ),
+        ] = None,
         log_level: Annotated[
             str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")
         ] = "info",
@@ -92,7 +100,12 @@ def register(app: typer.Typer) -> None:
             port=port,
             workers=workers,
             strict_ingest=strict,
+            publish=publish,
         )
+        if settings.publish:
+            from threadline.server.publish import require_client
+
+            require_client()  # one line naming the extra, not a traceback from a worker
         # Open the store here first: an unusable one (not a store, an unknown scheme, a server
         # that is down, a folder it cannot write) is one line and exit 4, not a traceback from
         # inside uvicorn's startup.

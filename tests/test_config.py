@@ -102,6 +102,8 @@ ORDER: list[tuple[str, Any, str, Any, Any, Any]] = [
     ("host", '"0.0.0.0"', "::1", "localhost", "0.0.0.0", "::1"),
     ("port", "9001", "9002", 9003, 9001, 9002),
     ("workers", "2", "3", 4, 2, 3),
+    ("checkpoint_key", '"a.key"', "b.key", "c.key", "a.key", "b.key"),
+    ("checkpoint_every_seconds", "60", "30.5", 10.0, 60.0, 30.5),
     ("identity_env", '["SEED", "RUN_DATE"]', "A, B", ("C",), ("SEED", "RUN_DATE"), ("A", "B")),
 ]
 

@@ -80,6 +80,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8765
     workers: int = 1
+    #: Ed25519 private key (from threadline keygen) that signs checkpoints; None: no signing.
+    checkpoint_key: str | None = None
+    #: Server: seconds between scheduled signed checkpoints (taken only when the log grew).
+    checkpoint_every_seconds: float = 300.0
     #: Environment variables that are part of an execution's identity (recorded as parameters).
     identity_env: tuple[str, ...] = ()
     #: The normalized store URL (``store``, or the default path); filled in when left empty.
@@ -324,6 +328,18 @@ SETTINGS: Final = (
     Setting("port", "Server: port to listen on.", int, _port),
     Setting(
         "workers", "Server: worker processes (each polls the store for the stream).", int, _positive
+    ),
+    Setting(
+        "checkpoint_key",
+        "Ed25519 private key file (threadline keygen) that signs checkpoints; the server signs "
+        "one on a schedule only when this is set.",
+        str,
+    ),
+    Setting(
+        "checkpoint_every_seconds",
+        "Server: seconds between signed checkpoints (one is taken only if the log grew).",
+        float,
+        _positive,
     ),
     Setting(
         "identity_env",

@@ -24,6 +24,8 @@ from typing import Any, Final
 
 import orjson
 
+from threadline.capture.liveness import is_running
+
 JOURNAL_NAME: Final = "journal.ndjson"
 #: Where the journaled batches were going (a store or server URL): only a supervisor writing
 #: to the same place may take over a dead one's journal.
@@ -108,7 +110,7 @@ def orphaned_folders(
                 continue
         except (ValueError, OSError):
             continue
-        if pid == os.getpid() or _alive(pid):
+        if pid == os.getpid() or is_running(pid, None):
             continue
         try:
             theirs = (folder / DESTINATION_NAME).read_text()
@@ -117,16 +119,6 @@ def orphaned_folders(
         if destination is not None and theirs == destination:
             found.append(folder)
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 __all__ = ["DESTINATION_NAME", "JOURNAL_NAME", "Journal", "journaled_batches", "orphaned_folders"]

@@ -31,6 +31,7 @@ from typing import Any, Final
 import blake3
 import orjson
 
+from threadline.capture.liveness import is_running
 from threadline.model.times import now_iso
 
 DEFAULT_SPOOL: Final = Path(".threadline") / "spool"
@@ -290,15 +291,7 @@ def _writer_alive(temp: Path) -> bool:
             return time.time() - temp.stat().st_mtime < _ABANDONED_AFTER_SECONDS
         except FileNotFoundError:
             return True
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid == os.getpid() or is_running(pid, None)
 
 
 __all__ = [

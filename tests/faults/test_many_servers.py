@@ -93,7 +93,10 @@ class Reader:
 
 
 @contextlib.contextmanager
-def servers_on_one_database(tmp_path: Path, count: int) -> Iterator[tuple[str, list[Server]]]:
+def servers_on_one_database(
+    tmp_path: Path, count: int, workers: int = 1
+) -> Iterator[tuple[str, list[Server]]]:
+    """``count`` servers on one fresh database, the last one with ``workers`` processes."""
     with fresh_database("tl_many") as url:
         # The schema is made once before the servers start, as any deployment does it
         # (creating it concurrently is the schema lock's own test).
@@ -103,7 +106,15 @@ def servers_on_one_database(tmp_path: Path, count: int) -> Iterator[tuple[str, l
             folder.mkdir()
         with ThreadPoolExecutor(count) as pool:
             started = list(
-                pool.map(lambda folder: start_server(folder, store=url, env=POLL), folders)
+                pool.map(
+                    lambda folder: start_server(
+                        folder,
+                        *(["--workers", str(workers)] if folder == folders[-1] else []),
+                        store=url,
+                        env=POLL,
+                    ),
+                    folders,
+                )
             )
         try:
             yield url, started
@@ -169,9 +180,11 @@ def delivery_latencies(reader: Reader, sent: dict[str, float]) -> list[float]:
     return [arrived - sent[run_id] for _seq, run_id, arrived in reader.seen]
 
 
-@pytest.mark.parametrize("count", [2, 4])
-def test_every_server_streams_every_event_once_in_order(tmp_path: Path, count: int) -> None:
-    with servers_on_one_database(tmp_path, count) as (url, servers):
+@pytest.mark.parametrize(("count", "workers"), [(2, 2), (4, 1)])
+def test_every_server_streams_every_event_once_in_order(
+    tmp_path: Path, count: int, workers: int
+) -> None:
+    with servers_on_one_database(tmp_path, count, workers) as (url, servers):
         readers = [Reader(server, Cursor(0).encode()) for server in servers]
         for reader in readers:
             reader.start()
@@ -189,7 +202,7 @@ def test_every_server_streams_every_event_once_in_order(tmp_path: Path, count: i
     latencies.sort()
     p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]
     print(
-        f"{count} servers, {len(sent)} events: stream delivery p50 {p50 * 1000:.0f} ms, "
+        f"{count} servers ({workers} workers in one), {len(sent)} events: stream delivery p50 {p50 * 1000:.0f} ms, "
         f"p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
     )
     assert latencies[-1] < 1.0

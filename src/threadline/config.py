@@ -84,6 +84,34 @@ class Settings:
     checkpoint_key: str | None = None
     #: Server: seconds between scheduled signed checkpoints (taken only when the log grew).
     checkpoint_every_seconds: float = 300.0
+    #: Server: seconds between scheduled health checks (which also deliver alerts).
+    health_every_seconds: float = 60.0
+    #: Health: a run still open (START/RUNNING) this many seconds after its last event never ended.
+    health_stale_run_seconds: float = 86_400.0
+    #: Health: population stability index of a numeric column above which it has drifted.
+    drift_psi_threshold: float = 0.2
+    #: Health: change in any category's share (0-1) above which a categorical column drifted.
+    drift_share_threshold: float = 0.1
+    #: Alerts: SQLite file keeping which findings were alerted and every delivery attempt.
+    alert_state: str = ".threadline/alerts.db"
+    #: Server: require a token or an OIDC bearer JWT on every request (default deny).
+    auth: bool = False
+    #: Server: OIDC issuer (``iss``) whose bearer JWTs are accepted; None: tokens only.
+    oidc_issuer: str | None = None
+    #: Server: the audience (``aud``) an accepted JWT must name.
+    oidc_audience: str | None = None
+    #: Server: the issuer's JWKS URL (its signing keys).
+    oidc_jwks_url: str | None = None
+    #: Server: JWT claim listing ``role:namespace`` grants (``["viewer:*", "producer:fraud"]``).
+    oidc_roles_claim: str = "threadline_roles"
+    #: Server: JWT claim listing classification clearances (``["pii"]``).
+    oidc_clearances_claim: str = "threadline_clearances"
+    #: Server: seconds of clock skew allowed on a JWT's exp, nbf and iat.
+    oidc_leeway_seconds: float = 60.0
+    #: Server: origins whose cross-origin requests are answered (none by default).
+    allowed_origins: tuple[str, ...] = ()
+    #: Server: Host header names answered besides localhost, 127.0.0.1, ::1 and the bound host.
+    allowed_hosts: tuple[str, ...] = ()
     #: Environment variables that are part of an execution's identity (recorded as parameters).
     identity_env: tuple[str, ...] = ()
     #: The normalized store URL (``store``, or the default path); filled in when left empty.
@@ -105,11 +133,13 @@ class Settings:
                 raise UsageError(f"setting {setting.name} = {value!r}: {problem}")
         if not self.store_url:
             object.__setattr__(self, "store_url", store_url(self.store))
-        if isinstance(self.identity_env, str):
-            object.__setattr__(self, "identity_env", _names(self.identity_env))
-        elif not isinstance(self.identity_env, tuple):
-            # JSON (the server's hand-over) has lists only.
-            object.__setattr__(self, "identity_env", tuple(self.identity_env))
+        for name in _LIST_SETTINGS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, _names(value))
+            elif not isinstance(value, tuple):
+                # JSON (the server's hand-over) has lists only.
+                object.__setattr__(self, name, tuple(value))
 
     def to_json(self) -> str:
         """The registry's values as JSON (the settings file table stays behind)."""
@@ -172,6 +202,10 @@ def _fraction_of_a_second(value: Any) -> str | None:
     return None if 0 < value <= 1 else f"{value} is not in (0, 1]"
 
 
+def _fraction(value: Any) -> str | None:
+    return None if 0 < value < 1 else f"{value} is not in (0, 1)"
+
+
 def _port(value: Any) -> str | None:
     return None if 0 <= value <= 65535 else f"{value} is not a port (0-65535)"
 
@@ -199,6 +233,30 @@ def _variable_names(value: Any) -> str | None:
     names = _names(value) if isinstance(value, str) else value
     bad = [name for name in names if not isinstance(name, str) or not _VARIABLE_RE.match(name)]
     return f"{', '.join(map(repr, bad))} is not a variable name" if bad else None
+
+
+def _words(value: Any) -> str | None:
+    names = _names(value) if isinstance(value, str) else value
+    bad = [name for name in names if not isinstance(name, str) or not name or " " in name]
+    return f"{', '.join(map(repr, bad))} is not a name without spaces" if bad else None
+
+
+def _issuer(text: str) -> str:
+    url = text.strip()
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"{text!r} is not an http(s) URL (e.g. https://login.example.com/)")
+    return url
+
+
+def _issuer_check(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        _issuer(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _server_url(text: str) -> str:
@@ -342,6 +400,83 @@ SETTINGS: Final = (
         _positive,
     ),
     Setting(
+        "health_every_seconds",
+        "Server: seconds between scheduled health checks (each also delivers alerts).",
+        float,
+        _positive,
+    ),
+    Setting(
+        "health_stale_run_seconds",
+        "Health: a run still open this many seconds after its last event never ended.",
+        float,
+        _positive,
+    ),
+    Setting(
+        "drift_psi_threshold",
+        "Health: population stability index of a numeric column above which it drifted.",
+        float,
+        _positive,
+    ),
+    Setting(
+        "drift_share_threshold",
+        "Health: change in a category's share (0-1) above which a categorical column drifted.",
+        float,
+        _fraction,
+    ),
+    Setting(
+        "alert_state",
+        "Alerts: SQLite file that keeps which findings were alerted and every delivery attempt "
+        "(relative paths: to the working directory).",
+        str,
+    ),
+    Setting(
+        "auth",
+        "Server: require an API token (threadline token create) or an OIDC bearer JWT on every "
+        "request; roles per namespace decide what each may do (default deny).",
+        _bool,
+    ),
+    Setting(
+        "oidc_issuer", "Server: OIDC issuer whose bearer JWTs are accepted.", _issuer, _issuer_check
+    ),
+    Setting("oidc_audience", "Server: audience (aud) an accepted JWT must name.", str),
+    Setting(
+        "oidc_jwks_url",
+        "Server: the OIDC issuer's JWKS URL (its signing keys).",
+        _issuer,
+        _issuer_check,
+    ),
+    Setting(
+        "oidc_roles_claim",
+        "Server: JWT claim listing role:namespace grants (viewer, producer, steward, admin; "
+        "namespace * for all).",
+        str,
+    ),
+    Setting(
+        "oidc_clearances_claim",
+        "Server: JWT claim listing classification clearances (pii…).",
+        str,
+    ),
+    Setting(
+        "oidc_leeway_seconds",
+        "Server: clock skew allowed on a JWT's expiry and not-before times.",
+        float,
+        lambda value: None if value >= 0 else f"{value} is negative",
+    ),
+    Setting(
+        "allowed_origins",
+        "Server: origins (https://app.example.com) whose cross-origin requests are answered; "
+        "others are refused (403).",
+        _names,
+        _words,
+    ),
+    Setting(
+        "allowed_hosts",
+        "Server: Host header names answered besides localhost, 127.0.0.1, ::1 and the bound "
+        "host; others are refused (DNS rebinding).",
+        _names,
+        _words,
+    ),
+    Setting(
         "identity_env",
         "Environment variables whose values are part of an execution's identity, like the "
         "command line (a list in threadline.toml, comma-separated in the variable).",
@@ -350,6 +485,8 @@ SETTINGS: Final = (
     ),
 )
 _BY_NAME: Final = {setting.name: setting for setting in SETTINGS}
+#: Settings holding a list: comma-separated in a variable, a TOML array in the file.
+_LIST_SETTINGS: Final = ("identity_env", "allowed_origins", "allowed_hosts")
 
 
 def _find_config_file(start: Path) -> tuple[Path, Mapping[str, Any]] | None:
@@ -379,7 +516,7 @@ def _load_toml(path: Path, tomllib: Any) -> dict[str, Any]:
 def _parsed(setting: Setting, raw: Any, where: str) -> Any:
     value: Any
     try:
-        if isinstance(raw, list) and setting.parse is _names:
+        if isinstance(raw, list) and setting.name in _LIST_SETTINGS:
             value = tuple(str(item) for item in raw)
         elif isinstance(raw, bool):
             # TOML's true/false suit only the boolean settings (a text one would take 'True').

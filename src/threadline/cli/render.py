@@ -593,6 +593,25 @@ def signed_checkpoint_report(check: Mapping[str, Any]) -> None:
     _stdout().print(line)
 
 
+def deep_report(deep: Mapping[str, Any]) -> None:
+    """The lines ``threadline verify --deep`` adds: each graph row that differs from a
+    re-projection of the log, and each recorded file whose bytes changed."""
+    console = _stdout()
+    if deep["ok"]:
+        line = Text("✓ graph matches", "green")
+        line.append(f" a re-projection of the log ({deep['summary']})")
+        console.print(line)
+        return
+    console.print(Text("✗ ", "red").append(str(deep["summary"])))
+    for item in [*deep["differences"], *deep["changed_files"]]:
+        console.print(Text(f"  {item['message']}"))
+
+
+def outcome_line(ok: bool, message: str) -> None:
+    """One ✓ or ✗ line: the outcome of a check that has nothing more to show."""
+    _stdout().print(Text("✓ " if ok else "✗ ", "green" if ok else "red").append(message))
+
+
 def keygen_report(report: Mapping[str, Any]) -> None:
     """The outcome of ``threadline keygen``."""
     console = _stdout()
@@ -620,6 +639,7 @@ def checkpoint_report(report: Mapping[str, Any]) -> None:
 __all__ = [
     "ICONS",
     "checkpoint_report",
+    "deep_report",
     "diff_table",
     "display_name",
     "error",
@@ -628,6 +648,7 @@ __all__ = [
     "log_table",
     "migrate_report",
     "node_label",
+    "outcome_line",
     "print_json",
     "row_tree",
     "short",

@@ -123,6 +123,7 @@ COMMAND_MODULES = (
     "threadline.cli.keys",
     "threadline.cli.capture",
     "threadline.cli.serve",
+    "threadline.cli.tokens",
     "threadline.cli.export",
 )
 

@@ -336,6 +336,16 @@ class Flow:
                 )
         entry.by_column = by_column
 
+    def knows_columns(self, obj: object) -> bool:
+        """Cheap pre-check for :meth:`select_columns`: are ``obj``'s columns' sources known?"""
+        entry = self._entry(obj)
+        return entry is not None and entry.by_column is not None
+
+    def settled(self, obj: object) -> bool:
+        """``obj`` has a lineage with no data of unknown origin in it."""
+        entry = self._entry(obj)
+        return entry is not None and not entry.partial
+
     def select_columns(self, result: object, owner: object, names: Iterable[object]) -> bool:
         """``result`` holds only the columns ``names`` of ``owner``, its rows unchanged.
 

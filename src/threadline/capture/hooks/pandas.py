@@ -333,6 +333,8 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
             if flow.holds_contained(source):
                 flow.escape(source)
             return
+        if not found and source is owner and flow.settled(result):
+            return  # ``__finalize__`` gave it the frame's lineage already: nothing to add
         parents = [source, *found]
         if source is not owner and flow.lineage(owner) is not None:
             parents.append(owner)  # a groupby made with another frame's keys
@@ -366,7 +368,8 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
     def selection(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         # ``df[["a", "b"]]``, ``df.drop(columns=…)``: only those columns' own sources remain.
         if (
-            isinstance(result, generic)
+            flow.knows_columns(owner)
+            and isinstance(result, generic)
             and result is not owner
             and _selects_columns(args, kwargs)
             and flow.select_columns(result, owner, _names(result))

@@ -151,6 +151,7 @@ def _install_flow(capture: Capture, patcher: Patcher, pl: ModuleType) -> None:
             )
             if not (
                 name in _SELECTIONS
+                and flow.knows_columns(owner)
                 and _names_only(args)
                 and flow.select_columns(result, owner, _names(result))
             ):

@@ -3,6 +3,7 @@ and ``threadline sync`` (replay the capture spool)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from typing import Annotated, Any
@@ -12,6 +13,31 @@ import typer
 from threadline.cli import render, state
 from threadline.config import HANDOFF_ENV
 from threadline.errors import UsageError
+
+
+def _refuse_open_network(host: str, *, auth: bool, insecure: bool) -> None:
+    """Without auth, listen on loopback only, unless ``--insecure`` says otherwise."""
+    if auth or _loopback(host):
+        return
+    if not insecure:
+        raise UsageError(
+            f"--host {host} is reachable from other machines and auth is off: use --auth "
+            "(threadline token create), or --insecure to serve it open anyway"
+        )
+    typer.echo(
+        f"warning: serving {host} without auth (--insecure): anyone who reaches the port "
+        "reads and writes every event",
+        err=True,
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
 
 
 def register(app: typer.Typer) -> None:
@@ -82,6 +108,23 @@ def register(app: typer.Typer) -> None:
                 "sequence number (default: the publish setting; needs threadline[nats]).",
             ),
         ] = None,
+        auth: Annotated[
+            bool | None,
+            typer.Option(
+                "--auth/--no-auth",
+                help="Require an API token (threadline token create) or an OIDC bearer JWT on "
+                "every request (default: the auth setting, off).",
+                show_default=False,
+            ),
+        ] = None,
+        insecure: Annotated[
+            bool,
+            typer.Option(
+                "--insecure",
+                help="Listen on a non-loopback --host without auth (anyone who reaches the port "
+                "reads and writes everything).",
+            ),
+        ] = False,
         log_level: Annotated[
             str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")
         ] = "info",
@@ -101,7 +144,9 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             strict_ingest=strict,
             publish=publish,
+            auth=auth,
         )
+        _refuse_open_network(settings.host, auth=settings.auth, insecure=insecure)
         if settings.publish:
             from threadline.server.publish import require_client
 

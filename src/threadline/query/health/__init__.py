@@ -1,0 +1,117 @@
+"""Lineage health: gaps, orphans, staleness, drift and broken fingerprints in the recorded graph.
+
+:func:`run_health` runs the check families (one module each: :mod:`.gaps`, :mod:`.orphans`,
+:mod:`.staleness`, :mod:`.drift`, :mod:`.fingerprints`) on one read connection and returns a
+:class:`HealthReport` of :class:`Finding`\\ s, worst first.  ``threadline health``,
+``GET /api/v1/threadline/health``, the server's scheduled check and the alerts all use it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
+
+from sqlalchemy.engine import Connection
+
+from threadline.config import Settings, current
+from threadline.errors import UsageError
+from threadline.query.health import drift, fingerprints, gaps, orphans, staleness
+from threadline.query.health.context import Draft, HealthContext, namespaces_of
+from threadline.query.health.findings import (
+    SEVERITIES,
+    Finding,
+    HealthReport,
+    ordered,
+    severity_rank,
+)
+from threadline.query.reading import read
+from threadline.store.base import Store
+
+Check = Callable[[Connection, HealthContext], list[Draft]]
+
+#: The check families, in the order they run.
+FAMILIES: Final[dict[str, tuple[Check, ...]]] = {
+    "gaps": gaps.CHECKS,
+    "orphans": orphans.CHECKS,
+    "staleness": staleness.CHECKS,
+    "drift": drift.CHECKS,
+    "fingerprints": fingerprints.CHECKS,
+}
+
+
+def check_families(names: Iterable[str] | None) -> list[str]:
+    """The families asked for (all of them for None or nothing); a UsageError names an unknown
+    one and lists the known."""
+    chosen = list(dict.fromkeys(names or ()))
+    unknown = [n for n in chosen if n not in FAMILIES]
+    if unknown:
+        raise UsageError(
+            f"unknown health check {unknown[0]!r}; expected one of {', '.join(FAMILIES)}"
+        )
+    return chosen or list(FAMILIES)
+
+
+def context_from(settings: Settings, now_us: int | None = None) -> HealthContext:
+    return HealthContext(
+        now_us=time.time_ns() // 1000 if now_us is None else now_us,
+        stale_run_us=int(settings.health_stale_run_seconds * 1_000_000),
+        psi_threshold=settings.drift_psi_threshold,
+        share_threshold=settings.drift_share_threshold,
+    )
+
+
+def run_health(
+    store: Store,
+    settings: Settings | None = None,
+    *,
+    namespace: str | None = None,
+    families: Sequence[str] | None = None,
+    now_us: int | None = None,
+) -> HealthReport:
+    """Run the health checks (``families``: all by default) and return their findings, only
+    those of ``namespace`` when given."""
+    chosen = check_families(families)
+    ctx = context_from(settings or current(), now_us)
+    started = time.perf_counter()
+
+    def checks(conn: Connection) -> list[Finding]:
+        drafts: list[tuple[str, Draft]] = []
+        for family in chosen:
+            for check in FAMILIES[family]:
+                drafts.extend((family, draft) for draft in check(conn, ctx))
+        spaces = namespaces_of(conn, list({d.node.id: d.node for _, d in drafts}.values()))
+        return [
+            Finding(
+                check=d.check,
+                family=family,
+                severity=d.severity,
+                node=d.node.printable(d.version),
+                message=d.message,
+                hint=d.hint,
+                namespace=spaces.get(d.node.id, d.node.namespace),
+                details=d.details,
+            )
+            for family, d in drafts
+        ]
+
+    found = read(store, checks)
+    if namespace is not None:
+        found = [f for f in found if f.namespace == namespace]
+    return HealthReport(
+        findings=ordered(found),
+        checks=chosen,
+        checked_at_us=ctx.now_us,
+        seconds=time.perf_counter() - started,
+    )
+
+
+__all__ = [
+    "FAMILIES",
+    "SEVERITIES",
+    "Finding",
+    "HealthReport",
+    "check_families",
+    "run_health",
+    "severity_rank",
+]

@@ -136,6 +136,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "fastapi": "server",
     "jsonschema": "server",
     "jsonschema_rs": "server",
+    "jwt": "server",
     "prov": "server",
     "pydantic": "server",
     "rdflib": "server",

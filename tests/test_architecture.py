@@ -133,6 +133,8 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.serve", "threadline.query.producers"): COMMAND,
     ("threadline.cli.serve", "threadline.server.app"): COMMAND,
     ("threadline.cli.serve", "threadline.server.publish"): COMMAND,
+    ("threadline.cli.tokens", "threadline.server.auth.grants"): COMMAND,
+    ("threadline.cli.tokens", "threadline.server.auth.tokens"): COMMAND,
     ("threadline.cli.state", "threadline.query.configured"): COMMAND,
     ("threadline.cli.state", "threadline.store"): COMMAND,
     ("threadline.cli.store", "threadline.integrity.chain"): COMMAND,

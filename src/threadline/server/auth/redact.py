@@ -1,0 +1,202 @@
+"""Reduce an answer to what one identity may see.
+
+Every JSON answer is walked once.  A *node* is any object with a text ``namespace`` and
+``name`` (threadline's graph nodes, Marquez datasets, jobs and their ids, OpenLineage event
+datasets and jobs).  A node is hidden from an identity when
+
+* its namespace is one the identity may not read (:meth:`Identity.may`), or
+* it is a dataset carrying a classified label (``pii``…) the identity has no clearance for.
+
+A hidden node becomes a *stub*: its ``name`` reads ``[redacted]``, everything but ``id``,
+``kind`` and ``type`` goes (facets, fields, labels, owners, versions), and its id is replaced,
+everywhere in the answer, by a pseudonym stable within the server process, so edges still join
+and trace and impact counts stay honest.  In ``drop`` answers (lists: search hits, raw events,
+runs) a node hidden by its namespace takes the list item holding it with it instead; a node
+hidden by a label is stubbed there too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from threadline.server.auth.grants import CLASSIFIED_LABELS, Identity, Role, is_storage_namespace
+from threadline.store import schema as s
+from threadline.store.base import Store
+
+REDACTED: Final = "[redacted]"
+_KEPT: Final = frozenset({"id", "kind", "type"})
+_CHUNK: Final = 400
+
+#: ``(namespace, name)`` pairs -> the classified labels of those that are labelled datasets.
+LabelLookup = Callable[[Iterable[tuple[str, str]]], dict[tuple[str, str], frozenset[str]]]
+
+
+def store_labels(store: Store) -> LabelLookup:
+    """Labels as the store's dataset nodes record them (own and inherited)."""
+
+    def lookup(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], frozenset[str]]:
+        wanted = sorted(set(pairs))
+        if not wanted:
+            return {}
+        return store.read(lambda conn: _labels(conn, wanted))
+
+    return lookup
+
+
+def _labels(
+    conn: Connection, wanted: list[tuple[str, str]]
+) -> dict[tuple[str, str], frozenset[str]]:
+
+    n = s.nodes.c
+    found: dict[tuple[str, str], frozenset[str]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        stmt = sa.select(n.namespace, n.name, n.facets).where(
+            n.type == "dataset",
+            sa.tuple_(n.namespace, n.name).in_(chunk),
+            n.facets.like("%threadline_classification%"),
+        )
+        for row in conn.execute(stmt):
+            body = orjson.loads(row.facets).get("threadline_classification") or {}
+            labels = {str(x) for x in [*body.get("labels", []), *body.get("inherited", [])]}
+            classified = frozenset(labels & CLASSIFIED_LABELS)
+            if classified:
+                found[(row.namespace, row.name)] = classified
+    return found
+
+
+_PROCESS_KEY: Final = secrets.token_bytes(32)
+
+
+def pseudonym(original: str) -> str:
+    """A stable stand-in for a hidden node's id (keyed per process: not reversible)."""
+    mac = hmac.new(_PROCESS_KEY, original.encode(), hashlib.sha256).hexdigest()[:20]
+    return f"redacted:{mac}"
+
+
+class _Drop:
+    """The list item holding this value goes."""
+
+
+_DROP: Final = _Drop()
+
+
+@dataclass(slots=True)
+class Redactor:
+    identity: Identity
+    labels: LabelLookup
+    _classified: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    _renamed: dict[str, str] = field(default_factory=dict)
+    _hidden: int = 0
+
+    def reduce(self, answer: Any, *, drop: bool = False) -> Any:
+        """``answer`` as the identity may see it."""
+        pairs: set[tuple[str, str]] = set()
+        _collect(answer, pairs)
+        if not pairs:
+            return answer
+        self._classified = self.labels(pairs) if pairs else {}
+        reduced = self._walk(answer, drop)
+        if self._renamed:
+            reduced = _rename(reduced, self._renamed)
+        return None if reduced is _DROP else reduced
+
+    def namespace_visible(self, namespace: str) -> bool:
+        return self.identity.may(Role.viewer, namespace)
+
+    @property
+    def hidden(self) -> int:
+        """Nodes stubbed or dropped so far."""
+        return self._hidden
+
+    def _walk(self, value: Any, drop: bool) -> Any:
+        if isinstance(value, list):
+            out = []
+            for item in value:
+                reduced = self._walk(item, drop)
+                if reduced is not _DROP:
+                    out.append(reduced)
+            return out
+        if not isinstance(value, dict):
+            return value
+        namespace, name = value.get("namespace"), value.get("name")
+        if isinstance(namespace, str) and isinstance(name, str):
+            foreign = not self.namespace_visible(namespace)
+            labels = self._classified.get((namespace, name), frozenset())
+            if foreign and drop:
+                self._hidden += 1
+                return _DROP
+            if foreign or not self.identity.cleared_for(labels):
+                self._hidden += 1
+                return self._stub(value, namespace, name, foreign)
+        out_dict: dict[str, Any] = {}
+        for key, item in value.items():
+            reduced = self._walk(item, drop)
+            if reduced is _DROP:
+                return _DROP
+            out_dict[key] = reduced
+        return out_dict
+
+    def _stub(
+        self, node: dict[str, Any], namespace: str, name: str, foreign: bool
+    ) -> dict[str, Any]:
+        originals = [f"dataset:{namespace}:{name}", f"job:{namespace}:{name}"]
+        if isinstance(node.get("id"), str):
+            originals.append(node["id"])
+        for original in originals:
+            self._renamed.setdefault(original, pseudonym(original))
+        stub: dict[str, Any] = {}
+        for key in _KEPT & node.keys():
+            value = node[key]
+            if key == "id":
+                value = self._renamed[value] if isinstance(value, str) else _stub_id(value)
+            stub[key] = value
+        stub["namespace"] = REDACTED if foreign else namespace
+        stub["name"] = REDACTED
+        stub["redacted"] = "namespace" if foreign else "clearance"
+        return stub
+
+
+def _stub_id(value: Any) -> Any:
+    if isinstance(value, dict) and "name" in value:
+        return {**value, "namespace": REDACTED, "name": REDACTED}
+    return value
+
+
+def _collect(value: Any, pairs: set[tuple[str, str]]) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _collect(item, pairs)
+    elif isinstance(value, dict):
+        namespace, name = value.get("namespace"), value.get("name")
+        if isinstance(namespace, str) and isinstance(name, str):
+            pairs.add((namespace, name))
+        for item in value.values():
+            _collect(item, pairs)
+
+
+def _rename(value: Any, renamed: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return renamed.get(value, value)
+    if isinstance(value, list):
+        return [_rename(item, renamed) for item in value]
+    if isinstance(value, dict):
+        return {key: _rename(item, renamed) for key, item in value.items()}
+    return value
+
+
+def visible_namespace(identity: Identity, namespace: str) -> bool:
+    """A namespace listed to this identity (``GET /api/v1/namespaces``)."""
+    return is_storage_namespace(namespace) or identity.role_on(namespace) is not None
+
+
+__all__ = ["REDACTED", "LabelLookup", "Redactor", "pseudonym", "store_labels", "visible_namespace"]

@@ -10,6 +10,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
+import blake3
 import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -17,12 +18,15 @@ from tests.support.events import dataset, event
 from typer.testing import CliRunner
 
 from threadline.cli import app
-from threadline.cli.keys import default_origin
 from threadline.errors import IntegrityError, NotFound, UsageError
+from threadline.integrity import merkle
+from threadline.integrity.chain import link
 from threadline.integrity.checkpoint import Checkpoint, open_checkpoint
 from threadline.integrity.note import SignedNote
 from threadline.integrity.signing import VerifyingKey
+from threadline.model.canonical import canonical_json
 from threadline.store import open_store
+from threadline.store.admin import default_origin
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -288,9 +292,11 @@ def test_verify_proves_the_log_holds_what_the_checkpoint_vouched_for(
     assert report["signed_checkpoint"] == {
         "origin": origin,
         "tree_size": 5,
+        "log_size": 6,
         "timestamp_ms": report["signed_checkpoint"]["timestamp_ms"],
         "ok": True,
         "reason": None,
+        "findings": [],
     }
 
 
@@ -328,8 +334,194 @@ def test_verify_catches_a_tail_cut_off_after_the_signed_checkpoint(
     assert "records 5..5 are missing" in err
 
 
-@pytest.mark.parametrize("given", ["--checkpoint", "--key"])
-def test_checkpoint_and_key_go_together(db: Path, signed: Path, given: str) -> None:
-    code, _out, err = invoke("--store", str(db), "verify", given, str(signed))
+def test_a_checkpoint_needs_a_key_and_a_key_a_checkpoint(
+    db: Path, signed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("THREADLINE_CHECKPOINT_KEY", raising=False)
+    code, _out, err = invoke("--store", str(db), "verify", "--checkpoint", str(signed))
     assert code == UsageError.exit_code
     assert err.startswith("error: --checkpoint FILE and --key PUBKEY go together")
+    code, _out, err = invoke("--store", str(db), "verify", "--key", str(signed))
+    assert code == UsageError.exit_code
+    assert err.startswith("error: --key PUBKEY checks a signed checkpoint: pass --checkpoint")
+
+
+def test_the_key_can_come_from_the_checkpoint_key_setting(
+    db: Path, key: Path, signed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THREADLINE_CHECKPOINT_KEY", str(key))
+    code, out, err = invoke("--store", str(db), "verify", "--checkpoint", str(signed))
+    assert code == 0, err
+    assert "✓ matches the signed checkpoint" in out
+    # Without the .pub beside it, the public half is taken from the private key.
+    key.with_name(key.name + ".pub").unlink()
+    assert invoke("--store", str(db), "verify", "--checkpoint", str(signed))[0] == 0
+    assert invoke("--store", str(db), "checkpoint", "--out", str(signed))[0] == 0
+
+
+def relink(db: Path, seq: int, *, forge_rows: bool) -> None:
+    """Rewrite record ``seq``'s body and re-link every record after it, as an operator who
+    controls the store can; with ``forge_rows`` the stored checkpoints are recomputed too, so
+    the plain verify passes."""
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        rows = conn.execute("SELECT seq, body, prev_hash FROM tl_events ORDER BY seq").fetchall()
+        prev = rows[0][2]
+        hashes = []
+        for number, body, old_prev in rows:
+            if number == seq:
+                event = orjson.loads(body)
+                event["producer"] = "https://forged.example/producer"
+                body = canonical_json(event)
+                conn.execute(
+                    "UPDATE tl_events SET body = ?, digest = ? WHERE seq = ?",
+                    (body, blake3.blake3(body).digest(), number),
+                )
+            new_hash = link(prev if number > 1 else old_prev, body)
+            conn.execute(
+                "UPDATE tl_events SET prev_hash = ?, hash = ? WHERE seq = ?",
+                (prev if number > 1 else old_prev, new_hash, number),
+            )
+            hashes.append(new_hash)
+            prev = new_hash
+        if forge_rows:
+            for (size,) in conn.execute("SELECT tree_size FROM tl_checkpoints").fetchall():
+                root = merkle.root([merkle.leaf_hash(h) for h in hashes[:size]])
+                conn.execute("UPDATE tl_checkpoints SET root = ? WHERE tree_size = ?", (root, size))
+
+
+def test_verify_catches_a_chain_rewritten_and_relinked_with_forged_checkpoint_rows(
+    db: Path, key: Path, signed: Path
+) -> None:
+    relink(db, 2, forge_rows=True)
+    assert invoke("--store", str(db), "verify")[0] == 0  # the store alone cannot tell
+    code, out, err = verify(db, signed, key.with_name(key.name + ".pub"))
+    assert code == IntegrityError.exit_code
+    assert "✗ does not match the signed checkpoint" in out
+    assert "the log's first 5 records no longer hash to the checkpoint's root" in err
+    assert "the store's checkpoint row for size 5 holds another root" in err
+    assert "it was forged" in err
+
+
+def test_verify_names_a_deleted_checkpoint_row(db: Path, key: Path, signed: Path) -> None:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("DELETE FROM tl_checkpoints")
+    code, _out, err = verify(db, signed, key.with_name(key.name + ".pub"))
+    assert code == IntegrityError.exit_code
+    assert err.rstrip().endswith("the store's checkpoint row for size 5 is missing: it was deleted")
+
+
+def test_verify_refuses_another_logs_checkpoint_when_the_origin_is_given(
+    db: Path, key: Path, signed: Path
+) -> None:
+    code, _out, err = verify(db, signed, key.with_name(key.name + ".pub"), "--origin", "a.b/c")
+    assert code == IntegrityError.exit_code
+    assert "not 'a.b/c'" in err
+
+
+# prove and verify-proof
+
+
+def test_prove_and_verify_proof_offline(db: Path, key: Path, signed: Path, tmp_path: Path) -> None:
+    pub = key.with_name(key.name + ".pub")
+    proof_file = tmp_path / "p.json"
+    code, out, err = invoke("--store", str(db), "prove", "3", "--checkpoint", str(signed))
+    assert code == 0, err
+    proof = orjson.loads(out)
+    assert (proof["leaf_index"], proof["seq"], proof["tree_size"]) == (2, 3, 5)
+    assert proof["checkpoint"] == signed.read_text()
+    assert len(proof["audit_path"]) == 3  # ceil(log2(5))
+    # The same record by its event digest.
+    code, out, err = invoke(
+        "--store",
+        str(db),
+        "prove",
+        proof["event_digest"],
+        "--checkpoint",
+        str(signed),
+        "--out",
+        str(proof_file),
+    )
+    assert code == 0, err
+    assert orjson.loads(proof_file.read_bytes()) == proof
+    db.unlink()  # offline: no store
+    code, out, err = invoke(
+        "verify-proof", str(proof_file), "--checkpoint", str(signed), "--key", str(pub)
+    )
+    assert code == 0, err
+    assert out.startswith(f"✓ record 3 ({proof['event_digest'][:19]}…) is in the log ")
+
+
+def test_prove_signs_a_new_checkpoint_with_the_key(db: Path, key: Path, tmp_path: Path) -> None:
+    with open_store(db) as store:
+        store.append_batch([event(8)])
+    code, out, err = invoke("--store", str(db), "prove", "6", "--key", str(key))
+    assert code == 0, err
+    proof = orjson.loads(out)
+    assert proof["tree_size"] == 6
+    note = tmp_path / "from-proof.note"
+    note.write_text(proof["checkpoint"])
+    open_checkpoint(note.read_text(), public(key))
+
+
+def test_prove_errors(db: Path, key: Path, signed: Path) -> None:
+    code, _out, err = invoke("--store", str(db), "prove", "x1", "--checkpoint", str(signed))
+    assert code == UsageError.exit_code
+    assert "is not a record id" in err
+    code, _out, err = invoke("--store", str(db), "prove", "99", "--checkpoint", str(signed))
+    assert code == NotFound.exit_code
+    assert err.startswith("error: the log holds no record with seq 99")
+    with open_store(db) as store:
+        store.append_batch([event(8)])
+    code, _out, err = invoke("--store", str(db), "prove", "6", "--checkpoint", str(signed))
+    assert code == NotFound.exit_code
+    assert "record 6 is not among the checkpoint's first 5 records" in err
+
+
+def test_verify_proof_rejects_wrong_key_forged_replayed_and_truncated(
+    db: Path, key: Path, signed: Path, tmp_path: Path
+) -> None:
+    pub = key.with_name(key.name + ".pub")
+    proof_file = tmp_path / "p.json"
+    assert (
+        invoke(
+            "--store", str(db), "prove", "2", "--checkpoint", str(signed), "-o", str(proof_file)
+        )[0]
+        == 0
+    )
+    other = tmp_path / "other.key"
+    assert invoke("keygen", "--out", str(other))[0] == 0
+
+    def check(proof: Path, note: Path, public_key: Path) -> tuple[int, str]:
+        code, out, err = invoke(
+            "verify-proof", str(proof), "--checkpoint", str(note), "--key", str(public_key)
+        )
+        assert out == ""
+        assert len(err.strip().splitlines()) == 1  # one clear line
+        return code, err
+
+    code, err = check(proof_file, signed, other.with_name("other.key.pub"))
+    assert (code, err.startswith("error: the note carries no signature by key")) == (5, True)
+    forged = tmp_path / "forged.json"
+    data = orjson.loads(proof_file.read_bytes())
+    forged.write_bytes(orjson.dumps(data | {"leaf_index": 3}))
+    code, err = check(forged, signed, pub)
+    assert code == IntegrityError.exit_code
+    assert "does not lead to the checkpoint's root" in err
+    # Replayed: the proof of an older checkpoint, checked against a newer one.
+    with open_store(db) as store:
+        store.append_batch([event(8)])
+    newer = tmp_path / "newer.note"
+    assert invoke("--store", str(db), "checkpoint", "--key", str(key), "-o", str(newer))[0] == 0
+    code, err = check(proof_file, newer, pub)
+    assert code == IntegrityError.exit_code
+    assert "relative to a checkpoint of size 5, not the trusted one of size 6" in err
+    truncated = tmp_path / "truncated.json"
+    truncated.write_bytes(proof_file.read_bytes()[:100])
+    code, err = check(truncated, signed, pub)
+    assert code == UsageError.exit_code
+    assert err.startswith("error: the proof is not JSON")
+    short_note = tmp_path / "short.note"
+    short_note.write_text(signed.read_text().split("\n\n")[0] + "\n")
+    code, err = check(proof_file, short_note, pub)
+    assert code == UsageError.exit_code
+    assert "the note has no blank line" in err

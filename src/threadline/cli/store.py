@@ -24,8 +24,9 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--checkpoint",
                 metavar="FILE",
-                help="Also prove the log still holds what this signed checkpoint (from "
-                "threadline checkpoint) vouched for; needs --key.",
+                help="Also prove, by an RFC 9162 consistency proof, that the log still holds "
+                "what this signed checkpoint (from threadline checkpoint, kept outside the "
+                "store) vouched for, and that the store's row for it is intact.",
             ),
         ] = None,
         key: Annotated[
@@ -34,49 +35,70 @@ def register(app: typer.Typer) -> None:
                 "--key",
                 metavar="PUBKEY",
                 help="The public key (PATH.pub from threadline keygen) the checkpoint must be "
-                "signed with.",
+                "signed with (default: the public half of the checkpoint_key setting).",
             ),
         ] = None,
+        origin: Annotated[
+            str | None,
+            typer.Option(
+                "--origin",
+                metavar="NAME",
+                help="Require the checkpoint to be of this log (refuses another log's).",
+            ),
+        ] = None,
+        deep: Annotated[
+            bool,
+            typer.Option(
+                "--deep",
+                help="Also re-project the log into a scratch graph and name every row of the "
+                "graph tables that differs, and list recorded files whose bytes changed.",
+            ),
+        ] = False,
         json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     ) -> None:
         """Prove nothing in the log was edited, deleted or reordered (exit 5 naming the first
         bad record if something was)."""
-        signed = _signed_checkpoint(checkpoint, key)
+        trusted = _trusted_checkpoint(checkpoint, key, origin)
         with state.open_existing() as store:
-            verifier = getattr(store, "verify", None)
-            if callable(verifier):
-                raw: Any = verifier()
-            else:
-                from threadline.integrity.chain import verify_chain
+            report = report_dict(store.verify())
+            if trusted is not None:
+                from threadline.store.admin import audit_checkpoint
 
-                raw = verify_chain(store.iter_chain())
-            if signed is not None:
-                from threadline.integrity.chain import verify_log
+                log_size, findings = audit_checkpoint(store, trusted.size, trusted.root)
+                report["signed_checkpoint"] = {
+                    "origin": trusted.origin,
+                    "tree_size": trusted.size,
+                    "log_size": log_size,
+                    "timestamp_ms": trusted.timestamp_ms,
+                    "ok": not findings,
+                    "reason": findings[0] if findings else None,
+                    "findings": findings,
+                }
+            if deep:
+                from threadline.query.reproject import deep_check
 
-                against = verify_log(store.iter_chain(), {signed.size: signed.root})
-        report = report_dict(raw)
-        if signed is not None:
-            report["signed_checkpoint"] = {
-                "origin": signed.origin,
-                "tree_size": signed.size,
-                "timestamp_ms": signed.timestamp_ms,
-                "ok": against.ok,
-                "reason": against.first_break.reason if against.first_break else None,
-            }
+                report["deep"] = deep_check(store).to_dict()
         if json:
             render.print_json(report)
         else:
             render.verify_report(report)
-            if signed is not None:
+            if trusted is not None:
                 render.signed_checkpoint_report(report["signed_checkpoint"])
+            if deep:
+                render.deep_report(report["deep"])
         if not report["ok"]:
             raise IntegrityError(
                 f"the log fails verification at record {report['first_bad']}: {report['reason']}"
             )
-        if signed is not None and not against.ok:
+        if trusted is not None and not report["signed_checkpoint"]["ok"]:
             raise IntegrityError(
-                f"the log does not hold what the signed checkpoint of {signed.origin} at size "
-                f"{signed.size} vouched for: {report['signed_checkpoint']['reason']}"
+                f"the log does not hold what the signed checkpoint of {trusted.origin} at size "
+                f"{trusted.size} vouched for: " + "; ".join(report["signed_checkpoint"]["findings"])
+            )
+        if deep and not report["deep"]["ok"]:
+            first = report["deep"]["differences"] or report["deep"]["changed_files"]
+            raise IntegrityError(
+                f"verify --deep: {report['deep']['summary']}; first: {first[0]['message']}"
             )
 
     @app.command()
@@ -111,21 +133,30 @@ def register(app: typer.Typer) -> None:
             render.migrate_report(report)
 
 
-def _signed_checkpoint(note: Path | None, key: Path | None) -> Checkpoint | None:
-    """The checkpoint in ``note`` once its signature by ``key`` verified; None without one."""
-    if note is None and key is None:
+def _trusted_checkpoint(
+    note: Path | None, key: Path | None, origin: str | None
+) -> Checkpoint | None:
+    """The checkpoint in ``note`` once its signature by the public key verified (``key``, or
+    the public half of the ``checkpoint_key`` setting); None without a note."""
+    if note is None:
+        if key is not None:
+            raise UsageError("--key PUBKEY checks a signed checkpoint: pass --checkpoint FILE too")
         return None
-    if note is None or key is None:
-        raise UsageError("--checkpoint FILE and --key PUBKEY go together")
     # Here, not at the top: signing loads cryptography, which no other command needs.
     from threadline.integrity.checkpoint import open_checkpoint
-    from threadline.integrity.signing import VerifyingKey
+    from threadline.integrity.signing import public_key_for
 
     try:
         text = note.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read checkpoint file {note}: {exc.strerror}") from None
-    return open_checkpoint(text, VerifyingKey.load(key))
+    configured = state.settings().checkpoint_key
+    if key is None and configured is None:
+        raise UsageError(
+            "--checkpoint FILE and --key PUBKEY go together (or set checkpoint_key): an "
+            "unsigned checkpoint proves nothing the store's operator could not forge"
+        )
+    return open_checkpoint(text, public_key_for(key, configured), origin=origin)
 
 
 def report_dict(report: Any) -> dict[str, Any]:

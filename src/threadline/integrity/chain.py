@@ -11,7 +11,7 @@ the checkpoints in one pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -203,3 +203,23 @@ def verify_log(
             accumulator.root(),
         )
     return LogReport(chain.records, chain.head, None, matched, accumulator.root())
+
+
+def consistency_failure(old_size: int, old_root: bytes, leaves: Sequence[bytes]) -> str | None:
+    """Why the log whose leaf hashes are ``leaves`` does not extend the tree ``old_root`` of
+    ``old_size`` leaves, or None when the RFC 9162 consistency proof verifies."""
+    size = len(leaves)
+    if old_size > size:
+        return (
+            f"the log was cut: the checkpoint covers {old_size} records, the log holds {size} "
+            f"(records {size + 1}..{old_size} are missing)"
+        )
+    new_root = merkle.root(leaves)
+    proof = merkle.consistency_proof(leaves, old_size)
+    if merkle.verify_consistency(old_size, size, old_root, new_root, proof):
+        return None
+    return (
+        f"the log's first {old_size} records no longer hash to the checkpoint's root "
+        f"(the consistency proof from size {old_size} to {size} fails): "
+        "records were rewritten, inserted or deleted"
+    )

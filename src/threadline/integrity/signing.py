@@ -275,6 +275,21 @@ def open_note(signed: str | bytes | SignedNote, name: str, key: VerifyingKey) ->
     return parsed.text
 
 
+def public_key_for(
+    public: str | os.PathLike[str] | None, private: str | os.PathLike[str] | None
+) -> VerifyingKey:
+    """The key that checks signatures: the public key file ``public`` when given, else the
+    public half of the private key file ``private`` (its ``.pub`` beside it when there)."""
+    if public is not None:
+        return VerifyingKey.load(public)
+    if private is None:
+        raise UsageError("no public key: pass --key PUBKEY or set checkpoint_key")
+    beside = Path(os.fspath(private) + ".pub")
+    if beside.is_file():
+        return VerifyingKey.load(beside)
+    return SigningKey.load(private).verifying_key
+
+
 def _key_kind(key: object) -> str:
     return type(key).__name__.removeprefix("_").replace("PrivateKey", "").replace("PublicKey", "")
 
@@ -338,5 +353,6 @@ __all__ = [
     "SigningKey",
     "VerifyingKey",
     "open_note",
+    "public_key_for",
     "sign_note",
 ]

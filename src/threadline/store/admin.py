@@ -9,9 +9,13 @@ them from the tables.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import blake3
@@ -19,18 +23,19 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, Row
 
-from threadline.errors import IntegrityError, InvalidEvent
+from threadline.errors import IntegrityError, InvalidEvent, NotFound
 from threadline.integrity import merkle
 from threadline.integrity.chain import (
     GENESIS,
     ChainBreak,
     ChainRecord,
     LogReport,
+    consistency_failure,
     leaf,
     verify_log,
 )
 from threadline.store import schema as s
-from threadline.store.base import StoredCheckpoint
+from threadline.store.base import IntegrityAdmin, Store, StoredCheckpoint
 from threadline.store.projection import to_micros
 
 #: The indexed columns of ``tl_events`` that its body determines, which verify checks.
@@ -200,4 +205,123 @@ def column_mismatch(row: Row[Any], body: bytes) -> str | None:
     return None
 
 
-__all__ = ["INDEXED_COLUMNS", "LogAdmin", "column_mismatch"]
+#: Characters an origin keeps as they are; anything else (spaces, "+", …) is %-escaped.
+_ORIGIN_SAFE = "/:@._-~"
+
+
+def default_origin(url: str) -> str:
+    """A name for the log at ``url`` when none is given: ``host/path/of/lineage.db`` for an
+    SQLite file, ``host:port/database`` for a server; never a user name or password."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        raw = socket.gethostname() + "/" + str(Path(parsed.database or "").resolve()).lstrip("/")
+    else:
+        port = f":{parsed.port}" if parsed.port else ""
+        raw = f"{parsed.host or 'localhost'}{port}/{parsed.database or ''}"
+    return urllib.parse.quote(raw, safe=_ORIGIN_SAFE) or "threadline"
+
+
+def leaf_hashes(store: IntegrityAdmin, limit: int | None = None) -> list[bytes]:
+    """The Merkle leaf hash of every record (of the first ``limit``), in log order: 32 bytes
+    a record, what a proof over the whole log needs in memory."""
+    leaves: list[bytes] = []
+    for record in store.iter_chain():
+        if limit is not None and len(leaves) >= limit:
+            break
+        leaves.append(leaf(record))
+    return leaves
+
+
+def audit_checkpoint(store: IntegrityAdmin, size: int, root: bytes) -> tuple[int, list[str]]:
+    """The log's size and what is wrong with it against a checkpoint the verifier trusts
+    (signed, kept outside the store) of ``size`` records with Merkle root ``root``.
+
+    The log must extend that tree (an RFC 9162 consistency proof from ``size`` to today's size,
+    checked against the trusted root: a cut tail or a rewritten or re-linked chain fails it),
+    and the store's own checkpoint row for ``size`` must still be there with that root (the
+    operator can delete or rewrite rows, which the plain ``verify`` has to trust).
+    """
+    leaves = leaf_hashes(store)
+    findings: list[str] = []
+    reason = consistency_failure(size, root, leaves)
+    if reason is not None:
+        findings.append(reason)
+    stored = {c.tree_size: c.root for c in store.checkpoints()}
+    if size not in stored:
+        findings.append(f"the store's checkpoint row for size {size} is missing: it was deleted")
+    elif stored[size] != root:
+        findings.append(
+            f"the store's checkpoint row for size {size} holds another root than the signed "
+            "checkpoint: it was forged"
+        )
+    return len(leaves), findings
+
+
+@dataclass(frozen=True, slots=True)
+class Inclusion:
+    """One record and its RFC 9162 audit path in the tree of the first ``tree_size`` records."""
+
+    leaf_index: int
+    seq: int
+    body: bytes
+    prev_hash: bytes
+    audit_path: list[bytes]
+    tree_size: int
+    root: bytes
+    """The root the path leads to, computed from the store (check it against a signed one)."""
+
+
+def find_seq(store: Store, *, seq: int | None = None, digest: bytes | None = None) -> int:
+    """The ``seq`` of the record with that seq or that event digest (BLAKE3 of its body)."""
+    t = s.events
+    where = t.c.seq == seq if seq is not None else t.c.digest == digest
+    found = store.read(lambda conn: conn.execute(sa.select(t.c.seq).where(where)).first())
+    if found is None:
+        what = f"seq {seq}" if seq is not None else f"digest b3:{(digest or b'').hex()}"
+        raise NotFound(f"the log holds no record with {what}")
+    return int(found.seq)
+
+
+def inclusion(store: IntegrityAdmin, seq: int, tree_size: int) -> Inclusion:
+    """The audit path of record ``seq`` in the tree of the first ``tree_size`` records."""
+    leaves: list[bytes] = []
+    target: ChainRecord | None = None
+    index = -1
+    for record in store.iter_chain():
+        if len(leaves) >= tree_size:
+            break
+        if record.seq == seq:
+            target, index = record, len(leaves)
+        leaves.append(leaf(record))
+    if len(leaves) < tree_size:
+        raise IntegrityError(
+            f"the log holds {len(leaves)} records, fewer than the checkpoint's {tree_size}: "
+            "it was cut (run threadline verify --checkpoint)"
+        )
+    if target is None:
+        raise NotFound(
+            f"record {seq} is not among the checkpoint's first {tree_size} records; take a "
+            "newer checkpoint (threadline checkpoint) and prove it against that"
+        )
+    return Inclusion(
+        index,
+        seq,
+        target.body,
+        target.prev_hash,
+        merkle.inclusion_proof(leaves, index),
+        tree_size,
+        merkle.root(leaves),
+    )
+
+
+__all__ = [
+    "INDEXED_COLUMNS",
+    "Inclusion",
+    "LogAdmin",
+    "audit_checkpoint",
+    "column_mismatch",
+    "default_origin",
+    "find_seq",
+    "inclusion",
+    "leaf_hashes",
+]

@@ -39,13 +39,18 @@ class Walk:
     moment: their later runs did not feed this answer (:func:`causal_upstream`)."""
 
 
-def _producer_query(as_of: bool) -> InList:
-    """Upstream edges with when each was first recorded (the causal walk's clock)."""
+def _edges_into(readers: bool, as_of: bool) -> InList:
+    """Upstream edges with when each was first recorded (the causal walk's clock), into
+    versions, or into executions (``readers``) with the execution's latest activity."""
 
     def build(ids: Ids) -> sa.Select[Any]:
-        stmt = sa.select(_e.c.src, _e.c.dst, _e.c.relation, _e.c.created_us).where(
-            ids.match(_e.c.dst)
-        )
+        columns = (_e.c.src, _e.c.dst, _e.c.relation, _e.c.created_us)
+        if readers:
+            reader = sa.alias(_v, "reader")
+            stmt = sa.select(*columns, reader.c.last_seen_us).join(reader, reader.c.id == _e.c.dst)
+        else:
+            stmt = sa.select(*columns, sa.null())
+        stmt = stmt.where(ids.match(_e.c.dst))
         if as_of:
             stmt = stmt.join(_v, _v.c.id == _e.c.src).where(
                 _e.c.created_us <= _AS_OF, _v.c.first_seen_us <= _AS_OF
@@ -55,12 +60,9 @@ def _producer_query(as_of: bool) -> InList:
     return InList(build)
 
 
-_PRODUCERS: Final = {at: _producer_query(at) for at in (True, False)}
-
-#: The latest activity of each listed vertex (an execution's: its last run's).
-_LAST_SEEN: Final = InList(
-    lambda ids: sa.select(_v.c.id, _v.c.last_seen_us).where(ids.match(_v.c.id))
-)
+#: By (into executions, as of a moment): one statement per kind of frontier vertex, so the
+#: executions' clocks come with their edges and cost no query of their own.
+_EDGES_INTO: Final = {(r, at): _edges_into(r, at) for r in (True, False) for at in (True, False)}
 #: When each run of the listed executions ended (its last state change when it has no end).
 _RUN_ENDS: Final = InList(
     lambda ids: sa.select(_r.c.execution_id, ENDED).where(ids.match(_r.c.execution_id))
@@ -100,7 +102,7 @@ def causal_upstream(
         sa.select(_n.c.type).join(_v, _v.c.node_id == _n.c.id).where(_v.c.id == start)
     ).scalar()
     executions = {start} if head == "job" else set()
-    producers = _PRODUCERS[extra is not None]
+    at = extra is not None
     bound: dict[int, int | None] = {start: _OPEN}
     order = [start]
     edges: list[tuple[int, int, str]] = []
@@ -113,12 +115,17 @@ def causal_upstream(
     level = 0
     while frontier and (depth is None or level < depth):
         level += 1
-        read_by = _read_bounds(conn, [v for v in frontier if v in executions], bound, cutoffs)
+        readers = [v for v in frontier if v in executions]
+        rows = _EDGES_INTO[(True, at)].fetch(conn, readers, extra) if readers else []
+        if len(readers) < len(frontier):
+            versions = [v for v in frontier if v not in executions] if readers else frontier
+            rows += _EDGES_INTO[(False, at)].fetch(conn, versions, extra)
+        read_by = _read_bounds(conn, rows, bound, cutoffs) if readers else {}
         found: list[int] = []
         fresh: set[int] = set()
         requeued: dict[int, int | None] = {}
         # Sorted so that which vertices a cap keeps does not depend on the dialect's row order.
-        for src, dst, relation, created_us in sorted(producers.fetch(conn, frontier, extra)):
+        for src, dst, relation, created_us, _ in sorted(rows):
             limit_us = bound[dst]
             if relation == "input":
                 far_bound = read_by.get(dst, limit_us)
@@ -156,16 +163,20 @@ def causal_upstream(
 
 def _read_bounds(
     conn: Connection,
-    executions: Sequence[int],
+    rows: Sequence[tuple[Any, ...]],
     bound: Mapping[int, int | None],
     cutoffs: dict[int, int],
 ) -> dict[int, int | None]:
-    """For each execution, the latest moment it read its inputs within its bound: its last
-    activity, or, when runs of it came after the bound, the end of its last run before it
-    (and ``cutoffs`` records the bound, so that those later runs are not shown)."""
+    """For each execution whose inputs are among ``rows``, the latest moment it read them
+    within its bound: its last activity, or, when runs of it came after the bound, the end of
+    its last run before it (and ``cutoffs`` records the bound, so those runs are not shown)."""
     out: dict[int, int | None] = {}
     straddling: list[int] = []
-    for execution, seen in _LAST_SEEN.fetch(conn, executions):
+    done: set[int] = set()
+    for _src, execution, _relation, _created, seen in rows:
+        if seen is None or execution in done:
+            continue
+        done.add(execution)
         limit_us = bound[execution]
         if limit_us is None or seen <= limit_us:
             out[execution] = seen

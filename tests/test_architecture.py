@@ -4,7 +4,7 @@ Layers, bottom to top (an *area* is a sub-package of ``threadline``, or a top-le
 
     cli
     server
-    capture, export            (peers: neither imports the other)
+    capture, export, alerts    (peers: none imports another)
     query
     store
     integrity
@@ -41,7 +41,7 @@ LAYERS: list[frozenset[str]] = [
     frozenset({"integrity"}),
     frozenset({"store"}),
     frozenset({"query"}),
-    frozenset({"capture", "export"}),
+    frozenset({"capture", "export", "alerts"}),
     frozenset({"server"}),
     frozenset({"cli"}),
 ]
@@ -123,14 +123,11 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.export", "threadline.spec.ingest"): COMMAND,
     ("threadline.cli.keys", "threadline.integrity.checkpoint"): CRYPTO,
     ("threadline.cli.keys", "threadline.integrity.signing"): CRYPTO,
-    ("threadline.cli.store", "threadline.store.admin"): COMMAND,
-    ("threadline.cli.store", "threadline.query.reproject"): COMMAND,
-    ("threadline.cli.keys", "threadline.store.admin"): COMMAND,
-    ("threadline.cli.keys", "threadline.integrity.proofs"): CRYPTO,
-    ("threadline.cli.keys", "threadline.integrity.note"): CRYPTO,
     ("threadline.cli.query", "threadline.query"): COMMAND,
     ("threadline.cli.query", "threadline.query.diff"): COMMAND,
     ("threadline.cli.query", "threadline.query.show"): COMMAND,
+    ("threadline.cli.health", "threadline.cli.render"): COMMAND,
+    ("threadline.cli.health", "threadline.query.health"): COMMAND,
     ("threadline.cli.search", "threadline.cli.render"): COMMAND,
     ("threadline.cli.search", "threadline.query.search"): COMMAND,
     ("threadline.cli.serve", "threadline.capture.http_sink"): COMMAND,
@@ -138,10 +135,9 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.serve", "threadline.query.producers"): COMMAND,
     ("threadline.cli.serve", "threadline.server.app"): COMMAND,
     ("threadline.cli.serve", "threadline.server.publish"): COMMAND,
-    ("threadline.cli.tokens", "threadline.server.auth.grants"): COMMAND,
-    ("threadline.cli.tokens", "threadline.server.auth.tokens"): COMMAND,
     ("threadline.cli.state", "threadline.query.configured"): COMMAND,
     ("threadline.cli.state", "threadline.store"): COMMAND,
+    ("threadline.cli.store", "threadline.integrity.chain"): COMMAND,
     ("threadline.cli.store", "threadline.integrity.checkpoint"): CRYPTO,
     ("threadline.cli.store", "threadline.integrity.signing"): CRYPTO,
     ("threadline.cli.store", "threadline.store.migrations"): COMMAND,

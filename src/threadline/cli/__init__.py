@@ -125,6 +125,7 @@ COMMAND_MODULES = (
     "threadline.cli.serve",
     "threadline.cli.tokens",
     "threadline.cli.export",
+    "threadline.cli.health",
 )
 
 

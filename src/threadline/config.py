@@ -68,6 +68,7 @@ class Settings:
     max_body_bytes: int = 5 * MiB
     max_batch_bytes: int = 64 * MiB
     max_batch_events: int = 100_000
+    batch_chunk_events: int = 5_000
     strict_ingest: bool = False
     group_commit_events: int = 5_000
     store_cache_bytes: int = 32 * MiB
@@ -326,6 +327,13 @@ SETTINGS: Final = (
     Setting("max_body_bytes", "Server: largest single-event body (413 above).", int, _positive),
     Setting("max_batch_bytes", "Server: largest batch body (413 above).", int, _positive),
     Setting("max_batch_events", "Server: most events in one batch (413 above).", int, _positive),
+    Setting(
+        "batch_chunk_events",
+        "Server: events of a large NDJSON batch parsed and appended at a time (the batch "
+        "stays one transaction; memory grows with the chunk, not the batch).",
+        int,
+        _positive,
+    ),
     Setting(
         "strict_ingest",
         "Server and import: refuse every OpenLineage schema deviation (400), not only what "

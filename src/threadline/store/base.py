@@ -13,7 +13,7 @@ implement both.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
@@ -92,6 +92,12 @@ class Store(Protocol):
         self, events: Sequence[dict[str, Any]], *, durable: bool = False
     ) -> AppendResult:
         """Append events atomically (all or nothing); already-stored events are skipped."""
+        ...
+
+    def append_chunks(
+        self, chunks: Iterable[Sequence[dict[str, Any]]], *, durable: bool = False
+    ) -> AppendResult:
+        """Append every chunk's events in one transaction, holding one chunk at a time."""
         ...
 
     def sync(self) -> None:

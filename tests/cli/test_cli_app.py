@@ -304,3 +304,10 @@ def test_a_row_trace_without_pyarrow_names_the_extra(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("pip install 'threadline[pandas]'")
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_every_command_s_help_says_where_store_goes(name: str) -> None:
+    result = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--store" in result.stdout

@@ -29,6 +29,10 @@ from threadline.errors import MissingDependency, ThreadlineError
 
 #: Global options that take a value; they are accepted after the command too.
 GLOBAL_OPTIONS = ("--store",)
+GLOBAL_EPILOG = (
+    "Also takes the global --store PATH|URL, before or after the command (default: "
+    "THREADLINE_STORE, store in threadline.toml, or .threadline/lineage.db)."
+)
 
 
 class _Group(TyperGroup):
@@ -37,6 +41,13 @@ class _Group(TyperGroup):
 
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, self._hoist_global_options(ctx, args))
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and not command.epilog and not _own_store(command):
+            # The command's --help says that the global option is taken here too.
+            command.epilog = GLOBAL_EPILOG
+        return command
 
     def _hoist_global_options(self, ctx: _click.Context, args: list[str]) -> list[str]:
         """``threadline trace X --store Y`` as ``threadline --store Y trace X``, unless the
@@ -48,7 +59,7 @@ class _Group(TyperGroup):
         command = self.get_command(ctx, args[position])
         if command is None:
             return args
-        own = {opt for param in command.params for opt in param.opts}
+        own = _own_options(command)
         hoisted: list[str] = []
         rest: list[str] = []
         index = position + 1
@@ -81,6 +92,14 @@ class _Group(TyperGroup):
             if missing is None:
                 raise
             _fail(missing)
+
+
+def _own_options(command: _click.Command) -> set[str]:
+    return {opt for param in command.params for opt in param.opts}
+
+
+def _own_store(command: _click.Command) -> bool:
+    return "--store" in _own_options(command)
 
 
 def _command_position(args: list[str]) -> int | None:

@@ -35,6 +35,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from threadline._version import __version__
 from threadline.config import Settings, current, handed_over
 from threadline.server import docs, errors, lineage, marquez, openlineage
+from threadline.server.health import router as health_router
+from threadline.server.auth.guard import AccessGuard
 from threadline.server.notify import AppendListener
 from threadline.server.publish import JetStreamPublisher
 from threadline.server.responses import JSON
@@ -162,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openlineage.install_fast_path(app)
     app.include_router(marquez.router)
     app.include_router(lineage.router)
+    app.include_router(health_router)
     app.add_api_route(
         "/api/v1/stream",
         stream,
@@ -174,6 +177,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/api/v1/health", health, methods=["GET"], tags=["Server"])
     app.add_middleware(_EncodedSegments)
     app.add_middleware(_CountIngest)
+    # Outermost: Host, Origin, content type, and with auth on, identity and rules (auth/).
+    app.add_middleware(AccessGuard, settings=settings)
     _document_errors(app)
     return app
 

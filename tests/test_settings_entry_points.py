@@ -105,7 +105,7 @@ def test_every_entry_point_uses_the_store_from_the_settings_file(project: Path) 
 
     from threadline.server.app import create_app
 
-    with TestClient(create_app()) as http:
+    with TestClient(create_app(), base_url="http://127.0.0.1") as http:
         namespaces = http.get("/api/v1/namespaces").json()["namespaces"]
         assert "settings-test" in {ns["name"] for ns in namespaces}
 

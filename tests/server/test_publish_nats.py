@@ -191,3 +191,17 @@ def test_a_publish_url_that_is_not_nats_is_refused(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "not a NATS URL" in done.stderr
+
+
+def test_an_unreachable_nats_server_does_not_stop_ingest_or_streams(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "--publish", "nats://127.0.0.1:9")  # nothing listens there
+    try:
+        post(server, [event("nats") for _ in range(3)])
+        assert server.client().get("/api/v1/health").status_code == 200
+        deadline = time.monotonic() + 10
+        while "cannot publish to nats://127.0.0.1:9" not in server.logs():
+            assert time.monotonic() < deadline, server.logs()
+            time.sleep(0.2)
+    finally:
+        server.stop()
+    assert server.logs().count("cannot publish") == 1  # one warning per outage

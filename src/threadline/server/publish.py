@@ -36,6 +36,8 @@ SEQ_HEADER: Final = "Threadline-Seq"
 CURSOR_HEADER: Final = "Threadline-Cursor"
 #: Wait after a failed publish or connection before trying again.
 RETRY_SECONDS: Final = 1.0
+#: How long the first connection to NATS may take before it counts as failed.
+CONNECT_SECONDS: Final = 5.0
 #: Publishes in flight at once (JetStream keeps one connection's messages in order).
 WINDOW: Final = 128
 
@@ -69,29 +71,33 @@ class JetStreamPublisher:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Connect and make sure a stream holds the subject; a NATS server that cannot be
-        reached fails the start (with its address), a later outage is waited out."""
+        """Start publishing in the background.  A NATS server that cannot be reached (at
+        start or later) is waited for, one warning per outage: the log keeps every event, and
+        publishing resumes after what the stream holds."""
         require_client()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="threadline-nats")
+
+    async def _connect(self) -> JetStreamContext:
         import nats
         from nats.js.errors import NotFoundError
 
-        try:
-            self._nc = await nats.connect(
+        # Bounded: with endless reconnects nats-py would retry a first connection forever.
+        self._nc = await asyncio.wait_for(
+            nats.connect(
                 self.url,
-                connect_timeout=5,
-                allow_reconnect=True,
+                connect_timeout=2,
                 max_reconnect_attempts=-1,
                 error_cb=self._on_error,
-            )
-        except Exception as exc:
-            raise ConnectionError(f"cannot publish to {self.url}: {exc!r}") from exc
+            ),
+            CONNECT_SECONDS,
+        )
         js = self._nc.jetstream()
         try:
             self.stream = await js.find_stream_name_by_subject(self.subject)
         except NotFoundError:
             await js.add_stream(name=self.stream, subjects=[self.subject])
-        self._task = asyncio.get_running_loop().create_task(self._run(js), name="threadline-nats")
         log.info("threadline server: publishing to %s %s", self.url, self.subject)
+        return js
 
     async def close(self) -> None:
         if self._task is not None:
@@ -115,10 +121,15 @@ class JetStreamPublisher:
             return 0
         return int((last.headers or {}).get(SEQ_HEADER, 0))
 
-    async def _run(self, js: JetStreamContext) -> None:
+    async def _run(self) -> None:
+        js: JetStreamContext | None = None
+        failing = False
         while not self.hub.closed:
             try:
+                if js is None:
+                    js = await self._connect()
                 cursor = await self._published(js)
+                failing = False
                 async for changes in self.hub.follow(cursor):
                     if not changes:
                         continue
@@ -127,7 +138,11 @@ class JetStreamPublisher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # NATS down or slow: resume from what it holds
-                log.warning("publishing to %s failed, retrying: %r", self.url, exc)
+                if not failing:
+                    log.warning("cannot publish to %s (retrying): %r", self.url, exc)
+                failing = True
+                if self._nc is None or self._nc.is_closed:
+                    js, self._nc = None, None
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def _publish(self, js: JetStreamContext, changes: list[Change]) -> None:

@@ -39,6 +39,27 @@ FAMILIES: Final[dict[str, tuple[Check, ...]]] = {
     "fingerprints": fingerprints.CHECKS,
 }
 
+#: Every check's name, by family (what alert rules may name beside the families).
+CHECK_NAMES: Final[dict[str, tuple[str, ...]]] = {
+    "gaps": (
+        "model_without_training_data",
+        "predictions_without_model",
+        "run_never_ended",
+        "job_without_run",
+        "input_never_produced",
+    ),
+    "orphans": (
+        "orphan_artifact",
+        "model_never_evaluated",
+        "model_never_deployed",
+        "deployment_model_gone",
+        "deployment_model_superseded",
+    ),
+    "staleness": ("stale_training_data",),
+    "drift": ("schema_drift", "distribution_drift"),
+    "fingerprints": ("file_missing", "file_changed", "file_unreadable"),
+}
+
 
 def check_families(names: Iterable[str] | None) -> list[str]:
     """The families asked for (all of them for None or nothing); a UsageError names an unknown
@@ -107,6 +128,7 @@ def run_health(
 
 
 __all__ = [
+    "CHECK_NAMES",
     "FAMILIES",
     "SEVERITIES",
     "Finding",

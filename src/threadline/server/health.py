@@ -1,0 +1,221 @@
+"""Lineage health over HTTP, the server's scheduled health check, and its alerts.
+
+* ``GET /api/v1/threadline/health?namespace=&check=&fail_on=``: the JSON of ``threadline health
+  --json`` (:mod:`threadline.query.health`), checked now; with ``fail_on=warn|error`` the
+  answer also says ``"failed": true|false`` (still 200: the report is the answer);
+* ``GET /api/v1/threadline/health/stream``: alert notices as Server-Sent Events of type
+  ``threadline.alert`` (the ``sse`` destination of an alert rule);
+* ``GET /api/v1/threadline/health/deliveries?limit=``: the most recent alert deliveries.
+
+The router's lifespan runs inside the app's (FastAPI nests a router's lifespan in the app's),
+so the store and the change stream are open when it starts :class:`HealthScheduler`: a health
+check every ``health_every_seconds``, and, when alert rules are configured
+(``[[tool.threadline.alert]]``), one shortly after events arrive, so an alert follows the
+event that caused it within about a second on a store whose checks take well under that.
+With ``--workers N`` the workers get no settings file, hence no rules: run alerts from a
+single-process server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import anyio.to_thread
+from fastapi import APIRouter, FastAPI, Query, Request
+from starlette.responses import StreamingResponse
+
+from threadline.alerts import Alerter, AlertFeed, AlertState, Sender, rules_from
+from threadline.config import Settings
+from threadline.errors import UsageError
+from threadline.query.health import HealthReport, run_health
+from threadline.server.stream import ChangeHub
+from threadline.store.base import Store
+
+log = logging.getLogger("threadline.server.health")
+
+#: After an event, wait this long for the rest of its batch before checking.
+SETTLE_SECONDS: Final = 0.05
+#: Event-triggered checks are at least this far apart, and twice the last check's duration.
+MIN_GAP_SECONDS: Final = 0.25
+
+
+class HealthScheduler:
+    """Runs the health checks on a schedule and after events; delivers the alerts."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        hub: ChangeHub,
+        alerter: Alerter | None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.hub = hub
+        self.alerter = alerter
+        self.latest: HealthReport | None = None
+        self.checks_run = 0
+        self._pending_since: int | None = None
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._loop()))
+        if self.alerter is not None:
+            self._tasks.append(asyncio.create_task(self._follow()))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.alerter is not None:
+            await self.alerter.sender.close()
+
+    async def _follow(self) -> None:
+        async for changes in self.hub.follow(None):
+            if changes and self._pending_since is None:
+                self._pending_since = time.time_ns() // 1000
+                self._wake.set()
+
+    async def _loop(self) -> None:
+        interval = self.settings.health_every_seconds
+        last_took = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            self._wake.clear()
+            triggered = self._pending_since
+            if triggered is not None:
+                await asyncio.sleep(SETTLE_SECONDS)
+            self._pending_since = None
+            started = time.perf_counter()
+            try:
+                await self.check(triggered_us=triggered)
+            except Exception:  # a failing check must not end the schedule
+                log.exception("scheduled health check failed")
+            last_took = time.perf_counter() - started
+            await asyncio.sleep(max(MIN_GAP_SECONDS, 2 * last_took) if triggered else 0)
+
+    async def check(self, *, triggered_us: int | None = None) -> HealthReport:
+        report: HealthReport = await anyio.to_thread.run_sync(run_health, self.store, self.settings)
+        self.latest = report
+        self.checks_run += 1
+        if self.alerter is not None:
+            await self.alerter.process(report, triggered_us=triggered_us)
+        return report
+
+
+def _state_path(settings: Settings) -> Path:
+    return Path(settings.alert_state).expanduser().resolve()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    runtime = app.state.runtime  # opened by the app's own lifespan, which runs first
+    settings: Settings = runtime.settings
+    rules = rules_from(settings.file)
+    feed = AlertFeed()
+    alerter = None
+    state = None
+    if rules:
+        state = AlertState(_state_path(settings))
+        alerter = Alerter(rules, state, Sender(feed))
+    scheduler = HealthScheduler(runtime.store, settings, runtime.hub, alerter)
+    app.state.health = scheduler
+    app.state.alert_feed = feed
+    app.state.alert_state = state
+    scheduler.start()
+    try:
+        yield
+    finally:
+        await scheduler.close()
+        if state is not None:
+            state.close()
+
+
+router = APIRouter(prefix="/api/v1/threadline", tags=["threadline"], lifespan=lifespan)
+
+
+@router.get("/health", summary="Lineage health: gaps, orphans, staleness, drift, broken files")
+async def health(
+    request: Request,
+    namespace: Annotated[str | None, Query(description="Only findings of this namespace")] = None,
+    check: Annotated[
+        list[str] | None,
+        Query(
+            description="Only these check families: gaps, orphans, staleness, drift, fingerprints"
+        ),
+    ] = None,
+    fail_on: Annotated[
+        str | None, Query(description="warn or error: say whether a finding is that severe")
+    ] = None,
+) -> dict[str, Any]:
+    """Every finding, worst first: check, family, severity, node, namespace, message, hint."""
+    if fail_on is not None and fail_on not in ("warn", "error"):
+        raise UsageError(f"fail_on takes warn or error, not {fail_on!r}")
+    runtime = request.app.state.runtime
+    report: HealthReport = await anyio.to_thread.run_sync(
+        lambda: run_health(runtime.store, runtime.settings, namespace=namespace, families=check)
+    )
+    body = report.to_dict()
+    if fail_on is not None:
+        body["failed"] = report.fails(fail_on)
+    return body
+
+
+@router.get(
+    "/health/stream",
+    summary="Alert notices as Server-Sent Events (event: threadline.alert)",
+    response_class=StreamingResponse,
+)
+async def alert_stream(request: Request) -> StreamingResponse:
+    """The notices of alert rules with an ``sse`` destination, as they are sent."""
+    feed: AlertFeed = request.app.state.alert_feed
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield b"retry: 1000\n\n"
+        async for frame in feed.frames():
+            yield frame
+
+    return StreamingResponse(
+        frames(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/health/deliveries", summary="The most recent alert deliveries")
+async def deliveries(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many")] = 100,
+) -> dict[str, Any]:
+    """Each delivery: rule, destination, notices, statuses, attempts, ok, detail, time and
+    the latency from the triggering event (ms)."""
+    state: AlertState | None = request.app.state.alert_state
+    rows = [] if state is None else await anyio.to_thread.run_sync(state.deliveries, limit)
+    return {
+        "deliveries": [
+            {
+                "rule": d.rule,
+                "destination": d.destination,
+                "notices": d.notices,
+                "statuses": d.statuses,
+                "attempts": d.attempts,
+                "ok": d.ok,
+                "detail": d.detail,
+                "at_us": d.at_us,
+                "latency_ms": d.latency_ms,
+            }
+            for d in rows
+        ]
+    }
+
+
+__all__ = ["HealthScheduler", "lifespan", "router"]

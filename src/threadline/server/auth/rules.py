@@ -113,6 +113,10 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/api/v1/threadline/search"): Rule(Role.viewer, "query", "drop", "namespace"),
     # Capture asks it while recording (a yes/no per dataset): any reader or producer.
     ("POST", "/api/v1/threadline/produced"): Rule(Role.viewer, "answer", "raw"),
+    # Health findings and alerts name nodes of every namespace: a viewer of all of them.
+    ("GET", "/api/v1/threadline/health"): Rule(Role.viewer, "everywhere", "raw"),
+    ("GET", "/api/v1/threadline/health/stream"): Rule(Role.viewer, "everywhere", "raw"),
+    ("GET", "/api/v1/threadline/health/deliveries"): Rule(Role.viewer, "everywhere", "raw"),
 }
 
 

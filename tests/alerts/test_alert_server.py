@@ -1,0 +1,110 @@
+"""Alerts from a real ``threadline serve`` (rules in its threadline.toml) to a real webhook
+receiver: the event that makes a finding is alerted within 2 s, with the latency measured from
+the client's POST to the receiver's arrival and logged by the server."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.alerts.conftest import Receiver
+from tests.support.graphs import build_store, ds, run_event
+from tests.support.live import free_port
+
+from threadline.alerts import verify_signature
+
+SECRET = "s3cret"
+
+
+@pytest.fixture
+def served(tmp_path: Path, receiver: Receiver) -> Iterator[str]:
+    build_store(tmp_path / "lineage.db").close()
+    (tmp_path / "threadline.toml").write_text(
+        f"""
+[[alert]]
+name = "untrained"
+checks = ["model_without_training_data"]
+destinations = [{{ type = "webhook", url = "{receiver.url}/hook", secret_env = "TL_ALERT_SECRET" }}]
+"""
+    )
+    port = free_port()
+    log = (tmp_path / "server.log").open("wb")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "threadline",
+            "serve",
+            "--store",
+            str(tmp_path / "lineage.db"),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**env, "TL_ALERT_SECRET": SECRET},
+    )
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        raise AssertionError((tmp_path / "server.log").read_text())
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        assert (tmp_path / "alerts.db").exists() is False  # the default lives in .threadline/
+        assert (tmp_path / ".threadline" / "alerts.db").exists()
+
+
+def test_an_event_is_alerted_within_two_seconds(served: str, receiver: Receiver) -> None:
+    latencies = []
+    with httpx.Client(base_url=served, timeout=10) as client:
+        # Let the server settle (its first follow of the change stream starts at the head).
+        time.sleep(0.5)
+        for n in range(5):
+            name = f"/untrained-{uuid.uuid4().hex[:6]}"
+            body = run_event(
+                "import",
+                str(uuid.uuid4()),
+                [],
+                [ds(name, f"b3:{n}{n}", "model")],
+                when="2026-02-01T00:00:00Z",
+            )
+            sent = time.monotonic()
+            assert client.post("/api/v1/lineage", json=body).status_code in (200, 201)
+            [*_, arrived] = receiver.wait_for(n + 1, timeout=5)
+            latencies.append(arrived.at - sent)
+            assert verify_signature(SECRET, arrived.headers, arrived.body)
+            [notice] = arrived.json()["alerts"]
+            assert notice["status"] == "firing"
+            assert notice["finding"]["node"] == f"model:file://h{name}"
+        logged = client.get("/api/v1/threadline/health/deliveries").json()["deliveries"]
+    assert len(logged) == 5
+    assert all(d["ok"] for d in logged)
+    print(
+        f"\nalert latency POST → webhook: median {statistics.median(latencies) * 1000:.0f} ms, "
+        f"max {max(latencies) * 1000:.0f} ms; server-logged event → delivered: "
+        f"max {max(d['latency_ms'] for d in logged):.0f} ms"
+    )
+    assert max(latencies) <= 2.0

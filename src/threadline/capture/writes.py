@@ -17,6 +17,8 @@ from typing import Any
 
 from threadline.capture import introspection, stage_inference
 from threadline.capture.boundary import capture_boundary
+from threadline.capture.column_stats import FACET as COLUMN_STATS
+from threadline.capture.column_stats import column_stats
 from threadline.capture.evaluations import Evaluations
 from threadline.capture.facets import rows_facet
 from threadline.capture.locations import Location, locations
@@ -109,6 +111,9 @@ class Writes:
         schema = introspection.schema(obj) if obj is not None and not model else None
         if schema:
             facets["schema"] = f.schema(schema)
+            stats = column_stats(obj)
+            if stats is not None:
+                facets[COLUMN_STATS] = stats
         rows = introspection.row_count(obj) if obj is not None and not model else None
         if rows is not None:
             mapping = self._rows(obj, chosen, sources, rowlink, columns, rows)

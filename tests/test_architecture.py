@@ -123,6 +123,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.export", "threadline.spec.ingest"): COMMAND,
     ("threadline.cli.keys", "threadline.integrity.checkpoint"): CRYPTO,
     ("threadline.cli.keys", "threadline.integrity.signing"): CRYPTO,
+    ("threadline.cli.keys", "threadline.export.attest"): COMMAND,
     ("threadline.cli.store", "threadline.store.admin"): COMMAND,
     ("threadline.cli.store", "threadline.query.reproject"): COMMAND,
     ("threadline.cli.keys", "threadline.store.admin"): COMMAND,

@@ -36,8 +36,9 @@ Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def register(app: typer.Typer) -> None:
-    """Add the key, checkpoint and proof commands to ``app``."""
+    """Add the key, checkpoint, proof and attestation commands to ``app``."""
     register_proofs(app)
+    register_attest(app)
 
     @app.command()
     def keygen(
@@ -354,8 +355,45 @@ def register_proofs(app: typer.Typer) -> None:
             )
 
 
+def register_attest(app: typer.Typer) -> None:
+    """Add ``attest`` to ``app``."""
+
+    @app.command()
+    def attest(
+        model: Annotated[Path, typer.Argument(metavar="MODEL", help="The model file to attest.")],
+        key: Annotated[
+            Path | None,
+            typer.Option(
+                "--key",
+                metavar="PATH",
+                help="The private key to sign with (default: the checkpoint_key setting).",
+            ),
+        ] = None,
+        out: Annotated[
+            Path | None,
+            typer.Option(
+                "--out", "-o", metavar="FILE", help="Write the envelope here, not to stdout."
+            ),
+        ] = None,
+    ) -> None:
+        """Sign the model's provenance: an in-toto Statement v1 with a SLSA Provenance v1
+        predicate (subject: the file's sha256 and BLAKE3; dependencies: every upstream
+        dataset version, code commit and parameters in its trace) in a DSSE envelope."""
+        from threadline.export.attest import attest as signed_attestation
+        from threadline.export.attest import envelope_text
+
+        signing_key = _signing_key(key)
+        with state.open_existing() as opened:
+            envelope = signed_attestation(opened, model, signing_key)
+        if out is None:
+            render.print_json(envelope)
+            return
+        _write(out, envelope_text(envelope), "attestation")
+        render.outcome_line(True, f"signed provenance of {model} written to {out}")
+
+
 def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
 
 
-__all__ = ["register", "register_proofs"]
+__all__ = ["register", "register_attest", "register_proofs"]

@@ -66,11 +66,19 @@ SITE = (
     " threadline run captures (not in its workers)"
 )
 
+PYTEST_PLUGIN = (
+    "pytest loads its plugins (pytest11) in every session where threadline is installed: the "
+    "store and the checks load only when a test asks for them"
+)
+
 #: Imports of threadline modules inside a function, or of a module named at run time, each with
 #: its reason: (importing module, module imported) -> why.  An import kept out of the
 #: module's header hides a dependency, so the accepted reasons are import speed on a path that
 #: must stay fast, and modules named in data (the public API's table, plugin registries).
 LAZY: dict[tuple[str, str], str] = {
+    ("threadline.query.health.pytest_plugin", "threadline.query.configured"): PYTEST_PLUGIN,
+    ("threadline.query.health.pytest_plugin", "threadline.query.health"): PYTEST_PLUGIN,
+    ("threadline.query.health.pytest_plugin", "threadline.query.health.invariants"): PYTEST_PLUGIN,
     ("threadline", DYNAMIC): "the public API loads each name's module on first use (PEP 562)",
     ("threadline.__main__", "threadline.capture.launch"): (
         "`python -m threadline run` starts the captured script without importing the CLI"

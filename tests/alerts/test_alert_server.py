@@ -4,6 +4,7 @@ the client's POST to the receiver's arrival and logged by the server."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
@@ -16,28 +17,24 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.alerts.conftest import Receiver
-from tests.support.graphs import build_store, ds, run_event
+from tests.support.graphs import build_store, day, ds, run_event
 from tests.support.live import free_port
 
 from threadline.alerts import verify_signature
+from threadline.fingerprint.files import fingerprint_file
+from threadline.model.ids import local_host
+from threadline.store import open_store
 
 SECRET = "s3cret"
 
 
-@pytest.fixture
-def served(tmp_path: Path, receiver: Receiver) -> Iterator[str]:
-    build_store(tmp_path / "lineage.db").close()
-    (tmp_path / "threadline.toml").write_text(
-        f"""
-[[alert]]
-name = "untrained"
-checks = ["model_without_training_data"]
-destinations = [{{ type = "webhook", url = "{receiver.url}/hook", secret_env = "TL_ALERT_SECRET" }}]
-"""
-    )
+@contextlib.contextmanager
+def serve(folder: Path, toml: str, env: dict[str, str]) -> Iterator[str]:
+    """``threadline serve`` in ``folder`` (so it reads the threadline.toml there)."""
+    (folder / "threadline.toml").write_text(toml)
     port = free_port()
-    log = (tmp_path / "server.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+    log = (folder / "server.log").open("wb")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -45,16 +42,16 @@ destinations = [{{ type = "webhook", url = "{receiver.url}/hook", secret_env = "
             "threadline",
             "serve",
             "--store",
-            str(tmp_path / "lineage.db"),
+            str(folder / "lineage.db"),
             "--port",
             str(port),
             "--log-level",
             "warning",
         ],
-        cwd=tmp_path,
+        cwd=folder,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**env, "TL_ALERT_SECRET": SECRET},
+        env={**clean, **env},
     )
     log.close()
     url = f"http://127.0.0.1:{port}"
@@ -67,14 +64,27 @@ destinations = [{{ type = "webhook", url = "{receiver.url}/hook", secret_env = "
             time.sleep(0.05)
     else:
         process.kill()
-        raise AssertionError((tmp_path / "server.log").read_text())
+        raise AssertionError((folder / "server.log").read_text())
     try:
         yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
-        assert (tmp_path / "alerts.db").exists() is False  # the default lives in .threadline/
-        assert (tmp_path / ".threadline" / "alerts.db").exists()
+
+
+@pytest.fixture
+def served(tmp_path: Path, receiver: Receiver) -> Iterator[str]:
+    build_store(tmp_path / "lineage.db").close()
+    toml = f"""
+[[alert]]
+name = "untrained"
+checks = ["model_without_training_data"]
+destinations = [{{ type = "webhook", url = "{receiver.url}/hook", secret_env = "TL_ALERT_SECRET" }}]
+"""
+    with serve(tmp_path, toml, {"TL_ALERT_SECRET": SECRET}) as url:
+        yield url
+    # The state file's default place.
+    assert (tmp_path / ".threadline" / "alerts.db").exists()
 
 
 def test_an_event_is_alerted_within_two_seconds(served: str, receiver: Receiver) -> None:
@@ -108,3 +118,39 @@ def test_an_event_is_alerted_within_two_seconds(served: str, receiver: Receiver)
         f"max {max(d['latency_ms'] for d in logged):.0f} ms"
     )
     assert max(latencies) <= 2.0
+
+
+def test_the_scheduled_check_alerts_a_file_changed_behind_its_back_and_its_repair(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    recorded = fingerprint_file(data, cache=None)
+    store = open_store(tmp_path / "lineage.db")
+    try:
+        output = {
+            "namespace": f"file://{local_host()}",
+            "name": str(data),
+            "facets": {"version": {"datasetVersion": recorded}},
+        }
+        store.append_batch([run_event("write", str(uuid.uuid4()), [], [output], when=day(1))])
+    finally:
+        store.close()
+    toml = f"""
+[[alert]]
+name = "files"
+checks = ["fingerprints"]
+destinations = [{{ type = "webhook", url = "{receiver.url}" }}]
+"""
+    # No event arrives: only the schedule (every second here) can see the file change.
+    with serve(tmp_path, toml, {"THREADLINE_HEALTH_EVERY_SECONDS": "1"}):
+        time.sleep(1.5)
+        assert receiver.received == []
+        data.write_text("a,b\n1,3\n")
+        [changed] = receiver.wait_for(1, timeout=10)
+        [notice] = changed.json()["alerts"]
+        assert (notice["status"], notice["finding"]["check"]) == ("firing", "file_changed")
+        data.write_text("a,b\n1,2\n")
+        [_, repaired] = receiver.wait_for(2, timeout=10)
+        [notice] = repaired.json()["alerts"]
+        assert (notice["status"], notice["finding"]["check"]) == ("resolved", "file_changed")

@@ -30,6 +30,8 @@ class HealthContext:
     """A run open longer than this after its last event never ended."""
     psi_threshold: float
     share_threshold: float
+    memo: dict[str, Any] = field(default_factory=dict)
+    """Results several checks of one run share (the live deployments, say), computed once."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,29 +39,28 @@ AND NOT EXISTS (
 )
 """)
 
-# Predictions versions whose writer read a model or a deployment; then nodes none of whose
-# versions is one of them or was written by a run that read one of them (a predictions file
-# written from in-memory predictions is two steps from the model).
+# Predictions none of whose versions was written by a run that read a model or a deployment,
+# directly or through other predictions (a predictions file written from in-memory predictions
+# is two steps from the model).  Every join follows an index from the node outwards.
 _PREDICTIONS_WITHOUT_MODEL: Final = sa.text("""
-WITH linked AS (
-    SELECT DISTINCT o.dst AS id
-    FROM tl_edges i
-    JOIN tl_versions iv ON iv.id = i.src
-    JOIN tl_nodes inn ON inn.id = iv.node_id AND inn.kind IN ('model', 'deployment')
-    JOIN tl_edges o ON o.src = i.dst AND o.relation = 'output'
-    WHERE i.relation = 'input'
-)
 SELECT n.id, n.kind, n.namespace, n.name FROM tl_nodes n
 WHERE n.type = 'dataset' AND n.kind = 'predictions'
-AND NOT EXISTS (
-    SELECT 1 FROM tl_versions v JOIN linked l ON l.id = v.id WHERE v.node_id = n.id
-)
 AND NOT EXISTS (
     SELECT 1 FROM tl_versions v
     JOIN tl_edges o ON o.dst = v.id AND o.relation = 'output'
     JOIN tl_edges i ON i.dst = o.src AND i.relation = 'input'
-    JOIN linked l ON l.id = i.src
-    WHERE v.node_id = n.id
+    JOIN tl_versions iv ON iv.id = i.src
+    JOIN tl_nodes inn ON inn.id = iv.node_id
+    WHERE v.node_id = n.id AND (
+        inn.kind IN ('model', 'deployment')
+        OR (inn.kind = 'predictions' AND EXISTS (
+            SELECT 1 FROM tl_edges o2
+            JOIN tl_edges i2 ON i2.dst = o2.src AND i2.relation = 'input'
+            JOIN tl_versions iv2 ON iv2.id = i2.src
+            JOIN tl_nodes inn2 ON inn2.id = iv2.node_id AND inn2.kind IN ('model', 'deployment')
+            WHERE o2.dst = iv.id AND o2.relation = 'output'
+        ))
+    )
 )
 """)
 

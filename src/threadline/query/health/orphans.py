@@ -58,9 +58,9 @@ WHERE a.type = 'dataset' AND a.kind = 'model' AND b.kind IN ('model', 'evaluatio
 # the newest version of each such model.
 _DEPLOYMENTS: Final = sa.text("""
 WITH newest AS (
-    SELECT v.node_id, MAX(v.first_seen_us) AS seen FROM tl_versions v
-    JOIN tl_nodes n ON n.id = v.node_id AND n.kind = 'deployment'
-    GROUP BY v.node_id
+    SELECT n.id AS node_id,
+           (SELECT MAX(x.first_seen_us) FROM tl_versions x WHERE x.node_id = n.id) AS seen
+    FROM tl_nodes n WHERE n.type = 'dataset' AND n.kind = 'deployment'
 )
 SELECT n.id, n.kind, n.namespace, n.name, v.version, v.facets,
        mn.id AS model_id, mn.namespace AS model_namespace, mn.name AS model_name,
@@ -183,7 +183,11 @@ class LiveDeployment:
     models: list[ServedModel]
 
 
-def live_deployments(conn: Connection) -> list[LiveDeployment]:
+def live_deployments(conn: Connection, ctx: HealthContext) -> list[LiveDeployment]:
+    """Every live deployment (read once per health run: two checks ask)."""
+    cached: list[LiveDeployment] | None = ctx.memo.get("live_deployments")
+    if cached is not None:
+        return cached
     found: dict[int, LiveDeployment] = {}
     for row in conn.execute(_DEPLOYMENTS):
         if _retired(row.facets):
@@ -201,12 +205,13 @@ def live_deployments(conn: Connection) -> list[LiveDeployment]:
                     int(row.model_newest),
                 )
             )
-    return list(found.values())
+    ctx.memo["live_deployments"] = answer = list(found.values())
+    return answer
 
 
 def deployments_off_model(conn: Connection, ctx: HealthContext) -> list[Draft]:
     found = []
-    for live in live_deployments(conn):
+    for live in live_deployments(conn, ctx):
         node, version = live.node, live.version
         if not live.models:
             found.append(

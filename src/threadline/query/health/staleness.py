@@ -47,7 +47,7 @@ _DATA_KINDS: Final = frozenset({"dataset", "features"})
 
 
 def stale_training_data(conn: Connection, ctx: HealthContext) -> list[Draft]:
-    deployments = [d for d in live_deployments(conn) if d.models]
+    deployments = [d for d in live_deployments(conn, ctx) if d.models]
     # version id -> the deployments whose model chain reaches it
     reached: dict[int, set[int]] = defaultdict(set)
     for index, live in enumerate(deployments):

@@ -9,6 +9,7 @@ import re
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import blake3
 import orjson
@@ -525,3 +526,31 @@ def test_verify_proof_rejects_wrong_key_forged_replayed_and_truncated(
     code, err = check(proof_file, short_note, pub)
     assert code == UsageError.exit_code
     assert "the note has no blank line" in err
+
+
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        (lambda text: text.split("\n\n")[0] + "\n", "the note has no blank line"),
+        (lambda text: text[: text.rindex(" ") + 8], "must end with a newline"),
+        (lambda text: "", "the note has no blank line"),
+    ],
+)
+def test_verify_refuses_a_truncated_checkpoint_in_one_line(
+    db: Path, key: Path, signed: Path, cut: Any, message: str
+) -> None:
+    signed.write_text(cut(signed.read_text()))
+    code, out, err = verify(db, signed, key.with_name(key.name + ".pub"))
+    assert code == UsageError.exit_code
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert message in err
+
+
+def test_checkpoint_without_a_key_says_where_one_comes_from(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("THREADLINE_CHECKPOINT_KEY", raising=False)
+    code, _out, err = invoke("--store", str(db), "checkpoint")
+    assert code == UsageError.exit_code
+    assert err.startswith("error: no signing key: pass --key PATH (from threadline keygen) or set")

@@ -15,7 +15,8 @@ of both sides.
   noise, e.g. a lookup table read only for a printed report listed upstream of the model).
 
 A ``pipeline.json`` declares each output's *direct* upstream; the truth is its transitive
-closure.  Control inputs are not data: the settings a script reads with ``json.load`` decide
+closure.  An output computed from a model in memory derives from the model's training data,
+not from the model file the same script also wrote (no byte of that file went into it).  Control inputs are not data: the settings a script reads with ``json.load`` decide
 a threshold, and the demo's evaluation reports decide which model file is copied to the
 registry, but no byte of theirs is in the output (no data-flow capture sees them).
 

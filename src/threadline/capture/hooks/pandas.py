@@ -422,8 +422,9 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
 
 def _names(part: Any) -> list[Any]:
     """Column names of a frame, or a series' name as its one column."""
-    columns = getattr(part, "columns", None)
-    return list(columns) if columns is not None else [getattr(part, "name", None)]
+    if hasattr(type(part), "columns"):  # not ``part.columns``: a series may have that label
+        return list(part.columns)
+    return [getattr(part, "name", None)]
 
 
 def _side_by_side(parts: list[Any]) -> bool:

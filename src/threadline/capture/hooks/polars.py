@@ -182,7 +182,10 @@ def _install_flow(capture: Capture, patcher: Patcher, pl: ModuleType) -> None:
 
     def grouped(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         found, _ = operands(args, kwargs)
-        flow.derive(result, [owner, getattr(owner, "df", None), *found])
+        parents = [getattr(owner, "df", None), *found]
+        if flow.lineage(owner) is not None:  # made by ``group_by`` (a lazy one has no ``df``)
+            parents.append(owner)
+        flow.derive(result, parents)
 
     for cls in classes_at(pl, _GROUPS):
         for name, value in list(vars(cls).items()):

@@ -92,3 +92,14 @@ def test_the_server_signs_a_checkpoint_when_the_log_grew(
     assert result.exit_code == 0, result.stderr
     assert "✓ matches the signed checkpoint" in result.stdout
     assert VerifyingKey.load(tmp_path / "log.key.pub") == key.verifying_key
+    # A log that no longer verifies is not signed: the last good note stays published.
+    with closing(sqlite3.connect(server.store)) as conn, conn:
+        conn.execute("UPDATE tl_events SET hash = zeroblob(32) WHERE seq = 2")
+    with server.client() as client:
+        client.post("/api/v1/lineage/batch", json=[event(10)])
+    deadline = time.monotonic() + 20
+    while "no checkpoint signed" not in server.logs():
+        assert time.monotonic() < deadline, server.logs()
+        time.sleep(0.1)
+    assert open_checkpoint(latest(server, 4), key.verifying_key).size == 4
+    assert stored_checkpoints(server) == [3, 4]

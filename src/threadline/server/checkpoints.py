@@ -73,6 +73,10 @@ class CheckpointSigner:
             await anyio.to_thread.run_sync(self.refresh)
         except ThreadlineError as exc:
             log.error("threadline server: no checkpoint signed: %s", exc)
+        except Exception:
+            # The schedule outlives a failed attempt (a store briefly unreachable, say): an
+            # exception escaping here would end the task group and the server with it.
+            log.exception("threadline server: taking a checkpoint failed")
 
     async def run(self, every: float) -> None:
         """Refresh now, then every ``every`` seconds, until cancelled."""

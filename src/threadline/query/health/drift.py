@@ -25,15 +25,19 @@ from threadline.query.health.distributions import psi, share_change
 #: The facet capture writes column statistics into.
 STATS_FACET: Final = "threadline_column_stats"
 
+# The datasets with two versions or more come from the (node, time) index alone; only their
+# versions' facets are read.
 _NEWEST_TWO: Final = sa.text("""
+WITH multi AS (SELECT node_id FROM tl_versions GROUP BY node_id HAVING COUNT(*) > 1)
 SELECT node_id, kind, namespace, name, version, facets FROM (
     SELECT v.node_id, n.kind, n.namespace, n.name, v.version, v.facets,
            ROW_NUMBER() OVER (
                PARTITION BY v.node_id ORDER BY v.first_seen_us DESC, v.id DESC
            ) AS place
-    FROM tl_versions v JOIN tl_nodes n ON n.id = v.node_id
+    FROM multi
+    JOIN tl_versions v ON v.node_id = multi.node_id
+    JOIN tl_nodes n ON n.id = v.node_id
     WHERE n.type = 'dataset'
-    AND v.node_id IN (SELECT node_id FROM tl_versions GROUP BY node_id HAVING COUNT(*) > 1)
     AND (v.facets LIKE '%"schema"%' OR v.facets LIKE '%threadline_column_stats%')
 ) ranked
 WHERE place <= 2

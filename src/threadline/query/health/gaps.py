@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import orjson
 import sqlalchemy as sa
@@ -71,18 +71,31 @@ AND NOT EXISTS (SELECT 1 FROM tl_runs r WHERE r.job_node_id = n.id)
 AND NOT EXISTS (SELECT 1 FROM tl_versions v WHERE v.node_id = n.id)
 """)
 
-_INPUTS_NEVER_PRODUCED: Final = sa.text("""
-SELECT n.id, n.kind, n.namespace, n.name, n.facets FROM tl_nodes n
+# Datasets no recorded run wrote nor derived, each with whether a run read it and whether
+# anything used it at all: one scan that the gaps and the orphans checks share.
+_UNPRODUCED: Final = sa.text("""
+SELECT n.id, n.kind, n.namespace, n.name, n.facets,
+    EXISTS (
+        SELECT 1 FROM tl_versions v JOIN tl_edges e ON e.src = v.id AND e.relation = 'input'
+        WHERE v.node_id = n.id
+    ) AS read,
+    EXISTS (
+        SELECT 1 FROM tl_versions v JOIN tl_edges e ON e.src = v.id WHERE v.node_id = n.id
+    ) AS used
+FROM tl_nodes n
 WHERE n.type = 'dataset'
-AND EXISTS (
-    SELECT 1 FROM tl_versions v JOIN tl_edges e ON e.src = v.id AND e.relation = 'input'
-    WHERE v.node_id = n.id
-)
 AND NOT EXISTS (
-    SELECT 1 FROM tl_versions v JOIN tl_edges e ON e.dst = v.id
-    WHERE v.node_id = n.id AND e.relation IN ('output', 'derived')
+    SELECT 1 FROM tl_versions v JOIN tl_edges e ON e.dst = v.id WHERE v.node_id = n.id
 )
 """)
+
+
+def unproduced(conn: Connection, ctx: HealthContext) -> list[Any]:
+    """Rows of :data:`_UNPRODUCED` (read once per health run: two checks ask)."""
+    rows: list[Any] | None = ctx.memo.get("unproduced")
+    if rows is None:
+        rows = ctx.memo["unproduced"] = list(conn.execute(_UNPRODUCED))
+    return rows
 
 
 def models_without_training_data(conn: Connection, ctx: HealthContext) -> list[Draft]:
@@ -173,8 +186,8 @@ def _labels(facets_text: str) -> set[str]:
 
 def inputs_never_produced(conn: Connection, ctx: HealthContext) -> list[Draft]:
     found = []
-    for row in conn.execute(_INPUTS_NEVER_PRODUCED):
-        if SOURCE_LABEL in _labels(row.facets):
+    for row in unproduced(conn, ctx):
+        if not row.read or SOURCE_LABEL in _labels(row.facets):
             continue
         found.append(
             Draft(
@@ -206,4 +219,5 @@ __all__ = [
     "models_without_training_data",
     "predictions_without_model",
     "runs_never_ended",
+    "unproduced",
 ]

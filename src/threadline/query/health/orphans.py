@@ -22,13 +22,7 @@ from sqlalchemy.engine import Connection
 
 from threadline.model.ids import local_host
 from threadline.query.health.context import Draft, HealthContext, NodeRow, iso, node_rows
-
-_ORPHANS: Final = sa.text("""
-SELECT n.id, n.kind, n.namespace, n.name FROM tl_nodes n
-WHERE n.type = 'dataset'
-AND NOT EXISTS (SELECT 1 FROM tl_versions v JOIN tl_edges e ON e.src = v.id WHERE v.node_id = n.id)
-AND NOT EXISTS (SELECT 1 FROM tl_versions v JOIN tl_edges e ON e.dst = v.id WHERE v.node_id = n.id)
-""")
+from threadline.query.health.gaps import unproduced
 
 _MODELS: Final = sa.text("""
 SELECT n.id, n.kind, n.namespace, n.name FROM tl_nodes n
@@ -86,7 +80,9 @@ def orphan_artifacts(conn: Connection, ctx: HealthContext) -> list[Draft]:
             "record the runs that make and use it, or ignore its path ([tool.threadline] "
             "ignore = [...]) if it is scratch",
         )
-        for node in node_rows(conn.execute(_ORPHANS))
+        for node in node_rows(
+            (r.id, r.kind, r.namespace, r.name) for r in unproduced(conn, ctx) if not r.used
+        )
     ]
 
 

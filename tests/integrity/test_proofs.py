@@ -5,6 +5,7 @@ what is wrong."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import orjson
 import pytest
@@ -175,3 +176,39 @@ def test_a_cut_tail_and_a_rewritten_log_fail_the_consistency_proof() -> None:
     # A record inserted in the middle shifts every later leaf: inconsistent too.
     inserted = [*leaves[:3], leaf(chain(1, start=50)[0]), *leaves[3:]]
     assert consistency_failure(10, root, inserted) is not None
+
+
+@given(
+    index=st.integers(0, 12),
+    field=st.sampled_from(["leaf_index", "tree_size", "body", "prev_hash", "audit_path"]),
+    salt=st.integers(1, 2**16),
+)
+def test_no_single_altered_field_is_ever_accepted(index: int, field: str, salt: int) -> None:
+    data = proof_of(RECORDS, index, 13, SIGNED).to_dict()
+    if field in ("leaf_index", "tree_size"):
+        data[field] = data[field] + salt
+    elif field == "body":
+        data["body"] = orjson.dumps({"n": index, "salt": salt}).decode()
+        # The forger also fixes the digest fields, so only the Merkle check can catch it.
+        data = _fixed(data).to_dict()
+    elif field == "prev_hash":
+        data["prev_hash"] = salt.to_bytes(32, "big").hex()
+        data = _fixed(data).to_dict()
+    else:
+        position = salt % len(data["audit_path"])
+        data["audit_path"][position] = salt.to_bytes(32, "big").hex()
+    with pytest.raises((IntegrityError, UsageError)):
+        verify_inclusion_proof(InclusionProof.parse(orjson.dumps(data)), SIGNED, KEY.verifying_key)
+
+
+def _fixed(data: dict[str, Any]) -> InclusionProof:
+    """The proof in ``data`` with its derived fields recomputed, as a careful forger would."""
+    return InclusionProof(
+        data["leaf_index"],
+        data["seq"],
+        data["tree_size"],
+        data["body"].encode(),
+        bytes.fromhex(data["prev_hash"]),
+        tuple(bytes.fromhex(node) for node in data["audit_path"]),
+        data["checkpoint"],
+    )

@@ -54,7 +54,7 @@ _PAGE: Final = 1000
 NOTIFIED_POLL_SECONDS: Final = 5.0
 #: Streams sending a page of more than ``LIVE_PAGE`` changes at once (catching up): the others
 #: wait their turn, so the event loop stays free for ingest whatever the number replaying.
-REPLAY_SLOTS: Final = 4
+REPLAY_SLOTS: Final = 2
 LIVE_PAGE: Final = 50
 #: Bytes of replayed pages kept for other subscribers replaying the same stretch.
 PAGE_CACHE_BYTES: Final = 32 * 1024 * 1024
@@ -164,7 +164,7 @@ class IngestFirst:
     ingest does not need it, however many streams replay.
     """
 
-    def __init__(self, max_wait: float = 0.05) -> None:
+    def __init__(self, max_wait: float = 0.1) -> None:
         self.max_wait = max_wait
         self._active = 0
         self._idle = asyncio.Event()
@@ -415,26 +415,29 @@ class ChangeHub:
         """The SSE byte stream for one subscriber (see the module docstring)."""
         yield b"retry: 1000\n\n"
         pages = self.follow(after)
-        slot = False  # holding a replay slot from one page until the next is asked for
         try:
             async for changes in pages:
-                if slot:
-                    self._replay_slots.release()
-                    slot = False
                 if not changes:
                     yield b": keep-alive\n\n"
                     continue
-                if len(changes) > LIVE_PAGE:
+                replaying = len(changes) > LIVE_PAGE
+                if replaying:
                     await self._replay_slots.acquire()
-                    slot = True
-                # Sending to hundreds of streams is loop time a waiting request would lose.
-                await self.ingest.wait_idle()
-                frames = b"".join(c.frame for c in changes if wanted.matches(c))
-                if frames:
-                    yield frames
+                try:
+                    # Sending to hundreds of streams is loop time a waiting request would lose.
+                    await self.ingest.wait_idle()
+                    frames = b"".join(c.frame for c in changes if wanted.matches(c))
+                    if frames:
+                        yield frames
+                    if replaying:
+                        # The server sends a chunk only once the one before has drained to the
+                        # socket: an empty one keeps the slot until then, so replay never
+                        # piles megabytes up in buffers the event loop must copy out later.
+                        yield b""
+                finally:
+                    if replaying:
+                        self._replay_slots.release()
         finally:
-            if slot:
-                self._replay_slots.release()
             await pages.aclose()
 
 

@@ -239,6 +239,7 @@ def test_with_the_server_down_the_run_succeeds_and_sync_delivers_exactly_once(
         "sent_events": 0,
         "remaining": 0,
         "rejected": 0,
+        "quarantined": 0,
     }
     assert stored_events(server.store) == landed
 

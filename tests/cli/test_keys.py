@@ -554,3 +554,31 @@ def test_checkpoint_without_a_key_says_where_one_comes_from(
     code, _out, err = invoke("--store", str(db), "checkpoint")
     assert code == UsageError.exit_code
     assert err.startswith("error: no signing key: pass --key PATH (from threadline keygen) or set")
+
+
+def test_a_proof_of_a_body_edited_in_the_store_fails_offline(
+    db: Path, key: Path, signed: Path, tmp_path: Path
+) -> None:
+    # The operator edits a body but leaves the hash column: the proof the store makes
+    # carries the edited body, whose leaf no longer leads to the signed root.
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        body = conn.execute("SELECT body FROM tl_events WHERE seq = 2").fetchone()[0]
+        conn.execute(
+            "UPDATE tl_events SET body = ? WHERE seq = 2",
+            (bytes(body).replace(b"COMPLETE", b"FAIL"),),
+        )
+    proof = tmp_path / "p.json"
+    code, _out, err = invoke(
+        "--store", str(db), "prove", "2", "--checkpoint", str(signed), "-o", str(proof)
+    )
+    assert code == 0, err
+    code, _out, err = invoke(
+        "verify-proof",
+        str(proof),
+        "--checkpoint",
+        str(signed),
+        "--key",
+        str(key.with_name(key.name + ".pub")),
+    )
+    assert code == IntegrityError.exit_code
+    assert "the audit path of record 2 does not lead to the checkpoint's root" in err

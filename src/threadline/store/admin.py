@@ -9,6 +9,7 @@ them from the tables.
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -23,7 +24,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, Row
 
-from threadline.errors import IntegrityError, InvalidEvent, NotFound
+from threadline.errors import IntegrityError, InvalidEvent, NotFound, UsageError
 from threadline.integrity import merkle
 from threadline.integrity.chain import (
     GENESIS,
@@ -221,18 +222,32 @@ def default_origin(url: str) -> str:
     return urllib.parse.quote(raw, safe=_ORIGIN_SAFE) or "threadline"
 
 
-def leaf_hashes(store: IntegrityAdmin, limit: int | None = None) -> list[bytes]:
+def leaf_hashes(store: Store, limit: int | None = None, page: int = 50_000) -> list[bytes]:
     """The Merkle leaf hash of every record (of the first ``limit``), in log order: 32 bytes
-    a record, what a proof over the whole log needs in memory."""
+    a record, what a proof over the whole log needs in memory.
+
+    Only the ``hash`` column is read (not the bodies): the leaves are the chain hashes, and
+    whether those still match the bodies is the chain's check (:meth:`LogAdmin.verify`).
+    """
+    t = s.events
     leaves: list[bytes] = []
-    for record in store.iter_chain():
-        if limit is not None and len(leaves) >= limit:
+    after = 0
+    while limit is None or len(leaves) < limit:
+        size = page if limit is None else min(page, limit - len(leaves))
+        query = sa.select(t.c.seq, t.c.hash).where(t.c.seq > after).order_by(t.c.seq).limit(size)
+        rows = store.read(functools.partial(_all_rows, query))
+        if not rows:
             break
-        leaves.append(leaf(record))
+        leaves.extend(merkle.leaf_hash(s.as_bytes(row.hash)) for row in rows)
+        after = int(rows[-1].seq)
     return leaves
 
 
-def audit_checkpoint(store: IntegrityAdmin, size: int, root: bytes) -> tuple[int, list[str]]:
+def _all_rows(query: sa.Select[Any], conn: sa.Connection) -> list[Row[Any]]:
+    return list(conn.execute(query).all())
+
+
+def audit_checkpoint(store: Store, size: int, root: bytes) -> tuple[int, list[str]]:
     """The log's size and what is wrong with it against a checkpoint the verifier trusts
     (signed, kept outside the store) of ``size`` records with Merkle root ``root``.
 
@@ -241,6 +256,8 @@ def audit_checkpoint(store: IntegrityAdmin, size: int, root: bytes) -> tuple[int
     and the store's own checkpoint row for ``size`` must still be there with that root (the
     operator can delete or rewrite rows, which the plain ``verify`` has to trust).
     """
+    if not isinstance(store, IntegrityAdmin):
+        raise UsageError(f"store {store.safe_url} keeps no checkpoints (its backend has no admin)")
     leaves = leaf_hashes(store)
     findings: list[str] = []
     reason = consistency_failure(size, root, leaves)
@@ -282,23 +299,28 @@ def find_seq(store: Store, *, seq: int | None = None, digest: bytes | None = Non
     return int(found.seq)
 
 
-def inclusion(store: IntegrityAdmin, seq: int, tree_size: int) -> Inclusion:
-    """The audit path of record ``seq`` in the tree of the first ``tree_size`` records."""
-    leaves: list[bytes] = []
-    target: ChainRecord | None = None
-    index = -1
-    for record in store.iter_chain():
-        if len(leaves) >= tree_size:
-            break
-        if record.seq == seq:
-            target, index = record, len(leaves)
-        leaves.append(leaf(record))
+def inclusion(store: Store, seq: int, tree_size: int) -> Inclusion:
+    """The audit path of record ``seq`` in the tree of the first ``tree_size`` records.
+
+    The leaves are read from the ``hash`` column (:func:`leaf_hashes`); the proof carries the
+    record's body and previous hash, from which a verifier recomputes its leaf, so a body
+    that no longer matches its stored hash gives a proof that fails.
+    """
+    t = s.events
+
+    def target(conn: sa.Connection) -> tuple[int, Any]:
+        before = conn.execute(sa.select(sa.func.count()).where(t.c.seq < seq)).scalar()
+        row = conn.execute(sa.select(t.c.body, t.c.prev_hash).where(t.c.seq == seq)).first()
+        return int(before or 0), row
+
+    index, row = store.read(target)
+    leaves = leaf_hashes(store, tree_size)
     if len(leaves) < tree_size:
         raise IntegrityError(
             f"the log holds {len(leaves)} records, fewer than the checkpoint's {tree_size}: "
             "it was cut (run threadline verify --checkpoint)"
         )
-    if target is None:
+    if row is None or index >= tree_size:
         raise NotFound(
             f"record {seq} is not among the checkpoint's first {tree_size} records; take a "
             "newer checkpoint (threadline checkpoint) and prove it against that"
@@ -306,8 +328,8 @@ def inclusion(store: IntegrityAdmin, seq: int, tree_size: int) -> Inclusion:
     return Inclusion(
         index,
         seq,
-        target.body,
-        target.prev_hash,
+        s.as_bytes(row.body),
+        s.as_bytes(row.prev_hash),
         merkle.inclusion_proof(leaves, index),
         tree_size,
         merkle.root(leaves),

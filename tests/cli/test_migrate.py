@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 import sqlalchemy as sa
+from tests.store.revisions import PG_BACK_TO_REVISION_3
 from tests.support.events import event
 from tests.support.pg import fresh_database
 from typer.testing import CliRunner
@@ -28,7 +29,7 @@ from threadline.store import schema as s
 from threadline.store.base import Cursor
 
 FIXTURE = Path(__file__).resolve().parents[1] / "store" / "fixtures" / "rev1.db"
-MIGRATIONS = ["0002_events_identity_by_time", "0003_open_runs_index"]
+MIGRATIONS = ["0002_events_identity_by_time", "0003_open_runs_index", "0004_identity_digests"]
 HEAD = str(s.SCHEMA_VERSION)
 
 
@@ -67,7 +68,7 @@ def test_dry_run_lists_the_pending_migration_and_touches_nothing(rev1: Path) -> 
     code, out, err = migrate("--store", str(rev1), "--dry-run")
     assert code == 0, err
     assert out.splitlines() == [
-        f"sqlite:///{rev1}: schema revision 1 → {HEAD}, 2 migration(s) pending",
+        f"sqlite:///{rev1}: schema revision 1 → {HEAD}, {len(MIGRATIONS)} migration(s) pending",
         *(f"  • {name}" for name in MIGRATIONS),
         "dry run: nothing applied (run without --dry-run to apply)",
     ]
@@ -160,6 +161,8 @@ def pg_rev1() -> Iterator[tuple[str, sa.Engine]]:
                 conn.exec_driver_sql(
                     "ALTER TABLE tl_events ADD CONSTRAINT tl_events_digest_key UNIQUE (digest)"
                 )
+                for statement in PG_BACK_TO_REVISION_3:
+                    conn.exec_driver_sql(statement)
                 conn.exec_driver_sql("UPDATE tl_meta SET value = '1' WHERE key = 'schema_version'")
                 conn.exec_driver_sql("DELETE FROM tl_migrations WHERE name <> '0001_initial'")
             yield url, engine
@@ -197,7 +200,9 @@ def test_postgres_dry_run_then_migrate_then_no_op() -> None:
             *(f"  • {name}" for name in MIGRATIONS),
             "dry run: nothing applied (run without --dry-run to apply)",
         ]
-        assert out.splitlines()[0].endswith(f": schema revision 1 → {HEAD}, 2 migration(s) pending")
+        assert out.splitlines()[0].endswith(
+            f": schema revision 1 → {HEAD}, {len(MIGRATIONS)} migration(s) pending"
+        )
         assert pg_state(engine) == rev1_state
 
         code, out, err = migrate("--store", url)

@@ -12,6 +12,7 @@ import itertools
 import json
 import multiprocessing
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -26,6 +27,7 @@ from threadline.model.events import PRODUCER, SCHEMA_URL
 from threadline.store import open_store
 from threadline.store import schema as s
 from threadline.store.base import Cursor
+from threadline.store.id_cache import ENTRY_OVERHEAD
 from threadline.store.sql import SqlStore
 
 EXAMPLES = OPENLINEAGE / "examples" / "client"
@@ -41,6 +43,40 @@ def snapshot(store: SqlStore) -> dict[str, list[tuple[Any, ...]]]:
     return {
         table.name: sorted(tuple(row) for row in select_all(store, table))
         for table in s.metadata.sorted_tables
+    }
+
+
+def natural_graph(store: SqlStore) -> dict[str, list[tuple[Any, ...]]]:
+    """The derived tables with row ids replaced by the natural keys they stand for: two
+    stores that chose ids in another order compare equal."""
+    nodes = {r.id: (r.type, r.namespace, r.name) for r in select_all(store, s.nodes)}
+    versions = {r.id: (nodes[r.node_id], r.version) for r in select_all(store, s.versions)}
+    return {
+        "nodes": sorted(
+            (*nodes[r.id], r.kind, r.facets, r.first_seen_us, r.updated_us)
+            for r in select_all(store, s.nodes)
+        ),
+        "versions": sorted(
+            (*versions[r.id], r.facets, r.first_seen_us, r.last_seen_us, r.first_seq)
+            for r in select_all(store, s.versions)
+        ),
+        "edges": sorted(
+            (versions[r.src], versions[r.dst], r.relation, r.created_us, r.first_seq)
+            for r in select_all(store, s.edges)
+        ),
+        "runs": sorted(
+            (
+                r.run_id,
+                nodes[r.job_node_id],
+                versions.get(r.execution_id),
+                r.state,
+                r.state_time_us,
+                r.facets,
+                r.first_seq,
+                r.last_seq,
+            )
+            for r in select_all(store, s.runs)
+        ),
     }
 
 
@@ -178,6 +214,62 @@ class StoreContract:
         store.append_batch([event(1, outputs=[dataset("/o", "b3:1")])])
         assert store.counts() == {"events": 1, "nodes": 2, "versions": 2, "edges": 1, "runs": 1}
         assert verify_chain(store.iter_chain()).ok
+
+    def test_chunks_append_in_one_transaction_as_batches_one_after_another(
+        self, store: SqlStore, tmp_path: Path
+    ) -> None:
+        events = [
+            event(
+                i,
+                when=f"2026-01-01T00:00:{i:02d}Z",  # no ties on the newest version
+                inputs=[dataset(f"/o{(i + 1) % 3}")],
+                outputs=[dataset(f"/o{i % 3}", f"b3:{i}")],
+            )
+            for i in range(1, 8)
+        ]
+        # Chunks of 3, an event repeated across chunks.
+        chunks = [events[:3], [*events[3:6], events[0]], events[6:]]
+        with contextlib.closing(open_store(tmp_path / "batches.db")) as other:
+            for chunk in chunks:
+                other.append_batch(chunk)
+            expected = natural_graph(other)
+        # A projection cache that keeps two rows: the ids of the others are looked up.
+        store.set_cache_budget(2 * ENTRY_OVERHEAD)
+        result = store.append_chunks(iter(chunks))
+        assert (result.appended, result.duplicates, result.head_seq) == (7, 1, 7)
+        assert natural_graph(store) == expected
+        assert store.verify().ok
+
+    def test_a_bad_event_in_a_later_chunk_writes_nothing_and_is_named_in_the_whole(
+        self, store: SqlStore
+    ) -> None:
+        chunks = [[event(1), event(2)], [event(3), {"run": 1}]]
+        with pytest.raises(InvalidEvent, match="event #3 of the batch"):
+            store.append_chunks(chunks)
+        assert store.counts()["events"] == 0
+
+    @pytest.mark.parametrize("kind", [{"a": 1}, ["model"], None, 3, "k" * 17, "a\0b"], ids=repr)
+    def test_an_artifact_kind_the_store_cannot_hold_projects_as_a_dataset(
+        self, store: SqlStore, kind: Any
+    ) -> None:
+        body = event(1, outputs=[dataset("/o", "b3:1")])
+        body["outputs"][0]["facets"] = {"threadline_artifact": {"kind": kind}}
+        assert store.append_batch([body]).appended == 1
+        kinds = {r.name: r.kind for r in select_all(store, s.nodes) if r.type == "dataset"}
+        assert kinds == {"/o": "dataset"}
+
+    def test_a_name_of_500_kb_is_stored_whole_and_found_again(self, store: SqlStore) -> None:
+        name = "/" + "".join(f"{i:08x}" for i in range(62_500))  # does not compress
+        version = "b3:" + name[1:]
+        store.append_batch([event(1, outputs=[dataset(name, version)])])
+        store.append_batch([event(2, inputs=[dataset(name, version)])])
+        with contextlib.closing(open_store(store.url)) as fresh:  # no cached ids
+            fresh.append_batch([event(3, inputs=[dataset(name, version)])])
+        nodes = [r for r in select_all(store, s.nodes) if r.type == "dataset"]
+        assert [r.name for r in nodes] == [name]
+        assert [r.version for r in select_all(store, s.versions) if r.node_id == nodes[0].id] == [
+            version
+        ]
 
     # --- run state whatever the order --------------------------------------------------------
 

@@ -53,7 +53,9 @@ class _Complete:
 
     url = "memory://"
     safe_url = "memory://"
-    append_batch = sync = read = read_after = counts = schema_version = close = print
+    append_batch = append_chunks = sync = read = read_after = counts = schema_version = close = (
+        print
+    )
     iter_chain = verify = checkpoint = checkpoints = print
 
 

@@ -71,15 +71,26 @@ def test_inserts_of_any_size_land_every_row_once(
     assert tuple(c.name for c in s.edges.columns) == EDGE_COLUMNS == INSERTS["edges"][0]
 
 
+def _node(name: str) -> bytes:
+    return s.node_identity("dataset", "file://h", name)
+
+
 def test_find_pads_chunks_and_matches_composite_and_scalar_keys(store: SqlStore) -> None:
     statements = BulkStatements(INSERT[store.dialect], 1)
     count = CHUNK + 5  # two chunks, the second padded
-    nodes = [(i + 1, "dataset", "file://h", f"/d{i}", "dataset", "{}", 0, 0) for i in range(count)]
+    nodes = [
+        (i + 1, "dataset", "file://h", f"/d{i}", "dataset", "{}", 0, 0, _node(f"/d{i}"))
+        for i in range(count)
+    ]
     with engine(store).begin() as conn:
         statements.run(conn, "nodes", nodes)
-        wanted = [("dataset", "file://h", f"/d{i}") for i in range(0, count, 2)]
-        found = statements.find(conn, "nodes", [*wanted, ("dataset", "file://h", "/none")])
-        assert sorted(row[3] for row in found) == sorted(key[2] for key in wanted)
+        wanted = [_node(f"/d{i}") for i in range(0, count, 2)]
+        found = statements.find(conn, "nodes", [*wanted, _node("/none")])
+        assert sorted(row[3] for row in found) == sorted(f"/d{i}" for i in range(0, count, 2))
+        versions = [(1, 1, "b3:01", "{}", 0, 0, 1, s.version_digest("b3:01"))]
+        statements.run(conn, "versions", versions)
+        found = statements.find(conn, "versions", [(1, s.version_digest("b3:01")), (2, b"x")])
+        assert [row[2] for row in found] == ["b3:01"]
         by_id = statements.find(conn, "node_rows", [1, count, count + 1])
         assert sorted(row[0] for row in by_id) == [1, count]
         assert statements.find(conn, "nodes", []) == []
@@ -88,8 +99,12 @@ def test_find_pads_chunks_and_matches_composite_and_scalar_keys(store: SqlStore)
 def test_version_updates_only_widen_the_seen_window(store: SqlStore) -> None:
     statements = BulkStatements(INSERT[store.dialect], 1)
     with engine(store).begin() as conn:
-        statements.run(conn, "nodes", [(1, "dataset", "file://h", "/d", "dataset", "{}", 0, 0)])
-        statements.run(conn, "versions", [(1, 1, "b3:01", "{}", 100, 200, 1)])
+        statements.run(
+            conn, "nodes", [(1, "dataset", "file://h", "/d", "dataset", "{}", 0, 0, _node("/d"))]
+        )
+        statements.run(
+            conn, "versions", [(1, 1, "b3:01", "{}", 100, 200, 1, s.version_digest("b3:01"))]
+        )
         statements.run(conn, "version_touch", [(1, 150, 180)])  # inside: no change
         statements.run(conn, "version_update", [(1, '{"a":1}', 50, 190)])  # earlier start
         row = conn.execute(sa.select(s.versions)).one()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.store.contract import StoreContract, raw_sql, select_all
+from tests.store.revisions import PG_BACK_TO_REVISION_3, assert_identity_digests
 from tests.support.events import event
 from tests.support.pg import fresh_database
 from tests.support.races import open_at_once
@@ -40,6 +41,8 @@ def test_a_revision_1_store_is_migrated_in_place() -> None:
             conn.exec_driver_sql(
                 "ALTER TABLE tl_events ADD CONSTRAINT tl_events_digest_key UNIQUE (digest)"
             )
+            for statement in PG_BACK_TO_REVISION_3:
+                conn.exec_driver_sql(statement)
             conn.exec_driver_sql("UPDATE tl_meta SET value = '1' WHERE key = 'schema_version'")
             conn.exec_driver_sql("DELETE FROM tl_migrations WHERE name <> '0001_initial'")
         with open_store(url) as store:
@@ -51,10 +54,12 @@ def test_a_revision_1_store_is_migrated_in_place() -> None:
                     ).scalars()
                 )
             assert constraints == {"tl_events_pkey", "tl_events_identity"}
+            assert_identity_digests(store)
             assert [m.name for m in select_all(store, s.migrations)] == [
                 "0001_initial",
                 "0002_events_identity_by_time",
                 "0003_open_runs_index",
+                "0004_identity_digests",
             ]
             assert store.append_batch([event(1), event(3)]).appended == 1
             assert store.verify().records == 3

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from tests.store.contract import StoreContract, select_all
+from tests.store.revisions import assert_identity_digests
 from tests.support.events import dataset, event
 from tests.support.races import open_at_once
 
@@ -115,8 +116,14 @@ def test_a_revision_1_store_is_migrated_in_place(tmp_path: Path) -> None:
     with open_store(db) as store:
         assert store.schema_version() == s.SCHEMA_VERSION
         names = [row.name for row in select_all(store, s.migrations)]
-        assert names == ["0001_initial", "0002_events_identity_by_time", "0003_open_runs_index"]
+        assert names == [
+            "0001_initial",
+            "0002_events_identity_by_time",
+            "0003_open_runs_index",
+            "0004_identity_digests",
+        ]
         assert [e.body for e in store.read_after(Cursor(0))] == bodies
+        assert_identity_digests(store)
         assert store.verify().ok
         # The stored events are still recognized, and new ones chain on.
         again = [_rev1_event(1, "START"), _rev1_event(1, "COMPLETE")]

@@ -21,7 +21,11 @@ refused event is named by ``detail.index`` (0-based) and ``detail.path``.  The d
 accepted events are listed with their ``index``.
 
 Nothing is half-stored on any failure: validation runs before the append, and the append is one
-transaction.
+transaction.  A large NDJSON batch is never held parsed whole: a first pass reads it line by
+line and reviews every event (keeping none once there are more than ``batch_chunk_events``),
+and the append parses it again, a chunk at a time, inside that one transaction; the server's
+memory then grows with the chunk, not with the batch.  A JSON array is parsed whole (NDJSON is
+the form for large batches).
 
 ``GET /api/v1/events?after=<cursor>&limit=N`` pages through the log in order:
 ``{"events": [{"cursor": …, "recorded": …, "event": <stored body>}, …], "next": <cursor>}``.
@@ -35,7 +39,9 @@ many carry notes, and which JSON paths the notes name most.
 
 from __future__ import annotations
 
+import functools
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -48,6 +54,8 @@ from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
 from threadline.model.times import iso
 from threadline.query.producers import ProducerTally
 from threadline.server.errors import ERROR_SCHEMA
+from threadline.server.memory import LARGE_BODY, release_memory
+from threadline.server.writer import event_index
 from threadline.spec.ingest import IngestPolicy, refusal
 from threadline.spec.validation import Problem
 from threadline.store.base import Cursor
@@ -186,54 +194,110 @@ def parse_event(raw: bytes) -> Any:
         ) from exc
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedBatch:
-    """A batch body's events, with each one's own JSON text when the body was NDJSON."""
+@dataclass(slots=True)
+class CheckedBatch:
+    """A batch body every event of which the policy accepted."""
 
-    events: list[Any]
-    lines: list[bytes] | None  # None for a JSON array body
+    count: int
+    notes: list[dict[str, Any]]
+    """The accepted events' notes, each with its event's ``index``."""
+    events: list[Any] | None
+    """The parsed events; None for an NDJSON body of more than a chunk of events, which is
+    read again, a chunk at a time, as it is appended (:func:`ndjson_chunks`)."""
 
 
-def parse_batch(raw: bytes, content_type: str) -> ParsedBatch:
-    """Events of a batch body: a JSON array, or NDJSON (one event per non-blank line)."""
+def ndjson_lines(raw: bytes) -> Iterator[tuple[int, bytes]]:
+    """``(line number, text)`` of each non-blank line of an NDJSON body, one at a time
+    (``\\n``, ``\\r\\n`` or ``\\r`` ends a line)."""
+    number = start = 0
+    size = len(raw)
+    while start < size:
+        end = raw.find(b"\n", start)
+        if end < 0:
+            end = size
+        line = raw[start:end]
+        start = end + 1
+        for part in line.splitlines() if b"\r" in line else (line,):
+            number += 1
+            if part.strip():
+                yield number, part
+
+
+def _parse_line(line: bytes, index: int, number: int) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(
+            f"event #{index} of the batch (line {number}) is not valid JSON: {exc}",
+            detail={"index": index, "line": number, "path": "$", "problems": []},
+        ) from exc
+
+
+def check_batch(
+    policy: IngestPolicy, raw: bytes, content_type: str, *, max_events: int, keep: int
+) -> CheckedBatch:
+    """Parse and review every event of a batch body (a JSON array, or NDJSON: one event per
+    non-blank line); raise for the first refused one, naming its index and path.
+
+    NDJSON is read one line at a time and its events are kept only while there are at most
+    ``keep`` of them: a large batch is never held parsed whole (a parsed event takes several
+    times its text), it is parsed again a chunk at a time when it is appended.
+    """
     stripped = raw.lstrip()
     if not stripped:
         raise UsageError("the batch is empty; send a JSON array or one event per line")
-    if stripped[:1] == b"[" and "ndjson" not in content_type:
-        parsed = parse_event(raw)
-        if not isinstance(parsed, list):  # pragma: no cover - a body starting with [ is a list
-            raise InvalidEvent("a batch must be a JSON array", detail={"path": "$"})
-        return ParsedBatch(parsed, None)
-    events: list[Any] = []
-    lines: list[bytes] = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            events.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            raise InvalidEvent(
-                f"event #{len(events)} of the batch (line {number}) is not valid JSON: {exc}",
-                detail={"index": len(events), "line": number, "path": "$", "problems": []},
-            ) from exc
-        lines.append(line)
-    return ParsedBatch(events, lines)
-
-
-def check_batch(policy: IngestPolicy, batch: ParsedBatch) -> list[dict[str, Any]]:
-    """Review every event; raise for the first refused one, naming its index and path, else
-    return the notes of all of them, each with its event's index."""
     review = policy.review
-    lines = batch.lines
     notes: list[dict[str, Any]] = []
-    for index, event in enumerate(batch.events):
+
+    def admit(index: int, event: Any, text: bytes | None) -> None:
         # An event's own text lets the validator skip its nesting walk (see ``problems``).
-        verdict = review(event, raw=lines[index] if lines is not None else None)
+        verdict = review(event, raw=text)
         if verdict.refused:
             where = f"event #{index} of the batch: "
             raise _indexed(refusal(verdict.refused, where, strict=policy.strict), index)
         notes.extend({"index": index, **note.to_dict()} for note in verdict.notes)
-    return notes
+
+    if stripped[:1] == b"[" and "ndjson" not in content_type:
+        parsed = parse_event(raw)
+        if not isinstance(parsed, list):  # pragma: no cover - a body starting with [ is a list
+            raise InvalidEvent("a batch must be a JSON array", detail={"path": "$"})
+        _count_within(len(parsed), max_events)
+        for index, event in enumerate(parsed):
+            admit(index, event, None)
+        return CheckedBatch(len(parsed), notes, parsed)
+    kept: list[Any] | None = []
+    count = 0
+    for number, line in ndjson_lines(raw):
+        event = _parse_line(line, count, number)
+        _count_within(count + 1, max_events)
+        admit(count, event, line)
+        count += 1
+        if kept is not None:
+            kept.append(event)
+            if len(kept) > keep:
+                kept = None  # appended in chunks, parsed again
+    return CheckedBatch(count, notes, kept)
+
+
+def ndjson_chunks(raw: bytes, size: int) -> Iterator[list[Any]]:
+    """The events of an NDJSON body that :func:`check_batch` accepted, ``size`` at a time."""
+    chunk: list[Any] = []
+    for _number, line in ndjson_lines(raw):
+        chunk.append(orjson.loads(line))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _count_within(count: int, limit: int) -> None:
+    if count > limit:
+        raise PayloadTooLarge(
+            f"the batch holds more than {limit:,} events (the server's limit); split it "
+            "or raise the limit (the max_batch_events setting)",
+            detail={"limit": limit},
+        )
 
 
 def _indexed(error: InvalidEvent, index: int) -> InvalidEvent:
@@ -304,36 +368,36 @@ async def post_lineage_batch(
 ) -> Response:
     """NDJSON or a JSON array of events; one transaction; 400 names the first bad event."""
     runtime = _runtime(request)
-    raw = await read_body(request, runtime.settings.max_batch_bytes)
+    settings = runtime.settings
+    raw = await read_body(request, settings.max_batch_bytes)
     content_type = request.headers.get("content-type", "").lower()
-    batch = await anyio.to_thread.run_sync(parse_batch, raw, content_type)
-    events = batch.events
-    if len(events) > runtime.settings.max_batch_events:
-        raise PayloadTooLarge(
-            f"the batch holds {len(events):,} events, over the limit of "
-            f"{runtime.settings.max_batch_events:,}; split it",
-            detail={"limit": runtime.settings.max_batch_events},
-        )
-    notes = await anyio.to_thread.run_sync(check_batch, _policy(request), batch)
+    chunk = settings.batch_chunk_events
     try:
-        await runtime.writer.append(events, durable=durable)
-    except InvalidEvent as exc:
-        index = _batch_index(exc.message)
-        raise _store_problem(exc, index) from exc
-    answer: dict[str, Any] = {"accepted": len(events)}
-    if notes:
-        answer["threadline_validation"] = notes
+        checked = await anyio.to_thread.run_sync(
+            functools.partial(
+                check_batch,
+                _policy(request),
+                raw,
+                content_type,
+                max_events=settings.max_batch_events,
+                keep=chunk,
+            )
+        )
+        try:
+            if checked.events is not None:
+                await runtime.writer.append(checked.events, durable=durable)
+            else:
+                await runtime.writer.append_chunks(ndjson_chunks(raw, chunk), durable=durable)
+        except InvalidEvent as exc:
+            raise _store_problem(exc, event_index(exc.message)) from exc
+    finally:
+        if len(raw) >= LARGE_BODY:
+            del raw
+            await anyio.to_thread.run_sync(release_memory)
+    answer: dict[str, Any] = {"accepted": checked.count}
+    if checked.notes:
+        answer["threadline_validation"] = checked.notes
     return Response(orjson.dumps(answer), status_code=201, media_type="application/json")
-
-
-def _batch_index(message: str) -> int | None:
-    """The index the store names in ``event #N of the batch: …``."""
-    prefix = "event #"
-    if message.startswith(prefix):
-        number = message[len(prefix) :].split(" ", 1)[0]
-        if number.isdigit():
-            return int(number)
-    return None
 
 
 @router.get("/api/v1/events", summary="Page through the raw event log")
@@ -403,10 +467,11 @@ def install_fast_path(app: Any) -> None:
 
 
 __all__ = [
-    "ParsedBatch",
+    "CheckedBatch",
     "check_batch",
     "install_fast_path",
-    "parse_batch",
+    "ndjson_chunks",
+    "ndjson_lines",
     "parse_event",
     "read_body",
     "router",

@@ -6,10 +6,15 @@ and appends them with a single ``append_batch`` call in a worker thread: one tra
 commit, one trip through the store's fixed per-batch costs, instead of one per request.  Under
 load the groups grow by themselves; an idle server commits a lone request at once.
 
-A request is still all or nothing.  When a combined append fails on one request's event
-(:class:`~threadline.errors.InvalidEvent` from the store's own structural check), the group is
-retried request by request, so only the offending request fails and its error names the index
-within *its* batch.  Any other failure (the store is down) fails every request of the group.
+A request is still all or nothing, and one poison request never fails the others of its
+group.  When a combined append fails on the data of some request (the store raises
+:class:`~threadline.errors.InvalidEvent`: its structural check, or a value the database
+refused), the request holding the event the error names is committed alone, so its error
+names the index within *its* batch, and the rest of the group is committed again without it.
+When the error names no event, or the failure is not one the store attributes (an unexpected
+error), every request is retried alone.  Only :class:`~threadline.errors.StoreUnavailable`
+(the store is down or full) fails the whole group at once: retrying it request by request
+would only repeat the failure.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +39,9 @@ class _Request:
     events: Sequence[dict[str, Any]]
     future: asyncio.Future[AppendResult]
     durable: bool = False
+    #: A large batch given a chunk at a time (:meth:`GroupWriter.append_chunks`): committed
+    #: alone, never grouped.
+    chunks: Iterable[Sequence[dict[str, Any]]] | None = None
 
 
 @dataclass(slots=True)
@@ -63,12 +71,25 @@ class GroupWriter:
         self, events: Sequence[dict[str, Any]], *, durable: bool = False
     ) -> AppendResult:
         """Append ``events`` atomically (with other requests' events, in one transaction)."""
+        return await self._enqueue(_Request(events, self._future(), durable))
+
+    async def append_chunks(
+        self, chunks: Iterable[Sequence[dict[str, Any]]], *, durable: bool = False
+    ) -> AppendResult:
+        """Append every chunk's events in one transaction of their own (a batch too large to
+        hold parsed whole: see :meth:`SqlStore.append_chunks
+        <threadline.store.sql.SqlStore.append_chunks>`)."""
+        return await self._enqueue(_Request((), self._future(), durable, chunks))
+
+    def _future(self) -> asyncio.Future[AppendResult]:
         if self._closed:
             raise StoreUnavailable("the server is shutting down; retry against another instance")
-        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Request(events, future, durable))
+        return asyncio.get_running_loop().create_future()
+
+    async def _enqueue(self, request: _Request) -> AppendResult:
+        self._queue.append(request)
         self._wake.set()
-        return await future
+        return await request.future
 
     async def _run(self) -> None:
         queue = self._queue
@@ -77,8 +98,12 @@ class GroupWriter:
             self._wake.clear()
             while queue:
                 group = [queue.popleft()]
-                size = len(group[0].events)
-                while queue and size + len(queue[0].events) <= self.max_events:
+                size = len(group[0].events) if group[0].chunks is None else self.max_events
+                while (
+                    queue
+                    and queue[0].chunks is None
+                    and size + len(queue[0].events) <= self.max_events
+                ):
                     request = queue.popleft()
                     group.append(request)
                     size += len(request.events)
@@ -89,18 +114,27 @@ class GroupWriter:
     async def _commit(self, group: list[_Request]) -> None:
         events = [event for request in group for event in request.events]
         durable = any(request.durable for request in group)
+        chunks = group[0].chunks
         try:
-            result = await anyio.to_thread.run_sync(self._append, events, durable)
-        except InvalidEvent as exc:
+            if chunks is not None:
+                result = await anyio.to_thread.run_sync(self._append_chunks, chunks, durable)
+            else:
+                result = await anyio.to_thread.run_sync(self._append, events, durable)
+        except StoreUnavailable as exc:  # the store failed: every request of the group fails
+            for request in group:
+                _fail(request, exc)
+            return
+        except Exception as exc:
             if len(group) == 1:
                 _fail(group[0], exc)
                 return
-            for request in group:  # find the request that holds the bad event
-                await self._commit([request])
-            return
-        except Exception as exc:  # the store failed: every request of the group fails
-            for request in group:
-                _fail(request, exc)
+            poison = _holder(group, exc) if isinstance(exc, InvalidEvent) else None
+            if poison is None:
+                for request in group:  # find the request(s) that hold the bad data
+                    await self._commit([request])
+                return
+            await self._commit([poison])
+            await self._commit([request for request in group if request is not poison])
             return
         for request in group:
             if not request.future.done():
@@ -111,10 +145,37 @@ class GroupWriter:
     def _append(self, events: list[dict[str, Any]], durable: bool) -> AppendResult:
         return self.store.append_batch(events, durable=durable)
 
+    def _append_chunks(
+        self, chunks: Iterable[Sequence[dict[str, Any]]], durable: bool
+    ) -> AppendResult:
+        return self.store.append_chunks(chunks, durable=durable)
+
+
+def _holder(group: list[_Request], error: InvalidEvent) -> _Request | None:
+    """The request holding the event a store error names (``event #N of the batch: …``)."""
+    index = event_index(error.message)
+    if index is None:
+        return None
+    for request in group:
+        if index < len(request.events):
+            return request
+        index -= len(request.events)
+    return None
+
+
+def event_index(message: str) -> int | None:
+    """The index the store names in ``event #N of the batch: …``, if any."""
+    prefix = "event #"
+    if message.startswith(prefix):
+        number = message[len(prefix) :].split(" ", 1)[0]
+        if number.isdigit():
+            return int(number)
+    return None
+
 
 def _fail(request: _Request, exc: BaseException) -> None:
     if not request.future.done():
         request.future.set_exception(exc)
 
 
-__all__ = ["GroupWriter"]
+__all__ = ["GroupWriter", "event_index"]

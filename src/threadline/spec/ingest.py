@@ -15,7 +15,15 @@ the lineage graph without guessing (:func:`lineage_problems`):
   ``job.namespace`` and ``job.name``;
 * ``inputs`` or ``outputs`` that are not arrays of objects, each with a ``namespace`` and a
   ``name``;
-* wrong types on any of these (a namespace, name or id must be a non-empty string).
+* wrong types on any of these (a namespace, name or id must be a non-empty string), or a NUL
+  character (``\\u0000``) in one: PostgreSQL's text columns cannot hold it, and a store must
+  not take what another store of the same log would refuse;
+* a ``threadline_artifact`` facet whose ``kind`` is not a non-empty string of at most 16
+  characters (the width of the store's kind column): threadline's own facet, so a bad one is
+  a producer bug worth reporting rather than a guess.
+
+Long names and versions are not refused: the store keeps them whole and indexes them by a
+digest (:mod:`threadline.store.schema`).
 
 Everything else the full schema check finds (:class:`~threadline.spec.validation.EventValidator`)
 is a *note*: the event is stored exactly as sent, and its notes, each a JSON path and a message,
@@ -55,6 +63,8 @@ from threadline.spec.validation import (
 MAX_NOTES: Final = 50
 #: The widest run id the store's run columns hold (a UUID is 36 characters).
 MAX_RUN_ID: Final = 64
+#: The widest artifact kind the store's kind column holds.
+MAX_KIND: Final = 16
 #: Problems a refusal lists in its ``detail`` at most.
 MAX_REFUSALS: Final = 10
 
@@ -106,6 +116,7 @@ def lineage_problems(body: Any) -> list[Problem]:
         _dataset_lists(body, found)
     elif "dataset" in body:
         _named(body, ("dataset",), found)
+        _artifact_kind(body["dataset"], ("dataset",), found)
     else:
         _named(body, ("job",), found)
         _dataset_lists(body, found)
@@ -156,6 +167,8 @@ def _text(
         found.append(_problem(path, "must not be empty"))
     elif limit is not None and len(value) > limit:
         found.append(_problem(path, f"is {len(value)} characters long, over the limit of {limit}"))
+    elif "\0" in value:
+        found.append(_problem(path, "must not contain a NUL character (\\u0000)"))
 
 
 def _named(holder: dict[str, Any], path: Path, found: list[Problem]) -> None:
@@ -168,7 +181,28 @@ def _named(holder: dict[str, Any], path: Path, found: list[Problem]) -> None:
 
 def _named_well(item: dict[str, Any]) -> bool:
     namespace, name = item.get("namespace"), item.get("name")
-    return type(namespace) is str and type(name) is str and bool(namespace) and bool(name)
+    return (
+        type(namespace) is str
+        and type(name) is str
+        and bool(namespace)
+        and bool(name)
+        and "\0" not in namespace
+        and "\0" not in name
+    )
+
+
+def _artifact_kind(dataset: Any, path: Path, found: list[Problem]) -> None:
+    """``threadline_artifact.kind``, when the dataset carries that facet, is a short string."""
+    facets = dataset.get("facets") if isinstance(dataset, dict) else None
+    artifact = facets.get("threadline_artifact") if isinstance(facets, dict) else None
+    if not isinstance(artifact, dict) or "kind" not in artifact:
+        return
+    kind = artifact["kind"]
+    where = (*path, "facets", "threadline_artifact", "kind")
+    if not isinstance(kind, str):
+        found.append(_problem(where, f"must be a string, not {json_type(kind)}"))
+    else:
+        _text(artifact, where, found, limit=MAX_KIND)
 
 
 def _event_type(body: dict[str, Any], found: list[Problem]) -> None:
@@ -189,12 +223,16 @@ def _dataset_lists(body: dict[str, Any], found: list[Problem]) -> None:
             continue
         for index, item in enumerate(items):
             if type(item) is dict and _named_well(item):
+                facets = item.get("facets")
+                if type(facets) is dict and "threadline_artifact" in facets:
+                    _artifact_kind(item, (side, index), found)
                 continue  # the common case, without building paths
             if not isinstance(item, dict):
                 found.append(_problem((side, index), f"must be an object, not {json_type(item)}"))
                 continue
             _text(item, (side, index, "namespace"), found)
             _text(item, (side, index, "name"), found)
+            _artifact_kind(item, (side, index), found)
 
 
 # --- notes ---------------------------------------------------------------------------------------
@@ -317,6 +355,7 @@ def default_policy(*, strict: bool = False) -> IngestPolicy:
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_KIND",
     "MAX_NOTES",
     "MAX_RUN_ID",
     "IngestPolicy",

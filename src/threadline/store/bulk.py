@@ -38,8 +38,8 @@ RUN_COLUMNS: Final = tuple(c.name for c in s.runs.columns)
 #: Insert statements: row layout, and the natural key a conflict is detected on.
 INSERTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "events": (EVENT_COLUMNS, ()),
-    "nodes": (NODE_COLUMNS, ("type", "namespace", "name")),
-    "versions": (VERSION_COLUMNS, ("node_id", "version")),
+    "nodes": (NODE_COLUMNS, ("identity",)),
+    "versions": (VERSION_COLUMNS, ("node_id", "version_digest")),
     "edges": (EDGE_COLUMNS, ("src", "dst", "relation")),
     "runs": (RUN_COLUMNS, ("run_id",)),
 }
@@ -257,15 +257,14 @@ def _build_find(what: str) -> Any:
         return sa.select(ev.c.digest).join_from(cte, ev, on)
     if what == "runs":
         return sa.select(*s.runs.c).where(s.runs.c.run_id.in_(keys(s.runs.c.run_id)))
-    if what == "nodes":
+    if what == "nodes":  # by identity digest (schema.node_identity)
         n = s.nodes
-        cte, on = joined(n, n.c.type, n.c.namespace, n.c.name)
-        return sa.select(n.c.id, n.c.type, n.c.namespace, n.c.name, n.c.kind, n.c.facets).join_from(
-            cte, n, on
+        return sa.select(n.c.id, n.c.type, n.c.namespace, n.c.name, n.c.kind, n.c.facets).where(
+            n.c.identity.in_(keys(n.c.identity))
         )
-    if what == "versions":
+    if what == "versions":  # by (node_id, version digest)
         v = s.versions
-        cte, on = joined(v, v.c.node_id, v.c.version)
+        cte, on = joined(v, v.c.node_id, v.c.version_digest)
         return sa.select(
             v.c.id, v.c.node_id, v.c.version, v.c.facets, v.c.first_seen_us, v.c.last_seen_us
         ).join_from(cte, v, on)

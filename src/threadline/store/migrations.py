@@ -86,10 +86,85 @@ def _open_runs_index(conn: Connection) -> None:
     index.create(conn, checkfirst=True)
 
 
+def _identity_digests(conn: Connection) -> None:
+    """Revision 4: names and versions of any length, unique by digest (see :mod:`schema`).
+
+    ``tl_nodes`` gains ``identity`` and ``tl_versions`` gains ``version_digest``, filled from
+    each row's text; the unique keys move onto them, and the lookups by name become hash
+    indexes on PostgreSQL (one column each: ``tl_events_job`` now indexes the job name).
+    """
+    digests: list[tuple[sa.Table, str, tuple[str, ...], Callable[..., bytes]]] = [
+        (s.nodes, "identity", ("type", "namespace", "name"), s.node_identity),
+        (s.versions, "version_digest", ("version",), s.version_digest),
+    ]
+    if conn.dialect.name == "sqlite":
+        # SQLite cannot add a NOT NULL column or drop a constraint: rebuild both tables, the
+        # digests computed by SQLite calling back into Python while it copies.  With foreign
+        # keys on, renaming tl_nodes repoints tl_versions' reference at the old copy, so the
+        # old tl_nodes is dropped only after tl_versions was rebuilt onto the new one.
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        for table, column, sources, digest in digests:
+            function = f"tl_{column}"
+            raw.create_function(function, len(sources), digest, deterministic=True)
+            for index in table.indexes:
+                conn.execute(sa.schema.DropIndex(index, if_exists=True))
+            old = f"{table.name}_rev3"
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} RENAME TO {old}")
+            table.create(conn)
+            kept = [c.name for c in table.columns if c.name != column]
+            conn.exec_driver_sql(
+                f"INSERT INTO {table.name} ({', '.join(kept)}, {column}) "
+                f"SELECT {', '.join(kept)}, {function}({', '.join(sources)}) FROM {old}"
+            )
+        for table, *_rest in reversed(digests):  # the referring table's old copy first
+            conn.exec_driver_sql(f"DROP TABLE {table.name}_rev3")
+    else:
+        quote = conn.dialect.identifier_preparer.quote
+        for table, column, sources, digest in digests:
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column} BYTEA")
+            _fill(conn, table, column, sources, digest)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ALTER COLUMN {column} SET NOT NULL")
+            for unique in sa.inspect(conn).get_unique_constraints(table.name):
+                if unique["name"] and column not in unique["column_names"]:
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {table.name} DROP CONSTRAINT {quote(unique['name'])}"
+                    )
+            identity = next(c for c in table.constraints if isinstance(c, sa.UniqueConstraint))
+            conn.execute(sa.schema.AddConstraint(identity, isolate_from_table=False))
+        for index in (*s.nodes.indexes, *s.versions.indexes):
+            conn.execute(sa.schema.DropIndex(index, if_exists=True))
+            index.create(conn)
+    job = next(i for i in s.events.indexes if i.name == "tl_events_job")
+    conn.execute(sa.schema.DropIndex(job, if_exists=True))
+    job.create(conn)
+
+
+def _fill(
+    conn: Connection,
+    table: sa.Table,
+    column: str,
+    sources: tuple[str, ...],
+    digest: Callable[..., bytes],
+    page: int = 5000,
+) -> None:
+    """Set ``column`` of every row to ``digest`` of its ``sources``, a page at a time."""
+    ids = table.c.id
+    select = sa.select(ids, *(table.c[name] for name in sources)).order_by(ids).limit(page)
+    update = (
+        table.update().where(ids == sa.bindparam("row_id")).values({column: sa.bindparam("value")})
+    )
+    last = 0
+    while rows := conn.execute(select.where(ids > last)).all():
+        conn.execute(update, [{"row_id": r[0], "value": digest(*r[1:])} for r in rows])
+        last = rows[-1][0]
+
+
 #: (revision it upgrades *to*, name, function).  Revision 1 is the initial schema.
 MIGRATIONS: Final[list[Migration]] = [
     (2, "0002_events_identity_by_time", _events_identity_by_time),
     (3, "0003_open_runs_index", _open_runs_index),
+    (4, "0004_identity_digests", _identity_digests),
 ]
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from threadline.model.events import parse_time
-from threadline.spec.ingest import shared_validator, without
+from threadline.spec.ingest import MAX_KIND, MAX_RUN_ID, shared_validator, without
 
 NodeKey = tuple[str, str, str]  # (type, namespace, name)
 VersionKey = tuple[NodeKey, str]  # (node, version); version LATEST → resolved by the store
@@ -44,7 +44,7 @@ def to_micros(text: str) -> int:
 
 def normalize_version(raw: str) -> str:
     """A producer's ``datasetVersion`` as a threadline version token."""
-    if raw.startswith(("b3:", "ex:")) or _SAFE_VERSION.match(raw):
+    if (raw.startswith(("b3:", "ex:")) and "\0" not in raw) or _SAFE_VERSION.match(raw):
         return raw
     return "v:" + urllib.parse.quote(raw, safe="._~+-:")
 
@@ -177,8 +177,7 @@ class Projection:
         """Record a dataset; ``output_of`` is the run id when the dataset is a run's output."""
         facets: dict[str, Any] = dataset.get("facets") or _NO_FACETS
         key: NodeKey = ("dataset", dataset["namespace"], dataset["name"])
-        artifact = facets.get("threadline_artifact")
-        kind = artifact.get("kind", "dataset") if isinstance(artifact, dict) else "dataset"
+        kind = _artifact_kind(facets.get("threadline_artifact"))
         node_facets = _node_level(facets)
         if key in self.nodes:
             self.node(key, kind, node_facets, time_us)
@@ -240,7 +239,7 @@ class Projection:
         parent = run_facets.get("parent")
         parent_id = None
         if isinstance(parent, dict) and isinstance(parent.get("run"), dict):
-            parent_id = parent["run"].get("runId")
+            parent_id = _run_id(parent["run"].get("runId"))
         fact = RunFact(
             job_key,
             execution,
@@ -249,13 +248,33 @@ class Projection:
             time_us,
             time_us if event_type == "START" else None,
             time_us if rank == 3 else None,
-            str(parent_id) if parent_id else None,
+            parent_id,
             run_facets,  # never mutated: merges build new dicts
             seq,
             seq,
         )
         old = self.runs.get(run_id)
         self.runs[run_id] = fact if old is None else merge_runs(old, fact)
+
+
+def _artifact_kind(artifact: Any) -> str:
+    """A dataset's kind from its ``threadline_artifact`` facet.  The ingest policy refuses a
+    kind that is not a short string; one stored by another path (an import of old events)
+    projects as a plain dataset instead of failing its batch on the store's column."""
+    if isinstance(artifact, dict):
+        kind = artifact.get("kind", "dataset")
+        if type(kind) is str and 0 < len(kind) <= MAX_KIND and "\0" not in kind:
+            return kind
+    return "dataset"
+
+
+def _run_id(value: Any) -> str | None:
+    """A parent facet's run id as the store's run columns hold it; anything else is no
+    parent (the facet stays in the body, as sent)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = str(value)
+    return text if 0 < len(text) <= MAX_RUN_ID and "\0" not in text else None
 
 
 def merge_runs(old: RunFact, new: RunFact) -> RunFact:

@@ -8,16 +8,23 @@ The graph is bipartite in spirit but stored uniformly: a *vertex* is a row of ``
 dataset/model/feature versions and job executions are both versions (an execution is a version
 of its job node), and ``tl_edges`` links them (``input``: version → execution, ``output``:
 execution → version, ``derived``: version → version).
+
+Names, namespaces and versions are stored whole, however long (a ``datasetVersion`` can be a
+500 kB string), and never indexed whole: a PostgreSQL btree refuses an entry over about 2.7 kB.
+Uniqueness is kept on a BLAKE3 digest of the identity instead (:func:`node_identity`,
+:func:`version_digest`), and the text lookups by name use hash indexes on PostgreSQL (which
+store a 4-byte hash of any length of text); SQLite, which has no entry limit, keeps btrees.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+import blake3
 import sqlalchemy as sa
 
 #: Bump with a migration in :mod:`threadline.store.migrations`.
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 metadata = sa.MetaData()
 
@@ -60,7 +67,9 @@ events = sa.Table(
     sa.UniqueConstraint("event_time_us", "digest", name="tl_events_identity"),
 )
 sa.Index("tl_events_run", events.c.run_id)
-sa.Index("tl_events_job", events.c.job_namespace, events.c.job_name)
+# By name alone (a job's name is selective; the namespace is checked on the rows found): a
+# hash index holds any length of name (revision 4).
+sa.Index("tl_events_job", events.c.job_name, postgresql_using="hash")
 
 #: The columns of ``tl_events`` that :func:`event_columns` derives from an event's body.
 EVENT_COLUMNS: Final = ("event_kind", "event_type", "run_id", "job_namespace", "job_name")
@@ -99,9 +108,11 @@ nodes = sa.Table(
     sa.Column("facets", sa.Text, nullable=False, default="{}"),
     sa.Column("first_seen_us", sa.BigInteger, nullable=False),
     sa.Column("updated_us", sa.BigInteger, nullable=False),
-    sa.UniqueConstraint("type", "namespace", "name", name="tl_nodes_identity"),
+    # node_identity(type, namespace, name): the natural key, as a digest (revision 4).
+    sa.Column("identity", sa.LargeBinary(32), nullable=False),
+    sa.UniqueConstraint("identity", name="tl_nodes_identity"),
 )
-sa.Index("tl_nodes_name", nodes.c.name)
+sa.Index("tl_nodes_name", nodes.c.name, postgresql_using="hash")
 
 versions = sa.Table(
     "tl_versions",
@@ -113,7 +124,9 @@ versions = sa.Table(
     sa.Column("first_seen_us", sa.BigInteger, nullable=False),
     sa.Column("last_seen_us", sa.BigInteger, nullable=False),
     sa.Column("first_seq", sa.BigInteger, nullable=False),
-    sa.UniqueConstraint("node_id", "version", name="tl_versions_identity"),
+    # version_digest(version): the natural key is (node_id, version), as a digest (revision 4).
+    sa.Column("version_digest", sa.LargeBinary(32), nullable=False),
+    sa.UniqueConstraint("node_id", "version_digest", name="tl_versions_identity"),
 )
 sa.Index("tl_versions_node_time", versions.c.node_id, versions.c.first_seen_us)
 
@@ -162,6 +175,27 @@ checkpoints = sa.Table(
     sa.Column("key_id", sa.String(32)),
     sa.Column("signature", sa.LargeBinary),
 )
+
+
+def _utf8(text: str) -> bytes:
+    # surrogatepass: a lone surrogate some importer let through still has one digest.
+    return text.encode("utf-8", "surrogatepass")
+
+
+def node_identity(type_: str, namespace: str, name: str) -> bytes:
+    """The BLAKE3 digest ``tl_nodes.identity`` holds for a node: each part length-prefixed, so
+    no two different triples share an encoding."""
+    hasher = blake3.blake3()
+    for part in (type_, namespace, name):
+        data = _utf8(part)
+        hasher.update(len(data).to_bytes(8, "big"))
+        hasher.update(data)
+    return hasher.digest()
+
+
+def version_digest(version: str) -> bytes:
+    """The BLAKE3 digest ``tl_versions.version_digest`` holds for a version token."""
+    return blake3.blake3(_utf8(version)).digest()
 
 
 def as_bytes(value: Any) -> bytes:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 import blake3
 import sqlalchemy as sa
@@ -145,29 +145,68 @@ class SqlStore:
         self, events: Sequence[dict[str, Any]], *, durable: bool = False
     ) -> AppendResult:
         """Append events atomically (all or nothing); already-stored events are skipped."""
-        batch = self._prepare(events)
+        return self._append([self._prepare(events)], durable)
+
+    def append_chunks(
+        self, chunks: Iterable[Sequence[dict[str, Any]]], *, durable: bool = False
+    ) -> AppendResult:
+        """Append the events of every chunk in one transaction (all or nothing), holding
+        only one chunk's events and facts in memory at a time.  The rows written are those of
+        :meth:`append_batch` called on each chunk in turn.
+
+        ``chunks`` is consumed under the write lock (each chunk is validated and projected
+        there, not before), so it should be cheap to produce: parsing already-checked text.
+        An error names the event by its index in the whole sequence.  The ids of the rows
+        written are cached on commit only up to the caches' budget.
+        """
+
+        def prepared() -> Iterator[_Batch]:
+            offset = 0
+            for chunk in chunks:
+                yield self._prepare(chunk, offset)
+                offset += len(chunk)
+
+        return self._append(prepared(), durable)
+
+    def _append(self, batches: Iterable[_Batch], durable: bool) -> AppendResult:
         try:
             with self._write_lock:
                 pending = Pending()
+                appended = duplicates = head_seq = 0
                 with self._write_connection(durable) as conn:
                     self._lock_chain(conn)
-                    result = self._append_locked(conn, batch, pending)
+                    for batch in batches:
+                        result = self._append_locked(conn, batch, pending)
+                        appended += result.appended
+                        duplicates += result.duplicates
+                        head_seq = result.head_seq
+                        # Only a cache's worth of ids is worth keeping for after the commit.
+                        self._projections.trim(pending)
                 # Committed: only now may the ids be trusted by later batches.
                 self._projections.remember(pending)
-                return result
+                return AppendResult(appended, duplicates, head_seq)
         except sa.exc.OperationalError as exc:
+            refused = refused_value(exc)
+            if refused is not None:
+                raise refused from exc
             raise StoreUnavailable(
                 f"cannot write to store {self.safe_url}: {_reason(exc)}"
             ) from exc
+        except (sa.exc.DataError, sa.exc.IntegrityError, sa.exc.ProgrammingError) as exc:
+            # The database refused a value of the batch: the batch's fault, not the store's.
+            # (A ProgrammingError here is a value the driver cannot bind; every statement of
+            # the append path is compiled from the schema, so none is malformed SQL.)
+            raise refused_value(exc) or _refused(_reason(exc)) from exc
 
-    def _prepare(self, events: Sequence[dict[str, Any]]) -> _Batch:
+    def _prepare(self, events: Sequence[dict[str, Any]], offset: int = 0) -> _Batch:
         """Validate, canonicalize, digest and project every event, before taking any lock:
-        the per-event work stays out of the time other writers wait."""
+        the per-event work stays out of the time other writers wait.  ``offset``: the index
+        of the first event in the whole batch, for errors."""
         items: list[_Prepared] = []
         projection = Projection()
         project = projection.project
         seen: set[bytes] = set()
-        for index, event in enumerate(events):
+        for index, event in enumerate(events, start=offset):
             try:
                 if not isinstance(event, dict):
                     raise InvalidEvent("an event must be a JSON object", detail={"path": "$"})
@@ -182,8 +221,17 @@ class SqlStore:
             if digest in seen:
                 continue
             seen.add(digest)
-            items.append(_Prepared(digest, body, event, time_us, s.event_columns(event)))
-            project(len(items), event, time_us)
+            try:
+                items.append(_Prepared(digest, body, event, time_us, s.event_columns(event)))
+                project(len(items), event, time_us)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                # A shape the structural check let through but the projection cannot read:
+                # this event's fault, named by its index, so its group commits without it.
+                raise InvalidEvent(
+                    f"event #{index} of the batch cannot be projected onto the lineage graph: "
+                    f"{type(exc).__name__}: {exc}",
+                    detail={"path": "$"},
+                ) from exc
         return _Batch(items, len(events), projection)
 
     def _append_locked(self, conn: Connection, batch: _Batch, pending: Pending) -> AppendResult:
@@ -315,6 +363,40 @@ class SqlStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: What a value the database refused was, by the index or constraint that refused it.
+_FIELDS_BY_INDEX: Final = {
+    "tl_nodes": "a job or dataset namespace or name",
+    "tl_versions": "a dataset version (facets.version.datasetVersion) or execution id",
+    "tl_events_job": "the job namespace or name ($.job)",
+    "tl_events_run": "the run id ($.run.runId)",
+    "tl_runs": "a run id ($.run.runId or a parent facet's run.runId)",
+}
+
+
+def refused_value(exc: sa.exc.DBAPIError) -> InvalidEvent | None:
+    """The 400 for a database error caused by a value of the batch, naming what the value
+    was where the database says; None for an error that is the store's own (unreachable,
+    out of space, …)."""
+    orig = exc.orig
+    state = str(getattr(orig, "sqlstate", "") or "")
+    reason = _reason(exc)
+    if isinstance(exc, sa.exc.OperationalError) and not state.startswith("54"):
+        return None  # 54xxx, program limit exceeded: a value too large for an index or row
+    field = next((f for name, f in _FIELDS_BY_INDEX.items() if name in reason), None)
+    if field is None and ("0x00" in reason or "\\u0000" in reason):
+        field = "a text value (it holds a NUL character, \\u0000)"
+    if field is None and "character varying(64)" in reason:
+        field = _FIELDS_BY_INDEX["tl_runs"]
+    return _refused(reason, field)
+
+
+def _refused(reason: str, field: str | None = None) -> InvalidEvent:
+    return InvalidEvent(
+        f"the store refused {field or 'a value of the event'}: {reason}",
+        detail={"path": "$", "store_error": reason},
+    )
 
 
 def _reason(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ looked up.  What is merged how:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -25,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from threadline.store import schema as s
 from threadline.store.bulk import RUN_COLUMNS, BulkStatements, chunks
-from threadline.store.id_cache import BoundedCache, strings_size
+from threadline.store.id_cache import ENTRY_OVERHEAD, BoundedCache, strings_size
 from threadline.store.projection import (
     LATEST,
     UNVERSIONED,
@@ -110,6 +111,20 @@ class ProjectionWriter:
             cache.budget = max(0, cache_bytes)
             cache.update({})
 
+    def trim(self, pending: Pending) -> None:
+        """Forget the oldest of ``pending``'s rows past what the caches would keep anyway: a
+        transaction of millions of rows then holds only a cache's worth of ids (a row not
+        cached is looked up when next seen, so forgetting never changes what is written)."""
+        pairs: tuple[tuple[dict[Any, Any], int], ...] = (
+            (pending.nodes, self._node_cache.budget),
+            (pending.versions, self._version_cache.budget),
+        )
+        for rows, budget in pairs:
+            excess = len(rows) - budget // ENTRY_OVERHEAD  # the most entries a cache keeps
+            if excess > 0:
+                for key in list(itertools.islice(rows, excess)):
+                    del rows[key]
+
     def remember(self, pending: Pending) -> None:
         """Cache the ids of a committed transaction's rows."""
         self._node_cache.update(pending.nodes)
@@ -157,7 +172,17 @@ class ProjectionWriter:
             for key in todo:
                 fact = facts[key]
                 facets = dumps(fact.facets)
-                rows.append((next_id, *key, fact.kind, facets, fact.first_us, fact.seen_us))
+                rows.append(
+                    (
+                        next_id,
+                        *key,
+                        fact.kind,
+                        facets,
+                        fact.first_us,
+                        fact.seen_us,
+                        s.node_identity(*key),
+                    )
+                )
                 next_id += 1
             landed = self._insert_fresh(conn, "nodes", t, rows)
             conflicts = []
@@ -169,7 +194,7 @@ class ProjectionWriter:
             self._ids_assigned(conn, t, next_id - 1)
             # Rows another process (or a pruned cache) already had: merge into them below.
             for row_id, type_, namespace, name, kind, facets in self._statements.find(
-                conn, "nodes", conflicts
+                conn, "nodes", [s.node_identity(*key) for key in conflicts]
             ):
                 known[(type_, namespace, name)] = (row_id, facets, kind)
         stale = [
@@ -288,6 +313,7 @@ class ProjectionWriter:
                         fact.first_seen_us,
                         fact.last_seen_us,
                         fact.first_seq,
+                        s.version_digest(key[1]),
                     )
                 )
                 next_id += 1
@@ -300,7 +326,7 @@ class ProjectionWriter:
                     conflicts.append(key)
             self._ids_assigned(conn, t, next_id - 1)
             for row_id, node_id, version, facets, first, last in self._statements.find(
-                conn, "versions", conflicts
+                conn, "versions", [(node, s.version_digest(version)) for node, version in conflicts]
             ):
                 known[(node_id, version)] = (row_id, facets, first, last)
         restate: list[tuple[int, str]] = []  # facets change: merge into the row as it is now

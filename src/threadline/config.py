@@ -576,6 +576,25 @@ def resolve(
     )
 
 
+def origins(
+    *, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> dict[str, str]:
+    """Where each setting's value comes from, in the order :func:`resolve` follows: the
+    environment variable's name, the settings file's path, or ``default``."""
+    env = os.environ if environ is None else environ
+    found = _find_config_file((cwd or Path.cwd()).resolve())
+    file_table: Mapping[str, Any] = found[1] if found else {}
+    where: dict[str, str] = {}
+    for setting in SETTINGS:
+        if env.get(setting.env) is not None:
+            where[setting.name] = setting.env
+        elif found and setting.name in file_table:
+            where[setting.name] = str(found[0])
+        else:
+            where[setting.name] = "default"
+    return where
+
+
 def current() -> Settings:
     """``resolve()`` for the process as it is now, cached on the working directory and the
     ``THREADLINE_*`` variables (capture resolves settings once per run, which is often)."""
@@ -612,6 +631,7 @@ __all__ = [
     "Settings",
     "current",
     "handed_over",
+    "origins",
     "resolve",
     "store_url",
     "with_overrides",

@@ -3,9 +3,11 @@
 Completeness first
     When an object's origin is known (it is the frame ``read_csv`` returned, a column selection
     of it, the array ``predict`` returned…) its upstream is exactly that.  When it is not (a
-    frame built from Python lists, an array from arithmetic), the upstream is *everything the
-    enclosing run read or produced so far*, and the run says so (``threadline_capture.precise``
-    is false).  An edge may be superfluous, never missing.
+    frame built from Python lists, an array from arithmetic), the upstream is everything the
+    run holds that such data may hide (:meth:`~threadline.capture.tracking.Flow.unfollowed`:
+    not a file whose frames never left the operations the hooks follow, nor one read after
+    the data was made), and the run says so (``threadline_capture.precise`` is false).  An
+    edge may be superfluous, never missing.
 
 One run per operation
     The script (or notebook) is one run (:func:`start_root`).  Each operation that produces an

@@ -1,8 +1,9 @@
 """pyarrow: parquet, CSV and feather reads and writes, and datasets.
 
 pyarrow's table methods are compiled and cannot be wrapped, so a table computed from a read
-one (``table.filter(…)``) has no known origin: its upstream falls back to everything the run
-read (completeness first).  Supported: pyarrow 12 and newer.
+one (``table.filter(…)``) has no known origin: its upstream falls back to what it may hide,
+every file read through pyarrow included (completeness first; see
+:mod:`threadline.capture.tracking`).  Supported: pyarrow 12 and newer.
 """
 
 from __future__ import annotations

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from tests.alerts.conftest import Receiver
 from tests.support.graphs import build_store, day, ds, run_event
@@ -154,3 +157,35 @@ destinations = [{{ type = "webhook", url = "{receiver.url}" }}]
         [_, repaired] = receiver.wait_for(2, timeout=10)
         [notice] = repaired.json()["alerts"]
         assert (notice["status"], notice["finding"]["check"]) == ("resolved", "file_changed")
+
+
+def test_alerts_reach_the_sse_stream_as_their_own_event_type(tmp_path: Path) -> None:
+    build_store(tmp_path / "lineage.db").close()
+    toml = """
+[[alert]]
+name = "live"
+checks = ["model_without_training_data"]
+destinations = [{ type = "sse" }]
+"""
+    frames: queue.Queue[bytes] = queue.Queue()
+    with serve(tmp_path, toml, {}) as url:
+
+        def read() -> None:
+            # The stream ends when the server stops: the end of this test, not a failure.
+            with (
+                contextlib.suppress(httpx.HTTPError),
+                httpx.stream("GET", url + "/api/v1/threadline/health/stream", timeout=10) as r,
+            ):
+                for line in r.iter_lines():
+                    frames.put(line.encode())
+
+        threading.Thread(target=read, daemon=True).start()
+        assert frames.get(timeout=5) == b"retry: 1000"
+        body = run_event(
+            "import", str(uuid.uuid4()), [], [ds("/sse-model", "b3:s1", "model")], when=day(2)
+        )
+        assert httpx.post(url + "/api/v1/lineage", json=body).status_code in (200, 201)
+        lines = [frames.get(timeout=5) for _ in range(3)]
+    assert lines[1] == b"event: threadline.alert"
+    notice = orjson.loads(lines[2].removeprefix(b"data: "))
+    assert (notice["status"], notice["finding"]["node"]) == ("firing", "model:file://h/sse-model")

@@ -15,7 +15,7 @@ from threadline.errors import UsageError
 from threadline.fingerprint.files import fingerprint_file
 from threadline.model.events import PRODUCER, SCHEMA_URL
 from threadline.model.ids import local_host
-from threadline.query.health import HealthReport, run_health
+from threadline.query.health import CHECK_NAMES, HealthReport, run_health
 from threadline.query.health.findings import Finding
 from threadline.store.sql import SqlStore
 
@@ -266,6 +266,17 @@ def test_broken_fingerprints(store: SqlStore, tmp_path: Path) -> None:
         ("file_missing", f"dataset:{host}{removed}"),
     }
     assert report.fails("error")
+
+
+def test_every_check_name_is_listed_in_its_family(store: SqlStore) -> None:
+    # Alert rules are checked against CHECK_NAMES: a check that reports under another name
+    # could never be alerted on.
+    test_gaps(store)
+    test_staleness_counts_the_newer_versions_of_the_training_data(store)
+    report = health(store)
+    assert len({f.check for f in report.findings}) >= 8
+    for finding in report.findings:
+        assert finding.check in CHECK_NAMES[finding.family]
 
 
 def test_namespace_filter_and_unknown_family(store: SqlStore) -> None:

@@ -424,8 +424,10 @@ class ChangeHub:
                 if replaying:
                     await self._replay_slots.acquire()
                 try:
-                    # Sending to hundreds of streams is loop time a waiting request would lose.
-                    await self.ingest.wait_idle()
+                    if replaying:
+                        # Catching up is loop time a waiting request would lose; a few new
+                        # changes go out at once, or delivery would lag behind busy ingest.
+                        await self.ingest.wait_idle()
                     frames = b"".join(c.frame for c in changes if wanted.matches(c))
                     if frames:
                         yield frames

@@ -110,3 +110,55 @@ def test_uninstall_restores_every_original(captured: Captured) -> None:
     assert not hasattr(LogisticRegression.fit, WRAPPED_ATTR)
     assert not hasattr(pd.core.generic.NDFrame.__finalize__, WRAPPED_ATTR)
     captured.hooks.install()  # the fixture's teardown uninstalls again
+
+
+def test_operation_wrappers_answer_only_calls_from_user_code(captured: Captured) -> None:
+    import json
+
+    from threadline.capture.hooks._patch import Patcher
+
+    seen: list[str] = []
+
+    class Table:
+        def combine(self, other: object) -> str:
+            return "combined"
+
+    def handler(owner: object, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        seen.append(result)
+
+    patcher = Patcher()
+    assert patcher.operation(Table, "combine", handler)
+    assert not patcher.operation(Table, "combine", handler)  # never wrapped twice
+    table = Table()
+    assert table.combine(1) == "combined"
+    assert seen == ["combined"]
+    # pandas calling it is part of an operation whose own result is followed: no answer.
+    inside_pandas: dict[str, Any] = {"__name__": "pandas.core.frame", "table": table}
+    exec("result = table.combine(2)", inside_pandas)
+    assert inside_pandas["result"] == "combined"
+    assert seen == ["combined"]
+    # A library no hook follows (json) counts as user code: its call is answered.
+    assert json.JSONEncoder(default=lambda o: table.combine(o)).encode(object()) == '"combined"'
+    assert seen == ["combined", "combined"]
+    patcher.undo()
+    assert not hasattr(Table.combine, WRAPPED_ATTR)
+
+
+def test_a_failing_operation_handler_leaves_the_result_untouched(captured: Captured) -> None:
+    from threadline.capture.hooks._patch import Patcher
+
+    class Table:
+        def combine(self) -> int:
+            return 7
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("capture bug")
+
+    patcher = Patcher()
+    patcher.operation(Table, "combine", broken)
+    failures.clear()
+    try:
+        assert Table().combine() == 7
+        assert sum(failures.values()) == 1
+    finally:
+        patcher.undo()

@@ -78,24 +78,22 @@ def rows_for(conn: Connection, sql: str, ids: Iterable[int], **params: Any) -> l
     return found
 
 
-_PRODUCER_NAMESPACES: Final = """
+def _namespaces_through(relation: str, version_end: str, execution_end: str) -> str:
+    """For each node, the smallest namespace of the jobs linked to its versions by ``relation``
+    edges (the version at ``version_end`` of the edge, the execution at ``execution_end``)."""
+    return f"""
 SELECT v.node_id, MIN(jn.namespace)
 FROM tl_versions v
-JOIN tl_edges o ON o.dst = v.id AND o.relation = 'output'
-JOIN tl_versions ev ON ev.id = o.src
+JOIN tl_edges e ON e.{version_end} = v.id AND e.relation = '{relation}'
+JOIN tl_versions ev ON ev.id = e.{execution_end}
 JOIN tl_nodes jn ON jn.id = ev.node_id
 WHERE v.node_id IN :ids
 GROUP BY v.node_id
 """
-_READER_NAMESPACES: Final = """
-SELECT v.node_id, MIN(jn.namespace)
-FROM tl_versions v
-JOIN tl_edges i ON i.src = v.id AND i.relation = 'input'
-JOIN tl_versions ev ON ev.id = i.dst
-JOIN tl_nodes jn ON jn.id = ev.node_id
-WHERE v.node_id IN :ids
-GROUP BY v.node_id
-"""
+
+
+_PRODUCER_NAMESPACES: Final = _namespaces_through("output", "dst", "src")
+_READER_NAMESPACES: Final = _namespaces_through("input", "src", "dst")
 
 
 def namespaces_of(conn: Connection, nodes: Sequence[NodeRow]) -> dict[int, str]:

@@ -105,7 +105,7 @@ ORDER: list[tuple[str, Any, str, Any, Any, Any]] = [
     ("workers", "2", "3", 4, 2, 3),
     ("checkpoint_key", '"a.key"', "b.key", "c.key", "a.key", "b.key"),
     ("checkpoint_every_seconds", "60", "30.5", 10.0, 60.0, 30.5),
-    ("health_every_seconds", "5", "2.5", 1.0, 5.0, 2.5),
+    ("health_every_seconds", "5", "0", 1.0, 5.0, 0.0),
     ("health_stale_run_seconds", "60", "30", 10.0, 60.0, 30.0),
     ("drift_psi_threshold", "0.3", "0.25", 0.5, 0.3, 0.25),
     ("drift_share_threshold", "0.2", "0.15", 0.05, 0.2, 0.15),
@@ -280,6 +280,12 @@ def test_with_overrides_applies_explicit_values_and_follows_the_store(tmp_path: 
         ("THREADLINE_STREAM_MAX_PER_CLIENT", "0", r"THREADLINE_STREAM_MAX_PER_CLIENT='0'"),
         ("THREADLINE_PUBLISH", "http://x:4222", r"THREADLINE_PUBLISH='http://x:4222'.*not a NATS"),
         ("THREADLINE_PUBLISH_SUBJECT", "a.*", r"THREADLINE_PUBLISH_SUBJECT='a\.\*'.*wildcards"),
+        ("THREADLINE_HEALTH_EVERY_SECONDS", "-1", r"HEALTH_EVERY_SECONDS='-1': -1\.0 is negative"),
+        (
+            "THREADLINE_DRIFT_SHARE_THRESHOLD",
+            "1",
+            r"DRIFT_SHARE_THRESHOLD='1': 1\.0 is not in \(0, 1\)",
+        ),
     ],
 )
 def test_a_bad_variable_names_itself_and_its_value(

@@ -85,7 +85,7 @@ class Settings:
     checkpoint_key: str | None = None
     #: Server: seconds between scheduled signed checkpoints (taken only when the log grew).
     checkpoint_every_seconds: float = 300.0
-    #: Server: seconds between scheduled health checks (which also deliver alerts).
+    #: Server: seconds between scheduled health checks (which also deliver alerts); 0: none.
     health_every_seconds: float = 60.0
     #: Health: a run still open (START/RUNNING) this many seconds after its last event never ended.
     health_stale_run_seconds: float = 86_400.0
@@ -201,6 +201,10 @@ def _positive(value: Any) -> str | None:
 
 def _fraction_of_a_second(value: Any) -> str | None:
     return None if 0 < value <= 1 else f"{value} is not in (0, 1]"
+
+
+def _not_negative(value: Any) -> str | None:
+    return None if value >= 0 else f"{value} is negative"
 
 
 def _fraction(value: Any) -> str | None:
@@ -409,9 +413,10 @@ SETTINGS: Final = (
     ),
     Setting(
         "health_every_seconds",
-        "Server: seconds between scheduled health checks (each also delivers alerts).",
+        "Server: seconds between scheduled health checks (each also delivers alerts); 0 turns "
+        "the schedule off (alert rules still check after events).",
         float,
-        _positive,
+        _not_negative,
     ),
     Setting(
         "health_stale_run_seconds",

@@ -9,7 +9,7 @@
 
 The router's lifespan runs inside the app's (FastAPI nests a router's lifespan in the app's),
 so the store and the change stream are open when it starts :class:`HealthScheduler`: a health
-check every ``health_every_seconds``, and, when alert rules are configured
+check every ``health_every_seconds`` (0: none), and, when alert rules are configured
 (``[[tool.threadline.alert]]``), one shortly after events arrive, so an alert follows the
 event that caused it within about a second on a store whose checks take well under that.
 With ``--workers N`` the workers get no settings file, hence no rules: run alerts from a
@@ -67,6 +67,8 @@ class HealthScheduler:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
+        if self.settings.health_every_seconds == 0 and self.alerter is None:
+            return  # no schedule and no rules: nothing would ever run
         self._tasks.append(asyncio.create_task(self._loop()))
         if self.alerter is not None:
             self._tasks.append(asyncio.create_task(self._follow()))
@@ -87,7 +89,8 @@ class HealthScheduler:
                 self._wake.set()
 
     async def _loop(self) -> None:
-        interval = self.settings.health_every_seconds
+        # 0: no schedule, only the checks after events.
+        interval = self.settings.health_every_seconds or None
         last_took = 0.0
         while True:
             with contextlib.suppress(TimeoutError):

@@ -54,7 +54,7 @@ from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
 from threadline.model.times import iso
 from threadline.query.producers import ProducerTally
 from threadline.server.errors import ERROR_SCHEMA
-from threadline.server.memory import LARGE_BODY, release_memory
+from threadline.server.memory import LARGE_BODY, limit_heaps, release_memory
 from threadline.server.writer import event_index
 from threadline.spec.ingest import IngestPolicy, refusal
 from threadline.spec.validation import Problem
@@ -64,6 +64,8 @@ if TYPE_CHECKING:
     from threadline.server.app import Runtime
 
 router = APIRouter(tags=["OpenLineage"])
+# The server process ingests here: fix its heaps before any worker thread allocates.
+limit_heaps()
 
 _ACCEPTED_ONE: Final = b'{"accepted":1}'
 _EVENT_DOC: Final = {

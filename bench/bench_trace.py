@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from threadline.query import DEFAULT_LIMIT, LineageGraph, trace
 from threadline.store import open_store
-from threadline.store.schema import SCHEMA_VERSION
+from threadline.store.schema import SCHEMA_VERSION, node_identity, version_digest
 
 N = int(os.environ.get("BENCH_NODES", "1000000"))
 WINDOW = 1000
@@ -55,15 +55,18 @@ def build(path: Path) -> None:
     conn.execute("PRAGMA synchronous=OFF")
     start = time.perf_counter()
     conn.executemany(
-        "INSERT INTO tl_nodes (id, type, namespace, name, kind, facets, first_seen_us, updated_us)"
-        " VALUES (?, 'dataset', 'file://bench', ?, 'dataset', '{}', ?, ?)",
-        ((i, f"/n/{i}", i, i) for i in range(1, N + 1)),
+        "INSERT INTO tl_nodes"
+        " (id, type, namespace, name, kind, facets, first_seen_us, updated_us, identity)"
+        " VALUES (?, 'dataset', 'file://bench', ?, 'dataset', '{}', ?, ?, ?)",
+        (
+            (i, f"/n/{i}", i, i, node_identity("dataset", "file://bench", f"/n/{i}"))
+            for i in range(1, N + 1)
+        ),
     )
     conn.executemany(
-        "INSERT INTO tl_versions"
-        " (id, node_id, version, facets, first_seen_us, last_seen_us, first_seq)"
-        " VALUES (?, ?, ?, '{}', ?, ?, 0)",
-        ((i, i, f"b3:{i:064x}", i, i) for i in range(1, N + 1)),
+        "INSERT INTO tl_versions (id, node_id, version, facets, first_seen_us, last_seen_us,"
+        " first_seq, version_digest) VALUES (?, ?, ?, '{}', ?, ?, 0, ?)",
+        ((i, i, f"b3:{i:064x}", i, i, version_digest(f"b3:{i:064x}")) for i in range(1, N + 1)),
     )
 
     def edges() -> Iterator[tuple[int, int, int]]:

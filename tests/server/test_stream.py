@@ -179,7 +179,8 @@ def test_resume_with_last_event_id(fresh_server: Server) -> None:
 
 
 def open_raw_stream(server: Server, source: str = "127.0.0.1", path: str = "/api/v1/stream") -> Any:
-    """A stream opened on a plain socket from ``source``: (socket, status line, headers)."""
+    """A stream opened on a plain socket from ``source``: (socket, status line, headers, the
+    bytes that came after the headers)."""
     host, port = server.url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10, source_address=(source, 0))
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
@@ -188,9 +189,10 @@ def open_raw_stream(server: Server, source: str = "127.0.0.1", path: str = "/api
         chunk = sock.recv(4096)
         assert chunk, "the server closed the connection before answering"
         head += chunk
-    status, *lines = head.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+    raw_head, rest = head.split(b"\r\n\r\n", 1)
+    status, *lines = raw_head.decode().split("\r\n")
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-    return sock, status, headers
+    return sock, status, headers, rest
 
 
 def test_streams_are_capped_per_client_and_in_total(server_factory: Any) -> None:
@@ -198,22 +200,24 @@ def test_streams_are_capped_per_client_and_in_total(server_factory: Any) -> None
         env={"THREADLINE_STREAM_MAX_CONNECTIONS": "3", "THREADLINE_STREAM_MAX_PER_CLIENT": "2"}
     )
     opened = [open_raw_stream(server) for _ in range(2)]
-    assert all(" 200 " in status for _sock, status, _h in opened)
-    sock, status, headers = open_raw_stream(server)
+    assert all(" 200 " in status for _sock, status, _h, _b in opened)
+    sock, status, headers, body = open_raw_stream(server)
     assert " 503 " in status
     assert int(headers["retry-after"]) > 0
-    assert "per client" in sock.recv(4096).decode()
+    while len(body) < int(headers["content-length"]):
+        body += sock.recv(4096)
+    assert "per client" in body.decode()
     sock.close()
     other = open_raw_stream(server, source="127.0.0.2")  # another client still gets one
     assert " 200 " in other[1]
-    sock, status, headers = open_raw_stream(server, source="127.0.0.3")
+    sock, status, headers, _body = open_raw_stream(server, source="127.0.0.3")
     assert " 503 " in status
     assert "retry-after" in headers
     sock.close()
     opened.pop()[0].close()  # a closed stream gives its place back
     deadline = time.monotonic() + 5
     while True:
-        sock, status, _headers = open_raw_stream(server)
+        sock, status, _headers, _body = open_raw_stream(server)
         sock.close()
         if " 200 " in status or time.monotonic() > deadline:
             break

@@ -121,7 +121,15 @@ router = APIRouter(tags=["Integrity"], lifespan=_schedule)
     "/api/v1/checkpoint",
     response_class=PlainTextResponse,
     summary="The latest signed checkpoint of the log (C2SP signed note)",
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        404: {
+            "description": "No checkpoint: the server has no key, or has taken none yet",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ThreadlineError"}}
+            },
+        },
+    },
 )
 async def latest_checkpoint(request: Request) -> PlainTextResponse:
     """The latest Merkle checkpoint of the log, signed with the server's key, as a C2SP

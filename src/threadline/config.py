@@ -581,9 +581,7 @@ def resolve(
     )
 
 
-def origins(
-    *, environ: Mapping[str, str] | None = None, cwd: Path | None = None
-) -> dict[str, str]:
+def origins(*, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> dict[str, str]:
     """Where each setting's value comes from, in the order :func:`resolve` follows: the
     environment variable's name, the settings file's path, or ``default``."""
     env = os.environ if environ is None else environ

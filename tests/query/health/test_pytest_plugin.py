@@ -36,8 +36,8 @@ def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
             sys.executable,
             "-m",
             "pytest",
-            "-p",
-            PLUGIN,
+            # No -p: the installed package registers the plugin (entry point pytest11), as it
+            # does for a team's own suite.
             "-p",
             "no:cacheprovider",
             "--threadline-store",

@@ -1,13 +1,12 @@
 """Giving memory back to the system after a large request.
 
 CPython frees a large batch's objects, but glibc keeps the freed heap pages mapped for reuse:
-a server that took one 60 MiB batch would keep the gigabyte its parsing needed for its whole
+a server that took one 60 MiB batch would keep what its parsing needed for its whole
 life.  ``malloc_trim`` returns those pages.  glibc also gives each thread that allocates its
 own heap (up to eight per core), and a batch parsed in one worker thread and appended in
 another leaves freed memory in both: :func:`limit_heaps` keeps them to two (threads mostly take
-turns under the GIL anyway).  Measured with four 59 MiB batches of 100,000 events: 1.0-1.5 GB
-resident before, ~300 MB with chunked appends, trimming and two heaps.  Elsewhere (musl, macOS)
-there are no such calls and nothing is done.
+turns under the GIL anyway).  Elsewhere (musl, macOS) there are no such calls and nothing is
+done.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ finding changes, a resolved notice when it goes, retried with backoff, every del
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -13,20 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from tests.alerts.conftest import Receiver
+from tests.support.nats import require_nats
 
 from threadline.alerts import Alerter, AlertFeed, AlertState, Sender, rules_from, verify_signature
 from threadline.query.health import HealthReport
 from threadline.query.health.findings import Finding
 
 SECRET = "s3cret"
-
-
-def nats_answers() -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 4222), timeout=1):
-        return True
-    return False
 
 
 def finding(
@@ -138,8 +131,8 @@ def test_rules_filter_by_namespace_severity_and_check(tmp_path: Path, receiver: 
     assert [n["finding"]["node"] for n in request.json()["alerts"]] == ["model:w"]
 
 
-@pytest.mark.skipif(not nats_answers(), reason="no NATS server at 127.0.0.1:4222")
 def test_nats_subscriber_gets_one_message_per_notice(tmp_path: Path) -> None:
+    require_nats()
     import nats
 
     subject = f"tl.test.alerts.{uuid.uuid4().hex[:8]}"

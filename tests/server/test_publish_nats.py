@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,28 +20,17 @@ from typing import Any
 import pytest
 from tests.server.test_stream import event
 from tests.support.live import Server, start_server
+from tests.support.nats import NATS_URL, require_nats
 
 from threadline.store import open_store
 from threadline.store.base import Cursor
 
 nats = pytest.importorskip("nats")
 
-NATS_URL = os.environ.get("THREADLINE_TEST_NATS", "nats://127.0.0.1:4222")
-
-
-def nats_answers() -> bool:
-    host, port = NATS_URL.removeprefix("nats://").split(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
 
 @pytest.fixture
 def subject() -> Iterator[str]:
-    if not nats_answers():
-        pytest.skip(f"no NATS server at {NATS_URL}")
+    require_nats()
     name = f"tltest.{uuid.uuid4().hex[:10]}"
     yield name
 

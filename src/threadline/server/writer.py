@@ -97,19 +97,22 @@ class GroupWriter:
             await self._wake.wait()
             self._wake.clear()
             while queue:
-                group = [queue.popleft()]
-                size = len(group[0].events) if group[0].chunks is None else self.max_events
-                while (
-                    queue
-                    and queue[0].chunks is None
-                    and size + len(queue[0].events) <= self.max_events
-                ):
-                    request = queue.popleft()
-                    group.append(request)
-                    size += len(request.events)
-                await self._commit(group)
+                # No local keeps the group once committed: an idle writer would otherwise hold
+                # the last request's events (a large batch's whole body) until the next one.
+                await self._commit(self._next_group())
             if self._closed and not queue:
                 return
+
+    def _next_group(self) -> list[_Request]:
+        """The oldest queued request and those after it that fit in one transaction."""
+        queue = self._queue
+        group = [queue.popleft()]
+        size = len(group[0].events) if group[0].chunks is None else self.max_events
+        while queue and queue[0].chunks is None and size + len(queue[0].events) <= self.max_events:
+            request = queue.popleft()
+            group.append(request)
+            size += len(request.events)
+        return group
 
     async def _commit(self, group: list[_Request]) -> None:
         events = [event for request in group for event in request.events]

@@ -2,7 +2,8 @@
 
 The public surface is listed in ``__all__``; everything else is private.  The questions
 (``trace``, ``impact``, ``diff``, ``show``, ``log``, ``search``) ask the configured store when
-none is given, as the capture functions record into it (:mod:`threadline.query.configured`).  Heavy parts load
+none is given, as the capture functions record into it, after this process's own records are
+written (:mod:`threadline.capture.questions`).  Heavy parts load
 lazily on first attribute access (PEP 562) so ``import threadline`` stays cheap.
 """
 
@@ -21,10 +22,10 @@ if TYPE_CHECKING:
     from threadline.capture.api import RunRecorder, deploy, flush, run, step
     from threadline.capture.emitter import Emitter, shutdown
     from threadline.capture.notebook import load_ipython_extension, unload_ipython_extension
+    from threadline.capture.questions import diff, impact, log, search, show, trace
     from threadline.capture.session import autocapture
     from threadline.errors import ThreadlineError
     from threadline.model.ids import NodeId
-    from threadline.query.configured import diff, impact, log, search, show, trace
     from threadline.store import open_store
 
 _LAZY: dict[str, str] = {
@@ -36,17 +37,17 @@ _LAZY: dict[str, str] = {
     "RunRecorder": "threadline.capture.api",
     "ThreadlineError": "threadline.errors",
     "deploy": "threadline.capture.api",
-    "diff": "threadline.query.configured",
+    "diff": "threadline.capture.questions",
     "flush": "threadline.capture.api",
-    "impact": "threadline.query.configured",
-    "log": "threadline.query.configured",
+    "impact": "threadline.capture.questions",
+    "log": "threadline.capture.questions",
     "open_store": "threadline.store",
     "run": "threadline.capture.api",
-    "search": "threadline.query.configured",
-    "show": "threadline.query.configured",
+    "search": "threadline.capture.questions",
+    "show": "threadline.capture.questions",
     "shutdown": "threadline.capture.emitter",
     "step": "threadline.capture.api",
-    "trace": "threadline.query.configured",
+    "trace": "threadline.capture.questions",
 }
 
 __all__ = [

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from tests.support.events import dataset, event
 
-from threadline.store import open_store
+from threadline.store import open_store, upserts
 from threadline.store import schema as s
 from threadline.store.id_cache import ENTRY_OVERHEAD, BoundedCache, strings_size
 from threadline.store.projection import RunFact
@@ -131,3 +131,21 @@ def test_a_bounded_cache_charges_entries_by_their_size_and_evicts_the_oldest() -
     assert cache.bytes <= cache.budget
     cache.update({"c": "short"})  # replacing an entry charges its new size only
     assert cache.get("c") == "short"
+
+
+def test_one_commit_fills_the_id_caches_with_at_most_cached_per_commit_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk load must not fill the caches with rows it will not name again (they pin memory)."""
+    monkeypatch.setattr(upserts, "CACHED_PER_COMMIT", 3)
+    with open_store(tmp_path / "lineage.db") as store:
+        outputs = [dataset(f"/o{n}", f"b3:{n:02x}") for n in range(10)]
+        store.append_batch([event(1, outputs=outputs)])
+        writer = store._projections  # the store's own cache, looked at from outside on purpose
+        assert len(writer._node_cache) == 3
+        assert len(writer._version_cache) == 3
+        # Rows left out of the cache are found again by lookup: the graph is the same.
+        again = store.append_batch([event(2, inputs=[dataset(f"/o{n}") for n in range(10)])])
+        assert again.appended == 1
+        edges = store.read(lambda c: c.execute(sa.select(s.edges)).all())
+    assert len(edges) == 10 + 10

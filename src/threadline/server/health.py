@@ -35,6 +35,7 @@ from threadline.alerts import Alerter, AlertFeed, AlertState, Sender, rules_from
 from threadline.config import Settings
 from threadline.errors import UsageError
 from threadline.query.health import HealthReport, run_health
+from threadline.server.memory import release_memory
 from threadline.server.stream import ChangeHub
 from threadline.store.base import Store
 
@@ -60,7 +61,9 @@ class HealthScheduler:
         self.settings = settings
         self.hub = hub
         self.alerter = alerter
-        self.latest: HealthReport | None = None
+        #: Findings per severity of the last scheduled run (not the findings: on a large store
+        #: they are hundreds of thousands, and the server would keep them between runs).
+        self.latest_counts: dict[str, int] | None = None
         self.checks_run = 0
         self._pending_since: int | None = None
         self._wake = asyncio.Event()
@@ -105,12 +108,14 @@ class HealthScheduler:
                 await self.check(triggered_us=triggered)
             except Exception:  # a failing check must not end the schedule
                 log.exception("scheduled health check failed")
+            # A run over a large store builds and drops many findings: give the memory back.
+            release_memory()
             last_took = time.perf_counter() - started
             await asyncio.sleep(max(MIN_GAP_SECONDS, 2 * last_took) if triggered else 0)
 
     async def check(self, *, triggered_us: int | None = None) -> HealthReport:
         report: HealthReport = await anyio.to_thread.run_sync(run_health, self.store, self.settings)
-        self.latest = report
+        self.latest_counts = report.counts()
         self.checks_run += 1
         if self.alerter is not None:
             await self.alerter.process(report, triggered_us=triggered_us)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -44,6 +44,20 @@ DEFAULT_CACHE_BYTES: Final = 32 * 1024 * 1024
 # so a large cache does not slow down every full garbage collection.
 Known = tuple[int, str, str]  # node: (id, facets JSON, kind)
 KnownVersion = tuple[int, str, int, int]  # version: (id, facets JSON, first_seen, last_seen)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+#: Rows of one commit the caches take at most.  The caches pay off for the rows small batches
+#: name again and again; a bulk load of 100,000 new datasets would instead fill them with rows
+#: that are rarely named again, and those entries, made while the batch's parsed events came and
+#: went, pin the allocator's arenas: the server kept hundreds of megabytes after the batch.
+CACHED_PER_COMMIT: Final = 10_000
+
+
+def _first(rows: dict[K, V], limit: int) -> dict[K, V]:
+    return rows if len(rows) <= limit else dict(itertools.islice(rows.items(), limit))
 
 
 def _node_size(key: NodeKey, known: Known) -> int:
@@ -126,9 +140,10 @@ class ProjectionWriter:
                     del rows[key]
 
     def remember(self, pending: Pending) -> None:
-        """Cache the ids of a committed transaction's rows."""
-        self._node_cache.update(pending.nodes)
-        self._version_cache.update(pending.versions)
+        """Cache the ids of a committed transaction's rows (at most
+        :data:`CACHED_PER_COMMIT` of each kind: see there)."""
+        self._node_cache.update(_first(pending.nodes, CACHED_PER_COMMIT))
+        self._version_cache.update(_first(pending.versions, CACHED_PER_COMMIT))
 
     def _next_id(self, conn: Connection, table: sa.Table) -> int:
         """The first free row id.  Appends hold the chain lock, so nobody else inserts until

@@ -35,8 +35,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from threadline._version import __version__
 from threadline.config import Settings, current, handed_over
 from threadline.server import docs, errors, lineage, marquez, openlineage
-from threadline.server.health import router as health_router
 from threadline.server.checkpoints import router as checkpoints_router
+from threadline.server.health import router as health_router
 from threadline.server.auth.guard import AccessGuard
 from threadline.server.notify import AppendListener
 from threadline.server.publish import JetStreamPublisher
@@ -165,8 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openlineage.install_fast_path(app)
     app.include_router(marquez.router)
     app.include_router(lineage.router)
-    app.include_router(health_router)
     app.include_router(checkpoints_router)
+    app.include_router(health_router)
     app.add_api_route(
         "/api/v1/stream",
         stream,

@@ -35,9 +35,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from threadline._version import __version__
 from threadline.config import Settings, current, handed_over
 from threadline.server import docs, errors, lineage, marquez, openlineage
+from threadline.server.auth.guard import AccessGuard
 from threadline.server.checkpoints import router as checkpoints_router
 from threadline.server.health import router as health_router
-from threadline.server.auth.guard import AccessGuard
 from threadline.server.notify import AppendListener
 from threadline.server.publish import JetStreamPublisher
 from threadline.server.responses import JSON

@@ -71,7 +71,7 @@ class Settings:
     batch_chunk_events: int = 5_000
     strict_ingest: bool = False
     group_commit_events: int = 5_000
-    store_cache_bytes: int = 32 * MiB
+    store_cache_bytes: int = 16 * MiB
     stream_poll_seconds: float = 0.15
     stream_max_connections: int = 1_000
     stream_max_per_client: int = 100

@@ -21,6 +21,10 @@ LARGE_BODY: Final = 1024 * 1024
 #: glibc's ``mallopt`` parameter for the number of heaps (``M_ARENA_MAX`` in malloc.h).
 _M_ARENA_MAX: Final = -8
 HEAPS: Final = 2
+#: glibc's ``mallopt`` parameter for the size from which a block gets its own mapping.
+_M_MMAP_THRESHOLD: Final = -3
+#: Blocks from this size on are mapped apart and unmapped when freed (see :func:`limit_heaps`).
+OWN_MAPPING: Final = 1024 * 1024
 
 
 @functools.cache
@@ -39,7 +43,14 @@ def limit_heaps() -> bool:
     """Keep glibc to :data:`HEAPS` heaps for the process (call before the worker threads
     allocate); False where the C library has no such setting."""
     mallopt = _glibc("mallopt")
-    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, HEAPS))
+    if mallopt is None:
+        return False
+    # glibc raises its mapping threshold to the size of every mapped block freed (up to 32 MiB):
+    # after one large batch, the next batch's buffers land in the heap, where a few live
+    # objects above them keep the freed pages from ever being returned.  A fixed threshold
+    # keeps large buffers in their own mappings, given back the moment they are freed.
+    mallopt(_M_MMAP_THRESHOLD, OWN_MAPPING)
+    return bool(mallopt(_M_ARENA_MAX, HEAPS))
 
 
 def release_memory() -> bool:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, QueuePool
 
 BUSY_TIMEOUT_MS: Final = 60_000
-WRITE_CACHE_KIB: Final = 65_536
+WRITE_CACHE_KIB: Final = 16_384
 CHECKPOINT_PAGES: Final = 10_000
 WAL_SIZE_LIMIT: Final = 64 * 1024 * 1024  # bytes the WAL file is truncated to after a checkpoint
 
@@ -39,10 +39,11 @@ def configure(engine: Engine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         if immediate:
-            # The writer touches index pages all over the file: a 64 MiB page cache (allocated
-            # as used) keeps them, and checkpointing every ~40 MiB of WAL rather than every 4
-            # copies a page that many batches rewrote only once.  Both chosen by measuring
-            # bench/bench_ingest.py on stores grown to 160k events.
+            # The writer touches index pages all over the file: a 16 MiB page cache (allocated
+            # as used) keeps the hot ones, and checkpointing every ~40 MiB of WAL rather than
+            # every 4 copies a page that many batches rewrote only once.  64 MiB ingested no
+            # faster on stores of 360k events (four 91k-event batches: 13-15 s each either
+            # way) and kept ~48 MiB more in a long-lived server (bench/bench_server_memory.py).
             cursor.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
             cursor.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
             cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")

@@ -19,6 +19,8 @@ class Format(StrEnum):
     prov_json = "prov-json"
     prov_o = "prov-o"
     dot = "dot"
+    svg = "svg"
+    png = "png"
 
 
 def register(app: typer.Typer) -> None:
@@ -48,7 +50,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Export lineage: the log as OpenLineage NDJSON (re-importable), or the graph as W3C
-        PROV (PROV-JSON, PROV-O Turtle) or Graphviz dot."""
+        PROV (PROV-JSON, PROV-O Turtle), Graphviz dot, or drawn as svg or png (Graphviz)."""
         if output is not None and not output.parent.is_dir():
             # Said before the export runs, however long that would take.
             raise UsageError(f"cannot write {output}: there is no folder {output.parent}")
@@ -62,10 +64,19 @@ def register(app: typer.Typer) -> None:
             from threadline.export.graph import collect
 
             graph = collect(store, ref=id, namespace=namespace, since=since, until=until)
-        if format is Format.dot:
+        if format in (Format.dot, Format.svg, Format.png):
             from threadline.export.dot import to_dot
 
             text = to_dot(graph)
+            if format is not Format.dot:
+                from threadline.export.picture import render as draw
+
+                if format is Format.png and output is None and sys.stdout.isatty():
+                    raise UsageError("a png is not for a terminal: give --output FILE")
+                picture = draw(text, format.value)  # before the sink: no half-written file
+                with _sink(output) as out:
+                    out.write(picture)
+                return
         elif format is Format.prov_json:
             from threadline.export.prov import prov_json
 

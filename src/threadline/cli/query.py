@@ -6,11 +6,15 @@ hands the result's ``to_dict()`` to :mod:`threadline.cli.render` or prints it as
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from threadline.cli import render, state
+from threadline.errors import UsageError
 
 #: What every ID argument accepts (threadline.query.reference lists the forms).
 ID_HELP = (
@@ -56,6 +60,58 @@ Limit = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
+class Picture(StrEnum):
+    tree = "tree"
+    dot = "dot"
+    svg = "svg"
+    png = "png"
+
+
+PictureFormat = Annotated[
+    Picture,
+    typer.Option(
+        "--format",
+        "-f",
+        help="tree (the terminal), or the graph as Graphviz dot text, or drawn as svg or png "
+        "(svg and png need Graphviz's `dot`).",
+    ),
+]
+PictureOut = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", metavar="FILE", help="Write the dot, svg or png here."),
+]
+
+
+def _check_output(json: bool, fmt: Picture, out: Path | None) -> None:
+    """Refuse conflicting output options before the query runs."""
+    if json and fmt is not Picture.tree:
+        raise UsageError(f"--json and --format {fmt.value} both choose the output; give one")
+    if out is not None and fmt is Picture.tree:
+        raise UsageError("--out is for --format dot, svg or png")
+    if out is not None and not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: there is no folder {out.parent}")
+
+
+def _picture(graph: Any, fmt: Picture, out: Path | None) -> None:
+    """Write ``graph`` as dot text or a Graphviz drawing to ``out`` (or stdout)."""
+    from threadline.export.dot import to_dot
+
+    text = to_dot(graph)
+    if fmt is Picture.dot:
+        data = text.encode()
+    else:
+        from threadline.export.picture import render as draw
+
+        data = draw(text, fmt.value)
+    if out is not None:
+        out.write_bytes(data)
+        return
+    if fmt is Picture.png and sys.stdout.isatty():
+        raise UsageError("a png is not for a terminal: give --out FILE or redirect stdout")
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
 def register(app: typer.Typer) -> None:
     """Add the query commands to ``app``."""
 
@@ -66,6 +122,8 @@ def register(app: typer.Typer) -> None:
         as_of: AsOf = None,
         limit: Limit = 1000,
         json: Json = False,
+        format: PictureFormat = Picture.tree,
+        out: PictureOut = None,
     ) -> None:
         """Everything upstream of ID: the runs, code, people and raw data that produced it.
 
@@ -77,8 +135,16 @@ def register(app: typer.Typer) -> None:
         from threadline.query import trace as run_trace
 
         with state.open_existing() as store:
+            _check_output(json, format, out)
             graph = run_trace(store, ref, depth=depth, as_of=as_of, limit=limit or None)
-        if json:
+        if format is not Picture.tree:
+            if isinstance(graph, RowTrace):
+                raise UsageError(
+                    f"a row trace has no graph to draw as {format.value}; trace the file "
+                    "without #row=N, or use --json"
+                )
+            _picture(graph, format, out)
+        elif json:
             render.print_json(graph.to_dict())
         elif isinstance(graph, RowTrace):
             render.row_tree(graph.to_dict())
@@ -92,13 +158,18 @@ def register(app: typer.Typer) -> None:
         as_of: AsOf = None,
         limit: Limit = 1000,
         json: Json = False,
+        format: PictureFormat = Picture.tree,
+        out: PictureOut = None,
     ) -> None:
         """Everything downstream of ID: feature sets, models, deployments, prediction batches."""
         from threadline.query import impact as run_impact
 
         with state.open_existing() as store:
+            _check_output(json, format, out)
             graph = run_impact(store, ref, depth=depth, as_of=as_of, limit=limit or None)
-        if json:
+        if format is not Picture.tree:
+            _picture(graph, format, out)
+        elif json:
             render.print_json(graph.to_dict())
         else:
             render.lineage_tree(graph.to_dict(), upstream=False)

@@ -457,10 +457,12 @@ def _answer_reducer(send: Send, redactor: Redactor, rule: Rule) -> Send:
         is_json = any(k.lower() == b"content-type" and b"json" in v for k, v in headers)
         if start["status"] == 200 and is_json and body:
             answer = orjson.loads(body)
-            if rule.shape == "namespaces":
-                answer = _namespaces(answer, redactor.identity)
-            answer = redactor.reduce(answer, drop=rule.shape in ("drop", "namespaces"))
-            body = orjson.dumps(answer)
+            listed = (
+                _namespaces(answer, redactor.identity) if rule.shape == "namespaces" else answer
+            )
+            reduced = redactor.reduce(listed, drop=rule.shape in ("drop", "namespaces"))
+            if reduced is not answer:  # else nothing was hidden: the bytes already made do
+                body = orjson.dumps(reduced)
         headers.append((b"content-length", str(len(body)).encode()))
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -35,6 +35,7 @@ from threadline.store.base import Store
 REDACTED: Final = "[redacted]"
 _KEPT: Final = frozenset({"id", "kind", "type"})
 _CHUNK: Final = 400
+_CONTAINERS: Final = (dict, list)
 
 #: ``(namespace, name)`` pairs -> the classified labels of those that are labelled datasets.
 LabelLookup = Callable[[Iterable[tuple[str, str]]], dict[tuple[str, str], frozenset[str]]]
@@ -52,20 +53,24 @@ def store_labels(store: Store) -> LabelLookup:
     return lookup
 
 
+# By name (indexed), the namespace checked here: one statement SQLAlchemy compiles once.
+_LABELLED: Final = sa.select(s.nodes.c.namespace, s.nodes.c.name, s.nodes.c.facets).where(
+    s.nodes.c.type == "dataset",
+    s.nodes.c.name.in_(sa.bindparam("names", expanding=True)),
+    s.nodes.c.facets.like("%threadline_classification%"),
+)
+
+
 def _labels(
     conn: Connection, wanted: list[tuple[str, str]]
 ) -> dict[tuple[str, str], frozenset[str]]:
-
-    n = s.nodes.c
+    wanted_set = set(wanted)
+    names = sorted({name for _, name in wanted})
     found: dict[tuple[str, str], frozenset[str]] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        stmt = sa.select(n.namespace, n.name, n.facets).where(
-            n.type == "dataset",
-            sa.tuple_(n.namespace, n.name).in_(chunk),
-            n.facets.like("%threadline_classification%"),
-        )
-        for row in conn.execute(stmt):
+    for start in range(0, len(names), _CHUNK):
+        for row in conn.execute(_LABELLED, {"names": names[start : start + _CHUNK]}):
+            if (row.namespace, row.name) not in wanted_set:
+                continue
             body = orjson.loads(row.facets).get("threadline_classification") or {}
             labels = {str(x) for x in [*body.get("labels", []), *body.get("inherited", [])]}
             classified = frozenset(labels & CLASSIFIED_LABELS)
@@ -99,19 +104,37 @@ class Redactor:
     _hidden: int = 0
 
     def reduce(self, answer: Any, *, drop: bool = False) -> Any:
-        """``answer`` as the identity may see it."""
-        pairs: set[tuple[str, str]] = set()
-        _collect(answer, pairs)
-        if not pairs:
+        """``answer`` as the identity may see it: the very same object when nothing in it is
+        hidden from the identity (so the caller can send the bytes it already has)."""
+        if not isinstance(answer, _CONTAINERS):
             return answer
-        self._classified = self.labels(pairs) if pairs else {}
+        found: dict[tuple[str, str], list[str]] = {}
+        _collect(answer, found)
+        if not found:
+            return answer
+        self._classified = self.labels(found)
+        hidden = [pair for pair in found if not self._may_see(pair)]
+        if not hidden:
+            return answer
+        # Every id of a hidden node gets its pseudonym before the walk, which renames them
+        # wherever they stand (edges, root, references) in the same pass.
+        for namespace, name in hidden:
+            for original in (
+                f"dataset:{namespace}:{name}",
+                f"job:{namespace}:{name}",
+                *found[(namespace, name)],
+            ):
+                self._renamed.setdefault(original, pseudonym(original))
         reduced = self._walk(answer, drop)
-        if self._renamed:
-            reduced = _rename(reduced, self._renamed)
         return None if reduced is _DROP else reduced
 
     def namespace_visible(self, namespace: str) -> bool:
         return self.identity.may(Role.viewer, namespace)
+
+    def _may_see(self, pair: tuple[str, str]) -> bool:
+        return self.namespace_visible(pair[0]) and self.identity.cleared_for(
+            self._classified.get(pair, frozenset())
+        )
 
     @property
     def hidden(self) -> int:
@@ -119,15 +142,20 @@ class Redactor:
         return self._hidden
 
     def _walk(self, value: Any, drop: bool) -> Any:
+        # Only containers are walked and only strings looked up: the scalars that make up most
+        # of an answer are copied as they are.
+        renamed = self._renamed
         if isinstance(value, list):
             out = []
             for item in value:
-                reduced = self._walk(item, drop)
-                if reduced is not _DROP:
-                    out.append(reduced)
+                if isinstance(item, _CONTAINERS):
+                    item = self._walk(item, drop)
+                    if item is _DROP:
+                        continue
+                elif isinstance(item, str):
+                    item = renamed.get(item, item)
+                out.append(item)
             return out
-        if not isinstance(value, dict):
-            return value
         namespace, name = value.get("namespace"), value.get("name")
         if isinstance(namespace, str) and isinstance(name, str):
             foreign = not self.namespace_visible(namespace)
@@ -140,10 +168,13 @@ class Redactor:
                 return self._stub(value, namespace, name, foreign)
         out_dict: dict[str, Any] = {}
         for key, item in value.items():
-            reduced = self._walk(item, drop)
-            if reduced is _DROP:
-                return _DROP
-            out_dict[key] = reduced
+            if isinstance(item, _CONTAINERS):
+                item = self._walk(item, drop)
+                if item is _DROP:
+                    return _DROP
+            elif isinstance(item, str):
+                item = renamed.get(item, item)
+            out_dict[key] = item
         return out_dict
 
     def _stub(
@@ -172,26 +203,22 @@ def _stub_id(value: Any) -> Any:
     return value
 
 
-def _collect(value: Any, pairs: set[tuple[str, str]]) -> None:
+def _collect(value: Any, found: dict[tuple[str, str], list[str]]) -> None:
+    """Every node ``(namespace, name)`` in ``value``, with the text ids it goes by."""
     if isinstance(value, list):
         for item in value:
-            _collect(item, pairs)
-    elif isinstance(value, dict):
-        namespace, name = value.get("namespace"), value.get("name")
-        if isinstance(namespace, str) and isinstance(name, str):
-            pairs.add((namespace, name))
-        for item in value.values():
-            _collect(item, pairs)
-
-
-def _rename(value: Any, renamed: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return renamed.get(value, value)
-    if isinstance(value, list):
-        return [_rename(item, renamed) for item in value]
-    if isinstance(value, dict):
-        return {key: _rename(item, renamed) for key, item in value.items()}
-    return value
+            if isinstance(item, _CONTAINERS):
+                _collect(item, found)
+        return
+    namespace, name = value.get("namespace"), value.get("name")
+    if isinstance(namespace, str) and isinstance(name, str):
+        ids = found.setdefault((namespace, name), [])
+        node_id = value.get("id")
+        if isinstance(node_id, str):
+            ids.append(node_id)
+    for item in value.values():
+        if isinstance(item, _CONTAINERS):
+            _collect(item, found)
 
 
 def visible_namespace(identity: Identity, namespace: str) -> bool:

@@ -230,6 +230,10 @@ def _by_name(text: str, body: str, version: str | None) -> Reference:
             NodeReading("dataset", local.namespace, local.name),
             NodeReading("dataset", None, local.name),
         ]
+        if path.startswith("/") and local.name != path:
+            # A recorded name is kept as its producer wrote it ("/a//b.csv", "/a/./b"), and a
+            # tree prints it so: the name as given is a reading too, not only its normal form.
+            nodes.insert(2, NodeReading("dataset", None, path))
     return Reference(text, tuple(dict.fromkeys(nodes)), version, path=path, node_text=body)
 
 

@@ -268,6 +268,72 @@ def test_broken_fingerprints(store: SqlStore, tmp_path: Path) -> None:
     assert report.fails("error")
 
 
+def test_predictions_whose_origin_is_gone(store: SqlStore, tmp_path: Path) -> None:
+    model, scored, preds = (tmp_path / n for n in ("model.pkl", "batch.csv", "preds.csv"))
+    model.write_bytes(b"model v1")
+    scored.write_text("a\n1\n")
+    preds.write_text("p\n0.5\n")
+    host = f"file://{local_host()}"
+
+    def file(path: Path, kind: str) -> dict[str, Any]:
+        facets = {
+            "threadline_artifact": {"kind": kind},
+            "version": {"datasetVersion": fingerprint_file(path, cache=None)},
+        }
+        return {"namespace": host, "name": str(path), "facets": facets}
+
+    store.append_batch(
+        [
+            run_event(
+                "score",
+                uid(60),
+                [file(model, "model"), file(scored, "dataset")],
+                [file(preds, "predictions")],
+                when=day(8),
+            )
+        ]
+    )
+    assert not checks(health(store, families=["fingerprints"]), "prediction_origin_gone")
+    read_version = fingerprint_file(model, cache=None)
+    model.write_bytes(b"model v2: retrained and saved over the old one")
+    report = health(store, families=["fingerprints"])
+    [gone] = checks(report, "prediction_origin_gone")
+    assert gone.node.startswith(f"predictions:{host}{preds}@b3:")
+    assert gone.severity == "warn"
+    assert gone.details["origins"] == [
+        {
+            "kind": "model",
+            "path": str(model),
+            "version": read_version,
+            "now": "changed",
+        }
+    ]
+    scored.unlink()
+    [gone] = checks(health(store, families=["fingerprints"]), "prediction_origin_gone")
+    assert {(o["path"], o["now"]) for o in gone.details["origins"]} == {
+        (str(model), "changed"),
+        (str(scored), "gone"),
+    }
+    assert "model" in gone.message
+    # A newer prediction batch scored from files that are all there is no finding.
+    model2 = tmp_path / "model2.pkl"
+    model2.write_bytes(b"model v3")
+    scored.write_text("a\n2\n")
+    preds.write_text("p\n0.7\n")
+    store.append_batch(
+        [
+            run_event(
+                "score",
+                uid(61),
+                [file(model2, "model"), file(scored, "dataset")],
+                [file(preds, "predictions")],
+                when=day(9),
+            )
+        ]
+    )
+    assert not checks(health(store, families=["fingerprints"]), "prediction_origin_gone")
+
+
 def test_every_check_name_is_listed_in_its_family(store: SqlStore) -> None:
     # Alert rules are checked against CHECK_NAMES: a check that reports under another name
     # could never be alerted on.

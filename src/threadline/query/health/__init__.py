@@ -57,7 +57,7 @@ CHECK_NAMES: Final[dict[str, tuple[str, ...]]] = {
     ),
     "staleness": ("stale_training_data",),
     "drift": ("schema_drift", "distribution_drift"),
-    "fingerprints": ("file_missing", "file_changed", "file_unreadable"),
+    "fingerprints": ("file_missing", "file_changed", "file_unreadable", "prediction_origin_gone"),
 }
 
 

@@ -4,6 +4,7 @@ recorded on the version of a file a captured script writes."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ import sqlalchemy as sa
 from tests.support.capture_session import Captured
 
 from threadline.capture.column_stats import BINS, FACET, SAMPLE, TOP, column_stats
+from threadline.config import Settings
+from threadline.query.health import run_health
 from threadline.store import schema as s
 
 
@@ -94,3 +97,40 @@ def test_a_written_frame_carries_its_statistics(captured: Captured) -> None:
     assert stats["columns"]["a"]["nulls"] == 1
     assert stats["columns"]["a"]["mean"] == 2.0
     assert stats["columns"]["b"]["top"] == {"x": 0.75, "y": 0.25}
+
+
+def test_a_raw_file_read_twice_drifts(captured: Captured) -> None:
+    # A raw file is never written under capture: reading it is where its statistics come from,
+    # and two read versions of it are what distribution drift compares.
+    rng = np.random.default_rng(7)
+
+    def raw(mean: float, a_share: float) -> None:
+        # Written as plain text, as an export from elsewhere would be: no hook sees it.
+        xs = rng.normal(mean, 1, 2000)
+        cs = ["a" if i < a_share * 2000 else "b" for i in range(2000)]
+        Path("raw.csv").write_text(
+            "x,c\n" + "".join(f"{x},{c}\n" for x, c in zip(xs, cs, strict=True))
+        )
+
+    raw(0.0, 0.5)
+    first = pd.read_csv("raw.csv")
+    raw(3.0, 0.9)
+    second = pd.read_csv("raw.csv")
+    assert len(first) == len(second) == 2000
+    pd.concat([first, second]).describe().to_csv("summary.csv")  # what the reads flow into
+    captured.finish()
+
+    def facets(conn: Any) -> list[dict[str, Any]]:
+        rows = conn.execute(
+            sa.select(s.versions.c.facets)
+            .join(s.nodes, s.nodes.c.id == s.versions.c.node_id)
+            .where(s.nodes.c.name.like("%raw.csv"))
+        )
+        return [orjson.loads(r.facets) for r in rows]
+
+    read = [v[FACET] for v in captured.store.read(facets) if FACET in v]
+    assert len(read) == 2
+    report = run_health(captured.store, Settings(), families=["drift"])
+    [drift] = [f for f in report.findings if f.check == "distribution_drift"]
+    columns = {c["column"] for c in drift.details["columns"]}
+    assert columns == {"x", "c"}

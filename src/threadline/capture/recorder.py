@@ -19,6 +19,8 @@ from typing import Any
 from threadline.capture import introspection, stage_inference
 from threadline.capture.answers import Answers
 from threadline.capture.boundary import capture_boundary, failures
+from threadline.capture.column_stats import FACET as COLUMN_STATS
+from threadline.capture.column_stats import column_stats
 from threadline.capture.estimators import Estimators
 from threadline.capture.evaluations import Evaluations
 from threadline.capture.labels import Labels
@@ -83,6 +85,10 @@ class Capture(Recording):
         )
         if schema:
             facets["schema"] = f.schema(schema)
+            # A raw file is only ever read: its statistics are what drift compares it by.
+            stats = column_stats(obj)
+            if stats is not None:
+                facets[COLUMN_STATS] = stats
         return Artifact(
             node=node,
             origin=origin,

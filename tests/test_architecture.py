@@ -41,7 +41,7 @@ LAYERS: list[frozenset[str]] = [
     frozenset({"integrity"}),
     frozenset({"store"}),
     frozenset({"query"}),
-    frozenset({"capture", "export", "alerts"}),
+    frozenset({"capture", "export", "alerts", "lifecycle"}),
     frozenset({"server"}),
     frozenset({"cli"}),
 ]
@@ -141,6 +141,8 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.query", "threadline.query"): COMMAND,
     ("threadline.cli.query", "threadline.query.diff"): COMMAND,
     ("threadline.cli.query", "threadline.query.show"): COMMAND,
+    ("threadline.cli.gc", "threadline.lifecycle.plan"): COMMAND,
+    ("threadline.cli.gc", "threadline.lifecycle.rules"): COMMAND,
     ("threadline.cli.health", "threadline.cli.render"): COMMAND,
     ("threadline.cli.health", "threadline.query.health"): COMMAND,
     ("threadline.cli.search", "threadline.cli.render"): COMMAND,

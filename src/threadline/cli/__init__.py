@@ -145,6 +145,7 @@ COMMAND_MODULES = (
     "threadline.cli.tokens",
     "threadline.cli.export",
     "threadline.cli.health",
+    "threadline.cli.gc",
     "threadline.cli.settings",
 )
 

@@ -143,17 +143,24 @@ class Settings:
                 object.__setattr__(self, name, tuple(value))
 
     def to_json(self) -> str:
-        """The registry's values as JSON (the settings file table stays behind)."""
+        """The registry's values as JSON, with the settings file's table and folder (its
+        alert rules, labels and policies); TOML dates in the table travel as text."""
         return json.dumps(
-            {s.name: getattr(self, s.name) for s in SETTINGS} | {"store_url": self.store_url},
+            {s.name: getattr(self, s.name) for s in SETTINGS}
+            | {
+                "store_url": self.store_url,
+                "file": dict(self.file) if self.file is not None else None,
+                "source_dir": self.source_dir,
+            },
             sort_keys=True,
+            default=str,
         )
 
     @classmethod
     def from_json(cls, text: str) -> Settings:
         try:
             raw = json.loads(text)
-            known = {s.name for s in SETTINGS} | {"store_url"}
+            known = {s.name for s in SETTINGS} | {"store_url", "file", "source_dir"}
             return cls(**{k: v for k, v in raw.items() if k in known})
         except (ValueError, TypeError, AttributeError) as exc:
             raise UsageError(f"{HANDOFF_ENV} is not valid settings JSON: {exc}") from exc

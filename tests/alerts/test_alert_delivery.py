@@ -184,3 +184,16 @@ def test_the_sse_feed_gets_alert_events(tmp_path: Path) -> None:
     frame = asyncio.run(scenario())
     assert frame.startswith(b"event: threadline.alert\ndata: ")
     assert orjson.loads(frame.split(b"data: ", 1)[1])["finding"]["node"] == "model:a"
+
+
+def test_one_alert_lead_at_a_time_and_it_passes_on(tmp_path: Path) -> None:
+    from threadline.server.health import AlertLead
+
+    first, second = AlertLead(tmp_path / "a.lead"), AlertLead(tmp_path / "a.lead")
+    assert first.try_take()
+    assert not second.try_take()  # another open file: as another worker process would be
+    assert first.try_take()  # holding it already
+    first.release()
+    assert second.try_take()
+    assert not first.try_take()
+    second.release()

@@ -32,7 +32,9 @@ SECRET = "s3cret"
 
 
 @contextlib.contextmanager
-def serve(folder: Path, toml: str, env: dict[str, str]) -> Iterator[str]:
+def serve(
+    folder: Path, toml: str, env: dict[str, str], extra: tuple[str, ...] = ()
+) -> Iterator[str]:
     """``threadline serve`` in ``folder`` (so it reads the threadline.toml there)."""
     (folder / "threadline.toml").write_text(toml)
     port = free_port()
@@ -50,6 +52,7 @@ def serve(folder: Path, toml: str, env: dict[str, str]) -> Iterator[str]:
             str(port),
             "--log-level",
             "warning",
+            *extra,
         ],
         cwd=folder,
         stdout=log,
@@ -195,3 +198,57 @@ destinations = [{ type = "sse" }]
     assert lines[1] == b"event: threadline.alert"
     notice = orjson.loads(lines[2].removeprefix(b"data: "))
     assert (notice["status"], notice["finding"]["node"]) == ("firing", "model:file://h/sse-model")
+
+
+def test_with_workers_one_delivers_and_every_worker_streams(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    # Every worker has the rules (they travel with the settings), one holds the alert lead: each
+    # finding is delivered once, and SSE listeners on any worker get its notice.
+    build_store(tmp_path / "lineage.db").close()
+    toml = f"""
+[[alert]]
+name = "untrained"
+checks = ["model_without_training_data"]
+destinations = [{{ type = "webhook", url = "{receiver.url}/hook" }}, {{ type = "sse" }}]
+"""
+    frames: list[queue.Queue[bytes]] = [queue.Queue() for _ in range(6)]
+    with serve(tmp_path, toml, {}, ("--workers", "2")) as url:
+
+        def read(into: queue.Queue[bytes]) -> None:
+            with (
+                contextlib.suppress(httpx.HTTPError),
+                httpx.stream("GET", url + "/api/v1/threadline/health/stream", timeout=30) as r,
+            ):
+                for line in r.iter_lines():
+                    into.put(line.encode())
+
+        for into in frames:  # six connections: the kernel spreads them over both workers
+            threading.Thread(target=read, args=(into,), daemon=True).start()
+        for into in frames:
+            assert into.get(timeout=10) == b"retry: 1000"
+        time.sleep(1.0)  # both workers' follows have started
+        names = [f"/untrained-w{n}" for n in range(3)]
+        for n, name in enumerate(names):
+            body = run_event(
+                "import", str(uuid.uuid4()), [], [ds(name, f"b3:w{n}", "model")], when=day(2)
+            )
+            assert httpx.post(url + "/api/v1/lineage", json=body).status_code in (200, 201)
+            receiver.wait_for(n + 1, timeout=10)
+        time.sleep(3.0)  # time for a second worker to deliver, were it to
+        alerted = [
+            notice["finding"]["node"]
+            for request in receiver.received
+            for notice in request.json()["alerts"]
+            if notice["status"] == "firing"
+        ]
+        assert sorted(alerted) == sorted(f"model:file://h{name}" for name in names)
+        for into in frames:
+            seen = []
+            deadline = time.monotonic() + 10
+            while len(seen) < len(names) and time.monotonic() < deadline:
+                with contextlib.suppress(queue.Empty):
+                    line = into.get(timeout=0.5)
+                    if line.startswith(b"data: "):
+                        seen.append(orjson.loads(line.removeprefix(b"data: "))["finding"]["node"])
+            assert sorted(seen) == sorted(alerted)

@@ -6,7 +6,7 @@ The server runs them (:mod:`threadline.server.health`): after each scheduled hea
 shortly after events arrive when rules are configured.
 """
 
-from threadline.alerts.delivery import AlertFeed, Sender, verify_signature
+from threadline.alerts.delivery import AlertFeed, RelayedFeed, Sender, verify_signature
 from threadline.alerts.engine import Alerter, Sent
 from threadline.alerts.rules import AlertRule, Destination, rules_from
 from threadline.alerts.state import AlertState, Delivery
@@ -18,6 +18,7 @@ __all__ = [
     "Alerter",
     "Delivery",
     "Destination",
+    "RelayedFeed",
     "Sender",
     "Sent",
     "rules_from",

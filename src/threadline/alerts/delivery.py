@@ -27,6 +27,7 @@ from typing import Any, Final
 import orjson
 
 from threadline.alerts.rules import Destination
+from threadline.alerts.state import AlertState
 from threadline.errors import MissingDependency
 
 #: Seconds to wait before each retry (so at most len(BACKOFF) + 1 attempts).
@@ -143,6 +144,34 @@ class AlertFeed:
                 yield await queue.get()
         finally:
             self._queues.discard(queue)
+
+
+class RelayedFeed(AlertFeed):
+    """An alert feed the workers of one server share through the alert state file.
+
+    Only one worker delivers alerts (:class:`threadline.server.health.AlertLead`); the SSE
+    listeners are spread over all of them.  The delivering worker's :meth:`publish` queues the
+    notices in the state file, and every worker, itself included, relays what is queued there to
+    its own listeners (:meth:`relay`, polling every ``poll`` seconds).
+    """
+
+    def __init__(self, state: AlertState, poll: float = 0.1, queue_size: int = 1000) -> None:
+        super().__init__(queue_size)
+        self.state = state
+        self.poll = poll
+        self._after = state.feed_head()
+
+    def publish(self, notices: Sequence[Mapping[str, Any]]) -> int:
+        self.state.feed_append([dict(n) for n in notices])
+        return len(self._queues)
+
+    async def relay(self) -> None:
+        while True:
+            rows = await asyncio.to_thread(self.state.feed_after, self._after)
+            if rows:
+                AlertFeed.publish(self, [notice for _, notice in rows])
+                self._after = rows[-1][0]
+            await asyncio.sleep(self.poll)
 
 
 class Sender:

@@ -42,7 +42,15 @@ CREATE TABLE IF NOT EXISTS tl_alert_deliveries (
     at_us INTEGER NOT NULL,
     latency_ms REAL
 );
+CREATE TABLE IF NOT EXISTS tl_alert_feed (
+    id INTEGER PRIMARY KEY,
+    at_us INTEGER NOT NULL,
+    notice TEXT NOT NULL
+);
 """
+
+#: Relayed SSE notices are kept this long (a worker relays within a poll interval).
+FEED_KEEP_US = 600 * 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +147,37 @@ class AlertState:
                     delivery.latency_ms,
                 ),
             )
+
+    def feed_append(self, notices: list[dict[str, Any]]) -> None:
+        """Queue ``notices`` for every server worker's SSE listeners (see ``RelayedFeed``)."""
+        now = time.time_ns() // 1000
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO tl_alert_feed (at_us, notice) VALUES (?, ?)",
+                    [(now, orjson.dumps(n).decode()) for n in notices],
+                )
+                conn.execute("DELETE FROM tl_alert_feed WHERE at_us < ?", (now - FEED_KEEP_US,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def feed_head(self) -> int:
+        """The id of the newest queued notice (0: none)."""
+        with self._lock:
+            row = self._conn.execute("SELECT MAX(id) FROM tl_alert_feed").fetchone()
+        return int(row[0] or 0)
+
+    def feed_after(self, after: int) -> list[tuple[int, dict[str, Any]]]:
+        """Queued notices after id ``after``, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, notice FROM tl_alert_feed WHERE id > ? ORDER BY id", (after,)
+            ).fetchall()
+        return [(int(r[0]), orjson.loads(r[1])) for r in rows]
 
     def deliveries(self, limit: int = 100) -> list[Delivery]:
         """The most recent deliveries, newest first."""

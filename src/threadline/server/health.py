@@ -12,8 +12,10 @@ so the store and the change stream are open when it starts :class:`HealthSchedul
 check every ``health_every_seconds`` (0: none), and, when alert rules are configured
 (``[[tool.threadline.alert]]``), one shortly after events arrive, so an alert follows the
 event that caused it within about a second on a store whose checks take well under that.
-With ``--workers N`` the workers get no settings file, hence no rules: run alerts from a
-single-process server.
+With ``--workers N`` every worker has the rules, but only the one holding the alert lead (a
+lock on the alert state file, :class:`AlertLead`) delivers alerts; the others wait to take over
+should it die.  SSE notices reach the listeners of every worker through the state file
+(:class:`~threadline.alerts.RelayedFeed`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,7 +34,7 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.responses import StreamingResponse
 
-from threadline.alerts import Alerter, AlertFeed, AlertState, Sender, rules_from
+from threadline.alerts import Alerter, AlertFeed, AlertState, RelayedFeed, Sender, rules_from
 from threadline.config import Settings
 from threadline.errors import UsageError
 from threadline.query.health import HealthReport, run_health
@@ -47,6 +50,46 @@ SETTLE_SECONDS: Final = 0.05
 MIN_GAP_SECONDS: Final = 0.25
 
 
+#: How often a worker without the alert lead tries to take it.
+LEAD_RETRY_SECONDS: Final = 1.0
+
+
+class AlertLead:
+    """Which of a server's workers delivers alerts: the one holding an exclusive lock on
+    ``<alert state>.lead``.  The lock goes with the process, so a worker that dies hands the
+    lead to the next one that asks."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def try_take(self) -> bool:
+        if self._fd is not None:
+            return True
+        try:
+            import fcntl
+        except ModuleNotFoundError:  # no flock (Windows): one process per server there
+            self._fd = -1
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None and self._fd >= 0:
+            os.close(self._fd)  # closing drops the lock
+        self._fd = None
+
+
 class HealthScheduler:
     """Runs the health checks on a schedule and after events; delivers the alerts."""
 
@@ -56,11 +99,13 @@ class HealthScheduler:
         settings: Settings,
         hub: ChangeHub,
         alerter: Alerter | None,
+        lead: AlertLead | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.hub = hub
         self.alerter = alerter
+        self.lead = lead
         #: Findings per severity of the last scheduled run (not the findings: on a large store
         #: they are hundreds of thousands, and the server would keep them between runs).
         self.latest_counts: dict[str, int] | None = None
@@ -74,7 +119,7 @@ class HealthScheduler:
             return  # no schedule and no rules: nothing would ever run
         self._tasks.append(asyncio.create_task(self._loop()))
         if self.alerter is not None:
-            self._tasks.append(asyncio.create_task(self._follow()))
+            self._tasks.append(asyncio.create_task(self._lead_then_follow()))
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -84,6 +129,18 @@ class HealthScheduler:
                 await task
         if self.alerter is not None:
             await self.alerter.sender.close()
+        if self.lead is not None:
+            self.lead.release()
+
+    @property
+    def alerting(self) -> bool:
+        """This process delivers alerts (it has rules and holds the lead)."""
+        return self.alerter is not None and (self.lead is None or self.lead.held)
+
+    async def _lead_then_follow(self) -> None:
+        while self.lead is not None and not self.lead.try_take():
+            await asyncio.sleep(LEAD_RETRY_SECONDS)
+        await self._follow()
 
     async def _follow(self) -> None:
         async for changes in self.hub.follow(None):
@@ -117,7 +174,7 @@ class HealthScheduler:
         report: HealthReport = await anyio.to_thread.run_sync(run_health, self.store, self.settings)
         self.latest_counts = report.counts()
         self.checks_run += 1
-        if self.alerter is not None:
+        if self.alerter is not None and self.alerting:
             await self.alerter.process(report, triggered_us=triggered_us)
         return report
 
@@ -131,13 +188,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime = app.state.runtime  # opened by the app's own lifespan, which runs first
     settings: Settings = runtime.settings
     rules = rules_from(settings.file)
-    feed = AlertFeed()
+    feed: AlertFeed = AlertFeed()
     alerter = None
     state = None
+    lead = None
+    relay: asyncio.Task[None] | None = None
     if rules:
-        state = AlertState(_state_path(settings))
+        path = _state_path(settings)
+        state = AlertState(path)
+        relayed = RelayedFeed(state)
+        feed = relayed
+        relay = asyncio.create_task(relayed.relay())
         alerter = Alerter(rules, state, Sender(feed))
-    scheduler = HealthScheduler(runtime.store, settings, runtime.hub, alerter)
+        lead = AlertLead(path.with_name(path.name + ".lead"))
+    scheduler = HealthScheduler(runtime.store, settings, runtime.hub, alerter, lead)
     app.state.health = scheduler
     app.state.alert_feed = feed
     app.state.alert_state = state
@@ -146,6 +210,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await scheduler.close()
+        if relay is not None:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
         if state is not None:
             state.close()
 
@@ -226,4 +294,4 @@ async def deliveries(
     }
 
 
-__all__ = ["HealthScheduler", "lifespan", "router"]
+__all__ = ["AlertLead", "HealthScheduler", "lifespan", "router"]

@@ -131,3 +131,48 @@ def test_serve_refuses_an_open_host_without_auth(store: str) -> None:
     assert done.returncode == 2
     assert "--insecure" in done.stderr
     assert "auth" in done.stderr
+
+
+def test_serve_insecure_listens_openly_with_a_warning(store: str, tmp_path: Path) -> None:
+    import httpx
+    from tests.support.live import free_port
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "threadline",
+                "--store",
+                store,
+                "serve",
+                "--host",
+                "0.0.0.0",
+                "--insecure",
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if (
+                    httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code
+                    == 200
+                ):
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    text = log.read_text()
+    assert "warning: serving 0.0.0.0 without auth (--insecure)" in text

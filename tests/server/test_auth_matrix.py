@@ -10,6 +10,7 @@ An operation the app gains without a line in :data:`POLICY` fails
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,8 @@ from urllib.parse import quote
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from tests.support.graphs import NS, ds, run_event
+from tests.support.graphs import BACKENDS, NS, ds, run_event
+from tests.support.pg import fresh_database
 from typer.testing import CliRunner
 
 from threadline.cli import app as cli_app
@@ -137,10 +139,19 @@ def cli(store_url: str, *args: str) -> Any:
     return orjson.loads(result.stdout) if "--json" in args else result.stdout
 
 
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    folder: Path = tmp_path_factory.mktemp("auth")
-    url = f"sqlite:///{folder / 'lineage.db'}"
+@pytest.fixture(scope="module", params=BACKENDS)
+def catalog(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Catalog]:
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgres":
+            url = stack.enter_context(fresh_database("tl_auth"))
+        else:
+            url = f"sqlite:///{tmp_path_factory.mktemp('auth') / 'lineage.db'}"
+        yield from _catalog(url)
+
+
+def _catalog(url: str) -> Iterator[Catalog]:
     store = open_store(url)
     store.append_batch(seed_events())
     store.close()
@@ -368,3 +379,30 @@ def test_denials_and_token_changes_are_in_the_verified_log(catalog: Catalog) -> 
         assert token not in records
     result = CliRunner().invoke(cli_app, ["--store", catalog.store_url, "verify"])
     assert result.exit_code == 0, result.stdout + result.stderr
+
+
+def test_transport_checks_hold_with_auth_off_too(tmp_path: Path) -> None:
+    settings = with_overrides(
+        current(),
+        store_url=f"sqlite:///{tmp_path / 'open.db'}",
+        auth=False,
+        health_every_seconds=0,
+        allowed_origins=("https://lineage.example",),
+    )
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        assert client.get("/api/v1/health", headers={"Host": "evil.example"}).status_code == 421
+        plain = {"Content-Type": "text/plain"}
+        assert (
+            client.post("/api/v1/lineage", content=_event_in(OWN), headers=plain).status_code == 415
+        )
+        json_type = {"Content-Type": "application/json"}
+        foreign = {**json_type, "Origin": "https://evil.example"}
+        assert (
+            client.post("/api/v1/lineage", content=_event_in(OWN), headers=foreign).status_code
+            == 403
+        )
+        # The configured origin is let through, and told so (CORS).
+        mine = {**json_type, "Origin": "https://lineage.example"}
+        answer = client.post("/api/v1/lineage", content=_event_in(OWN), headers=mine)
+        assert answer.status_code == 201
+        assert answer.headers["access-control-allow-origin"] == "https://lineage.example"

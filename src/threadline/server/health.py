@@ -50,6 +50,8 @@ SETTLE_SECONDS: Final = 0.05
 MIN_GAP_SECONDS: Final = 0.25
 
 
+#: Findings of each check a scheduled run without alerts keeps (the rest are counted).
+KEPT_PER_CHECK: Final = 100
 #: How often a worker without the alert lead tries to take it.
 LEAD_RETRY_SECONDS: Final = 1.0
 
@@ -171,7 +173,12 @@ class HealthScheduler:
             await asyncio.sleep(max(MIN_GAP_SECONDS, 2 * last_took) if triggered else 0)
 
     async def check(self, *, triggered_us: int | None = None) -> HealthReport:
-        report: HealthReport = await anyio.to_thread.run_sync(run_health, self.store, self.settings)
+        # Between runs only the counts are kept; alerts need every finding (to alert and
+        # resolve each once), a schedule without alerts only the first few of each check.
+        keep = None if self.alerting else KEPT_PER_CHECK
+        report: HealthReport = await anyio.to_thread.run_sync(
+            lambda: run_health(self.store, self.settings, keep_per_check=keep)
+        )
         self.latest_counts = report.counts()
         self.checks_run += 1
         if self.alerter is not None and self.alerting:

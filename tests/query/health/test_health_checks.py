@@ -350,3 +350,21 @@ def test_namespace_filter_and_unknown_family(store: SqlStore) -> None:
     assert not health(store, namespace="elsewhere").findings
     with pytest.raises(UsageError, match="unknown health check 'gap'"):
         health(store, families=["gap"])
+
+
+def test_keeping_a_few_findings_per_check_keeps_every_count(store: SqlStore) -> None:
+    test_gaps(store)
+    full = health(store)
+    few = health(store, keep_per_check=1)
+    assert few.counts() == full.counts()
+    assert few.worst() == full.worst()
+    assert few.fails("warn") == full.fails("warn")
+    per_check: dict[str, int] = {}
+    for finding in few.findings:
+        per_check[finding.check] = per_check.get(finding.check, 0) + 1
+    assert set(per_check.values()) == {1}
+    assert set(per_check) == {f.check for f in full.findings}
+    assert len(few.findings) < len(full.findings)
+    assert sum(few.omitted.values()) == len(full.findings) - len(few.findings)
+    assert few.to_dict()["omitted"] == dict(few.omitted)
+    assert "omitted" not in full.to_dict()

@@ -10,7 +10,7 @@ second.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -92,33 +92,40 @@ class HealthReport:
     checked_at_us: int
     seconds: float
     """How long the checks took."""
+    omitted: Mapping[str, int] = field(default_factory=dict)
+    """Findings per severity counted but not kept (a run told to keep only the first few of
+    each check: the server's scheduled check on a large store)."""
 
     def counts(self) -> dict[str, int]:
-        """Findings per severity (every severity present, zero or not)."""
+        """Findings per severity (every severity present, zero or not), omitted ones included."""
         counts = dict.fromkeys(SEVERITIES, 0)
         for finding in self.findings:
             counts[finding.severity] += 1
+        for severity, count in self.omitted.items():
+            counts[severity] += count
         return counts
 
     def worst(self) -> str | None:
         """The worst severity found, or None when nothing was."""
-        if not self.findings:
-            return None
-        return max((f.severity for f in self.findings), key=severity_rank)
+        present = [s for s, n in self.counts().items() if n]
+        return max(present, key=severity_rank) if present else None
 
     def fails(self, threshold: str) -> bool:
         """Whether any finding is at least as bad as ``threshold`` (``--fail-on``)."""
         floor = severity_rank(threshold)
-        return any(severity_rank(f.severity) >= floor for f in self.findings)
+        return any(severity_rank(s) >= floor for s, n in self.counts().items() if n)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "checked_at_us": self.checked_at_us,
             "seconds": round(self.seconds, 4),
             "checks": list(self.checks),
             "counts": self.counts(),
             "findings": [f.to_dict() for f in self.findings],
         }
+        if any(self.omitted.values()):
+            body["omitted"] = dict(self.omitted)
+        return body
 
 
 def ordered(findings: Iterable[Finding]) -> list[Finding]:

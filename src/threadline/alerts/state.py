@@ -11,9 +11,11 @@ each delivery: what, where, attempts, outcome and the latency from the triggerin
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,19 @@ class AlertState:
         with self._lock:
             self._conn.close()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one write transaction, held by this process's lock."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
     def open_alerts(self, rule: str, destination: str) -> dict[str, OpenAlert]:
         with self._lock:
             rows = self._conn.execute(
@@ -108,27 +123,17 @@ class AlertState:
     ) -> None:
         """After a delivery went through: remember what was alerted, forget what resolved."""
         now = time.time_ns() // 1000
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT INTO tl_alert_open VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (rule, destination, key) DO UPDATE SET "
-                    "digest = excluded.digest, finding = excluded.finding",
-                    [
-                        (rule, destination, k, d, orjson.dumps(f).decode(), now)
-                        for k, d, f in opened
-                    ],
-                )
-                conn.executemany(
-                    "DELETE FROM tl_alert_open WHERE rule = ? AND destination = ? AND key = ?",
-                    [(rule, destination, key) for key in resolved],
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO tl_alert_open VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (rule, destination, key) DO UPDATE SET "
+                "digest = excluded.digest, finding = excluded.finding",
+                [(rule, destination, k, d, orjson.dumps(f).decode(), now) for k, d, f in opened],
+            )
+            conn.executemany(
+                "DELETE FROM tl_alert_open WHERE rule = ? AND destination = ? AND key = ?",
+                [(rule, destination, key) for key in resolved],
+            )
 
     def record(self, delivery: Delivery) -> None:
         with self._lock:
@@ -151,19 +156,12 @@ class AlertState:
     def feed_append(self, notices: list[dict[str, Any]]) -> None:
         """Queue ``notices`` for every server worker's SSE listeners (see ``RelayedFeed``)."""
         now = time.time_ns() // 1000
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT INTO tl_alert_feed (at_us, notice) VALUES (?, ?)",
-                    [(now, orjson.dumps(n).decode()) for n in notices],
-                )
-                conn.execute("DELETE FROM tl_alert_feed WHERE at_us < ?", (now - FEED_KEEP_US,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO tl_alert_feed (at_us, notice) VALUES (?, ?)",
+                [(now, orjson.dumps(n).decode()) for n in notices],
+            )
+            conn.execute("DELETE FROM tl_alert_feed WHERE at_us < ?", (now - FEED_KEEP_US,))
 
     def feed_head(self) -> int:
         """The id of the newest queued notice (0: none)."""

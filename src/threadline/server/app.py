@@ -7,7 +7,8 @@ stream's poller (:mod:`.stream`), and closes them in reverse order.  Routes:
 * Marquez-compatible reads: :mod:`.marquez`;
 * threadline's own lineage questions: :mod:`.lineage`;
 * the change stream: ``GET /api/v1/stream`` (:mod:`.stream`);
-* ``GET /api/v1/health``, ``/openapi.json`` and ``/docs``.
+* ``GET /api/v1/health``, ``/openapi.json`` and ``/docs``;
+* the web UI at ``/ui/`` (``/`` redirects there): :mod:`.ui`.
 
 Errors have one JSON shape (:mod:`.errors`).  ``threadline serve`` runs this app under uvicorn;
 with ``--workers N`` each worker process builds its own app from the settings it finds in
@@ -34,7 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from threadline._version import __version__
 from threadline.config import Settings, current, handed_over
-from threadline.server import docs, errors, lineage, marquez, openlineage
+from threadline.server import docs, errors, lineage, marquez, openlineage, ui
 from threadline.server.auth.guard import AccessGuard
 from threadline.server.checkpoints import router as checkpoints_router
 from threadline.server.health import router as health_router
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
     )
     app.add_api_route("/api/v1/health", health, methods=["GET"], tags=["Server"])
+    ui.install(app)
     app.add_middleware(_EncodedSegments)
     app.add_middleware(_CountIngest)
     # Outermost: Host, Origin, content type, and with auth on, identity and rules (auth/).

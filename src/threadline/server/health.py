@@ -5,7 +5,9 @@
   answer also says ``"failed": true|false`` (still 200: the report is the answer);
 * ``GET /api/v1/threadline/health/stream``: alert notices as Server-Sent Events of type
   ``threadline.alert`` (the ``sse`` destination of an alert rule);
-* ``GET /api/v1/threadline/health/deliveries?limit=``: the most recent alert deliveries.
+* ``GET /api/v1/threadline/health/deliveries?limit=``: the most recent alert deliveries;
+* ``GET /api/v1/threadline/health/history``: findings per severity over the scheduled checks of
+  this server process (the dashboard's counts over time; kept in memory, bounded).
 
 The router's lifespan runs inside the app's (FastAPI nests a router's lifespan in the app's),
 so the store and the change stream are open when it starts :class:`HealthScheduler`: a health
@@ -25,6 +27,7 @@ import contextlib
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -52,6 +55,10 @@ MIN_GAP_SECONDS: Final = 0.25
 
 #: Findings of each check a scheduled run without alerts keeps (the rest are counted).
 KEPT_PER_CHECK: Final = 100
+#: Points of the counts-over-time history kept (a day of checks a minute apart).
+HISTORY_POINTS: Final = 1440
+#: A check whose counts did not change adds a history point at most this often.
+HISTORY_EVERY_US: Final = 60 * 1_000_000
 #: How often a worker without the alert lead tries to take it.
 LEAD_RETRY_SECONDS: Final = 1.0
 
@@ -112,6 +119,8 @@ class HealthScheduler:
         #: they are hundreds of thousands, and the server would keep them between runs).
         self.latest_counts: dict[str, int] | None = None
         self.checks_run = 0
+        #: (checked at, findings per severity) of scheduled checks, oldest first.
+        self.history: deque[tuple[int, dict[str, int]]] = deque(maxlen=HISTORY_POINTS)
         self._pending_since: int | None = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -181,9 +190,19 @@ class HealthScheduler:
         )
         self.latest_counts = report.counts()
         self.checks_run += 1
+        self._remember(report.checked_at_us, self.latest_counts)
         if self.alerter is not None and self.alerting:
             await self.alerter.process(report, triggered_us=triggered_us)
         return report
+
+    def _remember(self, at_us: int, counts: dict[str, int]) -> None:
+        # Checks after events can come every quarter second: keep the changes, and one
+        # point a minute while nothing changes, so the history spans hours, not minutes.
+        if self.history:
+            last_at, last_counts = self.history[-1]
+            if counts == last_counts and at_us - last_at < HISTORY_EVERY_US:
+                return
+        self.history.append((at_us, dict(counts)))
 
 
 def _state_path(settings: Settings) -> Path:
@@ -272,6 +291,18 @@ async def alert_stream(request: Request) -> StreamingResponse:
     return StreamingResponse(
         frames(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
+
+
+@router.get("/health/history", summary="Findings per severity over this server's scheduled checks")
+async def history(request: Request) -> dict[str, Any]:
+    """One point per scheduled check whose counts changed (and at least one a minute),
+    oldest first, at most a day of them; empty when the server runs no scheduled check
+    (``health_every_seconds = 0`` and no alert rules)."""
+    scheduler: HealthScheduler = request.app.state.health
+    return {
+        "every_seconds": request.app.state.runtime.settings.health_every_seconds,
+        "points": [{"at_us": at, "counts": counts} for at, counts in list(scheduler.history)],
+    }
 
 
 @router.get("/health/deliveries", summary="The most recent alert deliveries")

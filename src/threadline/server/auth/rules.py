@@ -117,6 +117,13 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/api/v1/threadline/health"): Rule(Role.viewer, "everywhere", "raw"),
     ("GET", "/api/v1/threadline/health/stream"): Rule(Role.viewer, "everywhere", "raw"),
     ("GET", "/api/v1/threadline/health/deliveries"): Rule(Role.viewer, "everywhere", "raw"),
+    ("GET", "/api/v1/threadline/health/history"): Rule(Role.viewer, "everywhere", "raw"),
+    # The web UI: the page and its assets hold no lineage (the API calls they make are
+    # checked one by one), and a browser fetches them before it can present a token.
+    ("GET", "/"): PUBLIC,
+    ("GET", "/ui"): PUBLIC,
+    ("GET", "/ui/assets/{path}"): PUBLIC,
+    ("GET", "/ui/{path}"): PUBLIC,
 }
 
 

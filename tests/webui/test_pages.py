@@ -214,3 +214,43 @@ def test_unknown_ids_and_pages_say_so(page: Any, pipeline_server: Server) -> Non
     page.goto(f"{pipeline_server.url}/ui/nowhere")
     settled(page)
     assert page.get_by_role("heading", name="No such page").is_visible()
+
+
+def test_row_trace_of_a_prediction_file_names_its_input_row_and_model(
+    page: Any, pipeline_server: Server
+) -> None:
+    scored = ds("/scored", "b3:s9", "predictions")
+    scored["facets"]["threadline_rows"] = {
+        "_producer": "https://example.com/test",
+        "_schemaURL": "https://threadline.dev/spec/facets/1-0-0/RowsDatasetFacet.json",
+        "input": f"features:{NS}/feat@b3:f1",
+        "mapping": "positional",
+        "rows": 10,
+        "model": f"model:{NS}/model_b@b3:mb",
+        "columns": ["prediction"],
+    }
+    event = run_event(
+        "score-rows",
+        uid(901),
+        [ds("/feat", "b3:f1", "features"), ds("/model_b", "b3:mb", "model")],
+        [scored],
+        when=day(8, 3),
+        execution="ex:s9",
+    )
+    with httpx.Client(base_url=pipeline_server.url, timeout=30) as client:
+        assert client.post("/api/v1/lineage", json=event).status_code in (200, 201)
+    page.goto(f"{pipeline_server.url}/ui/node?{urlencode({'id': f'predictions:{NS}/scored'})}")
+    settled(page)
+    section = page.locator("section[aria-label='Row trace']")
+    section.locator("input[name=row]").fill("3")
+    section.get_by_role("button", name="Trace this row").click()
+    page.wait_for_selector(".row-trace-result ol.chain", timeout=TIMEOUT_MS)
+    result = section.locator(".row-trace-result")
+    assert "Row 3 of 10" in result.inner_text()
+    chain = result.locator("ol.chain li").all_inner_texts()
+    assert any("/feat" in step and "row 3" in step for step in chain)
+    assert "/model_b" in result.locator("dl.facts").inner_text()
+    # A row past the end is refused with the server's reason.
+    section.locator("input[name=row]").fill("10")
+    section.get_by_role("button", name="Trace this row").click()
+    page.wait_for_selector(".row-trace-result [role=alert]", timeout=TIMEOUT_MS)

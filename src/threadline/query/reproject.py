@@ -33,10 +33,8 @@ from threadline.fingerprint import fingerprint_path
 from threadline.model.ids import local_host
 from threadline.store import open_store
 from threadline.store import schema as s
-from threadline.store.base import Cursor, Store
-
-#: Events replayed per scratch transaction.
-_REPLAY_BATCH = 2_000
+from threadline.store.base import Store
+from threadline.store.rebuild import project_log
 
 Key = tuple[Any, ...]
 Rows = dict[Key, dict[str, Any]]
@@ -133,7 +131,7 @@ def deep_check(store: Store, *, check_files: bool = True) -> DeepReport:
     with tempfile.TemporaryDirectory(prefix="threadline-deep-") as folder:
         scratch = open_store(Path(folder) / "scratch.db")
         try:
-            replay(store, scratch)
+            project_log(store, scratch)
             stored, expected = graph_rows(store), graph_rows(scratch)
         finally:
             scratch.close()
@@ -143,18 +141,6 @@ def deep_check(store: Store, *, check_files: bool = True) -> DeepReport:
     if check_files:
         report.files_checked, report.changed_files = changed_files(expected)
     return report
-
-
-def replay(source: Store, target: Store) -> int:
-    """Append every event of ``source``'s log to ``target``, in log order; how many."""
-    cursor, count = Cursor(0), 0
-    while True:
-        page = source.read_after(cursor, _REPLAY_BATCH)
-        if not page:
-            return count
-        target.append_batch([orjson.loads(event.body) for event in page])
-        count += len(page)
-        cursor = Cursor(page[-1].seq)
 
 
 # --- the graph under natural keys ----------------------------------------------------------
@@ -312,5 +298,4 @@ __all__ = [
     "compare",
     "deep_check",
     "graph_rows",
-    "replay",
 ]

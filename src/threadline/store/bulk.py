@@ -259,9 +259,9 @@ def _build_find(what: str) -> Any:
         return sa.select(*s.runs.c).where(s.runs.c.run_id.in_(keys(s.runs.c.run_id)))
     if what == "nodes":  # by identity digest (schema.node_identity)
         n = s.nodes
-        return sa.select(n.c.id, n.c.type, n.c.namespace, n.c.name, n.c.kind, n.c.facets).where(
-            n.c.identity.in_(keys(n.c.identity))
-        )
+        return sa.select(
+            n.c.id, n.c.type, n.c.namespace, n.c.name, n.c.kind, n.c.facets, n.c.updated_us
+        ).where(n.c.identity.in_(keys(n.c.identity)))
     if what == "versions":  # by (node_id, version digest)
         v = s.versions
         cte, on = joined(v, v.c.node_id, v.c.version_digest)
@@ -270,7 +270,9 @@ def _build_find(what: str) -> Any:
         ).join_from(cte, v, on)
     if what == "node_rows":
         n = s.nodes
-        return sa.select(n.c.id, n.c.facets, n.c.kind).where(n.c.id.in_(keys(n.c.id)))
+        return sa.select(n.c.id, n.c.facets, n.c.kind, n.c.updated_us).where(
+            n.c.id.in_(keys(n.c.id))
+        )
     if what == "version_rows":
         v = s.versions
         return sa.select(v.c.id, v.c.facets).where(v.c.id.in_(keys(v.c.id)))

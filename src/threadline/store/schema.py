@@ -38,6 +38,12 @@ meta = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+#: ``tl_meta`` keys: the derived graph's generation, changed by every rebuild (writers drop
+#: cached row ids when it changes), and, while set, the log sequence number after which the
+#: graph is known stale (an erasure rewrote bodies and its rebuild has not finished).
+GRAPH_EPOCH: Final = "graph_epoch"
+GRAPH_STALE: Final = "graph_stale"
+
 migrations = sa.Table(
     "tl_migrations",
     metadata,

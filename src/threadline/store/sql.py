@@ -88,6 +88,9 @@ class SqlStore:
         self._statements = BulkStatements(self._insert, self.rows_per_statement)
         self._projections = ProjectionWriter(self._statements, self._ids_assigned)
         self._admin = LogAdmin(read_engine, write_engine, self._write_lock, self._insert)
+        # The derived graph's generation as this process last saw it: a rebuild
+        # (:mod:`threadline.store.rebuild`) renumbers rows, so cached row ids must go.
+        self._graph_epoch: str | None = None
         self._closed = False
         self._ensure_schema()
 
@@ -175,6 +178,7 @@ class SqlStore:
                 appended = duplicates = head_seq = 0
                 with self._write_connection(durable) as conn:
                     self._lock_chain(conn)
+                    self._check_graph_epoch(conn)
                     for batch in batches:
                         result = self._append_locked(conn, batch, pending)
                         appended += result.appended
@@ -197,6 +201,16 @@ class SqlStore:
             # (A ProgrammingError here is a value the driver cannot bind; every statement of
             # the append path is compiled from the schema, so none is malformed SQL.)
             raise refused_value(exc) or _refused(_reason(exc)) from exc
+
+    def _check_graph_epoch(self, conn: Connection) -> None:
+        """Forget cached row ids if another process rebuilt the graph since this one last
+        wrote (under the chain lock, so no rebuild can start until this append commits)."""
+        epoch = conn.execute(
+            sa.select(s.meta.c.value).where(s.meta.c.key == s.GRAPH_EPOCH)
+        ).scalar_one_or_none()
+        if epoch != self._graph_epoch:
+            self._projections.forget()
+            self._graph_epoch = epoch
 
     def _prepare(self, events: Sequence[dict[str, Any]], offset: int = 0) -> _Batch:
         """Validate, canonicalize, digest and project every event, before taking any lock:

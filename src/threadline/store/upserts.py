@@ -42,7 +42,7 @@ DEFAULT_CACHE_BYTES: Final = 32 * 1024 * 1024
 
 # Cached rows are plain tuples of ids and strings: the collector stops tracking such tuples,
 # so a large cache does not slow down every full garbage collection.
-Known = tuple[int, str, str]  # node: (id, facets JSON, kind)
+Known = tuple[int, str, str, int]  # node: (id, facets JSON, kind, updated_us)
 KnownVersion = tuple[int, str, int, int]  # version: (id, facets JSON, first_seen, last_seen)
 
 
@@ -139,6 +139,11 @@ class ProjectionWriter:
                 for key in list(itertools.islice(rows, excess)):
                     del rows[key]
 
+    def forget(self) -> None:
+        """Drop every cached row id (the graph was rebuilt and its rows renumbered)."""
+        self._node_cache.clear()
+        self._version_cache.clear()
+
     def remember(self, pending: Pending) -> None:
         """Cache the ids of a committed transaction's rows (at most
         :data:`CACHED_PER_COMMIT` of each kind: see there)."""
@@ -203,25 +208,28 @@ class ProjectionWriter:
             conflicts = []
             for key, row in zip(todo, rows, strict=True):
                 if landed is None or row[0] in landed:
-                    pending.nodes[key] = (row[0], row[5], row[4])
+                    pending.nodes[key] = (row[0], row[5], row[4], row[7])
                 else:
                     conflicts.append(key)
             self._ids_assigned(conn, t, next_id - 1)
             # Rows another process (or a pruned cache) already had: merge into them below.
-            for row_id, type_, namespace, name, kind, facets in self._statements.find(
+            for row_id, type_, namespace, name, kind, facets, updated in self._statements.find(
                 conn, "nodes", [s.node_identity(*key) for key in conflicts]
             ):
-                known[(type_, namespace, name)] = (row_id, facets, kind)
+                known[(type_, namespace, name)] = (row_id, facets, kind, int(updated))
+        # ``updated_us`` is the latest event time that names the node, whether its facets
+        # changed or not: a batch of events and the same events one by one give the same row.
         stale = [
             key
-            for key, (_id, facets, kind) in known.items()
+            for key, (_id, facets, kind, updated) in known.items()
             if merged_facets(facets, facts[key].facets) is not None
             or merge_kind(kind, facts[key].kind) != kind
+            or facts[key].seen_us > updated
         ]
         if stale:
             # The cache may lag other writers: merge into the row as it is now.
             current = {
-                row[0]: (row[1], row[2])
+                row[0]: (row[1], row[2], int(row[3]))
                 for row in self._statements.find(
                     conn, "node_rows", [known[key][0] for key in stale]
                 )
@@ -230,11 +238,13 @@ class ProjectionWriter:
             for key in stale:
                 fact = facts[key]
                 row_id = known[key][0]
-                facets_text, kind = current[row_id]
+                facets_text, kind, updated = current[row_id]
                 merged = merged_facets(facets_text, fact.facets) or facets_text
                 new_kind = merge_kind(kind, fact.kind)
-                updates.append((row_id, new_kind, merged, fact.seen_us))
-                known[key] = (row_id, merged, new_kind)
+                # An event older than what another writer recorded does not move it back.
+                newest = max(updated, fact.seen_us)
+                updates.append((row_id, new_kind, merged, newest))
+                known[key] = (row_id, merged, new_kind, newest)
             self._statements.run(conn, "node_update", updates)
         pending.nodes.update(known)
         nodes = pending.nodes

@@ -138,6 +138,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.keys", "threadline.store.admin"): COMMAND,
     ("threadline.cli.query", "threadline.export.dot"): COMMAND,
     ("threadline.cli.query", "threadline.export.picture"): COMMAND,
+    ("threadline.cli.render", "threadline.query.result"): COMMAND,
     ("threadline.cli.query", "threadline.query"): COMMAND,
     ("threadline.cli.query", "threadline.query.diff"): COMMAND,
     ("threadline.cli.query", "threadline.query.show"): COMMAND,

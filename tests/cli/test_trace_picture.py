@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import struct
+import tempfile
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import IO
 
 import orjson
 import pytest
@@ -169,3 +172,98 @@ def test_awkward_names_are_drawn_as_themselves(tmp_path: Path) -> None:
     assert awkward in texts
     assert "clean \\ {x} [y]" in texts
     assert "/raw.csv" in texts
+
+
+@needs_graphviz
+def test_a_truncated_picture_says_it_was_cut(store: SqlStore, tmp_path: Path) -> None:
+    target = tmp_path / "cut.svg"
+    args = ("trace", "dataset:file://h/preds", "-f", "svg", "-o", str(target))
+    code, _, err = invoke(store.url, *args, "--limit", "3")
+    assert code == 0, err
+    # The caption in the terminal tree's words (tests/cli/test_cli_query.py).
+    assert "cut at 3 nodes (raise --limit, or 0 for no cap)" in svg_texts(target.read_bytes())
+    code, _, err = invoke(store.url, *args, "--limit", "0")
+    assert code == 0, err
+    assert "cut at" not in svg_texts(target.read_bytes())
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder no file can be created in, whoever runs the tests (root ignores modes)."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    for folder in (locked, Path("/sys")):
+        try:
+            fd, probe = tempfile.mkstemp(dir=folder)
+        except OSError:
+            return folder
+        os.close(fd)
+        os.unlink(probe)
+    pytest.skip("no folder here refuses new files to this user")
+
+
+@pytest.mark.parametrize("command", ["trace", "export"])
+def test_out_that_cannot_be_written_is_a_usage_error(
+    store: SqlStore, tmp_path: Path, command: str
+) -> None:
+    args = ["trace", "dataset:file://h/preds"] if command == "trace" else ["export"]
+    code, _, err = invoke(store.url, *args, "-f", "dot", "--out", str(tmp_path))
+    assert code == 2, err
+    assert f"cannot write {tmp_path}: it is a folder" in err
+    target = unwritable_folder(tmp_path) / "x.dot"
+    code, _, err = invoke(store.url, *args, "-f", "dot", "--out", str(target))
+    assert code == 2, err
+    assert f"cannot write {target}: Permission denied" in err
+    assert "Traceback" not in err
+
+
+def test_a_failed_export_leaves_the_previous_file(
+    store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "events.ndjson"
+    code, _, err = invoke(store.url, "export", "-o", str(target))
+    assert code == 0, err
+    before = target.read_bytes()
+    assert before.count(b"\n") > 5
+
+    def fail_part_way(store: object, out: IO[bytes], **_: object) -> None:
+        out.write(b'{"eventType": "COMPL')
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr("threadline.export.openlineage.export_events", fail_part_way)
+    invoke(store.url, "export", "-o", str(target))
+    assert target.read_bytes() == before
+    assert [p.name for p in folder.iterdir()] == ["events.ndjson"]  # no temporary left
+
+
+def test_a_picture_replaces_the_file_whole_keeping_its_mode(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "lineage.dot"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    code, _, err = invoke(
+        store.url, "trace", "dataset:file://h/preds", "-f", "dot", "-o", str(target)
+    )
+    assert code == 0, err
+    assert target.read_text().startswith('digraph "lineage" {')
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    fresh = folder / "fresh.dot"
+    code, _, err = invoke(store.url, "export", "-f", "dot", "-o", str(fresh))
+    assert code == 0, err
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask  # as a plain open makes it
+    assert sorted(p.name for p in folder.iterdir()) == ["fresh.dot", "lineage.dot"]
+
+
+@pytest.mark.parametrize("command", ["trace", "impact", "export"])
+def test_every_command_names_its_output_file_option_out(command: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--out" in result.stdout
+    assert "--output" not in result.stdout

@@ -10,7 +10,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from threadline.cli import render, state
+from threadline.cli import output, render, state
 from threadline.errors import UsageError
 
 
@@ -44,22 +44,23 @@ def register(app: typer.Typer) -> None:
         until: Annotated[
             str | None, typer.Option(metavar="TIME", help="Only up to this time (ISO 8601).")
         ] = None,
-        output: Annotated[
+        out: Annotated[
             Path | None,
-            typer.Option("--output", "-o", metavar="FILE", help="Write here, not to stdout."),
+            typer.Option("--out", "-o", metavar="FILE", help="Write here, not to stdout."),
         ] = None,
     ) -> None:
         """Export lineage: the log as OpenLineage NDJSON (re-importable), or the graph as W3C
         PROV (PROV-JSON, PROV-O Turtle), Graphviz dot, or drawn as svg or png (Graphviz)."""
-        if output is not None and not output.parent.is_dir():
-            # Said before the export runs, however long that would take.
-            raise UsageError(f"cannot write {output}: there is no folder {output.parent}")
+        if out is not None:
+            output.check_target(out)  # before the export, however long that would take
         with state.open_existing() as store:
             if format is Format.openlineage:
                 from threadline.export.openlineage import export_events
 
-                with _sink(output) as out:
-                    export_events(store, out, namespace=namespace, since=since, until=until, ref=id)
+                with output.output(out) as stream:
+                    export_events(
+                        store, stream, namespace=namespace, since=since, until=until, ref=id
+                    )
                 return
             from threadline.export.graph import collect
 
@@ -71,11 +72,9 @@ def register(app: typer.Typer) -> None:
             if format is not Format.dot:
                 from threadline.export.picture import render as draw
 
-                if format is Format.png and output is None and sys.stdout.isatty():
-                    raise UsageError("a png is not for a terminal: give --output FILE")
-                picture = draw(text, format.value)  # before the sink: no half-written file
-                with _sink(output) as out:
-                    out.write(picture)
+                if format is Format.png and out is None and sys.stdout.isatty():
+                    raise UsageError("a png is not for a terminal: give --out FILE")
+                output.write(out, draw(text, format.value))
                 return
         elif format is Format.prov_json:
             from threadline.export.prov import prov_json
@@ -85,8 +84,7 @@ def register(app: typer.Typer) -> None:
             from threadline.export.prov import prov_o
 
             text = prov_o(graph)
-        with _sink(output) as out:
-            out.write(text.encode())
+        output.write(out, text.encode())
 
     @app.command("import")
     def import_(
@@ -169,29 +167,6 @@ def register(app: typer.Typer) -> None:
             render.print_json(result.to_dict())
         else:
             render.import_report(result.to_dict(), source=str(file), seconds=seconds)
-
-
-class _sink:
-    """A binary output: the file given, or stdout."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.handle: IO[bytes] | None = None
-
-    def __enter__(self) -> IO[bytes]:
-        if self.path is None:
-            return sys.stdout.buffer
-        try:
-            self.handle = self.path.open("wb")
-        except OSError as exc:
-            raise UsageError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        return self.handle
-
-    def __exit__(self, *exc: object) -> None:
-        if self.handle is not None:
-            self.handle.close()
-        else:
-            sys.stdout.buffer.flush()
 
 
 __all__ = ["register"]

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from threadline.cli import render, state
+from threadline.cli import output, render, state
 from threadline.errors import UsageError
 
 #: What every ID argument accepts (threadline.query.reference lists the forms).
@@ -88,8 +88,8 @@ def _check_output(json: bool, fmt: Picture, out: Path | None) -> None:
         raise UsageError(f"--json and --format {fmt.value} both choose the output; give one")
     if out is not None and fmt is Picture.tree:
         raise UsageError("--out is for --format dot, svg or png")
-    if out is not None and not out.parent.is_dir():
-        raise UsageError(f"cannot write {out}: there is no folder {out.parent}")
+    if out is not None:
+        output.check_target(out)  # before the query, however long that would take
 
 
 def _picture(graph: Any, fmt: Picture, out: Path | None) -> None:
@@ -103,13 +103,9 @@ def _picture(graph: Any, fmt: Picture, out: Path | None) -> None:
         from threadline.export.picture import render as draw
 
         data = draw(text, fmt.value)
-    if out is not None:
-        out.write_bytes(data)
-        return
-    if fmt is Picture.png and sys.stdout.isatty():
+    if out is None and fmt is Picture.png and sys.stdout.isatty():
         raise UsageError("a png is not for a terminal: give --out FILE or redirect stdout")
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    output.write(out, data)
 
 
 def register(app: typer.Typer) -> None:

@@ -256,7 +256,10 @@ def _summary(graph: Mapping[str, Any], *, upstream: bool) -> Text:
         f"{'upstream' if upstream else 'downstream'}: {data} data versions, {executions} executions"
     )
     if graph.get("truncated"):
-        summary += f"; cut at {len(graph['nodes'])} nodes (raise --limit, or 0 for no cap)"
+        # The pictures say it in the same words; query pulls in SQLAlchemy, so not at the top.
+        from threadline.query.result import cut_note
+
+        summary += "; " + cut_note(len(graph["nodes"]))
     return Text(summary, "dim")
 
 

@@ -39,7 +39,9 @@ def render(dot_text: str, fmt: str) -> bytes:
     try:
         done = subprocess.run(
             [program, f"-T{fmt}"],
-            input=dot_text.encode(),
+            # Lone surrogates (surrogateescape file names) cannot be UTF-8: show them as \udc80
+            # rather than fail.  to_dot already escapes them; this covers dot text from elsewhere.
+            input=dot_text.encode("utf-8", errors="backslashreplace"),
             capture_output=True,
             timeout=TIMEOUT_SECONDS,
             check=False,

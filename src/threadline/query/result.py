@@ -77,4 +77,12 @@ class LineageGraph:
         raise KeyError(node_id)
 
 
-__all__ = ["Edge", "LineageGraph", "Node"]
+def cut_note(shown: int) -> str:
+    """What a view of a truncated answer says about it (the terminal tree, the pictures).
+
+    The walk stops at the cap instead of counting what lies past it, so only the number of
+    nodes shown is known, not how many were left out."""
+    return f"cut at {shown} nodes (raise --limit, or 0 for no cap)"
+
+
+__all__ = ["Edge", "LineageGraph", "Node", "cut_note"]

@@ -142,6 +142,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.query", "threadline.query"): COMMAND,
     ("threadline.cli.query", "threadline.query.diff"): COMMAND,
     ("threadline.cli.query", "threadline.query.show"): COMMAND,
+    ("threadline.cli.gc", "threadline.lifecycle.apply"): COMMAND,
     ("threadline.cli.gc", "threadline.lifecycle.plan"): COMMAND,
     ("threadline.cli.gc", "threadline.lifecycle.rules"): COMMAND,
     ("threadline.cli.health", "threadline.cli.render"): COMMAND,

@@ -536,6 +536,11 @@ def verify_report(report: Mapping[str, Any]) -> None:
         line.append(f" {report['records']} records; chain head {str(report['head'])[:16]}…")
         if report.get("checkpoints"):
             line.append(f"; {report['checkpoints']} checkpoint(s) match")
+        if report.get("erased"):
+            line.append(
+                f"; {report['erased']} of them erased by lifecycle rules (checked against "
+                "their erasure events)"
+            )
         console.print(line)
         return
     line = Text("✗ verification failed", "red")

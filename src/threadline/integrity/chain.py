@@ -7,6 +7,14 @@ affected record, which :func:`verify_chain` names.  Truncating the tail keeps th
 construction, and so does rewriting the whole log from its first record; Merkle checkpoints
 (:mod:`threadline.integrity.merkle`) catch both, and :func:`verify_log` checks the chain and
 the checkpoints in one pass.
+
+An *erased* record (``threadline gc`` applying a ``delete`` rule) keeps its ``prev_hash`` and
+``hash`` but holds a rewritten body: the names and facets the rule deleted are gone.  A later
+record of the log, the erasure event, commits to that record's ``hash`` and to the BLAKE3 of its
+new body (:class:`Erasure`).  For such a record the chain checks continuity (``prev_hash``), the
+hash the erasure committed to, and the new body against its committed digest, instead of
+``hash = BLAKE3(prev_hash ‖ body)``; the Merkle leaf is the unchanged ``hash``, so checkpoints
+signed before the erasure still verify, and any other change to the record still fails.
 """
 
 from __future__ import annotations
@@ -40,6 +48,20 @@ class ChainRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Erasure:
+    """What an erasure event says of one record it rewrote."""
+
+    by: int
+    """The sequence number of the erasure event (later in the log than the record)."""
+    hash: bytes
+    """The record's chain hash, which stays."""
+    body_digest: bytes
+    """BLAKE3 of the record's rewritten body."""
+    digest: bytes = b""
+    """The record's original event digest (its indexed ``digest`` column keeps it)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ChainBreak:
     """Where and why verification failed."""
 
@@ -59,9 +81,15 @@ class ChainReport:
 
 
 def verify_chain(
-    records: Iterable[ChainRecord], *, check_canonical: bool = True, start: bytes = GENESIS
+    records: Iterable[ChainRecord],
+    *,
+    check_canonical: bool = True,
+    start: bytes = GENESIS,
+    erased: Mapping[int, Erasure] | None = None,
 ) -> ChainReport:
-    """Walk records in ``seq`` order and report the first one that breaks the chain."""
+    """Walk records in ``seq`` order and report the first one that breaks the chain;
+    ``erased``: the records erasure events rewrote (see the module docstring)."""
+    erased = erased or {}
     prev = start
     expected_seq: int | None = None
     count = 0
@@ -74,8 +102,14 @@ def verify_chain(
             return broken(record.seq, f"sequence gap: record {expected_seq} is missing")
         if record.prev_hash != prev:
             return broken(record.seq, "prev_hash does not match the previous record's hash")
-        if link(record.prev_hash, record.body) != record.hash:
-            return broken(record.seq, "hash does not match the record's body")
+        erasure = erased.get(record.seq)
+        if erasure is None or link(record.prev_hash, record.body) == record.hash:
+            if link(record.prev_hash, record.body) != record.hash:
+                return broken(record.seq, "hash does not match the record's body")
+        else:
+            problem = erasure_problem(record, erasure)
+            if problem is not None:
+                return broken(record.seq, problem)
         if check_canonical:
             try:
                 canonical = canonical_json(orjson.loads(record.body))
@@ -87,6 +121,20 @@ def verify_chain(
         prev = record.hash
         expected_seq = record.seq + 1
     return ChainReport(count, prev, None)
+
+
+def erasure_problem(record: ChainRecord, erasure: Erasure) -> str | None:
+    """Why an erased record does not hold to what its erasure event committed, or None."""
+    if erasure.by <= record.seq:
+        return f"erasure record {erasure.by} cannot rewrite record {record.seq}, which follows it"
+    if erasure.hash != record.hash:
+        return f"hash differs from the one erasure record {erasure.by} committed to"
+    if blake3.blake3(record.body).digest() != erasure.body_digest:
+        return (
+            f"body was changed after erasure record {erasure.by} rewrote it (its BLAKE3 is "
+            "not the one the erasure committed to)"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +151,8 @@ class LogReport:
     """How many stored checkpoints matched the records."""
     root: bytes
     """The Merkle root over the first ``records`` records (see :func:`leaf`)."""
+    erased: int = 0
+    """How many of the records were rewritten by erasure events (and checked as such)."""
 
     @property
     def ok(self) -> bool:
@@ -119,6 +169,7 @@ class LogReport:
             "reason": first.reason if first else None,
             "checkpoints": self.checkpoints,
             "root": self.root.hex(),
+            "erased": self.erased,
         }
 
 
@@ -140,6 +191,7 @@ def verify_log(
     checkpoints: Mapping[int, bytes],
     *,
     check_canonical: bool = True,
+    erased: Mapping[int, Erasure] | None = None,
 ) -> LogReport:
     """Verify a log from its first record: the chain (:func:`verify_chain`) and, at each
     checkpoint size, the Merkle root of the records so far against the root stored then.
@@ -172,7 +224,7 @@ def verify_log(
                 next_size = next(pending, None)
 
     try:
-        chain = verify_chain(tapped(), check_canonical=check_canonical)
+        chain = verify_chain(tapped(), check_canonical=check_canonical, erased=erased)
     except _RootMismatch:
         size, head, root = certified
         assert next_size is not None
@@ -202,7 +254,8 @@ def verify_log(
             matched,
             accumulator.root(),
         )
-    return LogReport(chain.records, chain.head, None, matched, accumulator.root())
+    count = sum(1 for seq in (erased or {}) if seq <= chain.records)
+    return LogReport(chain.records, chain.head, None, matched, accumulator.root(), count)
 
 
 def consistency_failure(old_size: int, old_root: bytes, leaves: Sequence[bytes]) -> str | None:

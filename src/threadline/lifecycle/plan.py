@@ -4,7 +4,8 @@
 Every dataset version is weighed against the rules in order: the first rule that matches it and
 whose ``older_than`` has passed since the version was last read or written decides.  A
 ``retain`` rule keeps the version from the rules after it; a legal hold keeps it from a
-``delete`` (it is listed as held, with the hold's name).  Versions no rule matches are kept.
+``delete`` (it is listed as held, with the hold's name).  Versions no rule matches are kept,
+and so are versions an earlier ``delete`` already erased (counted apart).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Candidate:
     rule: str
     action: str
     held_by: str | None = None
+    namespace: str = ""
+    name: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,11 +75,13 @@ class Plan:
     holds: tuple[LegalHold, ...]
     candidates: tuple[Candidate, ...]
     examined: int
+    already_erased: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "now_us": self.now_us,
             "examined_versions": self.examined,
+            "already_erased_versions": self.already_erased,
             "rules": [r.to_dict() for r in self.rules],
             "legal_holds": [h.to_dict() for h in self.holds],
             "candidates": [c.to_dict() for c in self.candidates],
@@ -93,6 +98,8 @@ _VERSIONS: Final = (
         s.versions.c.id.label("version_id"),
         s.versions.c.version,
         s.versions.c.last_seen_us,
+        # Erased by an earlier delete (lifecycle/erase.py marks the entries it rewrites).
+        s.versions.c.facets.like('%"threadline_erased"%').label("erased"),
     )
     .join(s.versions, s.versions.c.node_id == s.nodes.c.id)
     .where(s.nodes.c.type == "dataset")
@@ -139,8 +146,16 @@ def make_plan(store: Store, policy: Policy, now_us: int) -> Plan:
         h.match.stage for h in policy.holds
     )
 
+    erased = 0
+
     def weigh(conn: Connection) -> tuple[list[Candidate], int]:
-        rows = list(_rows(conn))
+        nonlocal erased
+        rows = []
+        for row in _rows(conn):
+            if row.erased:
+                erased += 1
+            else:
+                rows.append(row)
         stages = _stages(conn, [int(r.version_id) for r in rows]) if wants_stage else {}
         candidates: list[Candidate] = []
         for row in rows:
@@ -178,13 +193,15 @@ def make_plan(store: Store, policy: Policy, now_us: int) -> Plan:
                             rule.name,
                             rule.action,
                             held,
+                            str(row.namespace),
+                            str(row.name),
                         )
                     )
                 break  # the first rule that applies decides
         return candidates, len(rows)
 
     candidates, examined = read(store, weigh)
-    return Plan(now_us, plans, policy.holds, tuple(candidates), examined)
+    return Plan(now_us, plans, policy.holds, tuple(candidates), examined + erased, erased)
 
 
 __all__ = ["Candidate", "Plan", "RulePlan", "make_plan"]

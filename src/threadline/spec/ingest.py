@@ -90,6 +90,10 @@ class Review:
 # --- what lineage needs -------------------------------------------------------------------------
 
 
+#: A run facet only the store's own erasure events carry (:mod:`threadline.store.erasure`).
+RESERVED_RUN_FACET: Final = "threadline_erasure"
+
+
 def lineage_problems(body: Any) -> list[Problem]:
     """What keeps ``body`` out of the lineage graph (see the module docstring); empty when
     the event can be recorded."""
@@ -111,6 +115,17 @@ def lineage_problems(body: Any) -> list[Problem]:
         run = _object(body, ("run",), found)
         if run is not None:
             _text(run, ("run", "runId"), found, limit=MAX_RUN_ID)
+            facets = run.get("facets")
+            if isinstance(facets, dict) and RESERVED_RUN_FACET in facets:
+                # Verification trusts this facet to vouch for rewritten records: only
+                # ``threadline gc`` writes it, straight into the store.
+                found.append(
+                    _problem(
+                        ("run", "facets", RESERVED_RUN_FACET),
+                        "the threadline_erasure facet is reserved for threadline gc's "
+                        "erasure events and cannot be sent",
+                    )
+                )
         _named(body, ("job",), found)
         _event_type(body, found)
         _dataset_lists(body, found)

@@ -17,12 +17,12 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import blake3
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Connection, Engine, Row
 
 from threadline.errors import IntegrityError, InvalidEvent, NotFound, UsageError
 from threadline.integrity import merkle
@@ -30,6 +30,7 @@ from threadline.integrity.chain import (
     GENESIS,
     ChainBreak,
     ChainRecord,
+    Erasure,
     LogReport,
     consistency_failure,
     leaf,
@@ -38,6 +39,42 @@ from threadline.integrity.chain import (
 from threadline.store import schema as s
 from threadline.store.base import IntegrityAdmin, Store, StoredCheckpoint
 from threadline.store.projection import to_micros
+
+#: The job every erasure event belongs to.
+ERASURE_NAMESPACE: Final = "threadline"
+ERASURE_JOB: Final = "lifecycle/erase"
+#: The run facet holding the commitments; producers may not send it (the ingest policy).
+ERASURE_FACET: Final = "threadline_erasure"
+ERASURE_SCHEMA: Final = "https://threadline.dev/spec/facets/1-0-0/ErasureRunFacet.json"
+
+
+def erasures(conn: Connection) -> dict[int, Erasure]:
+    """What the log's erasure events (:mod:`threadline.store.erasure`) committed to, by the
+    ``seq`` of each erased record.
+
+    Only events of the erasure job that carry the facet count; a record named twice keeps the
+    later commitment (an erased record erased again under another rule)."""
+    e = s.events
+    rows = conn.execute(
+        sa.select(e.c.seq, e.c.body)
+        .where(e.c.job_name == ERASURE_JOB, e.c.job_namespace == ERASURE_NAMESPACE)
+        .order_by(e.c.seq)
+    )
+    found: dict[int, Erasure] = {}
+    for seq, body in rows:
+        try:
+            facet = orjson.loads(s.as_bytes(body))["run"]["facets"][ERASURE_FACET]
+            for item in facet["records"]:
+                found[int(item["seq"])] = Erasure(
+                    int(seq),
+                    bytes.fromhex(item["hash"]),
+                    bytes.fromhex(item["body"]),
+                    bytes.fromhex(item["digest"]),
+                )
+        except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+            continue  # not an erasure this store wrote: it vouches for nothing
+    return found
+
 
 #: The indexed columns of ``tl_events`` that its body determines, which verify checks.
 #: (``recorded_us`` is when the store took the event, in no body; ``seq``, ``prev_hash`` and
@@ -109,6 +146,8 @@ class LogAdmin:
         # columns disagree with its body is a break too; whichever break comes first is named
         # (a Merkle mismatch names the first record it cannot vouch for, which may be earlier).
         sizes = {c.tree_size: c.root for c in stored}
+        with self._read.connect() as conn:
+            erased = erasures(conn)
         column: LogReport | None = None
         accumulator = merkle.MerkleAccumulator()
         head = GENESIS
@@ -123,7 +162,10 @@ class LogAdmin:
                     s.as_bytes(row.hash),
                 )
                 if column is None:
-                    reason = column_mismatch(row, record.body)
+                    erasure = erased.get(record.seq)
+                    reason = column_mismatch(
+                        row, record.body, erasure.digest if erasure is not None else None
+                    )
                     if reason is not None:
                         matched = sum(1 for size in sizes if 0 < size < record.seq)
                         column = LogReport(
@@ -138,7 +180,7 @@ class LogAdmin:
                         head = record.hash
                 yield record
 
-        report = verify_log(checked(), sizes)
+        report = verify_log(checked(), sizes, erased=erased)
         if column is None or column.first_break is None:
             return report
         if report.first_break is not None and report.first_break.seq <= column.first_break.seq:
@@ -177,9 +219,11 @@ class LogAdmin:
         return taken
 
 
-def column_mismatch(row: Row[Any], body: bytes) -> str | None:
-    """Which indexed column of ``row`` disagrees with ``body`` (and how), or None."""
-    if s.as_bytes(row.digest) != blake3.blake3(body).digest():
+def column_mismatch(row: Row[Any], body: bytes, digest: bytes | None = None) -> str | None:
+    """Which indexed column of ``row`` disagrees with ``body`` (and how), or None.  An erased
+    record's ``digest`` column keeps its original event's digest, which its erasure event
+    committed to (``digest``), not the digest of the body it now holds."""
+    if s.as_bytes(row.digest) != (digest or blake3.blake3(body).digest()):
         return (
             f"indexed column digest ({s.as_bytes(row.digest).hex()[:16]}…) does not match "
             "the record's body"
@@ -308,12 +352,18 @@ def inclusion(store: Store, seq: int, tree_size: int) -> Inclusion:
     """
     t = s.events
 
-    def target(conn: sa.Connection) -> tuple[int, Any]:
+    def target(conn: sa.Connection) -> tuple[int, Any, Erasure | None]:
         before = conn.execute(sa.select(sa.func.count()).where(t.c.seq < seq)).scalar()
         row = conn.execute(sa.select(t.c.body, t.c.prev_hash).where(t.c.seq == seq)).first()
-        return int(before or 0), row
+        return int(before or 0), row, erasures(conn).get(seq)
 
-    index, row = store.read(target)
+    index, row, erasure = store.read(target)
+    if erasure is not None:
+        raise NotFound(
+            f"record {seq} was erased by record {erasure.by} (a lifecycle delete rule): the "
+            "body it was appended with is gone, so no proof of that body can be given; "
+            f"threadline prove {erasure.by} proves the erasure itself"
+        )
     leaves = leaf_hashes(store, tree_size)
     if len(leaves) < tree_size:
         raise IntegrityError(

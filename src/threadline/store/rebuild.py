@@ -68,7 +68,7 @@ def project_log(
 ) -> int:
     """Project every event of ``source``'s log after ``after`` onto ``target``'s graph, in
     log order and under their own sequence numbers; returns the last sequence projected."""
-    head = _head(source)
+    head = log_head(source)
     last = after
     while True:
         page = source.read_after(Cursor(last), REPLAY_PAGE)
@@ -80,7 +80,9 @@ def project_log(
             progress(last, max(head, last))
 
 
-def _head(store: Store) -> int:
+def log_head(store: Store) -> int:
+    """The ``seq`` of the log's last record (0 when empty)."""
+
     def read(conn: Connection) -> int:
         return int(conn.execute(sa.select(sa.func.max(s.events.c.seq))).scalar_one() or 0)
 
@@ -177,6 +179,7 @@ __all__ = [
     "GRAPH_TABLES",
     "REPLAY_PAGE",
     "RebuildReport",
+    "log_head",
     "mark_stale",
     "project_log",
     "rebuild_graph",

@@ -110,6 +110,7 @@ ORDER: list[tuple[str, Any, str, Any, Any, Any]] = [
     ("drift_psi_threshold", "0.3", "0.25", 0.5, 0.3, 0.25),
     ("drift_share_threshold", "0.2", "0.15", 0.05, 0.2, 0.15),
     ("alert_state", '"a.db"', "b.db", "c.db", "a.db", "b.db"),
+    ("archive_dir", '"a/archive"', "b/archive", "c/archive", "a/archive", "b/archive"),
     ("auth", "true", "0", True, True, False),
     (
         "oidc_issuer",

@@ -95,6 +95,9 @@ class Settings:
     drift_share_threshold: float = 0.1
     #: Alerts: SQLite file keeping which findings were alerted and every delivery attempt.
     alert_state: str = ".threadline/alerts.db"
+    #: Lifecycle: folder of archive files; None: ``archive/`` beside an SQLite store's file,
+    #: ``.threadline/archive`` for PostgreSQL.
+    archive_dir: str | None = None
     #: Server: require a token or an OIDC bearer JWT on every request (default deny).
     auth: bool = False
     #: Server: OIDC issuer (``iss``) whose bearer JWTs are accepted; None: tokens only.
@@ -447,6 +450,13 @@ SETTINGS: Final = (
         "alert_state",
         "Alerts: SQLite file that keeps which findings were alerted and every delivery attempt "
         "(relative paths: to the working directory).",
+        str,
+    ),
+    Setting(
+        "archive_dir",
+        "Lifecycle: folder of the archive files threadline gc writes for archive rules and "
+        "reads archived records from (default: archive/ beside an SQLite store, "
+        ".threadline/archive for PostgreSQL).",
         str,
     ),
     Setting(

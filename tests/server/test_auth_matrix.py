@@ -89,6 +89,7 @@ POLICY: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/threadline/health"): _EVERYWHERE,
     ("GET", "/api/v1/threadline/health/stream"): _EVERYWHERE,
     ("GET", "/api/v1/threadline/health/deliveries"): _EVERYWHERE,
+    ("GET", "/api/v1/threadline/health/history"): _EVERYWHERE,
     **{
         (method, path): _TAGS
         for method in ("POST", "PUT", "DELETE")

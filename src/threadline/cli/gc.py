@@ -3,10 +3,11 @@
 The rules are ``[[tool.threadline.lifecycle]]`` and ``[[tool.threadline.legal_hold]]`` in the
 settings file (:mod:`threadline.lifecycle.rules`).  ``--dry-run`` prints the plan: per rule the
 versions and nodes it selects and how many a legal hold keeps from deletion; ``--json`` adds
-every selected version.  Without it the command applies the ``delete`` rules
-(:mod:`threadline.lifecycle.apply`): it erases what they select from the log under erasure
-events, rebuilds the graph and compacts the database, with a progress bar; it asks first, or
-takes ``--yes``.  A run killed half-way is finished by running it again.
+every selected version.  Without it the command applies the rules
+(:mod:`threadline.lifecycle.apply`): it erases what ``delete`` rules select from the log under
+erasure events, moves the records ``archive`` rules select into archive files, rebuilds the
+graph and compacts the database, with a progress bar; it asks first, or takes ``--yes``.  A
+run killed half-way is finished by running it again.
 """
 
 from __future__ import annotations
@@ -91,7 +92,14 @@ def _apply(store: Any, policy: Any, now_us: int) -> Any:
 
         def progress(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
-                label = "rebuilding the graph" if phase == "rebuild" else f"erasing ({phase[6:]})"
+                what, _, rule = phase.partition(":")
+                label = {
+                    "rebuild": "rebuilding the graph",
+                    "erase": "erasing",
+                    "archive": "archiving",
+                }[what]
+                if rule:
+                    label += f" ({rule})"
                 tasks[phase] = bar.add_task(label, total=total)
             bar.update(tasks[phase], completed=done, total=total)
 
@@ -109,16 +117,16 @@ def _summary(report: dict[str, Any]) -> None:
             f"(erasure events {', '.join(map(str, outcome['erasure_events'])) or 'none'})",
             highlight=False,
         )
-    if not report["erased"]:
-        console.print("nothing to erase", highlight=False)
+    if not report["erased"] and not report["records_archived"]:
+        console.print("nothing to erase or archive", highlight=False)
     if report["held_by_legal_hold"]:
         console.print(
             f"{report['held_by_legal_hold']} versions kept by legal holds", highlight=False
         )
-    if report["archive_not_applied"]:
+    for outcome in report["archived"]:
         console.print(
-            f"{report['archive_not_applied']} versions selected by archive rules were left "
-            "as they are: archiving is not built yet",
+            f"rule {outcome['rule']}: archived {outcome['records_archived']} records naming "
+            f"{outcome['versions']} versions into {len(outcome['files'])} file(s)",
             highlight=False,
         )
     if report["graph_rebuilt_from_events"] is not None:

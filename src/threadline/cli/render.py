@@ -613,6 +613,8 @@ def deep_report(deep: Mapping[str, Any]) -> None:
     console.print(Text("✗ ", "red").append(str(deep["summary"])))
     for item in [*deep["differences"], *deep["changed_files"]]:
         console.print(Text(f"  {item['message']}"))
+    for problem in deep.get("archive_problems", []):
+        console.print(Text(f"  {problem}"))
 
 
 def outcome_line(ok: bool, message: str) -> None:

@@ -39,4 +39,4 @@ def open_any(target: str | None = None) -> SqlStore:
     """The store for write commands (``target``, else the global choice), created if new."""
     from threadline.store import open_store
 
-    return open_store(store_url(target))
+    return open_store(store_url(target), archive_dir=settings().archive_dir)

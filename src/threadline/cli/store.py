@@ -96,10 +96,9 @@ def register(app: typer.Typer) -> None:
                 f"{trusted.size} vouched for: " + "; ".join(report["signed_checkpoint"]["findings"])
             )
         if deep and not report["deep"]["ok"]:
-            first = report["deep"]["differences"] or report["deep"]["changed_files"]
-            raise IntegrityError(
-                f"verify --deep: {report['deep']['summary']}; first: {first[0]['message']}"
-            )
+            items = report["deep"]["differences"] or report["deep"]["changed_files"]
+            first = items[0]["message"] if items else report["deep"]["archive_problems"][0]
+            raise IntegrityError(f"verify --deep: {report['deep']['summary']}; first: {first}")
 
     @app.command()
     def migrate(

@@ -59,6 +59,9 @@ class Erasure:
     """BLAKE3 of the record's rewritten body."""
     digest: bytes = b""
     """The record's original event digest (its indexed ``digest`` column keeps it)."""
+    archived_in: str | None = None
+    """Set when the record was *archived*, not erased: its body moved, unchanged, to this
+    archive file, and the log keeps an empty body; ``body_digest`` is the moved body's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +113,9 @@ def verify_chain(
             problem = erasure_problem(record, erasure)
             if problem is not None:
                 return broken(record.seq, problem)
-        if check_canonical:
+        if check_canonical and not (
+            erasure is not None and erasure.archived_in and not record.body
+        ):
             try:
                 canonical = canonical_json(orjson.loads(record.body))
             except Exception as exc:  # a body that no longer parses is itself the finding
@@ -124,11 +129,19 @@ def verify_chain(
 
 
 def erasure_problem(record: ChainRecord, erasure: Erasure) -> str | None:
-    """Why an erased record does not hold to what its erasure event committed, or None."""
+    """Why an erased or archived record does not hold to what its erasure or archive event
+    committed, or None."""
     if erasure.by <= record.seq:
         return f"erasure record {erasure.by} cannot rewrite record {record.seq}, which follows it"
     if erasure.hash != record.hash:
-        return f"hash differs from the one erasure record {erasure.by} committed to"
+        return f"hash differs from the one record {erasure.by} (erasure or archive) committed to"
+    if erasure.archived_in is not None:
+        if record.body:
+            return (
+                f"body is neither the one appended nor empty, as archive record {erasure.by} "
+                f"left it (the body is in {erasure.archived_in})"
+            )
+        return None
     if blake3.blake3(record.body).digest() != erasure.body_digest:
         return (
             f"body was changed after erasure record {erasure.by} rewrote it (its BLAKE3 is "

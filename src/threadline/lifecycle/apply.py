@@ -6,16 +6,19 @@ One run:
 2. for each ``delete`` rule, erases the versions it selects that no legal hold keeps
    (:mod:`.erase`): the log is read once per rule, and the records that name an erased
    version are rewritten in batches, each batch one transaction with its erasure event
-   (:func:`threadline.store.erasure.erase`);
-3. rebuilds the graph from the rewritten log (:func:`threadline.store.rebuild.rebuild_graph`);
-4. forgets the run's pseudonym salt and rewrites the database files so the erased bytes are
-   gone from the disk.
+   (:func:`threadline.store.erasure.erase`); an erased record that had been archived is
+   dropped from its archive file too;
+3. for each ``archive`` rule, moves the bodies of the records older than the rule that name a
+   version it selects into archive files (:func:`threadline.store.archive.archive`), one file
+   and one archive event per batch; the graph is untouched, and reads of those records find
+   them in the files;
+4. rebuilds the graph from the rewritten log (:func:`threadline.store.rebuild.rebuild_graph`);
+5. forgets the run's pseudonym salt and rewrites the database files so the erased and archived
+   bytes are gone from the disk.
 
 Killed at any point (``kill -9`` included), a run leaves every committed batch erased and the
 graph marked stale; the next run finishes the rebuild and carries on from the records not yet
 rewritten, under the same pseudonyms.  A run with nothing left to do changes nothing.
-
-``archive`` rules are planned but not applied yet: their versions are reported as skipped.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from threadline.lifecycle.erase import Target, pseudonym, rewritten_body
+from threadline.lifecycle.erase import Target, mentions, pseudonym, rewritten_body
 from threadline.lifecycle.plan import Candidate, Plan, make_plan
 from threadline.lifecycle.rules import LifecycleRule, Policy
 from threadline.store import schema as s
+from threadline.store.archive import archive, purge
 from threadline.store.base import Cursor
 from threadline.store.erasure import (
     Rewrite,
@@ -43,10 +47,12 @@ from threadline.store.sql import SqlStore
 
 #: Records rewritten per transaction (and named by one erasure event).
 BATCH: Final = 500
+#: Records moved per archive file (and named by one archive event).
+ARCHIVE_BATCH: Final = 5_000
 #: Stored events read per page while looking for the records to rewrite.
 _PAGE: Final = 2_000
 
-#: ``progress(phase, done, total)``; phases: ``erase:<rule>``, ``rebuild``.
+#: ``progress(phase, done, total)``; phases: ``erase:<rule>``, ``archive:<rule>``, ``rebuild``.
 Progress = Callable[[str, int, int], None]
 
 
@@ -69,11 +75,29 @@ class RuleOutcome:
 
 
 @dataclass(slots=True)
+class ArchiveOutcome:
+    rule: str
+    versions: int = 0
+    records: int = 0
+    files: list[str] = field(default_factory=list)
+    archive_events: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "versions": self.versions,
+            "records_archived": self.records,
+            "files": self.files,
+            "archive_events": self.archive_events,
+        }
+
+
+@dataclass(slots=True)
 class GcReport:
     plan: Plan
     erased: list[RuleOutcome] = field(default_factory=list)
+    archived: list[ArchiveOutcome] = field(default_factory=list)
     held: int = 0
-    archive_skipped: int = 0
     rebuilt_events: int | None = None
     resumed: bool = False
 
@@ -86,8 +110,9 @@ class GcReport:
             "plan": self.plan.to_dict(),
             "erased": [o.to_dict() for o in self.erased],
             "records_rewritten": self.records,
+            "archived": [o.to_dict() for o in self.archived],
+            "records_archived": sum(o.records for o in self.archived),
             "held_by_legal_hold": self.held,
-            "archive_not_applied": self.archive_skipped,
             "graph_rebuilt_from_events": self.rebuilt_events,
             "resumed": self.resumed,
         }
@@ -101,7 +126,6 @@ def apply_policy(
     plan = make_plan(store, policy, now_us)
     report = GcReport(plan, resumed=resumed)
     report.held = sum(1 for c in plan.candidates if c.action == "delete" and c.held_by)
-    report.archive_skipped = sum(1 for c in plan.candidates if c.action == "archive")
     chosen = [c for c in plan.candidates if c.action == "delete" and not c.held_by]
     if chosen:
         salt = erasure_salt(store)
@@ -109,6 +133,13 @@ def apply_policy(
             mine = [c for c in chosen if c.rule == rule.name]
             if mine:
                 report.erased.append(_erase_rule(store, rule, mine, salt, progress))
+    if chosen or resumed:
+        purge(store)
+    cold = [c for c in plan.candidates if c.action == "archive"]
+    for rule in policy.rules:
+        mine = [c for c in cold if c.rule == rule.name]
+        if mine:
+            report.archived.append(_archive_rule(store, rule, mine, now_us, progress))
     if stale_since(store) is not None:
         rebuilt = rebuild_graph(
             store,
@@ -117,8 +148,73 @@ def apply_policy(
         report.rebuilt_events = rebuilt.events
     if chosen or resumed:
         forget_erasure_salt(store)
+    if chosen or resumed or any(o.records for o in report.archived):
         reclaim_space(store)
     return report
+
+
+def _targets_of(rule: LifecycleRule, candidates: list[Candidate]) -> dict[tuple[str, str], Target]:
+    by_node: dict[tuple[str, str], set[str]] = {}
+    for c in candidates:
+        by_node.setdefault((c.namespace, c.name), set()).add(c.version)
+    return {key: Target(*key, rule.name, frozenset(v)) for key, v in by_node.items()}
+
+
+def _archive_rule(
+    store: SqlStore,
+    rule: LifecycleRule,
+    candidates: list[Candidate],
+    now_us: int,
+    progress: Progress | None,
+) -> ArchiveOutcome:
+    outcome = ArchiveOutcome(rule.name, versions=len(candidates))
+    targets = _targets_of(rule, candidates)
+    needles = [t.needle() for t in targets.values()]
+    cutoff = now_us - int(rule.older_than_seconds * 1_000_000)
+    head = log_head(store)
+    phase = f"archive:{rule.name}"
+    pending: list[int] = []
+    after = 0
+    e = s.events
+    while True:
+
+        def page(conn: sa.Connection, after: int = after) -> list[tuple[int, bytes]]:
+            rows = conn.execute(
+                sa.select(e.c.seq, e.c.body)
+                .where(e.c.seq > after, e.c.event_time_us < cutoff)
+                .order_by(e.c.seq)
+                .limit(_PAGE)
+            )
+            return [(int(seq), s.as_bytes(body)) for seq, body in rows]
+
+        rows = store.read(page)
+        if not rows:
+            break
+        for seq, body in rows:
+            if body and mentions(body, targets, needles):
+                pending.append(seq)
+                if len(pending) >= ARCHIVE_BATCH:
+                    _move(store, rule, pending, outcome)
+        after = rows[-1][0]
+        if progress is not None:
+            progress(phase, min(after, head), head)
+    if pending:
+        _move(store, rule, pending, outcome)
+    if progress is not None:
+        progress(phase, head, head)
+    return outcome
+
+
+def _move(
+    store: SqlStore, rule: LifecycleRule, pending: list[int], outcome: ArchiveOutcome
+) -> None:
+    moved = archive(store, pending, rule=rule.name, reason=rule.reason)
+    if moved is not None:
+        seq, path = moved
+        outcome.archive_events.append(seq)
+        outcome.files.append(path.name)
+        outcome.records += len(pending)
+    pending.clear()
 
 
 def _erase_rule(

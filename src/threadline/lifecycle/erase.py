@@ -176,6 +176,20 @@ def _walk_entry(entry: Any, walk: Any) -> Any:
     return {k: (v if k in ("namespace", "name") else walk(v)) for k, v in entry.items()}
 
 
+def mentions(body: bytes, targets: Mapping[tuple[str, str], Target], needles: list[bytes]) -> bool:
+    """Whether a stored body names a version of a target (an ``archive`` rule's selection)."""
+    if not any(needle in body for needle in needles):
+        return False
+    for holder, key in _entries(orjson.loads(body)):
+        entry = holder[key]
+        if not isinstance(entry, dict):
+            continue
+        target = targets.get((entry.get("namespace"), entry.get("name")))  # type: ignore[arg-type]
+        if target is not None and (target.whole or _version_of(entry) in (target.versions or ())):
+            return True
+    return False
+
+
 def rewritten_body(
     body: bytes, targets: Mapping[tuple[str, str], Target], needles: list[bytes]
 ) -> bytes | None:
@@ -194,6 +208,7 @@ __all__ = [
     "ERASED_FACET",
     "KEPT_FACETS",
     "Target",
+    "mentions",
     "pseudonym",
     "rewrite",
     "rewritten_body",

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import overload
 
+from threadline.config import current
 from threadline.errors import StoreUnavailable, UsageError
 from threadline.query.diff import DIFF_LIMIT, ModelDiff
 from threadline.query.diff import diff as diff_versions
@@ -55,7 +56,7 @@ def open_existing(target: str | os.PathLike[str] | None = None) -> SqlStore:
             raise StoreUnavailable(
                 f"no store at {path} (record something first, or pass --store / THREADLINE_STORE)"
             )
-    return open_store(url)
+    return open_store(url, archive_dir=current().archive_dir)
 
 
 @contextmanager

@@ -33,8 +33,10 @@ from threadline.fingerprint import fingerprint_path
 from threadline.model.ids import local_host
 from threadline.store import open_store
 from threadline.store import schema as s
+from threadline.store.archive import check_archives
 from threadline.store.base import Store
 from threadline.store.rebuild import project_log
+from threadline.store.sql import SqlStore
 
 Key = tuple[Any, ...]
 Rows = dict[Key, dict[str, Any]]
@@ -101,18 +103,26 @@ class DeepReport:
     differences: list[Difference] = field(default_factory=list)
     files_checked: int = 0
     changed_files: list[ChangedFile] = field(default_factory=list)
+    archived_checked: int = 0
+    archive_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.differences and not self.changed_files
+        return not self.differences and not self.changed_files and not self.archive_problems
 
     @property
     def summary(self) -> str:
         rows = sum(self.rows.values())
-        return (
+        text = (
             f"{len(self.differences)} graph row difference(s) in {rows} rows compared, "
             f"{len(self.changed_files)} of {self.files_checked} recorded file(s) changed"
         )
+        if self.archived_checked or self.archive_problems:
+            text += (
+                f", {self.archived_checked} archived record(s) checked against their chain "
+                f"hashes ({len(self.archive_problems)} problem(s))"
+            )
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,12 +132,22 @@ class DeepReport:
             "differences": [d.to_dict() for d in self.differences],
             "files_checked": self.files_checked,
             "changed_files": [f.to_dict() for f in self.changed_files],
+            "archived_checked": self.archived_checked,
+            "archive_problems": list(self.archive_problems),
         }
 
 
 def deep_check(store: Store, *, check_files: bool = True) -> DeepReport:
-    """Compare ``store``'s graph with a re-projection of its log; see the module docstring."""
+    """Compare ``store``'s graph with a re-projection of its log; see the module docstring.
+
+    Archived records are replayed from their archive files, which are checked first: when
+    one is missing or altered, the report names it and the graph is not compared (the log
+    cannot be read whole)."""
     report = DeepReport()
+    if isinstance(store, SqlStore):
+        report.archived_checked, report.archive_problems = check_archives(store)
+        if report.archive_problems:
+            return report
     with tempfile.TemporaryDirectory(prefix="threadline-deep-") as folder:
         scratch = open_store(Path(folder) / "scratch.db")
         try:

@@ -115,7 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store: Store = await anyio.to_thread.run_sync(
             functools.partial(
-                open_store, settings.store_url, cache_bytes=settings.store_cache_bytes
+                open_store,
+                settings.store_url,
+                cache_bytes=settings.store_cache_bytes,
+                archive_dir=settings.archive_dir,
             )
         )
         hub = ChangeHub(

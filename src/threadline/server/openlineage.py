@@ -411,7 +411,8 @@ def get_events(
     limit: Annotated[int, Query(ge=1, le=10_000, description="Events per page")] = 100,
 ) -> Response:
     """Stored events in log order, each with its cursor; ``event`` is the stored body, exact,
-    and ``threadline_validation`` lists its accepted deviations, if any."""
+    ``threadline_validation`` lists its accepted deviations, if any, and ``archived: true``
+    says the body was read back from an archive file (``threadline gc``'s archive rules)."""
     runtime = _runtime(request)
     notes_of = _policy(request).notes
     cursor = Cursor.decode(after) if after else Cursor(0)
@@ -433,6 +434,7 @@ def get_events(
             + b',"event":'
             + record.body
             + annotation
+            + (b',"archived":true' if record.archived else b"")
             + b"}"
         )
     next_token = Cursor(records[-1].seq if records else cursor.seq).encode()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from threadline.config import DEFAULT_STORE, current, store_url
@@ -50,12 +51,16 @@ def normalize_url(target: str | os.PathLike[str] | None = None) -> str:
 
 
 def open_store(
-    target: str | os.PathLike[str] | None = None, *, cache_bytes: int | None = None
+    target: str | os.PathLike[str] | None = None,
+    *,
+    cache_bytes: int | None = None,
+    archive_dir: str | os.PathLike[str] | None = None,
 ) -> SqlStore:
     """Open (creating if needed) the store at ``target``; see the module docstring.
 
     ``cache_bytes`` bounds the memory of each of the store's row-id caches (the
-    ``store_cache_bytes`` setting; a long-lived server sets it).
+    ``store_cache_bytes`` setting; a long-lived server sets it); ``archive_dir`` is where its
+    archive files are (the ``archive_dir`` setting; default: see the backends).
     """
     url = normalize_url(target)
     scheme = url.split("://", 1)[0]
@@ -67,6 +72,8 @@ def open_store(
     store = factory(url)
     if cache_bytes is not None:
         store.set_cache_budget(cache_bytes)
+    if archive_dir is not None:
+        store.archive_dir = Path(archive_dir).expanduser().resolve()
     return store
 
 

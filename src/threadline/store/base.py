@@ -43,6 +43,8 @@ class StoredEvent:
     recorded_us: int
     body: bytes
     hash: bytes
+    #: The body was read back from an archive file (``threadline gc``'s archive rules).
+    archived: bool = False
 
 
 @dataclass(frozen=True, slots=True)

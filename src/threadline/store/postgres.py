@@ -12,6 +12,7 @@ listener reads the rows itself; :mod:`threadline.server.notify`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -42,6 +43,7 @@ class PostgresStore(SqlStore):
                 f"cannot use {url.split('@')[-1]}: {exc} (pip install 'threadline[postgres]')"
             ) from exc
         super().__init__(url, engine, engine)
+        self.archive_dir = Path(".threadline/archive").resolve()
 
     def _insert(self, table: sa.Table) -> Any:
         return postgresql.insert(table)

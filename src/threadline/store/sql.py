@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 import blake3
@@ -34,6 +35,7 @@ from threadline.model.canonical import canonical_json
 from threadline.model.events import check_canonical
 from threadline.store import schema as s
 from threadline.store.admin import LogAdmin
+from threadline.store.archive import ColdReader
 from threadline.store.base import (
     AppendResult,
     Cursor,
@@ -91,6 +93,9 @@ class SqlStore:
         # The derived graph's generation as this process last saw it: a rebuild
         # (:mod:`threadline.store.rebuild`) renumbers rows, so cached row ids must go.
         self._graph_epoch: str | None = None
+        #: Where archive files go and are read from (``threadline gc``'s archive rules).
+        self.archive_dir: Path | None = None
+        self._cold: ColdReader | None = None
         self._closed = False
         self._ensure_schema()
 
@@ -303,7 +308,8 @@ class SqlStore:
     # --- reads ----------------------------------------------------------------------------
 
     def read_after(self, cursor: Cursor, limit: int = 1000) -> list[StoredEvent]:
-        """Events with ``seq`` greater than the cursor, in log order."""
+        """Events with ``seq`` greater than the cursor, in log order; archived bodies are read
+        back from the archive files (:mod:`threadline.store.archive`), marked ``archived``."""
         stmt = (
             sa.select(
                 s.events.c.seq,
@@ -317,10 +323,30 @@ class SqlStore:
             .limit(limit)
         )
         with self._read.connect() as conn:
-            return [
+            found = [
                 StoredEvent(r.seq, r.event_time_us, r.recorded_us, bytes(r.body), bytes(r.hash))
                 for r in conn.execute(stmt)
             ]
+            moved = [event.seq for event in found if not event.body]
+            if not moved:
+                return found
+            bodies = self._cold_reader().bodies(conn, moved)
+        return [
+            StoredEvent(e.seq, e.event_time_us, e.recorded_us, bodies[e.seq], e.hash, True)
+            if e.seq in bodies
+            else e
+            for e in found
+        ]
+
+    def _cold_reader(self) -> ColdReader:
+        if self._cold is None or self._cold.folder != self.archive_dir:
+            self._cold = ColdReader(self.archive_dir)
+        return self._cold
+
+    def forget_cold_cache(self) -> None:
+        """Drop the archive files the cold reader holds (they were rewritten)."""
+        if self._cold is not None:
+            self._cold.forget()
 
     def read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` on a read connection (used by :mod:`threadline.query`)."""

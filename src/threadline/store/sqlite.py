@@ -42,6 +42,7 @@ class SqliteStore(SqlStore):
                 f"cannot create the folder of store {self.path}: {exc.strerror or exc}"
             ) from exc
         super().__init__(url, sqlite_engine.read_engine(url), sqlite_engine.write_engine(url))
+        self.archive_dir = self.path.parent.resolve() / "archive"
 
     def _insert(self, table: sa.Table) -> Any:
         return sqlite_dialect.insert(table)

@@ -39,6 +39,7 @@ from threadline import query
 from threadline.query import recorded
 from threadline.query.resolve import files_seen_by
 from threadline.query.search import search as run_search
+from threadline.server.auth.redact import IDENTITY_STATE, reduce_graph
 from threadline.store.base import Store
 
 router = APIRouter(prefix="/api/v1/threadline", tags=["threadline"])
@@ -63,6 +64,13 @@ Limit = Annotated[int, Query(ge=1, le=100_000, description="Most vertices in the
 def _store(request: Request) -> Store:
     store: Store = request.app.state.runtime.store
     return store
+
+
+def _as_seen(request: Request, answer: dict[str, Any]) -> dict[str, Any]:
+    """A graph answer reduced to what the caller may see (with auth on, the guard leaves the
+    caller's identity in the request state for routes whose answers are graphs)."""
+    identity = request.scope.get("state", {}).get(IDENTITY_STATE)
+    return answer if identity is None else reduce_graph(answer, identity)
 
 
 @contextmanager
@@ -94,7 +102,7 @@ def trace(
             # Row values would hand a remote caller the contents of files on this host.
             row_values=False,
         )
-    return graph.to_dict()
+    return _as_seen(request, graph.to_dict())
 
 
 @router.get("/impact", summary="Downstream of a version")
@@ -107,7 +115,7 @@ def impact(
 ) -> dict[str, Any]:
     with _on_server():
         graph = query.impact(_store(request), id, depth=depth, as_of=as_of, limit=limit)
-    return graph.to_dict()
+    return _as_seen(request, graph.to_dict())
 
 
 @router.get("/show", summary="Everything recorded about one version")

@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadline.config import Settings
 from threadline.server.auth.grants import Identity, Role
 from threadline.server.auth.oidc import InvalidToken, OidcVerifier
-from threadline.server.auth.redact import Redactor, store_labels, visible_namespace
+from threadline.server.auth.redact import IDENTITY_STATE, Redactor, store_labels, visible_namespace
 from threadline.server.auth.rules import Match, Rule, match
 from threadline.server.auth.tokens import DENIED_JOB, PREFIX, TokenTable, access_event
 from threadline.store import schema as s
@@ -126,7 +126,12 @@ class AccessGuard:
         except Denied as denied:
             await self._refuse(scope, send, denied, identity)
             return
-        if found.rule.shape in ("raw",):
+        if found.rule.shape == "raw":
+            await self.app(scope, receive, send)
+            return
+        if found.rule.shape == "graph":
+            # The handler reduces its own answer (redact.reduce_graph) for this identity.
+            scope.setdefault("state", {})[IDENTITY_STATE] = identity
             await self.app(scope, receive, send)
             return
         redactor = Redactor(identity, store_labels(access.store))

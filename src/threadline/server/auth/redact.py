@@ -17,6 +17,7 @@ hidden by a label is stubbed there too.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -82,8 +83,10 @@ def _labels(
 _PROCESS_KEY: Final = secrets.token_bytes(32)
 
 
+@functools.lru_cache(maxsize=65_536)
 def pseudonym(original: str) -> str:
-    """A stable stand-in for a hidden node's id (keyed per process: not reversible)."""
+    """A stable stand-in for a hidden node's id (keyed per process: not reversible).  The
+    same hidden nodes come back answer after answer: their HMACs are kept."""
     mac = hmac.new(_PROCESS_KEY, original.encode(), hashlib.sha256).hexdigest()[:20]
     return f"redacted:{mac}"
 
@@ -221,9 +224,87 @@ def _collect(value: Any, found: dict[tuple[str, str], list[str]]) -> None:
             _collect(item, found)
 
 
+#: Where the guard leaves the caller's identity for handlers that reduce their own answers
+#: (``scope["state"]``, which Starlette shows as ``request.state``).
+IDENTITY_STATE: Final = "threadline_identity"
+
+
+def reduce_graph(answer: dict[str, Any], identity: Identity) -> dict[str, Any]:
+    """A trace or impact answer (``root``, ``nodes``, ``edges``, ``row``) as ``identity`` may
+    see it: the same as :meth:`Redactor.reduce` gives, without walking the whole answer or
+    asking the store for labels, since every node of a graph answer carries its own
+    (``labels``: own and inherited, from the same facets the store lookup reads).  Returns
+    ``answer`` itself when nothing in it is hidden."""
+    nodes = answer.get("nodes")
+    if not isinstance(nodes, list):
+        return answer
+    may_read: dict[str, bool] = {}
+    hidden: dict[tuple[str, str], bool] = {}  # pair -> hidden by its namespace
+    labels_of: dict[tuple[str, str], frozenset[str]] = {}
+    for node in nodes:
+        namespace, name = node.get("namespace"), node.get("name")
+        if not isinstance(namespace, str) or not isinstance(name, str):
+            continue
+        visible = may_read.get(namespace)
+        if visible is None:
+            visible = may_read[namespace] = identity.may(Role.viewer, namespace)
+        labels = node.get("labels")
+        classified = CLASSIFIED_LABELS.intersection(labels) if labels else frozenset()
+        if classified:
+            labels_of[(namespace, name)] = frozenset(classified)
+        if not visible or (classified and not identity.cleared_for(classified)):
+            hidden[(namespace, name)] = not visible
+    if not hidden:
+        return answer
+    redactor = Redactor(identity, lambda pairs: labels_of)
+    redactor._classified = labels_of
+    renamed = redactor._renamed
+    for (namespace, name), _foreign in hidden.items():
+        for original in (f"dataset:{namespace}:{name}", f"job:{namespace}:{name}"):
+            renamed.setdefault(original, pseudonym(original))
+    for node in nodes:
+        if (node.get("namespace"), node.get("name")) in hidden and isinstance(node.get("id"), str):
+            renamed.setdefault(node["id"], pseudonym(node["id"]))
+    reduced: dict[str, Any] = {}
+    for key, value in answer.items():
+        if key == "nodes":
+            reduced[key] = [
+                redactor._stub(n, n["namespace"], n["name"], hidden[(n["namespace"], n["name"])])
+                if (n.get("namespace"), n.get("name")) in hidden
+                else n  # a visible node describes itself only: nothing in it names another
+                for n in nodes
+            ]
+        elif key == "edges" and isinstance(value, list):
+            reduced[key] = [_edge(edge, renamed) for edge in value]
+        elif isinstance(value, str):
+            reduced[key] = renamed.get(value, value)
+        elif isinstance(value, _CONTAINERS):
+            reduced[key] = redactor._walk(value, False)
+        else:
+            reduced[key] = value
+    return reduced
+
+
+def _edge(edge: Any, renamed: dict[str, str]) -> Any:
+    if not isinstance(edge, dict):
+        return edge
+    if edge.get("from") in renamed or edge.get("to") in renamed:
+        return {k: renamed.get(v, v) if isinstance(v, str) else v for k, v in edge.items()}
+    return edge
+
+
 def visible_namespace(identity: Identity, namespace: str) -> bool:
     """A namespace listed to this identity (``GET /api/v1/namespaces``)."""
     return is_storage_namespace(namespace) or identity.role_on(namespace) is not None
 
 
-__all__ = ["REDACTED", "LabelLookup", "Redactor", "pseudonym", "store_labels", "visible_namespace"]
+__all__ = [
+    "IDENTITY_STATE",
+    "REDACTED",
+    "LabelLookup",
+    "Redactor",
+    "pseudonym",
+    "reduce_graph",
+    "store_labels",
+    "visible_namespace",
+]

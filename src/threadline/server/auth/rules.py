@@ -21,7 +21,9 @@ acts on comes from:
 
 ``shape`` says how an answer is reduced: ``stub`` keeps a hidden node's id (pseudonymous),
 kind and edges, so counts stay honest; ``drop`` removes the list item holding it (search hits,
-raw events, namespaces).  A route missing from :data:`RULES` is refused (default deny), and a
+raw events, namespaces); ``graph`` answers (trace, impact) are stubbed the same way by their
+handler, which knows their shape and the labels every node carries
+(:func:`~threadline.server.auth.redact.reduce_graph`), so the guard does not re-read them.  A route missing from :data:`RULES` is refused (default deny), and a
 test fails for every route of the app that has no rule.
 """
 
@@ -35,7 +37,7 @@ from urllib.parse import unquote
 from threadline.server.auth.grants import Role
 
 Source = Literal["none", "path", "body", "run", "query", "answer", "everywhere"]
-Shape = Literal["raw", "stub", "drop", "namespaces", "stream"]
+Shape = Literal["raw", "stub", "drop", "namespaces", "stream", "graph"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ PUBLIC: Final = Rule(None, "none", "raw")
 _READ_PATH: Final = Rule(Role.viewer, "path")
 _TAG: Final = Rule(Role.steward, "path")
 _GRAPH: Final = Rule(Role.viewer, "answer", "stub")
+_OWN_GRAPH: Final = Rule(Role.viewer, "answer", "graph")
 _LIST: Final = Rule(Role.viewer, "answer", "drop")
 
 #: (method, path template) -> rule.  ``HEAD`` follows ``GET``.
@@ -105,8 +108,8 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
         )
     },
     # threadline's own questions.
-    ("GET", "/api/v1/threadline/trace"): _GRAPH,
-    ("GET", "/api/v1/threadline/impact"): _GRAPH,
+    ("GET", "/api/v1/threadline/trace"): _OWN_GRAPH,
+    ("GET", "/api/v1/threadline/impact"): _OWN_GRAPH,
     ("GET", "/api/v1/threadline/show"): _GRAPH,
     ("GET", "/api/v1/threadline/diff"): _GRAPH,
     ("GET", "/api/v1/threadline/log"): _LIST,

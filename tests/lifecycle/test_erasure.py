@@ -62,6 +62,7 @@ def test_delete_erases_the_dataset_everywhere_and_the_log_still_verifies(
     assert checkpoint is not None
     upstream_before = query.trace(store, f"dataset:{NS}/clean@b3:c1").to_dict()
     assert any(b"/raw_a" in body for body in bodies(store))
+    assert set(_tables_holding(store, "/raw_a")) == {"tl_events", "tl_nodes"}
     (tmp_path / "pyproject.toml").write_text(textwrap.dedent(RULES.format(older="1d", hold="")))
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["--store", store.url, "gc", "--yes", "--json"])
@@ -80,11 +81,28 @@ def test_delete_erases_the_dataset_everywhere_and_the_log_still_verifies(
     assert "/raw_a" not in names
     stubs = [n for n in upstream["nodes"] if str(n.get("name", "")).startswith("erased/")]
     assert len(stubs) == 1  # the lineage keeps its shape: a stub where raw_a was
+    assert stubs[0]["erased"] == "gdpr"
     assert len(upstream["nodes"]) == len(upstream_before["nodes"])
     # The log verifies, with the two records checked as erased, and the graph is what it gives.
     verified = store.verify()
     assert verified.ok, verified.first_break
     assert verified.erased == 2
+    # verify says which records were erased, when, by whom and under which rule.
+    shown = CliRunner().invoke(app, ["--store", store.url, "verify", "--json"])
+    assert shown.exit_code == 0, shown.stderr
+    (change,) = orjson.loads(shown.stdout)["lifecycle"]
+    assert change["action"] == "erase"
+    assert change["rule"] == "gdpr"
+    assert change["reason"] == "GDPR art. 17 requests, ticket queue PRIV"
+    assert change["records"] == 2
+    assert change["user"]
+    assert change["host"]
+    assert change["at"].startswith("20")
+    text = CliRunner().invoke(app, ["--store", store.url, "verify"]).stdout
+    assert "erased at" in text
+    assert "under rule 'gdpr'" in text
+    # No table of the store holds the erased name (PostgreSQL has no file to grep).
+    assert _tables_holding(store, "/raw_a") == []
     assert deep_check(store, check_files=False).ok
     # A checkpoint taken before the erasure still holds: the leaves did not change.
     size, problems = audit_checkpoint(store, checkpoint.tree_size, checkpoint.root)
@@ -108,6 +126,25 @@ def test_delete_erases_the_dataset_everywhere_and_the_log_still_verifies(
     assert again.exit_code == 0, again.stderr
     assert orjson.loads(again.stdout)["erased"] == []
     assert store.verify().ok
+
+
+def _tables_holding(store: SqlStore, needle: str) -> list[str]:
+    def scan(conn: sa.Connection) -> list[str]:
+        found = []
+        for table in ("tl_events", "tl_nodes", "tl_versions", "tl_edges", "tl_runs", "tl_meta"):
+            for row in conn.execute(sa.text(f"SELECT * FROM {table}")):
+                text = " ".join(
+                    bytes(v).decode("utf-8", "replace")
+                    if isinstance(v, bytes | memoryview)
+                    else str(v)
+                    for v in row
+                )
+                if needle in text:
+                    found.append(table)
+                    break
+        return found
+
+    return store.read(scan)
 
 
 def test_the_erased_bytes_are_gone_from_the_sqlite_files(tmp_path: Path) -> None:

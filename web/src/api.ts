@@ -73,6 +73,10 @@ export interface GraphNode {
   labels?: string[];
   columns?: string[];
   redacted?: string;
+  /** The archive file the record that made this version is read from (cold storage). */
+  archived?: string;
+  /** The lifecycle rule that erased what this version held. */
+  erased?: string;
   job?: string;
   runs?: { count: number; ids?: string[]; states?: string[]; last_seen?: string };
   code?: { commit?: string; dirty?: boolean; branch?: string; script?: string };

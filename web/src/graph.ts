@@ -219,6 +219,8 @@ export class GraphView {
             h("span", { class: "kind" }, node.kind),
             node.stage ? h("span", { class: "stage" }, node.stage) : null,
             node.version ? h("span", { class: "version mono" }, shortVersion(node.version)) : null,
+            node.archived ? h("span", { class: "tag archived", title: node.archived }, "archived") : null,
+            node.erased ? h("span", { class: "tag erased", title: `rule ${node.erased}` }, "erased") : null,
             node.redacted || this.expanded.has(node.id)
               ? null
               : h("button", { type: "button", class: "expand", onclick: () => void this.select(node.id) }, "Expand"),

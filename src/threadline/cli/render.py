@@ -538,10 +538,22 @@ def verify_report(report: Mapping[str, Any]) -> None:
             line.append(f"; {report['checkpoints']} checkpoint(s) match")
         if report.get("erased"):
             line.append(
-                f"; {report['erased']} of them erased by lifecycle rules (checked against "
-                "their erasure events)"
+                f"; {report['erased']} of them erased or archived by lifecycle rules (checked "
+                "against the events that did it)"
             )
         console.print(line)
+        for change in report.get("lifecycle", []):
+            done = "erased" if change["action"] == "erase" else "archived"
+            where = f" into {change['file']}" if change.get("file") else ""
+            console.print(
+                Text(
+                    f"  record {change['seq']}: {change['records']} records "
+                    f"({change['first_record']}..{change['last_record']}) {done}{where} at "
+                    f"{change['at']} by {change['user']}@{change['host']} under rule "
+                    f"{change['rule']!r}: {change['reason']}",
+                    "dim",
+                )
+            )
         return
     line = Text("✗ verification failed", "red")
     line.append(f" at record {report['first_bad']}: {report['reason']}")

@@ -61,6 +61,9 @@ def register(app: typer.Typer) -> None:
         trusted = _trusted_checkpoint(checkpoint, key, origin)
         with state.open_existing() as store:
             report = report_dict(store.verify())
+            from threadline.store.admin import lifecycle_events
+
+            report["lifecycle"] = store.read(lifecycle_events)
             if trusted is not None:
                 from threadline.store.admin import audit_checkpoint
 

@@ -30,6 +30,7 @@ from threadline.query.reading import Ids, InList, printable, read
 from threadline.query.resolve import resolve, split_row
 from threadline.query.result import Edge, LineageGraph, Node
 from threadline.store import schema as s
+from threadline.store.admin import archived_records
 
 if TYPE_CHECKING:
     from threadline.store.base import Store
@@ -77,6 +78,7 @@ _DESCRIBE: Final = InList(
             _n.c.name,
             _n.c.kind,
             _n.c.facets,
+            _v.c.first_seq,
         )
         .join(_n, _n.c.id == _v.c.node_id)
         .where(ids.match(_v.c.id))
@@ -273,9 +275,9 @@ def describe(
     """
     out: dict[int, Node] = {}
     executions: list[int] = []
-    for vid, version, facets, first, namespace, name, kind, node_facets in _DESCRIBE.fetch(
-        conn, ids
-    ):
+    archived = archived_records(conn)
+    for row in _DESCRIBE.fetch(conn, ids):
+        vid, version, facets, first, namespace, name, kind, node_facets, first_seq = row
         node: Node = {
             "id": printable(kind, namespace, name, version),
             "kind": kind,
@@ -289,6 +291,9 @@ def describe(
         if kind == "job":
             node["job"] = printable(kind, namespace, name)[len("job:") :]
             executions.append(vid)
+        if archived and first_seq in archived:
+            # The record that made this version is read from this file now (cold storage).
+            node["archived"] = archived[first_seq]
         out[vid] = node
     if executions:
         _add_runs(conn, out, executions, as_of_us, environment, cutoffs or {})
@@ -383,6 +388,9 @@ def summarize_facets(facets: dict[str, Any]) -> dict[str, Any]:
     deployment = facets.get("threadline_deployment")
     if isinstance(deployment, dict):
         extra["deployment"] = {k: v for k, v in deployment.items() if not k.startswith("_")}
+    erased = _get(facets, "threadline_erased", "rule")
+    if erased:
+        extra["erased"] = erased  # the lifecycle rule that erased what this version held
     return extra
 
 

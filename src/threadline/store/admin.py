@@ -10,6 +10,8 @@ them from the tables.
 from __future__ import annotations
 
 import functools
+import getpass
+import os
 import socket
 import threading
 import time
@@ -84,6 +86,77 @@ def erasures(conn: Connection) -> dict[int, Erasure]:
         except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
             continue  # not an event this store wrote: it vouches for nothing
     return found
+
+
+_ARCHIVED_CACHE: dict[str, tuple[int, dict[int, str]]] = {}
+_ARCHIVED_LOCK = threading.Lock()
+
+
+def archived_records(conn: Connection) -> dict[int, str]:
+    """The records whose bodies are in archive files now, with the file of each.  Read again
+    only when a lifecycle event was appended since the last call on this database (one index
+    probe otherwise): graph answers ask on every request."""
+    e = s.events
+    newest = conn.execute(
+        sa.select(sa.func.max(e.c.seq)).where(
+            e.c.job_name.in_((ERASURE_JOB, ARCHIVE_JOB)), e.c.job_namespace == ERASURE_NAMESPACE
+        )
+    ).scalar_one()
+    if newest is None:
+        return {}
+    key = str(conn.engine.url)
+    with _ARCHIVED_LOCK:
+        cached = _ARCHIVED_CACHE.get(key)
+        if cached is not None and cached[0] == newest:
+            return cached[1]
+    found = {seq: mark.archived_in for seq, mark in erasures(conn).items() if mark.archived_in}
+    with _ARCHIVED_LOCK:
+        _ARCHIVED_CACHE[key] = (int(newest), found)
+    return found
+
+
+def lifecycle_events(conn: Connection) -> list[dict[str, Any]]:
+    """Every erasure and archive event of the log: when, by whom, under which rule and
+    reason, and how many records it rewrote or moved (``threadline verify`` lists them)."""
+    e = s.events
+    rows = conn.execute(
+        sa.select(e.c.seq, e.c.job_name, e.c.body)
+        .where(e.c.job_name.in_((ERASURE_JOB, ARCHIVE_JOB)), e.c.job_namespace == ERASURE_NAMESPACE)
+        .order_by(e.c.seq)
+    )
+    found = []
+    for seq, job, body in rows:
+        archive = job == ARCHIVE_JOB
+        try:
+            event = orjson.loads(s.as_bytes(body))
+            facet = event["run"]["facets"][ARCHIVE_FACET if archive else ERASURE_FACET]
+            found.append(
+                {
+                    "seq": int(seq),
+                    "action": "archive" if archive else "erase",
+                    "at": event["eventTime"],
+                    "rule": facet.get("rule"),
+                    "reason": facet.get("reason"),
+                    "user": facet.get("user"),
+                    "host": facet.get("host"),
+                    "records": len(facet["records"]),
+                    "first_record": min((int(r["seq"]) for r in facet["records"]), default=None),
+                    "last_record": max((int(r["seq"]) for r in facet["records"]), default=None),
+                    **({"file": facet.get("file")} if archive else {}),
+                }
+            )
+        except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+            continue
+    return found
+
+
+def operator() -> dict[str, str]:
+    """Who runs a lifecycle change, as its event records it."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return {"user": user, "host": socket.gethostname()}
 
 
 #: The indexed columns of ``tl_events`` that its body determines, which verify checks.

@@ -49,6 +49,7 @@ from threadline.store.admin import (
     ERASURE_NAMESPACE,
     erasures,
     leaf_hashes,
+    operator,
 )
 from threadline.store.upserts import Pending
 
@@ -203,6 +204,7 @@ def _archive_event(
                     "_schemaURL": ARCHIVE_SCHEMA,
                     "rule": rule,
                     "reason": reason,
+                    **operator(),
                     "file": file,
                     "fileBlake3": digest,
                     "records": records,

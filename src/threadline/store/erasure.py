@@ -36,6 +36,7 @@ from threadline.store.admin import (
     ERASURE_NAMESPACE,
     ERASURE_SCHEMA,
     erasures,
+    operator,
 )
 from threadline.store.rebuild import mark_stale
 from threadline.store.sql import SqlStore
@@ -63,6 +64,7 @@ def erasure_event(rule: str, reason: str, records: Sequence[dict[str, Any]]) -> 
                     "_schemaURL": ERASURE_SCHEMA,
                     "rule": rule,
                     "reason": reason,
+                    **operator(),
                     "records": list(records),
                 }
             },

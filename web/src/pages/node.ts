@@ -65,6 +65,8 @@ function header(node: GraphNode): HTMLElement {
     h("p", { class: "kind-badge" }, node.kind, node.stage ? ` · ${node.stage}` : ""),
     h("h1", {}, node.redacted ? "[redacted]" : (node.name ?? node.id)),
     node.redacted ? message("info", `This node is hidden from you (${node.redacted}); its edges are kept so counts stay honest.`) : null,
+    node.erased ? message("info", `What this version held was erased under the lifecycle rule ${node.erased}; its lineage is kept.`) : null,
+    node.archived ? message("info", `The record that made this version is in the archive (${node.archived}): it is read from there.`) : null,
     h(
       "dl",
       { class: "facts" },

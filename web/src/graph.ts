@@ -79,13 +79,17 @@ export class GraphView {
       container: this.canvas,
       elements: this.elements(),
       style: STYLE,
+      // No layout at creation (the default grid would be thrown away by ours).
+      layout: { name: "preset" },
       minZoom: 0.05,
       maxZoom: 3,
     });
     // The drawn graph, for the browser console and for tests that click where a node is.
     (window as unknown as { threadlineGraph: Core }).threadlineGraph = this.cy;
     this.cy.on("tap", "node", (event) => void this.select(event.target.id() as string));
+    const built = performance.now();
     await this.layout();
+    this.canvas.dataset.initMs = String(Math.round(built - started));
     performance.mark("threadline:graph-rendered");
     this.canvas.dataset.renderMs = String(Math.round(performance.now() - started));
     this.canvas.dataset.nodes = String(this.nodes.size);

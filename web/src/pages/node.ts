@@ -20,6 +20,9 @@ export async function nodePage(app: HTMLElement, url: URL): Promise<void> {
   }
   const steps = clampSteps(url.searchParams.get("depth"));
   const asOf = url.searchParams.get("as_of") || null;
+  // The graph's two questions go out with the node's own: one round trip, not two.
+  const graphs = neighbourhood(id, steps, asOf);
+  graphs.catch(() => undefined); // reported below, once the page has its header
   let shown: Show;
   try {
     shown = await api.show(id, asOf);
@@ -38,7 +41,7 @@ export async function nodePage(app: HTMLElement, url: URL): Promise<void> {
   });
   graphSection.append(view.element);
   try {
-    await view.show(await neighbourhood(node.id, steps, asOf));
+    await view.show(await graphs);
   } catch (error) {
     graphSection.append(message("error", errorText(error)));
   }

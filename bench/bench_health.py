@@ -8,9 +8,11 @@ changed schema and shifted column statistics (drift), retrains nothing (stalenes
 a run open (gaps); every 25th writes a model from nothing (gaps) and an orphan.  The store is
 cached under ``.bench/`` (the name carries the schema version).
 
-Prints the time of each check family and of the whole run (wall and CPU), the findings, and the whole run
-extrapolated linearly to 1,000,000 nodes (the checks are set-based scans and joins: linear
-or n log n in the tables' size) next to the target, 10 s.
+Prints the time of each check family (its first, cold pass) and of the whole run (wall and
+CPU, best of three), the findings, and the whole run next to the target, 10 s: measured when
+the store has 1,000,000 nodes or more (``BENCH_UNITS=75500``), else extrapolated linearly (the
+checks are set-based scans and joins; at 156k nodes the extrapolation said 7.9 s, the real
+1,001,130-node store gave 9.6 s: somewhat superlinear).
 
 Run: ``python bench/bench_health.py``  (env ``BENCH_UNITS``, default 12000; ``BENCH_DIR``)
 """
@@ -165,6 +167,14 @@ def main() -> None:
             f"{len(runs[0].findings):,} findings "
             f"({counts['error']:,} error, {counts['warn']:,} warn, {counts['info']:,} info)"
         )
+        if count >= TARGET_NODES:
+            # A store of the target's size: the figure itself, no extrapolation.
+            verdict = "ok" if best <= TARGET_SECONDS else "MISSED"
+            print(
+                f"measured on {count:,} nodes: {best:.2f} s wall, {best_cpu:.2f} s CPU "
+                f"(target ≤ {TARGET_SECONDS:.0f} s: {verdict})"
+            )
+            return
         # SQLite runs in this process: on a shared machine the CPU time is the fairer figure.
         for label, seconds in (("wall", best), ("CPU", best_cpu)):
             scaled = seconds * TARGET_NODES / count

@@ -16,9 +16,9 @@ from threadline.capture.liveness import is_running, process_start
 from threadline.capture.supervisor import Supervisor
 from threadline.capture.supervisor_client import SocketSink
 from threadline.model.ids import local_host
-from threadline.query.open_runs import open_runs
 from threadline.store import open_store
 from threadline.store.base import Cursor
+from threadline.store.open_runs import open_runs
 
 
 def dead_pid() -> int:

@@ -15,8 +15,8 @@ from typing import Any
 from threadline.capture.liveness import is_running
 from threadline.capture.run_ends import end_event, now_stamp
 from threadline.model.ids import local_host
-from threadline.query.open_runs import OpenRun, open_runs
 from threadline.store.base import Store
+from threadline.store.open_runs import OpenRun, open_runs
 
 
 def abandoned_run_ends(store: Store, host: str | None = None) -> list[dict[str, Any]]:

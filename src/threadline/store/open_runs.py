@@ -1,4 +1,9 @@
-"""The runs that have not ended yet: START or RUNNING, with the context they were opened in."""
+"""The runs that have not ended yet: START or RUNNING, with the context they were opened in.
+
+Here, beside the store, rather than among the queries: ``threadline run``'s supervisor asks it
+before every command (:mod:`threadline.capture.abandoned`), and importing the query package
+would add a tenth of a second to each.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from threadline.query.reading import read
+from threadline.errors import StoreUnavailable
 from threadline.store.base import Store
 from threadline.store.schema import OPEN_RUN, nodes, runs
 
@@ -58,7 +63,11 @@ def open_runs(store: Store) -> list[OpenRun]:
             )
         return found
 
-    return read(store, query)
+    try:
+        return store.read(query)
+    except sa.exc.DBAPIError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StoreUnavailable(f"cannot read store {store.safe_url}: {reason}") from exc
 
 
 __all__ = ["OpenRun", "open_runs"]

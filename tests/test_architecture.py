@@ -143,6 +143,8 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.query", "threadline.query.diff"): COMMAND,
     ("threadline.cli.query", "threadline.query.show"): COMMAND,
     ("threadline.cli.gc", "threadline.lifecycle.apply"): COMMAND,
+    # threadline run: SQLAlchemy loads on the supervisor's writer thread, off the command's start.
+    ("threadline.capture.supervisor", "threadline.capture.abandoned"): LAUNCHER,
     ("threadline.cli.gc", "threadline.lifecycle.plan"): COMMAND,
     ("threadline.cli.gc", "threadline.lifecycle.rules"): COMMAND,
     ("threadline.cli.health", "threadline.cli.render"): COMMAND,

@@ -28,7 +28,6 @@ from typing import Any, Final
 
 import orjson
 
-from threadline.capture.abandoned import abandoned_run_ends
 from threadline.capture.boundary import report
 from threadline.capture.emitter import Sink, StoreSink, emit_each
 from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
@@ -177,6 +176,10 @@ class Supervisor:
                     self._append(batch, durable=False)
                 shutil.rmtree(folder, ignore_errors=True)
             store = self._destination.store
+            # Imported here, on the writer thread: its SQLAlchemy import would otherwise hold
+            # up the command's start by a fifth of a second.
+            from threadline.capture.abandoned import abandoned_run_ends
+
             ends = abandoned_run_ends(store) if store is not None else []
         except Exception as exc:  # a clean-up, never a reason to lose the command's lineage
             report("threadline run", exc)

@@ -38,6 +38,9 @@ from threadline.integrity.chain import (
     leaf,
     verify_log,
 )
+from threadline.model.events import PRODUCER, SCHEMA_URL
+from threadline.model.ids import uuid7
+from threadline.model.times import now_iso
 from threadline.store import schema as s
 from threadline.store.base import IntegrityAdmin, Store, StoredCheckpoint
 from threadline.store.projection import to_micros
@@ -148,6 +151,35 @@ def lifecycle_events(conn: Connection) -> list[dict[str, Any]]:
         except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
             continue
     return found
+
+
+def lifecycle_event(
+    job: str, facet: str, schema: str, rule: str, reason: str, **fields: Any
+) -> dict[str, Any]:
+    """A RunEvent of a lifecycle change (erasure or archive): its run facet names the rule,
+    its reason and who ran it, then ``fields``."""
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": now_iso(),
+        "run": {
+            "runId": str(uuid7()),
+            "facets": {
+                facet: {
+                    "_producer": PRODUCER,
+                    "_schemaURL": schema,
+                    "rule": rule,
+                    "reason": reason,
+                    **operator(),
+                    **fields,
+                }
+            },
+        },
+        "job": {"namespace": ERASURE_NAMESPACE, "name": job},
+        "inputs": [],
+        "outputs": [],
+        "producer": PRODUCER,
+        "schemaURL": SCHEMA_URL,
+    }
 
 
 def operator() -> dict[str, str]:

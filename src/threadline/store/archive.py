@@ -38,18 +38,14 @@ from sqlalchemy.engine import Connection
 from threadline.errors import IntegrityError, StoreUnavailable
 from threadline.integrity import merkle
 from threadline.integrity.chain import Erasure, link
-from threadline.model.events import PRODUCER, SCHEMA_URL
-from threadline.model.ids import uuid7
-from threadline.model.times import now_iso
 from threadline.store import schema as s
 from threadline.store.admin import (
     ARCHIVE_FACET,
     ARCHIVE_JOB,
     ARCHIVE_SCHEMA,
-    ERASURE_NAMESPACE,
     erasures,
     leaf_hashes,
-    operator,
+    lifecycle_event,
 )
 from threadline.store.upserts import Pending
 
@@ -193,30 +189,16 @@ def _write(folder: Path, first: int, last: int, data: bytes) -> Path:
 def _archive_event(
     rule: str, reason: str, file: str, digest: str, records: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    return {
-        "eventType": "COMPLETE",
-        "eventTime": now_iso(),
-        "run": {
-            "runId": str(uuid7()),
-            "facets": {
-                ARCHIVE_FACET: {
-                    "_producer": PRODUCER,
-                    "_schemaURL": ARCHIVE_SCHEMA,
-                    "rule": rule,
-                    "reason": reason,
-                    **operator(),
-                    "file": file,
-                    "fileBlake3": digest,
-                    "records": records,
-                }
-            },
-        },
-        "job": {"namespace": ERASURE_NAMESPACE, "name": ARCHIVE_JOB},
-        "inputs": [],
-        "outputs": [],
-        "producer": PRODUCER,
-        "schemaURL": SCHEMA_URL,
-    }
+    return lifecycle_event(
+        ARCHIVE_JOB,
+        ARCHIVE_FACET,
+        ARCHIVE_SCHEMA,
+        rule,
+        reason,
+        file=file,
+        fileBlake3=digest,
+        records=records,
+    )
 
 
 def read_archive(path: Path) -> Iterator[dict[str, Any]]:

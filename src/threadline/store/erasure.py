@@ -26,17 +26,13 @@ import blake3
 import sqlalchemy as sa
 
 from threadline.errors import IntegrityError
-from threadline.model.events import PRODUCER, SCHEMA_URL
-from threadline.model.ids import uuid7
-from threadline.model.times import now_iso
 from threadline.store import schema as s
 from threadline.store.admin import (
     ERASURE_FACET,
     ERASURE_JOB,
-    ERASURE_NAMESPACE,
     ERASURE_SCHEMA,
     erasures,
-    operator,
+    lifecycle_event,
 )
 from threadline.store.rebuild import mark_stale
 from threadline.store.sql import SqlStore
@@ -53,28 +49,9 @@ class Rewrite:
 
 
 def erasure_event(rule: str, reason: str, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "eventType": "COMPLETE",
-        "eventTime": now_iso(),
-        "run": {
-            "runId": str(uuid7()),
-            "facets": {
-                ERASURE_FACET: {
-                    "_producer": PRODUCER,
-                    "_schemaURL": ERASURE_SCHEMA,
-                    "rule": rule,
-                    "reason": reason,
-                    **operator(),
-                    "records": list(records),
-                }
-            },
-        },
-        "job": {"namespace": ERASURE_NAMESPACE, "name": ERASURE_JOB},
-        "inputs": [],
-        "outputs": [],
-        "producer": PRODUCER,
-        "schemaURL": SCHEMA_URL,
-    }
+    return lifecycle_event(
+        ERASURE_JOB, ERASURE_FACET, ERASURE_SCHEMA, rule, reason, records=list(records)
+    )
 
 
 def erase(store: SqlStore, rewrites: Sequence[Rewrite], *, rule: str, reason: str) -> int:

@@ -76,6 +76,7 @@ def test_resolving_never_writes_the_environment(tmp_path: Path) -> None:
 ORDER: list[tuple[str, Any, str, Any, Any, Any]] = [
     ("namespace", '"from-file"', "from-env", "explicit", "from-file", "from-env"),
     ("strict", "true", "0", True, True, False),
+    ("agent_idle_seconds", "5", "0", 1.0, 5.0, 0.0),
     ("debug", '"yes"', "off", True, True, False),
     ("batch_window", "0.02", "0.03", 0.04, 0.02, 0.03),
     ("queue_size", "11", "12", 13, 11, 12),

@@ -61,6 +61,9 @@ class Settings:
     #: None: derived from the project (see :mod:`threadline.capture.project`).
     namespace: str | None = None
     strict: bool = False
+    #: ``threadline run``: seconds a store's writer agent stays up with nothing to do; 0: none
+    #: (each run's supervisor opens the store itself).
+    agent_idle_seconds: float = 60.0
     batch_window: float = 0.05
     queue_size: int = 10_000
     batch_size: int = 1_000
@@ -334,6 +337,14 @@ SETTINGS: Final = (
         _namespace,
     ),
     Setting("strict", "Return from capture only once events are durable (fsync).", _bool),
+    Setting(
+        "agent_idle_seconds",
+        "threadline run: seconds the store's writer agent (one long-lived process per store "
+        "that writes what runs capture) waits for more work before it exits; 0: no agent, each "
+        "run opens the store itself.",
+        float,
+        _not_negative,
+    ),
     Setting("batch_window", "Seconds the emitter waits to batch events (≤ 0.1).", float, _positive),
     Setting("queue_size", "Events buffered before callers wait (back-pressure).", int, _positive),
     Setting("batch_size", "Events written per store transaction at most.", int, _positive),

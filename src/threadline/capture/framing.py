@@ -25,6 +25,9 @@ QUESTIONS: Final = "questions"
 #: The acknowledgement of a batch written (or safely received), and of one that failed.
 ACK_OK: Final = b"\x01"
 ACK_FAILED: Final = b"\x00"
+#: The store refused an event of the batch as invalid; a frame with the reason follows
+#: (the store's writer agent, :mod:`threadline.capture.agent`).
+ACK_REFUSED: Final = b"\x02"
 
 
 def send_frame(sock: socket.socket, payload: bytes) -> None:

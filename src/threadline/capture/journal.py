@@ -40,12 +40,18 @@ class Journal:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._lock = threading.Lock()
         self._unwritten = 0
+        self._closed = False
         self.destination: str | None = None
 
     def mark_destination(self, destination: str) -> None:
         """Note where this supervisor writes, for whoever finds its journal orphaned."""
         self.destination = destination
         (self.path.parent / DESTINATION_NAME).write_text(destination)
+
+    @property
+    def unwritten(self) -> int:
+        """Batches journaled and not written yet."""
+        return self._unwritten
 
     def record(self, frame: bytes) -> None:
         """Keep one received batch (its frame) until :meth:`written` is called for it."""
@@ -57,11 +63,22 @@ class Journal:
         """One journaled batch reached the store (or was given up on, and reported)."""
         with self._lock:
             self._unwritten -= 1
-            if self._unwritten == 0:
+            if self._unwritten == 0 and not self._closed:
                 os.ftruncate(self._fd, 0)
 
+    def hand_off(self) -> None:
+        """Close the journal as it is, for the store's writer agent to write what it holds."""
+        with self._lock:
+            self._close_locked()
+
     def close(self) -> None:
-        os.close(self._fd)
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)
 
 
 def journaled_batches(folder: str | os.PathLike[str]) -> Iterator[list[dict[str, Any]]]:
@@ -121,4 +138,10 @@ def orphaned_folders(
     return found
 
 
-__all__ = ["DESTINATION_NAME", "JOURNAL_NAME", "Journal", "journaled_batches", "orphaned_folders"]
+__all__ = [
+    "DESTINATION_NAME",
+    "JOURNAL_NAME",
+    "Journal",
+    "journaled_batches",
+    "orphaned_folders",
+]

@@ -20,9 +20,10 @@ transport reach the user's code.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from threadline.model.ids import NodeId
 from threadline.model.serving import Serving
@@ -123,4 +124,32 @@ class HttpRecorded:
         return None  # the sink belongs to whoever sends the events
 
 
-__all__ = ["HttpRecorded", "Key", "Recorded", "StoreRecorded", "key_of"]
+def answer_question(recorded: Recorded | None, question: dict[str, Any]) -> dict[str, Any]:
+    """The answer to one question of the socket protocol
+    (:class:`~threadline.capture.supervisor_client.SupervisorRecorded`) from ``recorded``.
+    A question must never break the command, so a failure is answered with nothing
+    (``produced``: None, cannot say)."""
+    if "produced" in question:
+        keys = [(str(k[0]), str(k[1])) for k in question["produced"] or ()]
+        answers: list[bool | None] = [None] * len(keys)
+        if recorded is not None:
+            with contextlib.suppress(Exception):
+                answers = recorded.produced(keys)
+        return {"produced": answers}
+    if recorded is None:
+        return {}
+    try:
+        if "labels" in question:
+            namespace, name = question["labels"]
+            return {"labels": sorted(recorded.labels((str(namespace), str(name))))}
+        if "serving" in question:
+            model = NodeId.parse(str(question["serving"]))
+            at = datetime.fromisoformat(str(question["at"]))
+            found = recorded.serving(model, at)
+            return {"serving": [[str(s.node), s.valid_from] for s in found]}
+    except Exception:
+        return {}
+    return {}
+
+
+__all__ = ["HttpRecorded", "Key", "Recorded", "StoreRecorded", "answer_question", "key_of"]

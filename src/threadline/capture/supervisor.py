@@ -23,22 +23,22 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 import orjson
 
+from threadline.capture.agent_client import AgentSink, connect_agent, hand_off
 from threadline.capture.boundary import report
 from threadline.capture.emitter import Sink, StoreSink, emit_each
 from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
 from threadline.capture.journal import Journal, journaled_batches, orphaned_folders
 from threadline.capture.listener import SOCKET_FOLDER_PREFIX, Listener
-from threadline.capture.recorded import HttpRecorded, Recorded, StoreRecorded
+from threadline.capture.recorded import HttpRecorded, Recorded, StoreRecorded, answer_question
 from threadline.capture.run_ends import RunEnds
 from threadline.capture.signals import background_priority, forward_signals, restore_signals
+from threadline.capture.supervisor_client import SupervisorRecorded
 from threadline.config import Settings, current, with_overrides
 from threadline.errors import CaptureError, InvalidEvent
-from threadline.model.ids import NodeId
 from threadline.store import open_store
 from threadline.store.base import Store
 
@@ -51,8 +51,10 @@ class Destination:
     recorded: Recorded
     #: Makes every written batch durable (None: each batch is durable once written).
     sync: Callable[[], None] | None
-    #: The store itself when the lineage goes to one (None: it goes to a server).
+    #: The store itself when it is open in this process (None: a server or the agent has it).
     store: Store | None = None
+    #: The socket of the store's writer agent when the lineage goes through it.
+    agent: str | None = None
 
 
 def open_destination(settings: Settings) -> Destination:
@@ -68,8 +70,27 @@ def open_destination(settings: Settings) -> Destination:
     return Destination(StoreSink(opened), StoreRecorded(opened), opened.sync, opened)
 
 
+def agent_destination(settings: Settings, fallback: Callable[[], Sink]) -> Destination | None:
+    """The store's writer agent (:mod:`threadline.capture.agent`), started if none runs; None
+    when the settings want none or it cannot be reached (the store is then opened here).
+    ``fallback`` is the sink to write to if the agent goes away."""
+    if settings.url or settings.agent_idle_seconds <= 0:
+        return None
+    path = connect_agent(settings.store_url, settings.agent_idle_seconds)
+    if path is None:
+        return None
+    try:
+        sink = AgentSink(path, fallback=fallback)
+    except OSError:
+        return None
+    return Destination(sink, SupervisorRecorded(path), sink.sync, agent=path)
+
+
 #: How long closing the destination may take (an HTTP sink's last replay of its spool).
 _CLOSE_TIMEOUT = 10.0
+#: How long a run that ends waits for the agent to write its last batches before it leaves
+#: them in its journal for the agent (a warm agent writes a short command's in a few ms).
+_HAND_OFF_AFTER = 0.03
 
 
 class _Ack:
@@ -102,6 +123,7 @@ class Supervisor:
         self._settings_error: Exception | None = None
         self._server = self._listener.socket
         self._destination: Destination | None = None
+        self._unusable_said = False
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
         self._queue: queue.Queue[tuple[list[dict[str, Any]], bool, _Ack | None] | None] = (
@@ -139,14 +161,31 @@ class Supervisor:
             if self._settings is None:
                 raise self._settings_error or CaptureError("no settings")
             target = self._settings.url or target
-            self._destination = open_destination(self._settings)
+            self._destination = agent_destination(
+                self._settings, self._open_here
+            ) or open_destination(self._settings)
         except Exception as exc:  # reported once; the command still runs
+            self._unusable(target, exc)
+        finally:
+            self._ready.set()
+
+    def _open_here(self) -> Sink:
+        """The store opened in this process, when its writer agent went away."""
+        settings = self._settings
+        assert settings is not None  # the agent is used only once the settings resolved
+        try:
+            return open_destination(settings).sink
+        except Exception as exc:
+            self._unusable("the store", exc)
+            raise
+
+    def _unusable(self, target: str, exc: Exception) -> None:
+        if not self._unusable_said:
+            self._unusable_said = True
             print(
                 f"threadline: cannot use {target} ({exc}); the command runs without lineage",
                 file=sys.stderr,
             )
-        finally:
-            self._ready.set()
 
     def _write_loop(self) -> None:
         self._open()
@@ -167,8 +206,8 @@ class Supervisor:
         """Write what dead supervisors acknowledged and never wrote (their journals), then end
         the runs on this host whose process died with nobody to end them
         (:mod:`threadline.capture.abandoned`): this supervisor is the next writer."""
-        if self._destination is None:
-            return
+        if self._destination is None or self._destination.agent is not None:
+            return  # the agent adopts dead supervisors' journals and ends abandoned runs
         try:
             base, mine = os.path.dirname(self._folder), self._journal.destination
             for folder in orphaned_folders(base, SOCKET_FOLDER_PREFIX, destination=mine):
@@ -241,7 +280,30 @@ class Supervisor:
         ends = self.run_ends.ends(status)
         if ends:
             self._batches += 1
-            self._queue.put((ends, False, None))
+            # Journaled like a received batch: the run may be handed to the agent unwritten.
+            self._journal.record(orjson.dumps({"events": ends}))
+            self._queue.put((ends, False, _JOURNALED))
+
+    def _hand_off(self) -> bool:
+        """Leave what is not written yet to the store's writer agent instead of waiting for it
+        (a cold agent opening the store, a long backlog): the journal holds every batch not
+        acknowledged as written.  Never in ``strict`` mode, whose runs end written."""
+        if self._writer is None:
+            return False
+        self._writer.join(_HAND_OFF_AFTER)
+        destination = self._destination
+        if (
+            not self._writer.is_alive()
+            or destination is None
+            or destination.agent is None
+            or (self._settings is not None and self._settings.strict)
+        ):
+            return False
+        self._journal.hand_off()
+        hand_off(destination.agent, self._folder)
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)  # the folder stays, with the journal, for the agent
+        return True
 
     def _append(self, events: list[dict[str, Any]], durable: bool) -> bool:
         destination = self._destination
@@ -262,41 +324,20 @@ class Supervisor:
             self.failed_events += lost
             return not lost
         except Exception as exc:
-            if not self.failed_events:
+            if not self.failed_events and not self._unusable_said:
                 print(f"threadline: could not write lineage events: {exc}", file=sys.stderr)
             self.failed_events += len(events)
             return False
         return True
 
     def _answer(self, question: dict[str, Any]) -> dict[str, Any]:
-        """A :class:`~threadline.capture.supervisor_client.SupervisorRecorded` question,
-        answered by the destination; a question must never break the command, so a failure
-        is answered with nothing (``produced``: None, cannot say)."""
         recorded = self._destination.recorded if self._destination is not None else None
-        if "produced" in question:
-            keys = [(str(k[0]), str(k[1])) for k in question["produced"] or ()]
-            answers: list[bool | None] = [None] * len(keys)
-            if recorded is not None:
-                with contextlib.suppress(Exception):
-                    answers = recorded.produced(keys)
-            return {"produced": answers}
-        if recorded is None:
-            return {}
-        try:
-            if "labels" in question:
-                namespace, name = question["labels"]
-                return {"labels": sorted(recorded.labels((str(namespace), str(name))))}
-            if "serving" in question:
-                model = NodeId.parse(str(question["serving"]))
-                at = datetime.fromisoformat(str(question["at"]))
-                found = recorded.serving(model, at)
-                return {"serving": [[str(s.node), s.valid_from] for s in found]}
-        except Exception:
-            return {}
-        return {}
+        return answer_question(recorded, question)
 
-    def close(self, timeout: float = 60.0) -> None:
-        """Stop accepting, write everything received, close the store."""
+    def close(self, timeout: float = 60.0, *, wait: bool = False) -> None:
+        """Stop accepting, write everything received (or, unless ``wait``, leave what the
+        store's writer agent has not written within a few milliseconds to it), close the
+        store."""
         self._closing = True
         with contextlib.suppress(OSError):
             self._server.close()
@@ -310,10 +351,12 @@ class Supervisor:
         if self._writer is not None and (self._batches or self._ready.is_set()):
             # With nothing to write, a store still opening (an SQLAlchemy import) is not
             # waited for: a command that captured nothing ends as fast as it would alone.
+            if not wait and self._hand_off():
+                return  # the folder and its journal are the agent's now
             self._writer.join(timeout)
         if self._destination is not None:
             with contextlib.suppress(Exception):
-                self._destination.sink.close(_CLOSE_TIMEOUT)
+                self._destination.sink.close(_CLOSE_TIMEOUT)  # closes the store opened here too
         if self.failed_events:
             print(
                 f"threadline: {self.failed_events} lineage event(s) could not be written",
@@ -344,4 +387,4 @@ def supervise(
     return 128 - code if code < 0 else code
 
 
-__all__ = ["Destination", "Supervisor", "open_destination", "supervise"]
+__all__ = ["Destination", "Supervisor", "agent_destination", "open_destination", "supervise"]

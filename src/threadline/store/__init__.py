@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from threadline.config import DEFAULT_STORE, current, store_url
 from threadline.errors import StoreUnavailable
+from threadline.store.writer_agent import wait_for_agent
 
 if TYPE_CHECKING:
     from threadline.store.sql import SqlStore
@@ -55,6 +56,7 @@ def open_store(
     *,
     cache_bytes: int | None = None,
     archive_dir: str | os.PathLike[str] | None = None,
+    catch_up: bool = True,
 ) -> SqlStore:
     """Open (creating if needed) the store at ``target``; see the module docstring.
 
@@ -69,6 +71,8 @@ def open_store(
         raise StoreUnavailable(
             f"no store backend for scheme {scheme!r}; use sqlite:///PATH or postgresql+psycopg://…"
         )
+    if catch_up:
+        wait_for_agent(url)
     store = factory(url)
     if cache_bytes is not None:
         store.set_cache_budget(cache_bytes)

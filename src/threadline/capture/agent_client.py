@@ -1,0 +1,211 @@
+"""The supervisor's side of the store's writer agent (:mod:`threadline.capture.agent`).
+
+:func:`connect_agent` finds the agent of a store, or starts one: it takes the agent's lock,
+binds its socket and only then starts the process, passing both on, so the socket exists
+before this call returns and a reader always finds either the socket or the lock held.
+:class:`AgentSink` hands batches over; :func:`hand_off` leaves a journal to the agent.
+Nothing here imports the store: that is the point of the agent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import orjson
+
+from threadline.capture.emitter import Sink
+from threadline.capture.framing import (
+    ACK_OK,
+    ACK_REFUSED,
+    EVENTS,
+    recv_exact,
+    recv_frame,
+    send_frame,
+)
+from threadline.errors import CaptureError, InvalidEvent
+from threadline.store.writer_agent import agent_paths
+
+#: How long a run tries to reach or start an agent before writing the store itself.
+CONNECT_SECONDS: Final = 3.0
+#: The role of a supervisor's connection that leaves its journal to the agent.
+ADOPT_ROLE: Final = "adopt"
+#: Agents started by this process, reaped once they exit (a test, a notebook lives long).
+_started: list[int] = []
+
+
+def connect_agent(url: str, idle_seconds: float) -> str | None:
+    """The socket of the writer agent of the store at ``url``, started if none runs; None
+    when none can be reached or started (the caller then writes the store itself)."""
+    paths = agent_paths(url)
+    deadline = time.monotonic() + CONNECT_SECONDS
+    while time.monotonic() < deadline:
+        if _listening(paths.socket):
+            return paths.socket
+        try:
+            lock_fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # An agent holds it: it is writing its last batches before exiting.
+            os.close(lock_fd)
+            time.sleep(0.01)
+            continue
+        try:
+            _start(url, paths.socket, paths.log, lock_fd, idle_seconds)
+        except OSError:
+            return None
+        finally:
+            os.close(lock_fd)  # the agent holds the lock now (or nobody does)
+        return paths.socket
+    return None
+
+
+def _listening(path: str) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
+def _start(url: str, path: str, log: str, lock_fd: int, idle_seconds: float) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # a dead agent's: we hold the lock, so no live agent listens there
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(path)
+        os.chmod(path, 0o600)
+        listener.listen(64)
+        _spawn(url, listener.fileno(), lock_fd, log, idle_seconds)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    finally:
+        listener.close()
+
+
+def _spawn(url: str, socket_fd: int, lock_fd: int, log: str, idle_seconds: float) -> None:
+    """Start the agent in its own session with the two descriptors and nothing else of ours.
+
+    ``posix_spawn`` rather than ``subprocess``: the agent outlives this process by design, and
+    a ``Popen`` object would be reported as a leak when a long-lived caller lets it go.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_CAPTURE")}
+    argv = [
+        sys.executable,
+        "-m",
+        "threadline.capture.agent",
+        url,
+        str(socket_fd),
+        str(lock_fd),
+        repr(idle_seconds),
+    ]
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.set_inheritable(socket_fd, True)
+        os.set_inheritable(lock_fd, True)
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out, 1),
+            (os.POSIX_SPAWN_DUP2, out, 2),
+        ]
+        pid = os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+    finally:
+        os.close(out)
+        os.set_inheritable(socket_fd, False)
+        os.set_inheritable(lock_fd, False)
+    _reap(pid)
+
+
+def _reap(started: int | None = None) -> None:
+    """Collect agents this process started that have exited (no zombies in a long-lived
+    caller); the agent's parent is whoever started it until that one exits."""
+    if started is not None:
+        _started.append(started)
+    for pid in list(_started):
+        with contextlib.suppress(ChildProcessError):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if not done:
+                continue
+        _started.remove(pid)
+
+
+class AgentSink:
+    """Emitter sink that hands batches to the store's writer agent and waits for each to be
+    written.  If the agent goes away, this batch and the later ones go to ``fallback`` (the
+    store opened in this process); a batch written twice is stored once."""
+
+    kind = "agent"
+
+    def __init__(self, path: str, fallback: Callable[[], Sink]) -> None:
+        self._fallback = fallback
+        self._instead: Sink | None = None
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._sock.connect(path)
+            send_frame(self._sock, orjson.dumps({"role": EVENTS, "pid": os.getpid()}))
+        except OSError:
+            self._sock.close()
+            raise
+
+    def emit_batch(self, events: Sequence[dict[str, Any]], *, durable: bool) -> None:
+        if self._instead is not None:
+            self._instead.emit_batch(events, durable=durable)
+            return
+        try:
+            send_frame(self._sock, orjson.dumps({"events": list(events), "durable": durable}))
+            status = recv_exact(self._sock, 1)
+        except OSError:
+            status = b""
+        if status == ACK_OK:
+            return
+        if status == ACK_REFUSED:
+            reason = recv_frame(self._sock)
+            raise InvalidEvent(reason.decode() if reason else "the store refused an event")
+        if status:
+            raise CaptureError("the store's writer agent could not write the events")
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        self._instead = self._fallback()
+        self._instead.emit_batch(events, durable=durable)
+
+    def sync(self) -> None:
+        self.emit_batch([], durable=True)
+
+    def close(self, timeout: float) -> bool:
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        if self._instead is not None:
+            return self._instead.close(timeout)
+        return True
+
+
+def hand_off(path: str, folder: str) -> bool:
+    """Tell the agent at ``path`` that the journal in ``folder`` is its to write (the agent
+    also finds it on its own once this process is gone)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(1.0)
+    try:
+        sock.connect(path)
+        send_frame(sock, orjson.dumps({"role": ADOPT_ROLE, "folder": folder}))
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    return True
+
+
+__all__ = ["ADOPT_ROLE", "CONNECT_SECONDS", "AgentSink", "connect_agent", "hand_off"]

@@ -1,0 +1,243 @@
+"""The store's writer agent: ``threadline run`` hands its events to one long-lived process per
+store, ends without waiting for their commit, and every reader still sees them."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from tests.support.events import event
+from tests.support.runner import read_graph
+
+from threadline.capture.journal import DESTINATION_NAME, JOURNAL_NAME
+from threadline.capture.listener import SOCKET_FOLDER_PREFIX
+from threadline.capture.supervisor import Supervisor
+from threadline.capture.supervisor_client import SocketSink
+from threadline.store import normalize_url, open_store
+from threadline.store.base import Cursor
+from threadline.store.writer_agent import agent_paths, wait_for_agent
+
+STEPS = """
+import threadline
+for n in range({steps}):
+    with threadline.run(f"step-{{n}}") as step:
+        with open(f"out-{{n}}.txt", "w") as handle:
+            handle.write(str(n))
+        step.wrote(f"out-{{n}}.txt")
+"""
+
+
+def agents(url: str) -> list[int]:
+    """The pids of the running writer agents of ``url``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"threadline.capture.agent" in argv and url.encode() in argv and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def run(folder: Path, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "threadline", "--store", "lineage.db", "run", "--", *command],
+        cwd=folder,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+def wait_until(condition: object, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def steps_in(db: Path, root: Path) -> set[str]:
+    graph = read_graph(db, root)
+    return {graph.nodes[r.job_node_id].name.rsplit(".", 1)[-1] for r in graph.runs}
+
+
+def test_runs_share_one_agent_and_a_reader_sees_every_event(tmp_path: Path) -> None:
+    (tmp_path / "steps.py").write_text(STEPS.format(steps=5))
+    url = normalize_url(tmp_path / "lineage.db")
+    run(tmp_path, sys.executable, "steps.py")
+    # The first run started the agent and may have ended before it opened the store: the
+    # reader below still sees every step (open_store waits for the agent).
+    assert {f"step-{n}" for n in range(5)} <= steps_in(tmp_path / "lineage.db", tmp_path)
+    first = agents(url)
+    assert len(first) == 1
+    run(tmp_path, sys.executable, "-c", "pass")
+    assert agents(url) == first  # the second run used the same agent
+    with open_store(tmp_path / "lineage.db") as store:
+        assert store.verify().ok
+    # Nothing is left in the temporary folder for this store but the agent's own files.
+    leftovers = [
+        p
+        for p in Path(os.environ.get("TMPDIR") or "/tmp").glob(f"{SOCKET_FOLDER_PREFIX}*")
+        if (p / DESTINATION_NAME).exists() and (p / DESTINATION_NAME).read_text() == url
+    ]
+    assert wait_until(lambda: not [p for p in leftovers if p.exists()], 10)
+
+
+def test_an_idle_agent_exits_and_releases_its_lock(tmp_path: Path) -> None:
+    url = normalize_url(tmp_path / "lineage.db")
+    run(tmp_path, sys.executable, "-c", "pass", THREADLINE_AGENT_IDLE_SECONDS="0.5")
+    assert wait_for_agent(url)
+    assert wait_until(lambda: not agents(url), 15)
+    paths = agent_paths(url)
+    assert not Path(paths.socket).exists()
+    fd = os.open(paths.lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: raises if still held
+    finally:
+        os.close(fd)
+
+
+def test_no_agent_when_the_setting_is_zero(tmp_path: Path) -> None:
+    (tmp_path / "steps.py").write_text(STEPS.format(steps=2))
+    url = normalize_url(tmp_path / "lineage.db")
+    run(tmp_path, sys.executable, "steps.py", THREADLINE_AGENT_IDLE_SECONDS="0")
+    assert agents(url) == []
+    assert {"step-0", "step-1"} <= steps_in(tmp_path / "lineage.db", tmp_path)
+
+
+def test_an_agent_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
+    """kill -9 of the agent while a run writes through it: the run's supervisor writes the
+    rest itself, every step is stored once and the store verifies."""
+    url = normalize_url(tmp_path / "lineage.db")
+    script = textwrap.dedent(
+        """
+        import os, signal, sys, time
+        import threadline
+        for n in range(40):
+            if n == 20:
+                threadline.flush()
+                os.kill(int(open("agent.pid").read()), signal.SIGKILL)
+                time.sleep(0.2)
+            with threadline.run(f"step-{n}") as step:
+                with open(f"out-{n}.txt", "w") as handle:
+                    handle.write(str(n))
+                step.wrote(f"out-{n}.txt")
+        """
+    )
+    (tmp_path / "steps.py").write_text(script)
+    run(tmp_path, sys.executable, "-c", "pass")  # starts the agent
+    assert wait_for_agent(url)
+    (pid,) = agents(url)
+    (tmp_path / "agent.pid").write_text(str(pid))
+    run(tmp_path, sys.executable, "steps.py")
+    assert {f"step-{n}" for n in range(40)} <= steps_in(tmp_path / "lineage.db", tmp_path)
+    with open_store(tmp_path / "lineage.db") as store:
+        assert store.verify().ok
+        bodies = [orjson.loads(e.body) for e in store.read_after(Cursor(0), limit=100_000)]
+    ends = [
+        b for b in bodies if b["eventType"] == "COMPLETE" and b["job"]["name"].endswith("step-7")
+    ]
+    assert len(ends) == 1  # written once, though the journal and the run both had it
+
+
+def test_a_dead_supervisors_journal_is_written_before_a_reader_reads(tmp_path: Path) -> None:
+    db = tmp_path / "lineage.db"
+    url = normalize_url(db)
+    run(tmp_path, sys.executable, "-c", "pass")  # an agent runs for this store
+    # The folder of a supervisor that died (a pid that cannot run) with one batch journaled.
+    tmp = Path(os.environ.get("TMPDIR") or "/tmp")
+    folder = tmp / f"{SOCKET_FOLDER_PREFIX}{2**22 + 7}-{os.urandom(6).hex()}"
+    folder.mkdir(mode=0o700)
+    (folder / DESTINATION_NAME).write_text(url)
+    batch = [event(n, "COMPLETE") for n in range(3)]
+    (folder / JOURNAL_NAME).write_bytes(orjson.dumps({"events": batch}) + b"\n")
+    with open_store(db) as store:
+        stored = {
+            orjson.loads(e.body)["run"]["runId"] for e in store.read_after(Cursor(0), limit=100_000)
+        }
+    assert {one["run"]["runId"] for one in batch} <= stored
+    assert not folder.exists()
+
+
+def test_a_reader_waits_for_an_agent_finishing_its_last_writes(tmp_path: Path) -> None:
+    """No socket, lock held (an agent that stopped listening): the reader waits for the lock."""
+    url = normalize_url(tmp_path / "lineage.db")
+    paths = agent_paths(url)
+    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    releaser = threading.Timer(0.4, os.close, args=(fd,))
+    releaser.start()
+    started = time.monotonic()
+    try:
+        assert wait_for_agent(url, timeout=10)
+        assert time.monotonic() - started >= 0.35
+    finally:
+        releaser.join()
+        os.unlink(paths.lock)
+
+
+def test_a_reader_gives_up_on_an_agent_that_never_answers(tmp_path: Path) -> None:
+    url = normalize_url(tmp_path / "lineage.db")
+    paths = agent_paths(url)
+    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert not wait_for_agent(url, timeout=0.3)
+    finally:
+        os.close(fd)
+        os.unlink(paths.lock)
+
+
+def test_the_agent_exits_when_its_store_file_is_removed(tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    url = normalize_url(folder / "lineage.db")
+    run(folder, sys.executable, "-c", "pass")
+    assert wait_for_agent(url)
+    assert agents(url)
+    for name in ("lineage.db", "lineage.db-wal", "lineage.db-shm"):
+        (folder / name).unlink(missing_ok=True)
+    assert wait_until(lambda: not agents(url), 15)
+
+
+def test_a_refused_event_through_the_agent_costs_its_batch_nothing_else(tmp_path: Path) -> None:
+    db = tmp_path / "lineage.db"
+    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
+    supervisor = Supervisor(str(db))
+    supervisor.start()
+    try:
+        sink = SocketSink(supervisor.path)
+        batch = [event(n) for n in range(61)]
+        del batch[30]["job"]["name"]
+        sink.emit_batch(batch, durable=False)
+        sink.close(1.0)
+    finally:
+        supervisor.close(wait=True)
+    assert (supervisor.events, supervisor.failed_events) == (60, 1)
+    with open_store(db) as store:
+        assert store.counts()["events"] == 60 + 2  # and the `python -c pass` run's two
+
+
+@pytest.fixture(autouse=True)
+def _no_agent_outlives_its_test(tmp_path: Path) -> object:
+    yield None
+    for folder in [tmp_path, tmp_path / "project"]:
+        for pid in agents(normalize_url(folder / "lineage.db")):
+            os.kill(pid, signal.SIGTERM)

@@ -76,7 +76,8 @@ def threadline_argv() -> list[str]:
 
 def measure(name: str, command: list[str], workdir: Path, *, agent: bool = True) -> None:
     env = dict(os.environ)
-    store = f"sqlite:///{workdir / 'lineage.db'}"
+    # Its own store without an agent: the agent of the other lines would otherwise still serve.
+    store = f"sqlite:///{workdir / ('lineage.db' if agent else 'no-agent.db')}"
     env["THREADLINE_STORE"] = store
     if not agent:
         env["THREADLINE_AGENT_IDLE_SECONDS"] = "0"

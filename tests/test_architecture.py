@@ -60,6 +60,10 @@ DYNAMIC = "<dynamic>"
 COMMAND = "a command imports what it runs, so `threadline --help` and completion stay fast"
 CRYPTO = "cryptography loads only in the commands that sign or check signatures"
 CHILD = "the captured child imports this only when the script first records it"
+SUPERVISOR = (
+    "the supervisor's writer and question threads import what writing and answering need,"
+    " after the command has started"
+)
 LAUNCHER = "`threadline run` starts the command before it imports what can wait (capture/launch.py)"
 SITE = (
     "sitecustomize runs at every interpreter start; it loads capture only in a process that"
@@ -112,9 +116,12 @@ LAZY: dict[tuple[str, str], str] = {
         " process that asks the supervisor or a server"
     ),
     ("threadline.capture.recorder", "threadline.fingerprint"): CHILD,
-    ("threadline.capture.supervisor", "threadline.capture.http_sink"): (
+    ("threadline.capture.destination", "threadline.capture.http_sink"): (
         "http.client and ssl load only for a run that ships its events to a server"
     ),
+    ("threadline.capture.supervisor", "threadline.capture.destination"): SUPERVISOR,
+    ("threadline.capture.supervisor", "threadline.capture.emitter"): SUPERVISOR,
+    ("threadline.capture.supervisor", "threadline.capture.recorded"): SUPERVISOR,
     ("threadline.capture.writes", "threadline.fingerprint"): CHILD,
     ("threadline.cli", DYNAMIC): "the command modules are registered from COMMAND_MODULES",
     ("threadline.cli", "threadline.cli.render"): "Rich loads only to print an error",

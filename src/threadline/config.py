@@ -531,21 +531,21 @@ _LIST_SETTINGS: Final = ("identity_env", "allowed_origins", "allowed_hosts")
 
 
 def _find_config_file(start: Path) -> tuple[Path, Mapping[str, Any]] | None:
-    import tomllib
-
     for folder in (start, *start.parents):
         candidate = folder / "threadline.toml"
         if candidate.is_file():
-            return candidate, _load_toml(candidate, tomllib)
+            return candidate, _load_toml(candidate)
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
-            table = _load_toml(pyproject, tomllib).get("tool", {}).get("threadline")
+            table = _load_toml(pyproject).get("tool", {}).get("threadline")
             if isinstance(table, dict):
                 return pyproject, table
     return None
 
 
-def _load_toml(path: Path, tomllib: Any) -> dict[str, Any]:
+def _load_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a file to read: every captured run resolves settings
+
     try:
         with path.open("rb") as handle:
             data: dict[str, Any] = tomllib.load(handle)

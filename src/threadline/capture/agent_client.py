@@ -16,11 +16,10 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from threadline.capture.emitter import Sink
 from threadline.capture.framing import (
     ACK_OK,
     ACK_REFUSED,
@@ -31,6 +30,9 @@ from threadline.capture.framing import (
 )
 from threadline.errors import CaptureError, InvalidEvent
 from threadline.store.writer_agent import agent_paths
+
+if TYPE_CHECKING:
+    from threadline.capture.emitter import Sink
 
 #: How long a run tries to reach or start an agent before writing the store itself.
 CONNECT_SECONDS: Final = 3.0

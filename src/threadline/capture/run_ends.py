@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any, Final
 
-from threadline.model.events import PRODUCER, SCHEMA_URL
+from threadline.model.producer import PRODUCER, SCHEMA_URL
 
 _ERROR_FACET_SCHEMA: Final = (
     "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"

@@ -21,69 +21,23 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from threadline.capture.agent_client import AgentSink, connect_agent, hand_off
+from threadline.capture.agent_client import hand_off
 from threadline.capture.boundary import report
-from threadline.capture.emitter import Sink, StoreSink, emit_each
 from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
 from threadline.capture.journal import Journal, journaled_batches, orphaned_folders
 from threadline.capture.listener import SOCKET_FOLDER_PREFIX, Listener
-from threadline.capture.recorded import HttpRecorded, Recorded, StoreRecorded, answer_question
 from threadline.capture.run_ends import RunEnds
 from threadline.capture.signals import background_priority, forward_signals, restore_signals
-from threadline.capture.supervisor_client import SupervisorRecorded
 from threadline.config import Settings, current, with_overrides
 from threadline.errors import CaptureError, InvalidEvent
-from threadline.store import open_store
-from threadline.store.base import Store
 
-
-@dataclass(frozen=True, slots=True)
-class Destination:
-    """Where the command's lineage goes: the sink that writes it and who answers questions."""
-
-    sink: Sink
-    recorded: Recorded
-    #: Makes every written batch durable (None: each batch is durable once written).
-    sync: Callable[[], None] | None
-    #: The store itself when it is open in this process (None: a server or the agent has it).
-    store: Store | None = None
-    #: The socket of the store's writer agent when the lineage goes through it.
-    agent: str | None = None
-
-
-def open_destination(settings: Settings) -> Destination:
-    """The settings' store, or, when a server URL is set, the sink that ships to it instead."""
-    if settings.url:
-        # http.client and ssl load only for a run that ships its events to a server.
-        from threadline.capture.http_sink import DEFAULT_SPOOL, HttpSink
-
-        # Anchored to the command's folder, where `threadline sync` looks by default.
-        sink = HttpSink(settings.url, spool_dir=DEFAULT_SPOOL.resolve())
-        return Destination(sink, HttpRecorded(sink), None)
-    opened = open_store(settings.store_url)
-    return Destination(StoreSink(opened), StoreRecorded(opened), opened.sync, opened)
-
-
-def agent_destination(settings: Settings, fallback: Callable[[], Sink]) -> Destination | None:
-    """The store's writer agent (:mod:`threadline.capture.agent`), started if none runs; None
-    when the settings want none or it cannot be reached (the store is then opened here).
-    ``fallback`` is the sink to write to if the agent goes away."""
-    if settings.url or settings.agent_idle_seconds <= 0:
-        return None
-    path = connect_agent(settings.store_url, settings.agent_idle_seconds)
-    if path is None:
-        return None
-    try:
-        sink = AgentSink(path, fallback=fallback)
-    except OSError:
-        return None
-    return Destination(sink, SupervisorRecorded(path), sink.sync, agent=path)
+if TYPE_CHECKING:
+    from threadline.capture.destination import Destination
+    from threadline.capture.emitter import Sink
 
 
 #: How long closing the destination may take (an HTTP sink's last replay of its spool).
@@ -161,6 +115,9 @@ class Supervisor:
             if self._settings is None:
                 raise self._settings_error or CaptureError("no settings")
             target = self._settings.url or target
+            # Here, on the writer thread: the command is already starting on another core.
+            from threadline.capture.destination import agent_destination, open_destination
+
             self._destination = agent_destination(
                 self._settings, self._open_here
             ) or open_destination(self._settings)
@@ -173,6 +130,8 @@ class Supervisor:
         """The store opened in this process, when its writer agent went away."""
         settings = self._settings
         assert settings is not None  # the agent is used only once the settings resolved
+        from threadline.capture.destination import open_destination
+
         try:
             return open_destination(settings).sink
         except Exception as exc:
@@ -318,6 +277,8 @@ class Supervisor:
             elif durable and destination.sync is not None:
                 destination.sync()
         except InvalidEvent:
+            from threadline.capture.emitter import emit_each
+
             # One event the store refuses must not cost the batch's others their lineage.
             lost = emit_each(destination.sink, events, durable=durable, where="threadline run")
             self.events += len(events) - lost
@@ -331,6 +292,8 @@ class Supervisor:
         return True
 
     def _answer(self, question: dict[str, Any]) -> dict[str, Any]:
+        from threadline.capture.recorded import answer_question
+
         recorded = self._destination.recorded if self._destination is not None else None
         return answer_question(recorded, question)
 
@@ -387,4 +350,4 @@ def supervise(
     return 128 - code if code < 0 else code
 
 
-__all__ = ["Destination", "Supervisor", "agent_destination", "open_destination", "supervise"]
+__all__ = ["Supervisor", "supervise"]

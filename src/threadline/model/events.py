@@ -12,17 +12,14 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-from threadline._version import __version__
 from threadline.errors import InvalidEvent
-from threadline.model.times import parse_instant
 
-#: Schema every event claims (``schemaURL``) and ``_producer`` threadline stamps on facets.
-SCHEMA_URL: Final = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
-DATASET_EVENT_SCHEMA_URL: Final = (
-    "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent"
-)
-JOB_EVENT_SCHEMA_URL: Final = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent"
-PRODUCER: Final = f"https://github.com/threadline-dev/threadline/tree/v{__version__}"
+# Re-exported: their home is the light module, most code knows them from here.
+from threadline.model.producer import DATASET_EVENT_SCHEMA_URL as DATASET_EVENT_SCHEMA_URL
+from threadline.model.producer import JOB_EVENT_SCHEMA_URL as JOB_EVENT_SCHEMA_URL
+from threadline.model.producer import PRODUCER as PRODUCER
+from threadline.model.producer import SCHEMA_URL as SCHEMA_URL
+from threadline.model.times import parse_instant
 
 EventType = Literal["START", "RUNNING", "COMPLETE", "FAIL", "ABORT", "OTHER"]
 EVENT_TYPES: Final = ("START", "RUNNING", "COMPLETE", "FAIL", "ABORT", "OTHER")

@@ -64,6 +64,10 @@ SUPERVISOR = (
     "the supervisor's writer and question threads import what writing and answering need,"
     " after the command has started"
 )
+NO_AGENT = (
+    "the store (SQLAlchemy) loads in a run's supervisor only when no writer agent takes its"
+    " events"
+)
 LAUNCHER = "`threadline run` starts the command before it imports what can wait (capture/launch.py)"
 SITE = (
     "sitecustomize runs at every interpreter start; it loads capture only in a process that"
@@ -119,6 +123,9 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.capture.destination", "threadline.capture.http_sink"): (
         "http.client and ssl load only for a run that ships its events to a server"
     ),
+    ("threadline.capture.destination", "threadline.capture.emitter"): NO_AGENT,
+    ("threadline.capture.destination", "threadline.capture.recorded"): NO_AGENT,
+    ("threadline.capture.destination", "threadline.store"): NO_AGENT,
     ("threadline.capture.supervisor", "threadline.capture.destination"): SUPERVISOR,
     ("threadline.capture.supervisor", "threadline.capture.emitter"): SUPERVISOR,
     ("threadline.capture.supervisor", "threadline.capture.recorded"): SUPERVISOR,

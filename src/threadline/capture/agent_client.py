@@ -14,6 +14,7 @@ import fcntl
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -24,6 +25,7 @@ from threadline.capture.framing import (
     ACK_OK,
     ACK_REFUSED,
     EVENTS,
+    QUESTIONS,
     recv_exact,
     recv_frame,
     send_frame,
@@ -184,6 +186,11 @@ class AgentSink:
         self._instead = self._fallback()
         self._instead.emit_batch(events, durable=durable)
 
+    @property
+    def replaced(self) -> bool:
+        """The agent went away and this sink writes to its fallback."""
+        return self._instead is not None
+
     def sync(self) -> None:
         self.emit_batch([], durable=True)
 
@@ -193,6 +200,55 @@ class AgentSink:
         if self._instead is not None:
             return self._instead.close(timeout)
         return True
+
+
+class AgentQuestions:
+    """Relays the questions a run's processes ask (frames of the supervisor's protocol,
+    :class:`~threadline.capture.supervisor_client.SupervisorRecorded`) to the agent, which has
+    the store open, over one connection; an agent that went away answers nothing (``{}``:
+    cannot say), as a store that cannot be read does."""
+
+    def __init__(self, path: str, timeout: float = 10.0) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._broken = False
+
+    def ask(self, question: bytes) -> bytes:
+        with self._lock:
+            sock = self._connected()
+            if sock is not None:
+                try:
+                    send_frame(sock, question)
+                    answer = recv_frame(sock)
+                except (OSError, CaptureError):
+                    answer = None
+                if answer is not None:
+                    return answer
+                self._broken = True
+            return b"{}"
+
+    def _connected(self) -> socket.socket | None:
+        if self._sock is None and not self._broken:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(self._timeout)
+                sock.connect(self._path)
+                send_frame(sock, orjson.dumps({"role": QUESTIONS, "pid": os.getpid()}))
+            except OSError:
+                sock.close()
+                self._broken = True
+                return None
+            self._sock = sock
+        return self._sock
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.close()
+            self._broken = True
 
 
 def hand_off(path: str, folder: str) -> bool:
@@ -210,4 +266,11 @@ def hand_off(path: str, folder: str) -> bool:
     return True
 
 
-__all__ = ["ADOPT_ROLE", "CONNECT_SECONDS", "AgentSink", "connect_agent", "hand_off"]
+__all__ = [
+    "ADOPT_ROLE",
+    "CONNECT_SECONDS",
+    "AgentQuestions",
+    "AgentSink",
+    "connect_agent",
+    "hand_off",
+]

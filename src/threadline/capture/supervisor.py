@@ -208,12 +208,11 @@ class Supervisor:
                     frame = recv_frame(conn)
                     if frame is None:
                         return
-                    message = orjson.loads(frame)
                     if role == EVENTS:
-                        self._receive_events(conn, message, frame)
+                        self._receive_events(conn, orjson.loads(frame), frame)
                     else:
                         self._ready.wait()
-                        send_frame(conn, orjson.dumps(self._answer(message)))
+                        send_frame(conn, self._answer(frame))
             except (OSError, ValueError, CaptureError):
                 return
 
@@ -258,8 +257,11 @@ class Supervisor:
             or (self._settings is not None and self._settings.strict)
         ):
             return False
+        if getattr(destination.sink, "replaced", False):
+            return False  # the agent went away: this process writes the rest itself
         self._journal.hand_off()
-        hand_off(destination.agent, self._folder)
+        if not hand_off(destination.agent, self._folder):
+            return False  # nobody to take it: written here, then the folder goes
         with contextlib.suppress(OSError):
             os.unlink(self.path)  # the folder stays, with the journal, for the agent
         return True
@@ -291,11 +293,16 @@ class Supervisor:
             return False
         return True
 
-    def _answer(self, question: dict[str, Any]) -> dict[str, Any]:
+    def _answer(self, question: bytes) -> bytes:
+        """The answer to one question frame: relayed to the store's writer agent, or answered
+        from the store or server open here."""
+        destination = self._destination
+        if destination is not None and destination.questions is not None:
+            return destination.questions.ask(question)
         from threadline.capture.recorded import answer_question
 
-        recorded = self._destination.recorded if self._destination is not None else None
-        return answer_question(recorded, question)
+        recorded = destination.recorded if destination is not None else None
+        return orjson.dumps(answer_question(recorded, orjson.loads(question)))
 
     def close(self, timeout: float = 60.0, *, wait: bool = False) -> None:
         """Stop accepting, write everything received (or, unless ``wait``, leave what the
@@ -320,6 +327,8 @@ class Supervisor:
         if self._destination is not None:
             with contextlib.suppress(Exception):
                 self._destination.sink.close(_CLOSE_TIMEOUT)  # closes the store opened here too
+            if self._destination.questions is not None:
+                self._destination.questions.close()
         if self.failed_events:
             print(
                 f"threadline: {self.failed_events} lineage event(s) could not be written",

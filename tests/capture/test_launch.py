@@ -115,3 +115,46 @@ def test_cli_run_parses_its_options_and_falls_back_for_help(
     assert launch.cli_run([]) is None
     assert launch.cli_run(["--job=x", "--stage", "features", "--", "sh", "-c", "exit 7"]) == 7
     assert launch.cli_run(["--stage", "launch", "true"]) == 2  # a usage error's exit code
+
+
+def test_the_launcher_resolves_settings_first_whenever_a_file_could_name_a_server(
+    tmp_path: Path,
+) -> None:
+    """``may_name_a_server`` lets the launcher start the command before importing config; it
+    must say yes wherever config would read a ``url`` from a file."""
+    from threadline.capture.launch import may_name_a_server
+    from threadline.config import resolve
+
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    assert not may_name_a_server(str(deep))
+    assert resolve(environ={}, cwd=deep).url is None
+    (tmp_path / "a" / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert not may_name_a_server(str(deep))  # a pyproject.toml without our table
+    (tmp_path / "a" / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n[tool.threadline]\nurl = "http://127.0.0.1:1"\n'
+    )
+    assert resolve(environ={}, cwd=deep).url == "http://127.0.0.1:1"
+    assert may_name_a_server(str(deep))
+    (tmp_path / "a" / "b" / "threadline.toml").write_text('url = "http://127.0.0.1:2"\n')
+    assert resolve(environ={}, cwd=deep).url == "http://127.0.0.1:2"
+    assert may_name_a_server(str(deep))
+
+
+def test_a_bad_server_url_in_a_settings_file_refuses_before_the_command_runs(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "threadline.toml").write_text('url = "garbage"\n')
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "threadline", "run", "--", sys.executable, "-c", "open('ran', 'w')"],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "is not an http(s) URL" in done.stderr
+    assert not (tmp_path / "ran").exists()

@@ -20,7 +20,7 @@ This module also holds the two things launcher and command share:
 from __future__ import annotations
 
 import os
-import subprocess
+import signal
 import sys
 
 from threadline.capture.listener import Listener
@@ -175,7 +175,7 @@ def run(
         namespace=namespace,
     )
     try:
-        child = subprocess.Popen(list(command), env=env)
+        child = spawn(command, env)
     except OSError as exc:
         listener.discard()
         from threadline.errors import UsageError
@@ -186,6 +186,23 @@ def run(
     return supervise(child, listener, store=store, url=url)
 
 
+def spawn(command: Sequence[str], env: Mapping[str, str]) -> int:
+    """Start ``command`` (searched on PATH) and return its pid.
+
+    ``posix_spawn`` rather than ``subprocess``, whose import alone is a quarter of the
+    launcher's start; like ``exec``, and unlike ``Popen``, the command keeps the descriptors
+    it was given (a ``make`` jobserver's, a shell's ``3>``): a wrapper should not take them.
+    Python ignores SIGPIPE and SIGXFSZ for itself; the command gets their defaults back, as
+    ``Popen`` gives them.
+    """
+    return os.posix_spawnp(
+        command[0],
+        list(command),
+        dict(env),
+        setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+    )
+
+
 def cli_run(argv: Sequence[str]) -> int | None:
     """``threadline run ARGV`` without Typer: the exit status, or ``None`` to use the full CLI
     (``--help``, an unknown option, no command)."""
@@ -193,20 +210,10 @@ def cli_run(argv: Sequence[str]) -> int | None:
     if parsed is None:
         return None
     options, command = parsed
-    from threadline.errors import ThreadlineError
-
+    url = options.get("url")
     try:
-        url = options.get("url")
-        from threadline.config import current
-
-        # Resolving the settings here refuses a bad THREADLINE_URL (or url in threadline.toml)
-        # before the command starts, as a bad --url does, instead of a run without lineage
-        # that exits 0; the variable is read by config alone.
-        settings = current()
-        if url is not None or settings.url:
-            from threadline.capture.http_sink import resolve_url
-
-            url = resolve_url(url, settings)
+        if url is not None or _settings_in_environment() or may_name_a_server(os.getcwd()):
+            url = _server_url(url)
         return run(
             command,
             job=options.get("job"),
@@ -216,9 +223,67 @@ def cli_run(argv: Sequence[str]) -> int | None:
             url=url,
             namespace=options.get("namespace"),
         )
-    except ThreadlineError as exc:
+    except Exception as exc:
+        from threadline.errors import ThreadlineError
+
+        if not isinstance(exc, ThreadlineError):
+            raise
         print(f"error: {exc.message}", file=sys.stderr)
         return exc.exit_code
+
+
+def _settings_in_environment() -> bool:
+    """Whether a ``THREADLINE_*`` variable could hold a setting that is wrong (every one but
+    the store, whose problems show only when it is opened): they are checked before the
+    command starts."""
+    return any(key.startswith("THREADLINE_") and key != STORE_SETTING_ENV for key in os.environ)
+
+
+def _server_url(url: str | None) -> str | None:
+    """The server the run's lineage goes to, checked: a bad THREADLINE_URL (or ``url`` in a
+    settings file) is refused before the command starts, as a bad ``--url`` is, instead of a
+    run without lineage that exits 0.  The settings are resolved by config alone."""
+    from threadline.config import current
+
+    settings = current()
+    if url is None and not settings.url:
+        return None
+    from threadline.capture.http_sink import resolve_url
+
+    return resolve_url(url, settings)
+
+
+#: The files :mod:`threadline.config` may read settings from, in each folder up from the
+#: working directory, and what a ``pyproject.toml`` holding them must contain.
+SETTINGS_FILES = ("threadline.toml", "pyproject.toml")
+_PYPROJECT_MARK = b"threadline"
+
+
+def may_name_a_server(start: str) -> bool:
+    """Whether a settings file that could name a server URL is found from ``start`` up.
+
+    A cheap, conservative look (a ``stat`` per folder, and the bytes of any
+    ``pyproject.toml`` searched for the word): when it says no, no settings file can set
+    ``url``, the settings need not be resolved before the command starts (nor config
+    imported: a third of the launcher's start-up); the supervisor resolves them once the
+    command runs.  It may say yes for a file that sets no ``url``: config then decides.
+    """
+    folder = start
+    while True:
+        if os.path.isfile(os.path.join(folder, SETTINGS_FILES[0])):
+            return True
+        pyproject = os.path.join(folder, SETTINGS_FILES[1])
+        if os.path.isfile(pyproject):
+            try:
+                with open(pyproject, "rb") as handle:
+                    if _PYPROJECT_MARK in handle.read():
+                        return True
+            except OSError:
+                return True  # unreadable: config will say what is wrong with it
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return False
+        folder = parent
 
 
 __all__ = [
@@ -233,6 +298,8 @@ __all__ = [
     "URL_SETTING_ENV",
     "child_environment",
     "cli_run",
+    "may_name_a_server",
     "parse_run_args",
     "run",
+    "spawn",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import threading
 from typing import Any
 
@@ -30,15 +29,16 @@ def background_priority() -> None:
         os.nice(19)
 
 
-def forward_signals(child: subprocess.Popen[bytes]) -> Handlers:
-    """Forward SIGTERM and SIGHUP to ``child`` and ignore SIGINT; returns the old handlers."""
+def forward_signals(child: int) -> Handlers:
+    """Forward SIGTERM and SIGHUP to process ``child`` and ignore SIGINT; returns the old
+    handlers."""
     previous: Handlers = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
 
     def forward(signum: int, frame: Any) -> None:
         with contextlib.suppress(OSError):
-            child.send_signal(signum)
+            os.kill(child, signum)
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         previous[signum] = signal.signal(signum, forward)

@@ -18,7 +18,6 @@ import os
 import queue
 import shutil
 import socket
-import subprocess
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, Final
@@ -338,12 +337,11 @@ class Supervisor:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def supervise(
-    child: subprocess.Popen[bytes], listener: Listener, *, store: str | None, url: str | None
-) -> int:
-    """Serve the started command's capture until it exits; return its exit status."""
+def supervise(child: int, listener: Listener, *, store: str | None, url: str | None) -> int:
+    """Serve the capture of the started command (pid ``child``) until it exits; return its
+    exit status (128 + N when signal N ended it, as a shell says)."""
     supervisor = Supervisor(store, url=url, listener=listener)
-    supervisor.run_ends.command_pid = child.pid
+    supervisor.run_ends.command_pid = child
     # The command runs at full priority; writing its lineage is background work that should
     # only use a core the command leaves idle.
     background_priority()
@@ -351,7 +349,8 @@ def supervise(
     previous = forward_signals(child)
     code = 0
     try:
-        code = child.wait()
+        _, status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(status)
     finally:
         restore_signals(previous)
         supervisor.end_open_runs(code)

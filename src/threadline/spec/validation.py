@@ -228,6 +228,7 @@ class EventValidator:
         rs = _accelerator() if accelerate else None
         self._fast_events: dict[str, Any] | None = None
         self._fast_facets: dict[tuple[str, str], Any] = {}
+        self._fast_content: dict[tuple[str, str], Any] = {}
         if rs is not None:
             rs_registry = rs.Registry([(uri, resource.contents) for uri, resource in resources])
 
@@ -242,6 +243,23 @@ class EventValidator:
 
             self._fast_events = {name: compile_rs(refs) for name, refs in event_refs.items()}
             self._fast_facets = {place: compile_rs(refs) for place, refs in targets.items()}
+            # Whether a facet's *content* holds, its provenance aside (untrusted_facets): the
+            # same schemas with _producer and _schemaURL required nowhere, checked on the facet
+            # without them.  Producers often leave both out; deciding those facets here
+            # instead of collecting every error in Python is most of ingest's time.
+            content_registry = rs.Registry(
+                [(uri, _without_provenance(resource.contents)) for uri, resource in resources]
+            )
+            self._fast_content = {
+                place: rs.Draft202012Validator(
+                    _ref_schema(refs),
+                    registry=content_registry,
+                    formats=dict(FORMATS),
+                    validate_formats=True,
+                    offline=True,
+                )
+                for place, refs in targets.items()
+            }
 
     @property
     def accelerated(self) -> bool:
@@ -300,7 +318,7 @@ class EventValidator:
         its schema anywhere else.  Custom facets have no schema of their own to break.
         """
         found: list[tuple[str | int, ...]] = []
-        fast = self._fast_facets
+        content = self._fast_content
         for path, context, facets in _facet_slots(body):
             if not isinstance(facets, dict):
                 found.append(path)
@@ -312,9 +330,10 @@ class EventValidator:
                 validator = self._facets.get((context, key))
                 if validator is None or facet.get("_deleted") is True:
                     continue
-                quick = fast.get((context, key))
-                if quick is not None and quick.is_valid(facet):
+                quick = content.get((context, key))
+                if quick is not None and quick.is_valid(_without_provenance_keys(facet)):
                     continue
+                # Invalid content, or no accelerator: the errors themselves decide.
                 if _content_faults(list(validator.iter_errors(facet))):
                     found.append((*path, key))
         return found
@@ -478,6 +497,25 @@ def _content_faults(errors: list[ValidationError]) -> bool:
         if not _provenance_only(error):
             return True
     return False
+
+
+def _without_provenance(node: Any) -> Any:
+    """A copy of the schema ``node`` in which no ``required`` names a provenance field."""
+    if isinstance(node, dict):
+        copy = {key: _without_provenance(value) for key, value in node.items()}
+        required = copy.get("required")
+        if isinstance(required, list):
+            copy["required"] = [name for name in required if name not in _PROVENANCE]
+        return copy
+    if isinstance(node, list):
+        return [_without_provenance(value) for value in node]
+    return node
+
+
+def _without_provenance_keys(facet: dict[str, Any]) -> dict[str, Any]:
+    if "_producer" in facet or "_schemaURL" in facet:
+        return {key: value for key, value in facet.items() if key not in _PROVENANCE}
+    return facet
 
 
 def _provenance_only(error: ValidationError) -> bool:

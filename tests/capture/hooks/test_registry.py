@@ -1,0 +1,49 @@
+"""Third-party hooks are found through the ``threadline.hooks`` entry points, and the scan of
+installed distributions is remembered until the import path changes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from threadline.capture import hooks
+
+
+def _distribution(folder: Path, name: str, reference: str) -> None:
+    info = folder / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[threadline.hooks]\n{name} = {reference}\n")
+
+
+def test_installed_hooks_are_found_and_the_scan_is_remembered_until_the_path_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    site = tmp_path / "site"
+    _distribution(site, "acme_hook", "acme_threadline:hook")
+    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
+    first = hooks.registered()
+    assert ("acme_hook", "acme_threadline:hook") in first
+    cached = list((tmp_path / "cache" / "threadline").glob("hooks-*.json"))
+    assert len(cached) == 1
+    assert hooks.registered() == first  # from the cache file
+    # Installing another distribution changes the folder, and so the key.
+    _distribution(site, "other_hook", "other_threadline:hook")
+    assert ("other_hook", "other_threadline:hook") in hooks.registered()
+    assert len(list((tmp_path / "cache" / "threadline").glob("hooks-*.json"))) == 2
+
+
+def test_a_damaged_cache_file_is_scanned_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    site = tmp_path / "site"
+    _distribution(site, "acme_hook", "acme_threadline:hook")
+    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
+    hooks.registered()
+    (cache,) = (tmp_path / "cache" / "threadline").glob("hooks-*.json")
+    cache.write_text("{not json")
+    assert ("acme_hook", "acme_threadline:hook") in hooks.registered()

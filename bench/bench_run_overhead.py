@@ -76,6 +76,11 @@ def threadline_argv() -> list[str]:
 
 def measure(name: str, command: list[str], workdir: Path, *, agent: bool = True) -> None:
     env = dict(os.environ)
+    # Compiled bytecode on both sides, as an installed threadline (and pandas) ships it; a
+    # PYTHONDONTWRITEBYTECODE shell would otherwise charge every run the compiling of ~70
+    # modules.  The warm-up runs below fill this private cache.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     # Its own store without an agent: the agent of the other lines would otherwise still serve.
     store = f"sqlite:///{workdir / ('lineage.db' if agent else 'no-agent.db')}"
     env["THREADLINE_STORE"] = store

@@ -30,9 +30,13 @@ def test_installed_hooks_are_found_and_the_scan_is_remembered_until_the_path_cha
     cached = list((tmp_path / "cache" / "threadline").glob("hooks-*.json"))
     assert len(cached) == 1
     assert hooks.registered() == first  # from the cache file
-    # Installing another distribution changes the folder, and so the key.
+    # Installing another distribution changes the key.
     _distribution(site, "other_hook", "other_threadline:hook")
     assert ("other_hook", "other_threadline:hook") in hooks.registered()
+    assert len(list((tmp_path / "cache" / "threadline").glob("hooks-*.json"))) == 2
+    # Other files coming and going (a script's outputs beside it) do not.
+    (site / "out.csv").write_text("a\n")
+    hooks.registered()
     assert len(list((tmp_path / "cache" / "threadline").glob("hooks-*.json"))) == 2
 
 

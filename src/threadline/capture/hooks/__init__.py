@@ -103,8 +103,8 @@ def registered() -> list[tuple[str, str]]:
 
     Scanning every installed distribution's metadata costs a captured process about 20 ms
     at start, so the answer is kept in the user's cache folder under a key made of the import
-    path and the modification time of each folder on it: installing or removing a package
-    changes its folder, and so the key.
+    path and the metadata folders on it with their times: installing, upgrading or removing
+    a package changes the key.
     """
     cache = _cache_file()
     if cache is not None:
@@ -127,17 +127,34 @@ def registered() -> list[tuple[str, str]]:
 
 
 def _cache_file() -> str | None:
-    folders = []
-    for entry in sys.path:
-        try:
-            folders.append(f"{entry}\0{os.stat(entry or os.curdir).st_mtime_ns}")
-        except OSError:
-            folders.append(f"{entry}\0-")
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     if not os.path.isabs(base):
         return None
-    key = hashlib.blake2b("\n".join(folders).encode(), digest_size=16).hexdigest()
-    return os.path.join(base, "threadline", f"hooks-{key}.json")
+    digest = hashlib.blake2b(digest_size=16)
+    for entry in sys.path:
+        digest.update(f"{entry}\0{_distributions_in(entry or os.curdir)}\n".encode())
+    return os.path.join(base, "threadline", f"hooks-{digest.hexdigest()}.json")
+
+
+def _distributions_in(entry: str) -> str:
+    """What of ``entry`` decides the distributions found there: the metadata folders it
+    holds and their times (not the folder's own time: a script's folder, first on the path,
+    changes with every file the script writes), or a zip file's time."""
+    try:
+        with os.scandir(entry) as listing:
+            return ";".join(
+                sorted(
+                    f"{item.name}@{item.stat().st_mtime_ns}"
+                    for item in listing
+                    if item.name.endswith((".dist-info", ".egg-info"))
+                )
+            )
+    except NotADirectoryError:
+        with contextlib.suppress(OSError):
+            return f"file@{os.stat(entry).st_mtime_ns}"
+    except OSError:
+        pass
+    return "-"
 
 
 class Hooks:

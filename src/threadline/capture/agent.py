@@ -228,18 +228,22 @@ class Agent:
             ok = all(self._write(batch, False) for batch in journaled_batches(folder))
             if ok:
                 shutil.rmtree(folder, ignore_errors=True)
+            # The journal of a supervisor that died with its command may hold the only record
+            # of runs nobody will end: look for them now that it is written.
+            self._end_abandoned_runs(force=True)
             return ok
         finally:
             with self._guard:
                 self._adopting.discard(folder)
 
-    def _end_abandoned_runs(self) -> None:
+    def _end_abandoned_runs(self, *, force: bool = False) -> None:
         """End this host's runs whose process died with nobody to end them, as every run's
         supervisor did when it opened the store itself: when the agent starts, when a run
-        begins and before a reader reads (at most once a second)."""
+        begins and before a reader reads (at most once a second), and after writing an
+        adopted journal (``force``)."""
         store = getattr(self._sink, "store", None)
         now = time.monotonic()
-        if store is None or now - self._last_sweep < _SWEEP_EVERY:
+        if store is None or (not force and now - self._last_sweep < _SWEEP_EVERY):
             return
         self._last_sweep = now
         try:

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 CONNECT_SECONDS: Final = 3.0
 #: The role of a supervisor's connection that leaves its journal to the agent.
 ADOPT_ROLE: Final = "adopt"
+#: Bytes of agent log kept across agent starts (it holds only what an agent could not do).
+_LOG_LIMIT: Final = 1 << 20
 #: Agents started by this process, reaped once they exit (a test, a notebook lives long).
 _started: list[int] = []
 
@@ -118,6 +120,8 @@ def _spawn(url: str, socket_fd: int, lock_fd: int, log: str, idle_seconds: float
         repr(idle_seconds),
     ]
     out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    if os.fstat(out).st_size > _LOG_LIMIT:
+        os.ftruncate(out, 0)  # what earlier agents said is kept only up to a limit
     try:
         os.set_inheritable(socket_fd, True)
         os.set_inheritable(lock_fd, True)

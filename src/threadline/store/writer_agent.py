@@ -10,7 +10,7 @@ command must still see them: :func:`wait_for_agent` (called by
 before the call.  A store no agent ever served pays one ``stat``.
 
 The agent's socket, lock and log file live in the temporary folder, named by a digest of the
-user and the store's URL (a socket path must stay short).  The lock is held by the live agent
+user, threadline's version and the store's URL (a socket path must stay short).  The lock is held by the live agent
 for as long as it may still write: a reader that finds no socket waits for the lock, so an
 agent that stopped listening and is writing its last batches is still waited for.
 """
@@ -25,6 +25,8 @@ import struct
 import time
 from dataclasses import dataclass
 from typing import Final
+
+from threadline._version import __version__
 
 #: How the agents' files in the temporary folder begin.
 AGENT_PREFIX: Final = "tla-"
@@ -47,9 +49,12 @@ class AgentPaths:
 
 
 def agent_paths(url: str) -> AgentPaths:
-    """The agent files for the store at ``url`` (its normalized URL) and this user."""
+    """The agent files for the store at ``url`` (its normalized URL) and this user.  The
+    version is part of the name: after an upgrade, runs start an agent that speaks their
+    protocol, and the old one exits when idle."""
     base = os.environ.get("TMPDIR") or "/tmp"
-    digest = hashlib.sha256(f"{os.getuid()}\0{url}".encode()).hexdigest()[:24]
+    key = f"{os.getuid()}\0{__version__}\0{url}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     stem = os.path.join(base, f"{AGENT_PREFIX}{digest}")
     return AgentPaths(socket=stem + ".sock", lock=stem + ".lock", log=stem + ".log")
 

@@ -85,3 +85,27 @@ def test_liveness_tells_a_process_from_a_later_one_with_its_pid() -> None:
     assert is_running(me, None)
     assert not is_running(me, (process_start(me) or 0) - 3600)
     assert not is_running(dead_pid(), None)
+
+
+def test_a_run_whose_end_its_live_supervisor_still_holds_is_not_aborted(tmp_path: Path) -> None:
+    """The command's process has exited, its run's end is still with its supervisor: a reader
+    in between (which makes the writer agent look for abandoned runs) must not end it as
+    ABORT; once the supervisor is gone and its end written, the run is COMPLETE."""
+    db = tmp_path / "lineage.db"
+    host, gone = local_host(), dead_pid()
+    supervisor = Supervisor(str(db))
+    supervisor.start()
+    try:
+        sink = SocketSink(supervisor.path)
+        sink.emit_batch([started(1, host=host, pid=gone, processStart=1.0)], durable=True)
+        with open_store(db) as store:  # a reader, while the supervisor is alive
+            assert [run.job_name for run in open_runs(store)] == ["job-1"]
+        ended = event(1, "COMPLETE", job="job-1")
+        sink.emit_batch([ended], durable=False)
+        sink.close(1.0)
+    finally:
+        supervisor.close()
+    with open_store(db) as store:
+        assert open_runs(store) == []
+        states = [orjson.loads(e.body)["eventType"] for e in store.read_after(Cursor(0), limit=100)]
+    assert "ABORT" not in states

@@ -55,7 +55,7 @@ from threadline.capture.framing import (
     recv_frame,
     send_frame,
 )
-from threadline.capture.journal import journaled_batches, orphaned_folders
+from threadline.capture.journal import journaled_batches, orphaned_folders, supervisor_folders
 from threadline.capture.listener import SOCKET_FOLDER_PREFIX
 from threadline.capture.recorded import Recorded, StoreRecorded, answer_question
 from threadline.capture.signals import background_priority
@@ -65,8 +65,6 @@ from threadline.store.writer_agent import FLUSH_ROLE, agent_paths
 
 #: How often the agent looks at the clock (and for a removed store file) while idle.
 _TICK: Final = 0.5
-#: Seconds between two looks for runs abandoned by dead processes.
-_SWEEP_EVERY: Final = 1.0
 #: How long a stopping agent still serves connections it had accepted.
 _LAST_WORDS: Final = 5.0
 
@@ -108,7 +106,8 @@ class Agent:
         self._last_active = time.monotonic()
         self._listening = True
         self._adopting: set[str] = set()
-        self._last_sweep = -_SWEEP_EVERY
+        #: A look for abandoned runs is due (see _end_abandoned_runs).
+        self._sweep_wanted = False
         self._tmp = os.environ.get("TMPDIR") or "/tmp"
 
     # --- the process ------------------------------------------------------------------------
@@ -144,6 +143,8 @@ class Agent:
             try:
                 task = self._tasks.get(timeout=_TICK)
             except queue.Empty:
+                if self._sweep_wanted:
+                    self._end_abandoned_runs()
                 if self._stop_if_idle():
                     return
                 continue
@@ -229,23 +230,31 @@ class Agent:
             if ok:
                 shutil.rmtree(folder, ignore_errors=True)
             # The journal of a supervisor that died with its command may hold the only record
-            # of runs nobody will end: look for them now that it is written.
-            self._end_abandoned_runs(force=True)
+            # of runs nobody will end: look for them once it is written.
+            self._sweep_wanted = True
             return ok
         finally:
             with self._guard:
                 self._adopting.discard(folder)
 
-    def _end_abandoned_runs(self, *, force: bool = False) -> None:
-        """End this host's runs whose process died with nobody to end them, as every run's
-        supervisor did when it opened the store itself: when the agent starts, when a run
-        begins and before a reader reads (at most once a second), and after writing an
-        adopted journal (``force``)."""
+    def _end_abandoned_runs(self) -> None:
+        """End this host's runs whose process died with nobody to end them (ABORT), as every
+        run's supervisor did when it opened the store itself (writer thread only).
+
+        Only once no supervisor of this store is left, alive or with a journal unwritten:
+        a run's process may have exited while its supervisor still holds its end, and ending
+        the run here would then be wrong.  Until then the look is kept pending and tried
+        again (after each task and every idle tick).
+        """
         store = getattr(self._sink, "store", None)
-        now = time.monotonic()
-        if store is None or (not force and now - self._last_sweep < _SWEEP_EVERY):
+        if store is None:
             return
-        self._last_sweep = now
+        for folder in orphaned_folders(self._tmp, SOCKET_FOLDER_PREFIX, destination=self.url):
+            self._write_journal(str(folder))
+        if supervisor_folders(self._tmp, SOCKET_FOLDER_PREFIX, destination=self.url):
+            self._sweep_wanted = True
+            return
+        self._sweep_wanted = False
         try:
             ends = abandoned_run_ends(store)
         except Exception as exc:  # a clean-up, never a reason to stop writing
@@ -309,7 +318,6 @@ class Agent:
                 role = message.get("role") if isinstance(message, dict) else None
                 self._ready.wait()
                 if role == EVENTS:
-                    self._tasks.put(_Task(sweep=True))  # a run begins
                     self._serve_events(conn)
                 elif role == QUESTIONS:
                     self._serve_questions(conn)
@@ -343,6 +351,12 @@ class Agent:
             return False
 
     def _serve_events(self, conn: socket.socket) -> None:
+        try:
+            self._take_batches(conn)
+        finally:
+            self._tasks.put(_Task(sweep=True))  # a run ended, or its supervisor died
+
+    def _take_batches(self, conn: socket.socket) -> None:
         while True:
             frame = recv_frame(conn)
             if frame is None:

@@ -101,17 +101,17 @@ def journaled_batches(folder: str | os.PathLike[str]) -> Iterator[list[dict[str,
             yield events
 
 
-def orphaned_folders(
+def supervisor_folders(
     base: str | os.PathLike[str], prefix: str, *, destination: str | None
-) -> list[Path]:
-    """The private folders in ``base`` of supervisors that no longer run and were writing to
-    ``destination`` (a journal never goes anywhere but where its batches were going).
+) -> list[tuple[Path, int]]:
+    """The private folders in ``base`` of this user's supervisors writing to ``destination``
+    (dead or alive), each with the pid of the supervisor that made it.
 
-    A folder is named ``<prefix><pid>-<random>`` after the supervisor that made it; one whose
-    pid no longer runs (or is not this user's) is an orphan.  A pid reused since is taken as
-    alive: the folder then waits for a later look rather than being taken from a live owner.
+    A folder is named ``<prefix><pid>-<random>`` after the supervisor that made it; one that
+    does not say where it writes (its supervisor died before resolving it) is left out: it
+    holds nothing to write.
     """
-    found: list[Path] = []
+    found: list[tuple[Path, int]] = []
     try:
         entries = list(Path(base).iterdir())
     except OSError:
@@ -125,17 +125,28 @@ def orphaned_folders(
             pid = int(name[len(prefix) :].split("-", 1)[0])
             if folder.stat().st_uid != uid or not folder.is_dir():
                 continue
+            theirs = (folder / DESTINATION_NAME).read_text()
         except (ValueError, OSError):
             continue
-        if pid == os.getpid() or is_running(pid, None):
-            continue
-        try:
-            theirs = (folder / DESTINATION_NAME).read_text()
-        except OSError:
-            continue  # died before it had resolved where to write: it could not write
         if destination is not None and theirs == destination:
-            found.append(folder)
+            found.append((folder, pid))
     return found
+
+
+def orphaned_folders(
+    base: str | os.PathLike[str], prefix: str, *, destination: str | None
+) -> list[Path]:
+    """The private folders in ``base`` of supervisors that no longer run and were writing to
+    ``destination`` (a journal never goes anywhere but where its batches were going).
+
+    A pid reused since is taken as alive: the folder then waits for a later look rather than
+    being taken from a live owner.
+    """
+    return [
+        folder
+        for folder, pid in supervisor_folders(base, prefix, destination=destination)
+        if pid != os.getpid() and not is_running(pid, None)
+    ]
 
 
 __all__ = [
@@ -144,4 +155,5 @@ __all__ = [
     "Journal",
     "journaled_batches",
     "orphaned_folders",
+    "supervisor_folders",
 ]

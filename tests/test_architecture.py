@@ -65,8 +65,7 @@ SUPERVISOR = (
     " after the command has started"
 )
 NO_AGENT = (
-    "the store (SQLAlchemy) loads in a run's supervisor only when no writer agent takes its"
-    " events"
+    "the store (SQLAlchemy) loads in a run's supervisor only when no writer agent takes its events"
 )
 LAUNCHER = "`threadline run` starts the command before it imports what can wait (capture/launch.py)"
 SITE = (

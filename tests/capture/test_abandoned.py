@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,27 @@ def test_liveness_tells_a_process_from_a_later_one_with_its_pid() -> None:
     assert is_running(me, None)
     assert not is_running(me, (process_start(me) or 0) - 3600)
     assert not is_running(dead_pid(), None)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_process_that_exited_unreaped_does_not_run() -> None:
+    # A killed command whose supervisor died too is reparented; where the new parent never
+    # reaps (a container's first process), it stays a zombie: its runs must still be ended.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    start = process_start(child.pid)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open(f"/proc/{child.pid}/stat", "rb") as handle:
+                if handle.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the child never exited")
+        assert not is_running(child.pid, start)
+        assert not is_running(child.pid, None)
+    finally:
+        child.wait()
 
 
 def test_a_run_whose_end_its_live_supervisor_still_holds_is_not_aborted(tmp_path: Path) -> None:

@@ -158,3 +158,56 @@ def test_a_bad_server_url_in_a_settings_file_refuses_before_the_command_runs(
     assert done.returncode == 2, done.stderr
     assert "is not an http(s) URL" in done.stderr
     assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["threadline", "run", "--", "true"], ["--", "true"]),
+        (["threadline", "--store", "x.db", "run", "true"], ["--store", "x.db", "true"]),
+        (
+            ["threadline", "--store=x.db", "run", "--store", "y.db", "true"],
+            ["--store", "x.db", "--store", "y.db", "true"],
+        ),
+        (["threadline", "--store", "x.db", "trace", "run"], None),
+        (["threadline", "--store", "run"], None),
+        (["threadline", "trace"], None),
+        (["threadline"], None),
+    ],
+)
+def test_the_global_store_option_keeps_run_on_the_fast_path(
+    argv: list[str], expected: list[str] | None
+) -> None:
+    from threadline.__main__ import run_arguments
+
+    assert run_arguments(argv) == expected
+    # The run's own --store, coming later, is the one that counts (as in the full CLI).
+    if expected is not None and expected.count("--store") == 2:
+        assert launch.parse_run_args(expected) == ({"store": "y.db"}, ["true"])
+
+
+def test_threadline_store_run_starts_without_the_cli(tmp_path: Path) -> None:
+    # `threadline --store S run -- CMD` used to load Typer, Rich and every command before
+    # starting CMD (a quarter of a second here); it now takes the launcher's path.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "threadline",
+            "--store",
+            "l.db",
+            "run",
+            "--",
+            "true",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "threadline.capture.launch" in imported
+    assert not imported & {"typer", "rich", "threadline.cli"}

@@ -94,6 +94,9 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.capture.answers", "threadline.capture.http_sink"): (
         "http.client and ssl load only for a process that sends its events over HTTP"
     ),
+    ("threadline.capture.answers", "threadline.store"): (
+        "a process launched by threadline run asks its supervisor, never a store of its own"
+    ),
     ("threadline.capture.api", "threadline.fingerprint"): CHILD,
     ("threadline.capture.emitter", "threadline.capture.http_sink"): (
         "httpx loads only for a run that sends its events over HTTP"

@@ -24,7 +24,6 @@ from threadline.capture.recorded import HttpRecorded, Key, Recorded, StoreRecord
 from threadline.config import current
 from threadline.model.ids import NodeId
 from threadline.model.serving import Serving
-from threadline.store import open_store
 
 #: How long a question waits for the transport to open before going on without its answer.
 STORE_WAIT: Final = 10.0
@@ -150,6 +149,9 @@ def in_process() -> Recorded | None:
     url = settings.store_url
     if url.startswith("sqlite:///") and not os.path.isfile(url[len("sqlite:///") :]):
         return None
+    # Imported here: a process launched by `threadline run` never opens a store itself.
+    from threadline.store import open_store
+
     return StoreRecorded(open_store(url), owned=True)
 
 

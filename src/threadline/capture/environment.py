@@ -12,8 +12,6 @@ from __future__ import annotations
 import functools
 import getpass
 import os
-import platform
-import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -26,6 +24,7 @@ import blake3
 from threadline._version import __version__
 from threadline.capture.liveness import process_start
 from threadline.model.ids import local_host
+from threadline.model.machine import platform_name, python_version
 
 #: Packages whose versions are recorded when installed (they shape what a model is).
 TRACKED_PACKAGES: Final = (
@@ -71,6 +70,9 @@ class GitState:
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
+    # Imported here: a script outside any repository never needs it (see _inside_work_tree).
+    import subprocess
+
     try:
         done = subprocess.run(
             ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
@@ -248,8 +250,8 @@ def context(script: str | None) -> dict[str, Any]:
         "pid": os.getpid(),
         # With host and pid, tells this process from a later one given the same pid.
         "processStart": process_start(os.getpid()),
-        "python": platform.python_version(),
-        "platform": platform.platform(terse=True),
+        "python": python_version(),
+        "platform": platform_name(),
         "argv": list(sys.argv),
         "cwd": os.getcwd(),
         "packages": package_versions(),

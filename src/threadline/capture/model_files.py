@@ -16,7 +16,6 @@ Only the first bytes are read: loading a pickle would run its code.
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 from typing import Final
 
@@ -70,6 +69,8 @@ def _model_name(name: str) -> bool:
 
 
 def _holds_schema(path: Path) -> bool:
+    import zipfile  # only for a file that may be a skops archive
+
     try:
         with zipfile.ZipFile(path) as archive:
             return "schema.json" in archive.namelist()

@@ -28,6 +28,7 @@ from threadline._version import __version__
 from threadline.errors import UsageError
 from threadline.model.events import PRODUCER
 from threadline.model.ids import ARTIFACT_KINDS
+from threadline.model.machine import python_version
 from threadline.model.stages import check_stage
 
 _OL = "https://openlineage.io/spec/facets"
@@ -162,11 +163,9 @@ def source_code_location(
 
 def processing_engine() -> dict[str, Any]:
     """``processing_engine`` (standard): threadline itself, so consumers know the producer."""
-    import platform
-
     return _facet(
         PROCESSING_ENGINE_SCHEMA,
         name="threadline",
         version=__version__,
-        openlineageAdapterVersion=platform.python_version(),
+        openlineageAdapterVersion=python_version(),
     )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import socket
 import threading
 import time
@@ -143,7 +142,7 @@ def uuid7() -> uuid.UUID:
     with _uuid7_lock:
         ms = time.time_ns() // 1_000_000
         # Monotonic: within one millisecond the 12-bit rand_a becomes a counter.
-        candidate = (ms << 12) | secrets.randbits(12)
+        candidate = (ms << 12) | _random_bits(12)
         if candidate <= _uuid7_last:
             candidate = _uuid7_last + 1
         _uuid7_last = candidate
@@ -152,8 +151,14 @@ def uuid7() -> uuid.UUID:
     value |= 0x7 << 76
     value |= counter << 64
     value |= 0b10 << 62
-    value |= secrets.randbits(62)
+    value |= _random_bits(62)
     return uuid.UUID(int=value)
+
+
+def _random_bits(bits: int) -> int:
+    # secrets.randbits without the secrets module (hmac, hashlib, base64) in every captured
+    # process: the same operating system source.
+    return int.from_bytes(os.urandom((bits + 7) // 8), "big") >> (-bits % 8)
 
 
 def content_version(digest_hex: str) -> str:

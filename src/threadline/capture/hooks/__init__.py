@@ -21,7 +21,6 @@ A library that is never imported is never touched: adapters import nothing up fr
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import json
 import os
@@ -130,10 +129,12 @@ def _cache_file() -> str | None:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     if not os.path.isabs(base):
         return None
-    digest = hashlib.blake2b(digest_size=16)
+    import blake3  # loaded already: node ids are BLAKE3 digests
+
+    digest = blake3.blake3()
     for entry in sys.path:
         digest.update(f"{entry}\0{_distributions_in(entry or os.curdir)}\n".encode())
-    return os.path.join(base, "threadline", f"hooks-{digest.hexdigest()}.json")
+    return os.path.join(base, "threadline", f"hooks-{digest.hexdigest(16)}.json")
 
 
 def _distributions_in(entry: str) -> str:

@@ -14,13 +14,14 @@ import sys
 
 def _chain() -> None:
     import importlib.machinery
-    import importlib.util
 
     here = os.path.dirname(os.path.abspath(__file__))
     rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
     if spec is None or spec.loader is None:
         return
+    import importlib.util  # 3 ms at every start, for the rare path that has another one
+
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 

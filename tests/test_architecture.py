@@ -101,6 +101,9 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.capture.emitter", "threadline.capture.http_sink"): (
         "httpx loads only for a run that sends its events over HTTP"
     ),
+    ("threadline.capture.emitter", "threadline.model.events"): (
+        "msgspec loads only for a program that emits model.events structs itself"
+    ),
     ("threadline.capture.emitter", "threadline.store"): (
         "SQLAlchemy loads only for a run that writes to a local store"
     ),

@@ -40,14 +40,6 @@ from threadline.config import current as current_settings
 from threadline.errors import InvalidIdentifier, NotFound, UsageError
 from threadline.model import facets as f
 from threadline.model.canonical import canonical_json
-from threadline.model.events import (
-    PRODUCER,
-    SCHEMA_URL,
-    Dataset,
-    Job,
-    Run,
-    RunEvent,
-)
 from threadline.model.ids import (
     ARTIFACT_KINDS,
     NODE_KINDS,
@@ -57,6 +49,7 @@ from threadline.model.ids import (
     file_dataset,
     uuid7,
 )
+from threadline.model.producer import PRODUCER, SCHEMA_URL
 from threadline.model.times import now_iso
 
 P = ParamSpec("P")
@@ -79,6 +72,13 @@ def _is_model(obj: object) -> bool:
     return callable(getattr(obj, "fit", None)) and (
         callable(getattr(obj, "predict", None)) or callable(getattr(obj, "transform", None))
     )
+
+
+def _with_facets(body: dict[str, Any], facets: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with its ``facets`` when there are any (an empty object is left out)."""
+    if facets:
+        body["facets"] = facets
+    return body
 
 
 class RunRecorder:
@@ -116,8 +116,9 @@ class RunRecorder:
         self.owners = owners
         self.strict = settings.strict if strict is None else strict
         self.run_id = str(uuid7())
-        self.inputs: dict[NodeId, Dataset] = {}
-        self.outputs: dict[NodeId, Dataset] = {}
+        #: The ``inputs`` and ``outputs`` of the run's events, by node.
+        self.inputs: dict[NodeId, dict[str, Any]] = {}
+        self.outputs: dict[NodeId, dict[str, Any]] = {}
         self.metrics: dict[str, float] = {}
         self._emitter = emitter
         self._parent: RunRecorder | None = None
@@ -167,7 +168,7 @@ class RunRecorder:
         facets: Mapping[str, Any] | None,
         *,
         role: str,
-    ) -> tuple[NodeId, Dataset]:
+    ) -> tuple[NodeId, dict[str, Any]]:
         if kind is not None and kind not in ARTIFACT_KINDS:
             raise UsageError(
                 f"unknown artifact kind {kind!r}; expected one of {', '.join(ARTIFACT_KINDS)}"
@@ -210,7 +211,7 @@ class RunRecorder:
         if node.version:
             dataset_facets["version"] = f.version(node.version)
         dataset_facets.update(extra)
-        return node, Dataset(namespace=node.namespace, name=node.name, facets=dataset_facets)
+        return node, _with_facets({"namespace": node.namespace, "name": node.name}, dataset_facets)
 
     # --- events -------------------------------------------------------------------------------
 
@@ -231,7 +232,7 @@ class RunRecorder:
             )
         return facets
 
-    def _job(self) -> Job:
+    def _job(self) -> dict[str, Any]:
         facets: dict[str, Any] = {}
         if self.stage:
             facets["threadline_stage"] = f.stage(self.stage)
@@ -245,7 +246,7 @@ class RunRecorder:
             facets["sourceCodeLocation"] = f.source_code_location(
                 git.remote, relative, git.commit, git.branch
             )
-        return Job(namespace=self.namespace, name=self.job, facets=facets)
+        return _with_facets({"namespace": self.namespace, "name": self.job}, facets)
 
     def execution_id(self) -> tuple[str, dict[str, Any]]:
         parts = {
@@ -257,19 +258,24 @@ class RunRecorder:
         }
         return execution_version(parts), parts
 
-    def _event(self, event_type: str, run_facets: dict[str, Any], *, data: bool) -> RunEvent:
-        return RunEvent(
-            eventType=event_type,
-            eventTime=now_iso(),
-            run=Run(runId=self.run_id, facets=run_facets),
-            job=self._job(),
-            inputs=list(self.inputs.values()) if data else [],
-            outputs=list(self.outputs.values()) if data else [],
-            producer=PRODUCER,
-            schemaURL=SCHEMA_URL,
-        )
+    def _event(self, event_type: str, run_facets: dict[str, Any], *, data: bool) -> dict[str, Any]:
+        # Built as the JSON object it becomes (as msgspec's omit_defaults structs of
+        # model.events would give it): a captured process need not load msgspec.
+        event: dict[str, Any] = {
+            "eventTime": now_iso(),
+            "run": _with_facets({"runId": self.run_id}, run_facets),
+            "job": self._job(),
+            "producer": PRODUCER,
+            "schemaURL": SCHEMA_URL,
+            "eventType": event_type,
+        }
+        if data and self.inputs:
+            event["inputs"] = list(self.inputs.values())
+        if data and self.outputs:
+            event["outputs"] = list(self.outputs.values())
+        return event
 
-    def _emit(self, event: RunEvent) -> None:
+    def _emit(self, event: dict[str, Any]) -> None:
         emitter = self._emitter or get_emitter()
         emitter.emit(event, strict=self.strict)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-from threadline.model.events import PRODUCER
+from threadline.model.producer import PRODUCER
 
 FACET: Final = "threadline_column_stats"
 SCHEMA_URL: Final = "https://threadline.dev/spec/facets/1-0-0/ColumnStatsDatasetFacet.json"

@@ -27,14 +27,17 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from threadline.capture.boundary import report
 from threadline.config import current
 from threadline.errors import CaptureError, InvalidEvent
-from threadline.model.events import AnyEvent, event_to_dict
 
-Event = AnyEvent | dict[str, Any]
+if TYPE_CHECKING:
+    from threadline.model.events import AnyEvent
+
+#: An event as a JSON object (what capture builds) or a model.events struct (the public API).
+Event: TypeAlias = "AnyEvent | dict[str, Any]"
 
 
 class Sink(Protocol):
@@ -162,7 +165,7 @@ class Emitter:
                     if isinstance(item, _Marker):
                         markers.append(item)
                     else:
-                        batch.append(item if isinstance(item, dict) else event_to_dict(item))
+                        batch.append(item if isinstance(item, dict) else _as_dict(item))
                 durable = any(marker.durable for marker in markers)
                 ok = self._write(batch, durable=durable)
                 with self._cond:
@@ -299,6 +302,13 @@ def set_emitter(emitter: Emitter | None) -> Emitter | None:
     with _default_lock:
         previous, _default = _default, emitter
     return previous
+
+
+def _as_dict(event: AnyEvent) -> dict[str, Any]:
+    # msgspec loads only for a program that builds model.events structs itself.
+    from threadline.model.events import event_to_dict
+
+    return event_to_dict(event)
 
 
 def shutdown(timeout: float = 30.0) -> None:

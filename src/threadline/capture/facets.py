@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from threadline.model.events import PRODUCER
 from threadline.model.ids import NodeId
+from threadline.model.producer import PRODUCER
 
 _TL: Final = "https://threadline.dev/spec/facets/1-0-0"
 ROWS_SCHEMA: Final = f"{_TL}/RowsDatasetFacet.json"

@@ -31,7 +31,7 @@ import blake3
 import orjson
 
 from threadline.model.canonical import canonical_json
-from threadline.model.events import PRODUCER
+from threadline.model.producer import PRODUCER
 from threadline.store.projection import normalize_version
 
 #: Facets an erased entry keeps: what it was, not what it held.

@@ -26,9 +26,9 @@ from typing import Any, Final
 
 from threadline._version import __version__
 from threadline.errors import UsageError
-from threadline.model.events import PRODUCER
 from threadline.model.ids import ARTIFACT_KINDS
 from threadline.model.machine import python_version
+from threadline.model.producer import PRODUCER
 from threadline.model.stages import check_stage
 
 _OL = "https://openlineage.io/spec/facets"

@@ -26,8 +26,8 @@ from threadline.capture.hooks import HookSpec
 from threadline.capture.hooks._common import arg, version_tuple
 from threadline.capture.hooks._patch import Patcher
 from threadline.capture.tracking import Artifact
-from threadline.model.events import PRODUCER
 from threadline.model.ids import NodeId, local_host
+from threadline.model.producer import PRODUCER
 
 if TYPE_CHECKING:
     from threadline.capture.recorder import Capture

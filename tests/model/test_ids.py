@@ -20,6 +20,7 @@ from threadline.model.ids import (
     local_host,
     split_uri,
     uuid7,
+    uuid7_text,
 )
 
 names = st.text(
@@ -93,6 +94,15 @@ def test_uuid7_is_version_7_and_monotonic() -> None:
     assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in ids)
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_uuid7_text_is_the_canonical_form_of_a_version_7_uuid() -> None:
+    texts = [uuid7_text() for _ in range(2000)]
+    parsed = [uuid.UUID(text) for text in texts]
+    assert texts == [str(u) for u in parsed]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert parsed == sorted(parsed)  # one sequence with uuid7(): still monotonic
+    assert len(set(texts)) == len(texts)
 
 
 def test_execution_version_is_deterministic_across_processes() -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -47,7 +46,7 @@ from threadline.model.ids import (
     content_version,
     execution_version,
     file_dataset,
-    uuid7,
+    uuid7_text,
 )
 from threadline.model.producer import PRODUCER, SCHEMA_URL
 from threadline.model.times import now_iso
@@ -115,7 +114,7 @@ class RunRecorder:
         self.explicit = explicit_keys(params or {})
         self.owners = owners
         self.strict = settings.strict if strict is None else strict
-        self.run_id = str(uuid7())
+        self.run_id = uuid7_text()
         #: The ``inputs`` and ``outputs`` of the run's events, by node.
         self.inputs: dict[NodeId, dict[str, Any]] = {}
         self.outputs: dict[NodeId, dict[str, Any]] = {}
@@ -303,6 +302,8 @@ class RunRecorder:
                 facets["threadline_execution"] = f.execution(execution, parts)
                 self._emit(self._event("COMPLETE", facets, data=True))
             else:
+                import traceback  # only a failed run has a stack trace to record
+
                 facets["errorMessage"] = {
                     "_producer": PRODUCER,
                     "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",

@@ -21,14 +21,16 @@ import re
 import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import blake3
 
 from threadline.errors import InvalidIdentifier
+
+if TYPE_CHECKING:
+    import uuid
 
 #: Artifact kinds carried by the ``artifact`` facet, plus ``job`` for executions.
 ARTIFACT_KINDS: Final = ("dataset", "features", "model", "evaluation", "deployment", "predictions")
@@ -138,6 +140,19 @@ _uuid7_last = 0
 
 def uuid7() -> uuid.UUID:
     """A time-ordered UUIDv7 (RFC 9562), monotonic within the process."""
+    import uuid
+
+    return uuid.UUID(int=_uuid7_value())
+
+
+def uuid7_text() -> str:
+    """:func:`uuid7` as its canonical text (``8-4-4-4-12`` hex digits), without the ``uuid``
+    module: a captured process names its runs before it has imported anything else."""
+    digits = f"{_uuid7_value():032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def _uuid7_value() -> int:
     global _uuid7_last
     with _uuid7_lock:
         ms = time.time_ns() // 1_000_000
@@ -152,7 +167,7 @@ def uuid7() -> uuid.UUID:
     value |= counter << 64
     value |= 0b10 << 62
     value |= _random_bits(62)
-    return uuid.UUID(int=value)
+    return value
 
 
 def _random_bits(bits: int) -> int:

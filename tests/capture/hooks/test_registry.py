@@ -3,6 +3,8 @@ installed distributions is remembered until the import path changes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,3 +53,52 @@ def test_a_damaged_cache_file_is_scanned_again(
     (cache,) = (tmp_path / "cache" / "threadline").glob("hooks-*.json")
     cache.write_text("{not json")
     assert ("acme_hook", "acme_threadline:hook") in hooks.registered()
+
+
+ADAPTER = """
+from threadline.capture.hooks import HookSpec
+
+def _install(capture, patcher, module):
+    module.PATCHED = True
+    return True
+
+hook = HookSpec(name="acme", targets={"acme_lib": _install})
+"""
+
+PROBE = """
+import os
+import subprocess
+import sys
+from threadline.capture.hooks import Hooks, catalog
+hooks = Hooks(capture=None)
+hooks.install()
+assert any(e.name == "acme" and e.targets == ("acme_lib",) for e in catalog())
+print("adapter imported at start:", "acme_threadline" in sys.modules)
+import acme_lib
+print("patched:", getattr(acme_lib, "PATCHED", False), sorted(hooks.installed))
+"""
+
+
+def test_an_adapter_is_imported_only_when_its_library_is(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    _distribution(site, "acme_hook", "acme_threadline:hook")
+    (site / "acme_threadline.py").write_text(ADAPTER)
+    (site / "acme_lib.py").write_text("VALUE = 1\n")
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
+    }
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    ]
+    # The first process builds the catalog (importing every adapter once); later ones read it.
+    assert "adapter imported at start: True" in runs[0]
+    assert "adapter imported at start: False" in runs[1]
+    for output in runs:
+        assert "patched: True" in output
+        assert "acme:acme_lib" in output
+    assert len(list((tmp_path / "cache" / "threadline").glob("catalog-*.json"))) == 1

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Final
 
+from threadline._version import __version__
 from threadline.capture.boundary import capture_boundary, report
 from threadline.capture.hooks._patch import Patcher, PostImportHooks, set_debug, set_enabled
 
@@ -80,20 +81,67 @@ def _load(reference: str) -> HookSpec | None:
 
 def available() -> list[HookSpec]:
     """Every registered hook: entry points first, then built-ins not already registered."""
-    found: dict[str, HookSpec] = {}
+    return [spec for _reference, spec in _available()]
+
+
+def _available() -> list[tuple[str, HookSpec]]:
+    found: dict[str, tuple[str, HookSpec]] = {}
     seen: set[str] = set()
     for _name, reference in registered():
         seen.add(reference)
         spec = _load(reference)
         if spec is not None and spec.name not in found:
-            found[spec.name] = spec
+            found[spec.name] = (reference, spec)
     for reference in DEFAULT_HOOKS:
         if reference in seen:
             continue
         spec = _load(reference)
         if spec is not None and spec.name not in found:
-            found[spec.name] = spec
+            found[spec.name] = (reference, spec)
     return list(found.values())
+
+
+@dataclass(frozen=True)
+class HookEntry:
+    """What a captured process needs to know of a hook before its library is imported: its
+    name, where its :class:`HookSpec` is, and the modules it patches."""
+
+    name: str
+    reference: str
+    targets: tuple[str, ...]
+
+
+def catalog() -> list[HookEntry]:
+    """:func:`available` as entries, without importing the adapters: remembered in the cache
+    folder next to :func:`registered`'s answer, under a key that also covers threadline's own
+    adapters (its version and their files), so that a captured process imports an adapter
+    only when the library it patches is imported (9 adapters cost ~3 ms at every start)."""
+    cache = _cache_file("catalog", _builtin_key())
+    if cache is not None:
+        with (
+            contextlib.suppress(OSError, ValueError, TypeError),
+            open(cache, encoding="utf-8") as handle,
+        ):
+            return [
+                HookEntry(str(name), str(reference), tuple(str(t) for t in targets))
+                for name, reference, targets in json.load(handle)
+            ]
+    entries = [
+        HookEntry(spec.name, reference, tuple(spec.targets)) for reference, spec in _available()
+    ]
+    _write_cache(cache, [[e.name, e.reference, list(e.targets)] for e in entries])
+    return entries
+
+
+def _builtin_key() -> str:
+    # An edited built-in adapter (an editable install) may patch other modules.
+    folder = os.path.dirname(os.path.abspath(__file__))
+    stamps = []
+    with contextlib.suppress(OSError), os.scandir(folder) as listing:
+        stamps = sorted(
+            f"{e.name}@{e.stat().st_mtime_ns}" for e in listing if e.name.endswith(".py")
+        )
+    return f"{__version__};{';'.join(stamps)}"
 
 
 def registered() -> list[tuple[str, str]]:
@@ -105,7 +153,7 @@ def registered() -> list[tuple[str, str]]:
     path and the metadata folders on it with their times: installing, upgrading or removing
     a package changes the key.
     """
-    cache = _cache_file()
+    cache = _cache_file("hooks")
     if cache is not None:
         with (
             contextlib.suppress(OSError, ValueError, TypeError),
@@ -115,26 +163,40 @@ def registered() -> list[tuple[str, str]]:
     from importlib.metadata import entry_points
 
     found = sorted((ep.name, ep.value) for ep in entry_points(group=GROUP))
-    if cache is not None:
-        with contextlib.suppress(OSError):
-            os.makedirs(os.path.dirname(cache), exist_ok=True)
-            partial = f"{cache}.{os.getpid()}"
-            with open(partial, "w", encoding="utf-8") as handle:
-                json.dump(found, handle)
-            os.replace(partial, cache)
+    _write_cache(cache, found)
     return found
 
 
-def _cache_file() -> str | None:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):
-        return None
+def _write_cache(cache: str | None, content: object) -> None:
+    if cache is None:
+        return
+    with contextlib.suppress(OSError):
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        partial = f"{cache}.{os.getpid()}"
+        with open(partial, "w", encoding="utf-8") as handle:
+            json.dump(content, handle)
+        os.replace(partial, cache)
+
+
+def _path_key() -> str:
     import blake3  # loaded already: node ids are BLAKE3 digests
 
     digest = blake3.blake3()
     for entry in sys.path:
         digest.update(f"{entry}\0{_distributions_in(entry or os.curdir)}\n".encode())
-    return os.path.join(base, "threadline", f"hooks-{digest.hexdigest(16)}.json")
+    return digest.hexdigest(16)
+
+
+def _cache_file(kind: str, extra: str = "") -> str | None:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
+    key = _path_key()
+    if extra:
+        import blake3
+
+        key = blake3.blake3(f"{key}\0{extra}".encode()).hexdigest(16)
+    return os.path.join(base, "threadline", f"{kind}-{key}.json")
 
 
 def _distributions_in(entry: str) -> str:
@@ -172,9 +234,27 @@ class Hooks:
 
     def install(self, specs: list[HookSpec] | None = None) -> None:
         set_enabled(True)
-        for spec in specs if specs is not None else available():
+        if specs is None:
+            for entry in catalog():
+                for module_name in entry.targets:
+                    self.imports.watch([module_name], self._loader(entry, module_name))
+            return
+        for spec in specs:
             for module_name, install in spec.targets.items():
                 self.imports.watch([module_name], self._installer(spec.name, module_name, install))
+
+    def _loader(self, entry: HookEntry, module_name: str) -> Callable[[ModuleType], None]:
+        """Import the adapter of ``entry`` once ``module_name`` is imported, then install it."""
+
+        def run(module: ModuleType) -> None:
+            spec = _load(entry.reference)
+            install = spec.targets.get(module_name) if spec is not None else None
+            if install is None:
+                self.skipped.append(f"{entry.name}:{module_name}")
+                return
+            self._installer(entry.name, module_name, install)(module)
+
+        return run
 
     def _installer(
         self, name: str, module_name: str, install: Install
@@ -198,4 +278,14 @@ class Hooks:
         set_enabled(False)
 
 
-__all__ = ["DEFAULT_HOOKS", "GROUP", "HookSpec", "Hooks", "Install", "available", "registered"]
+__all__ = [
+    "DEFAULT_HOOKS",
+    "GROUP",
+    "HookEntry",
+    "HookSpec",
+    "Hooks",
+    "Install",
+    "available",
+    "catalog",
+    "registered",
+]

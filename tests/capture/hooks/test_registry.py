@@ -102,3 +102,21 @@ def test_an_adapter_is_imported_only_when_its_library_is(tmp_path: Path) -> None
         assert "patched: True" in output
         assert "acme:acme_lib" in output
     assert len(list((tmp_path / "cache" / "threadline").glob("catalog-*.json"))) == 1
+
+
+def test_a_catalog_with_an_adapter_that_failed_to_load_is_not_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    site = tmp_path / "site"
+    _distribution(site, "broken_hook", "broken_threadline:hook")
+    (site / "broken_threadline.py").write_text("raise ImportError('needs a library')\n")
+    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
+    names = {entry.name for entry in hooks.catalog()}
+    assert "pandas" in names  # the others still load
+    assert not list((tmp_path / "cache" / "threadline").glob("catalog-*.json"))
+    # Repaired, it is found and the catalog is remembered from then on.
+    (site / "broken_threadline.py").write_text(ADAPTER.replace('"acme"', '"broken"'))
+    monkeypatch.delitem(sys.modules, "broken_threadline", raising=False)
+    assert "broken" in {entry.name for entry in hooks.catalog()}
+    assert len(list((tmp_path / "cache" / "threadline").glob("catalog-*.json"))) == 1

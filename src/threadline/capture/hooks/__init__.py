@@ -81,24 +81,23 @@ def _load(reference: str) -> HookSpec | None:
 
 def available() -> list[HookSpec]:
     """Every registered hook: entry points first, then built-ins not already registered."""
-    return [spec for _reference, spec in _available()]
+    return [spec for _reference, spec in _available()[0]]
 
 
-def _available() -> list[tuple[str, HookSpec]]:
+def _available() -> tuple[list[tuple[str, HookSpec]], bool]:
+    """The hooks with their references, and whether every reference loaded."""
     found: dict[str, tuple[str, HookSpec]] = {}
     seen: set[str] = set()
-    for _name, reference in registered():
-        seen.add(reference)
-        spec = _load(reference)
-        if spec is not None and spec.name not in found:
-            found[spec.name] = (reference, spec)
-    for reference in DEFAULT_HOOKS:
+    complete = True
+    for reference in [ref for _name, ref in registered()] + list(DEFAULT_HOOKS):
         if reference in seen:
             continue
+        seen.add(reference)
         spec = _load(reference)
+        complete = complete and spec is not None
         if spec is not None and spec.name not in found:
             found[spec.name] = (reference, spec)
-    return list(found.values())
+    return list(found.values()), complete
 
 
 @dataclass(frozen=True)
@@ -126,10 +125,10 @@ def catalog() -> list[HookEntry]:
                 HookEntry(str(name), str(reference), tuple(str(t) for t in targets))
                 for name, reference, targets in json.load(handle)
             ]
-    entries = [
-        HookEntry(spec.name, reference, tuple(spec.targets)) for reference, spec in _available()
-    ]
-    _write_cache(cache, [[e.name, e.reference, list(e.targets)] for e in entries])
+    specs, complete = _available()
+    entries = [HookEntry(spec.name, reference, tuple(spec.targets)) for reference, spec in specs]
+    if complete:  # an adapter that failed to load is tried (and reported) again next time
+        _write_cache(cache, [[e.name, e.reference, list(e.targets)] for e in entries])
     return entries
 
 

@@ -20,13 +20,20 @@ def _distribution(folder: Path, name: str, reference: str) -> None:
     (info / "entry_points.txt").write_text(f"[threadline.hooks]\n{name} = {reference}\n")
 
 
-def test_installed_hooks_are_found_and_the_scan_is_remembered_until_the_path_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder first on the import path, with the hook caches kept under ``tmp_path``."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    site = tmp_path / "site"
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.setattr(sys, "path", [str(folder), *sys.path])
+    return folder
+
+
+def test_installed_hooks_are_found_and_the_scan_is_remembered_until_the_path_changes(
+    site: Path, tmp_path: Path
+) -> None:
     _distribution(site, "acme_hook", "acme_threadline:hook")
-    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
     first = hooks.registered()
     assert ("acme_hook", "acme_threadline:hook") in first
     cached = list((tmp_path / "cache" / "threadline").glob("hooks-*.json"))
@@ -42,13 +49,8 @@ def test_installed_hooks_are_found_and_the_scan_is_remembered_until_the_path_cha
     assert len(list((tmp_path / "cache" / "threadline").glob("hooks-*.json"))) == 2
 
 
-def test_a_damaged_cache_file_is_scanned_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    site = tmp_path / "site"
+def test_a_damaged_cache_file_is_scanned_again(site: Path, tmp_path: Path) -> None:
     _distribution(site, "acme_hook", "acme_threadline:hook")
-    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
     hooks.registered()
     (cache,) = (tmp_path / "cache" / "threadline").glob("hooks-*.json")
     cache.write_text("{not json")
@@ -105,18 +107,15 @@ def test_an_adapter_is_imported_only_when_its_library_is(tmp_path: Path) -> None
 
 
 def test_a_catalog_with_an_adapter_that_failed_to_load_is_not_remembered(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    site: Path, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    site = tmp_path / "site"
     _distribution(site, "broken_hook", "broken_threadline:hook")
     (site / "broken_threadline.py").write_text("raise ImportError('needs a library')\n")
-    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
     names = {entry.name for entry in hooks.catalog()}
     assert "pandas" in names  # the others still load
     assert not list((tmp_path / "cache" / "threadline").glob("catalog-*.json"))
     # Repaired, it is found and the catalog is remembered from then on.
     (site / "broken_threadline.py").write_text(ADAPTER.replace('"acme"', '"broken"'))
-    monkeypatch.delitem(sys.modules, "broken_threadline", raising=False)
+    sys.modules.pop("broken_threadline", None)
     assert "broken" in {entry.name for entry in hooks.catalog()}
     assert len(list((tmp_path / "cache" / "threadline").glob("catalog-*.json"))) == 1

@@ -13,7 +13,10 @@ register theirs, in the ``threadline.hooks`` entry-point group::
 :class:`~threadline.capture.recorder.Capture` methods (``read``, ``wrote``, ``fitted``,
 ``transformed``, ``predicted``, ``metric``, ``registered``) from its handlers.  It returns
 ``False`` when the installed version is one it does not support; the hook is then skipped.
-A library that is never imported is never touched: adapters import nothing up front.
+A library that is never imported is never touched: adapters import nothing up front, and
+an adapter module is itself imported only with its library once the :func:`catalog` of
+the modules each hook patches is remembered (the first captured process on a machine, or
+after a package is installed, builds it).
 
 ``THREADLINE_DEBUG=1`` (the ``debug`` setting) logs every hook call to stderr.
 """

@@ -181,9 +181,15 @@ def test_the_global_store_option_keeps_run_on_the_fast_path(
     from threadline.__main__ import run_arguments
 
     assert run_arguments(argv) == expected
-    # The run's own --store, coming later, is the one that counts (as in the full CLI).
-    if expected is not None and expected.count("--store") == 2:
-        assert launch.parse_run_args(expected) == ({"store": "y.db"}, ["true"])
+
+
+def test_the_runs_own_store_option_overrides_the_global_one() -> None:
+    # As in the full command line: `threadline --store x.db run --store y.db CMD` uses y.db.
+    from threadline.__main__ import run_arguments
+
+    arguments = run_arguments(["threadline", "--store=x.db", "run", "--store", "y.db", "true"])
+    assert arguments is not None
+    assert launch.parse_run_args(arguments) == ({"store": "y.db"}, ["true"])
 
 
 def test_threadline_store_run_starts_without_the_cli(tmp_path: Path) -> None:

@@ -180,24 +180,18 @@ def _write_cache(cache: str | None, content: object) -> None:
         os.replace(partial, cache)
 
 
-def _path_key() -> str:
+def _cache_file(kind: str, extra: str = "") -> str | None:
+    """The cache file of ``kind`` for this import path (and ``extra``, what else decides it)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
     import blake3  # loaded already: node ids are BLAKE3 digests
 
     digest = blake3.blake3()
     for entry in sys.path:
         digest.update(f"{entry}\0{_distributions_in(entry or os.curdir)}\n".encode())
-    return digest.hexdigest(16)
-
-
-def _cache_file(kind: str, extra: str = "") -> str | None:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):
-        return None
-    key = _path_key()
-    if extra:
-        import blake3
-
-        key = blake3.blake3(f"{key}\0{extra}".encode()).hexdigest(16)
+    digest.update(extra.encode())
+    key = digest.hexdigest(16)
     return os.path.join(base, "threadline", f"{kind}-{key}.json")
 
 

@@ -74,6 +74,21 @@ def threadline_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "threadline"]
 
 
+def settled_agent_cpu(store_url: str) -> float:
+    """:func:`agent_cpu` once it stops growing (the agent idle: started, or done writing),
+    waiting at least half a second and at most ten."""
+    time.sleep(0.5)
+    last = agent_cpu(store_url)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = agent_cpu(store_url)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
 def measure(name: str, command: list[str], workdir: Path, *, agent: bool = True) -> None:
     env = dict(os.environ)
     # Compiled bytecode on both sides, as an installed threadline (and pandas) ships it; a
@@ -95,13 +110,12 @@ def measure(name: str, command: list[str], workdir: Path, *, agent: bool = True)
     timed(command, workdir, env)
     started = agent_cpu(store)
     first = timed(wrapped, workdir, env)
-    time.sleep(1.0)  # the agent finishes starting (it opens the store once)
-    agent_before = agent_cpu(store)
+    agent_before = settled_agent_cpu(store)  # the agent finishes starting (opens the store)
     for _ in range(REPEAT):
         plain.append(timed(command, workdir, env))
         ours.append(timed(wrapped, workdir, env))
-    time.sleep(0.5)  # the agent writes what the last run handed over
-    agent_share = (agent_cpu(store) - agent_before) / REPEAT * 1000
+    # The agent writes what the last run handed over.
+    agent_share = (settled_agent_cpu(store) - agent_before) / REPEAT * 1000
     plain_wall = statistics.median(w for w, _ in plain)
     plain_cpu = statistics.median(c for _, c in plain)
     ours_wall = statistics.median(w for w, _ in ours)

@@ -72,6 +72,18 @@ SITE = (
     "sitecustomize runs at every interpreter start; it loads capture only in a process that"
     " threadline run captures (not in its workers)"
 )
+WAKE = (
+    "a captured process loads capture only when it first imports a module a hook watches, or "
+    "threadline's API (capture/bootstrap.py): most short scripts of a pipeline never do"
+)
+ORPHAN = (
+    "a process that never started capture builds its own run only when its supervisor died "
+    "before the process ended"
+)
+REPORTS = (
+    "a script run is built from its process's report (most of capture) only where it is "
+    "written: by the writer agent, or a supervisor or journal reader writing without one"
+)
 
 PYTEST_PLUGIN = (
     "pytest loads its plugins (pytest11) in every session where threadline is installed: the "
@@ -112,7 +124,15 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.capture.hooks", DYNAMIC): (
         "built-in hooks are loaded by name, the same way entry points load third-party ones"
     ),
-    ("threadline.capture.hooks._site.sitecustomize", "threadline.capture.child"): SITE,
+    ("threadline.capture.hooks._site.sitecustomize", "threadline.capture.bootstrap"): SITE,
+    ("threadline.capture.bootstrap", "threadline.capture.child"): WAKE,
+    ("threadline.capture.bootstrap", "threadline.model.times"): WAKE,
+    ("threadline.capture.bootstrap", "threadline.capture.hooks"): WAKE,
+    ("threadline.capture.bootstrap", "threadline.capture.script_run"): ORPHAN,
+    ("threadline.capture.bootstrap", "threadline.capture.supervisor_client"): ORPHAN,
+    ("threadline.capture.agent_client", "threadline.capture.script_run"): REPORTS,
+    ("threadline.capture.journal", "threadline.capture.script_run"): REPORTS,
+    ("threadline.capture.supervisor", "threadline.capture.script_run"): REPORTS,
     ("threadline.capture.hooks._site.sitecustomize", "threadline.capture.workers"): SITE,
     ("threadline.capture.hooks.mlflow", "threadline.fingerprint"): CHILD,
     ("threadline.capture.launch", "threadline.capture.http_sink"): LAUNCHER,

@@ -20,8 +20,8 @@ from threadline.model.ids import (
     local_host,
     split_uri,
     uuid7,
-    uuid7_text,
 )
+from threadline.model.uuid7 import uuid7_text
 
 names = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="@"),

@@ -12,6 +12,9 @@ Connections say who they are in a first frame (``{"role": …}``), as on the sup
 socket (:mod:`threadline.capture.framing`):
 
 * ``events``: batches (``{"events": [...], "durable": bool}``), each acknowledged once written;
+  a batch may instead hold the reports of processes that never started capture
+  (``{"reports": [...]}``), whose script runs are built here
+  (:mod:`threadline.capture.script_run`);
 * ``questions``: what earlier runs recorded, answered after everything queued before the
   question is written (:func:`threadline.capture.recorded.answer_question`);
 * ``adopt``: ``{"role": "adopt", "folder": F}``, a supervisor that exits before its batches
@@ -58,6 +61,7 @@ from threadline.capture.framing import (
 from threadline.capture.journal import journaled_batches, orphaned_folders, supervisor_folders
 from threadline.capture.listener import SOCKET_FOLDER_PREFIX
 from threadline.capture.recorded import Recorded, StoreRecorded, answer_question
+from threadline.capture.script_run import events_of_reports
 from threadline.capture.signals import background_priority
 from threadline.errors import InvalidEvent
 from threadline.store import open_store
@@ -74,6 +78,9 @@ class _Task:
     """One unit of the writer thread's work: a batch, a journal to adopt, or a barrier."""
 
     events: list[dict[str, Any]] | None = None
+    #: Reports of processes that never started capture: their script runs are built (in
+    #: the order the tasks were queued, like every write) before ``events`` are written.
+    reports: list[dict[str, Any]] | None = None
     durable: bool = False
     folder: str | None = None
     #: End abandoned runs (after everything queued before is written).
@@ -126,6 +133,7 @@ class Agent:
         self._sink = StoreSink(store)
         self._recorded = StoreRecorded(store)
         self._ready.set()
+
         self._adopt_orphans()
         self._end_abandoned_runs()
         try:
@@ -183,6 +191,8 @@ class Agent:
 
     def _run(self, task: _Task) -> None:
         try:
+            if task.reports:
+                task.events = events_of_reports(task.reports) + (task.events or [])
             if task.events is not None and task.answerable:
                 try:
                     task.ok = self._write(task.events, task.durable, one_by_one=False)
@@ -362,8 +372,13 @@ class Agent:
             if frame is None:
                 return
             message = orjson.loads(frame)
-            events = message.get("events") or []
-            task = _Task(events=list(events), durable=bool(message.get("durable")), answerable=True)
+            reports = message.get("reports")
+            task = _Task(
+                events=list(message.get("events") or []),
+                durable=bool(message.get("durable")),
+                answerable=True,
+                reports=reports if isinstance(reports, list) else None,
+            )
             if self._sink is None:
                 conn.sendall(ACK_FAILED)
                 continue

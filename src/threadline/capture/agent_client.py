@@ -170,16 +170,31 @@ class AgentSink:
             raise
 
     def emit_batch(self, events: Sequence[dict[str, Any]], *, durable: bool) -> None:
-        if self._instead is not None:
-            self._instead.emit_batch(events, durable=durable)
+        if self._instead is None and self._handed({"events": list(events), "durable": durable}):
             return
+        assert self._instead is not None
+        self._instead.emit_batch(events, durable=durable)
+
+    def emit_reports(self, reports: Sequence[dict[str, Any]], *, durable: bool) -> None:
+        """Hand over the reports of processes that never started capture: the agent, which
+        has capture loaded, builds their script runs (:mod:`threadline.capture.script_run`)."""
+        if self._instead is None and self._handed({"reports": list(reports), "durable": durable}):
+            return
+        from threadline.capture.script_run import events_of_reports
+
+        assert self._instead is not None
+        self._instead.emit_batch(events_of_reports(reports), durable=durable)
+
+    def _handed(self, message: dict[str, Any]) -> bool:
+        """Whether the agent wrote ``message``; False when it went away (the fallback then
+        takes this message and every later one).  A refusal is raised."""
         try:
-            send_frame(self._sock, orjson.dumps({"events": list(events), "durable": durable}))
+            send_frame(self._sock, orjson.dumps(message))
             status = recv_exact(self._sock, 1)
         except OSError:
             status = b""
         if status == ACK_OK:
-            return
+            return True
         if status == ACK_REFUSED:
             reason = recv_frame(self._sock)
             raise InvalidEvent(reason.decode() if reason else "the store refused an event")
@@ -188,7 +203,7 @@ class AgentSink:
         with contextlib.suppress(OSError):
             self._sock.close()
         self._instead = self._fallback()
-        self._instead.emit_batch(events, durable=durable)
+        return False
 
     @property
     def replaced(self) -> bool:

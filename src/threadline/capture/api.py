@@ -31,6 +31,7 @@ from threadline.capture import emitter, environment
 from threadline.capture.boundary import capture_boundary, report
 from threadline.capture.context import current_run
 from threadline.capture.emitter import Emitter, get_emitter
+from threadline.capture.failure import error_of
 from threadline.capture.introspection import frame_schema
 from threadline.capture.model_files import FORMATS, model_format
 from threadline.capture.parameters import explicit_keys
@@ -46,10 +47,10 @@ from threadline.model.ids import (
     content_version,
     execution_version,
     file_dataset,
-    uuid7_text,
 )
 from threadline.model.producer import PRODUCER, SCHEMA_URL
 from threadline.model.times import now_iso
+from threadline.model.uuid7 import uuid7_text
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -95,11 +96,15 @@ class RunRecorder:
         strict: bool | None = None,
         emitter: Emitter | None = None,
         project: Project | None = None,
+        process: environment.ProcessFacts | None = None,
     ) -> None:
         if not job or not isinstance(job, str):
             raise UsageError("a run needs a job name (a non-empty string)")
         settings = current_settings()
-        self.script = environment.entry_script()
+        #: The process the run is of, when it is not this one (a script run built from the
+        #: process's report, :mod:`threadline.capture.script_run`).
+        self.process = process
+        self.script = environment.entry_script(process)
         found = project or identify(settings, self.script)
         #: The project this run belongs to; its namespace names the job and in-memory data.
         self.project = found.named(namespace) if namespace else found
@@ -215,10 +220,11 @@ class RunRecorder:
     # --- events -------------------------------------------------------------------------------
 
     def _run_facets(self) -> dict[str, Any]:
+        process = self.process
         facets: dict[str, Any] = {
-            "processing_engine": f.processing_engine(),
+            "processing_engine": f.processing_engine(process.python if process else None),
             "threadline_context": f.context(
-                {**environment.context(self.script), "project": self.project.to_dict()}
+                {**environment.context(self.script, process), "project": self.project.to_dict()}
             ),
         }
         if self.params:
@@ -237,7 +243,7 @@ class RunRecorder:
             facets["threadline_stage"] = f.stage(self.stage)
         if self.owners:
             facets["ownership"] = f.ownership(self.owners, job=True)
-        git = environment.git_state(str(Path(self.script).parent) if self.script else os.getcwd())
+        git = environment.git_state(environment.code_folder(self.script, self._cwd()))
         if git.commit:
             relative = None
             if self.script and git.root:
@@ -250,18 +256,28 @@ class RunRecorder:
     def execution_id(self) -> tuple[str, dict[str, Any]]:
         parts = {
             "job": f"{self.namespace}/{self.job}",
-            "code": environment.code_identity(self.script),
+            "code": environment.code_identity(self.script, self._cwd()),
             "parameters": _jsonable(self.params),
             "inputs": sorted(str(node) for node in self.inputs),
             "outputs": sorted(str(node) for node in self.outputs),
         }
         return execution_version(parts), parts
 
-    def _event(self, event_type: str, run_facets: dict[str, Any], *, data: bool) -> dict[str, Any]:
+    def _cwd(self) -> str | None:
+        return self.process.cwd if self.process is not None else None
+
+    def _event(
+        self,
+        event_type: str,
+        run_facets: dict[str, Any],
+        *,
+        data: bool,
+        time: str | None = None,
+    ) -> dict[str, Any]:
         # Built as the JSON object it becomes (as msgspec's omit_defaults structs of
         # model.events would give it): a captured process need not load msgspec.
         event: dict[str, Any] = {
-            "eventTime": now_iso(),
+            "eventTime": time or now_iso(),
             "run": _with_facets({"runId": self.run_id}, run_facets),
             "job": self._job(),
             "producer": PRODUCER,
@@ -280,12 +296,39 @@ class RunRecorder:
 
     # --- context manager ----------------------------------------------------------------------
 
+    def start_event(self, time: str | None = None) -> dict[str, Any]:
+        """The run's START (at ``time``, by default now)."""
+        self._started = time or now_iso()
+        return self._event("START", self._run_facets(), data=False, time=self._started)
+
+    def end_event(
+        self,
+        error: tuple[str, str] | None,
+        time: str | None = None,
+    ) -> dict[str, Any]:
+        """The run's COMPLETE, or its FAIL when ``error`` (message, stack trace) is given."""
+        facets = self._run_facets()
+        if error is None:
+            execution, parts = self.execution_id()
+            facets["threadline_execution"] = f.execution(execution, parts)
+            return self._event("COMPLETE", facets, data=True, time=time)
+        message, stack = error
+        facets["errorMessage"] = {
+            "_producer": PRODUCER,
+            "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
+            "message": message,
+            "programmingLanguage": "python",
+            "stackTrace": stack[-8000:],
+        }
+        return self._event("FAIL", facets, data=True, time=time)
+
+    # --- context manager ----------------------------------------------------------------------
+
     def __enter__(self) -> RunRecorder:
         self._parent = current_run.get()
         self._token = current_run.set(self)
-        self._started = now_iso()
         with capture_boundary("run.start"):
-            self._emit(self._event("START", self._run_facets(), data=False))
+            self._emit(self.start_event(self._started or None))
         return self
 
     def __exit__(
@@ -296,22 +339,7 @@ class RunRecorder:
     ) -> None:
         current_run.reset(self._token)
         with capture_boundary("run.complete"):
-            facets = self._run_facets()
-            if exc is None:
-                execution, parts = self.execution_id()
-                facets["threadline_execution"] = f.execution(execution, parts)
-                self._emit(self._event("COMPLETE", facets, data=True))
-            else:
-                import traceback  # only a failed run has a stack trace to record
-
-                facets["errorMessage"] = {
-                    "_producer": PRODUCER,
-                    "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
-                    "message": f"{type(exc).__name__}: {exc}",
-                    "programmingLanguage": "python",
-                    "stackTrace": "".join(traceback.format_exception(exc_type, exc, tb))[-8000:],
-                }
-                self._emit(self._event("FAIL", facets, data=True))
+            self._emit(self.end_event(None if exc is None else error_of(exc_type, exc, tb)))
 
 
 def run(

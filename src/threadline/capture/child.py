@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from threadline.capture.answers import Answers
 from threadline.capture.boundary import report
 from threadline.capture.emitter import Emitter, set_emitter
-from threadline.capture.launch import JOB_ENV, REASON_ENV, SOCKET_ENV, STAGE_ENV
+from threadline.capture.handshake import JOB_ENV, REASON_ENV, SOCKET_ENV, STAGE_ENV
 from threadline.capture.session import Session, start
 from threadline.capture.supervisor_client import SocketSink, SupervisorRecorded
 from threadline.capture.workers import is_worker_process
@@ -26,8 +26,15 @@ from threadline.config import current
 from threadline.errors import CaptureError
 
 
-def bootstrap_child(environ: Mapping[str, str] | None = None) -> Session | None:
-    """Start capture in a process launched by ``threadline run`` (from ``sitecustomize``)."""
+def bootstrap_child(
+    environ: Mapping[str, str] | None = None,
+    *,
+    run_id: str | None = None,
+    started: str | None = None,
+) -> Session | None:
+    """Start capture in a process launched by ``threadline run`` (from ``sitecustomize``, or
+    from :mod:`threadline.capture.bootstrap` once the process imports what capture watches:
+    its script run then keeps the ``run_id`` and ``started`` time the process reported)."""
     env = os.environ if environ is None else environ
     path = env.get(SOCKET_ENV)
     if not path or is_worker_process(getattr(sys, "orig_argv", sys.argv), sys.argv):
@@ -51,6 +58,8 @@ def bootstrap_child(environ: Mapping[str, str] | None = None) -> Session | None:
         stage=env.get(STAGE_ENV) or None,
         reason=env.get(REASON_ENV) or None,
         answers=Answers(SupervisorRecorded(path)),
+        run_id=run_id,
+        started=started,
     )
 
 

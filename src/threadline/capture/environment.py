@@ -21,29 +21,29 @@ from typing import Any, Final
 
 import blake3
 
-from threadline._version import __version__
 from threadline.capture.liveness import process_start
+from threadline.capture.packages import package_versions
 from threadline.model.ids import local_host
 from threadline.model.machine import platform_name, python_version
 
-#: Packages whose versions are recorded when installed (they shape what a model is).
-TRACKED_PACKAGES: Final = (
-    "numpy",
-    "pandas",
-    "polars",
-    "pyarrow",
-    "scikit-learn",
-    "scipy",
-    "xgboost",
-    "lightgbm",
-    "torch",
-    "mlflow",
-    "joblib",
-    "threadline",
-)
 
+@dataclass(frozen=True, slots=True)
+class ProcessFacts:
+    """Another process, described by what it reported (:mod:`threadline.capture.script_run`):
+    the functions below describe it instead of the running process when given one."""
 
-_IMPORT_NAMES: Final = {"scikit-learn": "sklearn"}
+    pid: int
+    #: When it started (seconds since the epoch, to the clock tick; see ``liveness``).
+    process_start: float | None
+    argv: tuple[str, ...]
+    orig_argv: tuple[str, ...]
+    cwd: str
+    python: str
+    #: The tracked packages it had imported (:func:`package_versions`).
+    packages: dict[str, str]
+    #: ``__main__.__file__`` and ``__main__.__spec__.name``, as it ended.
+    main_file: str | None = None
+    main_spec: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +128,14 @@ def _read_git_state(cwd: Path) -> GitState:
     return GitState(commit, dirty, diff_digest, branch, remote, root)
 
 
+def refresh_git_state(folder: str) -> GitState:
+    """The repository state of ``folder`` read again now: for a long-lived process (the
+    writer agent) describing other processes' runs, where a commit may come between two."""
+    with _git_lock:
+        state = _git_cache[folder] = _read_git_state(Path(folder))
+        return state
+
+
 def prefetch(script: str | None) -> None:
     """Start reading the git state of ``script``'s folder in the background.
 
@@ -148,25 +156,32 @@ def script_digest(path: str) -> str | None:
         return None
 
 
-def entry_script() -> str | None:
-    """The user's script this process runs, or None (a REPL, ``-c``, or threadline's own CLI).
+def entry_script(process: ProcessFacts | None = None) -> str | None:
+    """The user's script this process (or ``process``) runs, or None (a REPL, ``-c``, or
+    threadline's own CLI).
 
     ``threadline deploy`` records a run from threadline's command line: the code version of
     that run is the project's (the working directory's repository), never threadline's own
     checkout or console script, which would make every threadline upgrade a new execution.
     """
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
+    if process is not None:
+        path, spec_name = process.main_file, process.main_spec
+        if path:
+            path = os.path.join(process.cwd, path)
+    else:
+        main = sys.modules.get("__main__")
+        path = getattr(main, "__file__", None)
+        spec_name = getattr(getattr(main, "__spec__", None), "name", None)
     if not path:
         return None
     script = os.path.abspath(str(path))
-    if _is_threadline_cli(script, getattr(main, "__spec__", None)):
+    if _is_threadline_cli(script, spec_name):
         return None
     return script
 
 
-def _is_threadline_cli(path: str, spec: Any) -> bool:
-    if spec is not None and str(getattr(spec, "name", "")).startswith("threadline"):
+def _is_threadline_cli(path: str, spec_name: object) -> bool:
+    if str(spec_name or "").startswith("threadline"):
         return True  # python -m threadline …
     package = Path(__file__).resolve().parent.parent
     resolved = Path(path).resolve()
@@ -182,24 +197,6 @@ def _head(path: Path) -> str:
             return handle.read(2048).decode("utf-8", "replace")
     except OSError:
         return ""
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the tracked packages this process has imported, as it runs.
-
-    Read from the imported modules, never from installed metadata: scanning every installed
-    distribution cost ~15 ms at each script's start, and a package the script never imported
-    did not shape what it computed.  Called again at the run's end, when the script's imports
-    are all in.
-    """
-    versions: dict[str, str] = {}
-    for name in TRACKED_PACKAGES:
-        module = sys.modules.get(_IMPORT_NAMES.get(name, name))
-        version = getattr(module, "__version__", None) if module is not None else None
-        if isinstance(version, str):
-            versions[name] = version
-    versions["threadline"] = __version__
-    return versions
 
 
 def user_name() -> str:
@@ -225,10 +222,10 @@ def command_parameters(
     return params
 
 
-def code_identity(script: str | None) -> dict[str, Any]:
-    """What makes two runs "the same code" (part of the deterministic execution id)."""
-    folder = str(Path(script).parent) if script else os.getcwd()
-    git = git_state(folder)
+def code_identity(script: str | None, cwd: str | None = None) -> dict[str, Any]:
+    """What makes two runs "the same code" (part of the deterministic execution id); ``cwd``
+    is the working directory of the process (by default this one's)."""
+    git = git_state(code_folder(script, cwd))
     identity: dict[str, Any] = {}
     if git.commit:
         identity["commit"] = git.commit
@@ -240,22 +237,41 @@ def code_identity(script: str | None) -> dict[str, Any]:
     return identity
 
 
-def context(script: str | None) -> dict[str, Any]:
-    """The ``threadline_context`` facet body for a run."""
-    folder = str(Path(script).parent) if script else os.getcwd()
-    git = git_state(folder)
-    body: dict[str, Any] = {
-        "user": user_name(),
-        "host": local_host(),
-        "pid": os.getpid(),
-        # With host and pid, tells this process from a later one given the same pid.
-        "processStart": process_start(os.getpid()),
-        "python": python_version(),
-        "platform": platform_name(),
-        "argv": list(sys.argv),
-        "cwd": os.getcwd(),
-        "packages": package_versions(),
-    }
+def code_folder(script: str | None, cwd: str | None = None) -> str:
+    """The folder whose repository holds the code: the script's, else the working directory."""
+    return str(Path(script).parent) if script else (cwd or os.getcwd())
+
+
+def context(script: str | None, process: ProcessFacts | None = None) -> dict[str, Any]:
+    """The ``threadline_context`` facet body for a run of this process (or of ``process``)."""
+    git = git_state(code_folder(script, process.cwd if process is not None else None))
+    if process is None:
+        pid = os.getpid()
+        body: dict[str, Any] = {
+            "user": user_name(),
+            "host": local_host(),
+            "pid": pid,
+            # With host and pid, tells this process from a later one given the same pid.
+            "processStart": process_start(pid),
+            "python": python_version(),
+            "platform": platform_name(),
+            "argv": list(sys.argv),
+            "cwd": os.getcwd(),
+            "packages": package_versions(),
+        }
+    else:
+        # Reported by a process of this user on this host (the writer agent builds its run).
+        body = {
+            "user": user_name(),
+            "host": local_host(),
+            "pid": process.pid,
+            "processStart": process.process_start,
+            "python": process.python,
+            "platform": platform_name(),
+            "argv": list(process.argv),
+            "cwd": process.cwd,
+            "packages": dict(process.packages),
+        }
     if git.commit:
         body["git"] = git.to_dict()
     if script:

@@ -82,7 +82,8 @@ class Journal:
 
 
 def journaled_batches(folder: str | os.PathLike[str]) -> Iterator[list[dict[str, Any]]]:
-    """The event batches a dead supervisor's journal holds, oldest first.
+    """The event batches a dead supervisor's journal holds, oldest first, then the script
+    runs of the process reports it holds (:mod:`threadline.capture.script_run`).
 
     A last line cut short by the supervisor's death is skipped: that batch was never
     acknowledged, so its sender still has it.
@@ -91,14 +92,28 @@ def journaled_batches(folder: str | os.PathLike[str]) -> Iterator[list[dict[str,
         content = (Path(folder) / JOURNAL_NAME).read_bytes()
     except FileNotFoundError:
         return
+    reports: dict[str, dict[str, Any]] = {}
     for line in content.splitlines():
         try:
             message = orjson.loads(line)
         except orjson.JSONDecodeError:
             continue
-        events = message.get("events") if isinstance(message, dict) else None
+        if not isinstance(message, dict):
+            continue
+        events = message.get("events")
         if isinstance(events, list) and events:
             yield events
+        part = message.get("report")
+        if isinstance(part, dict) and isinstance(part.get("runId"), str):
+            reports.setdefault(part.pop("runId"), {}).update(part)
+    complete = [r for r in reports.values() if "start" in r and not r.get("captured")]
+    if complete:
+        # Imported only here: building a run needs most of capture.
+        from threadline.capture.script_run import events_of_reports
+
+        built = events_of_reports(complete)
+        if built:
+            yield built
 
 
 def supervisor_folders(

@@ -23,18 +23,13 @@ import os
 import signal
 import sys
 
+from threadline.capture.handshake import JOB_ENV, REASON_ENV, SOCKET_ENV, STAGE_ENV
 from threadline.capture.listener import Listener
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-#: The supervisor's socket: set only in the command's environment, where it turns capture on.
-SOCKET_ENV = "THREADLINE_CAPTURE_SOCKET"
-#: ``--job``, ``--stage`` and ``--reason`` of ``threadline run``, for the command's processes.
-JOB_ENV = "THREADLINE_RUN_JOB"
-STAGE_ENV = "THREADLINE_RUN_STAGE"
-REASON_ENV = "THREADLINE_RUN_REASON"
 #: The settings an explicit ``--store`` / ``--url`` / ``--namespace`` become in the command's
 #: environment.
 STORE_SETTING_ENV = "THREADLINE_STORE"

@@ -66,11 +66,19 @@ def start_root(
     info: Callable[[], dict[str, Any]],
     params: Mapping[str, Any] | None = None,
     project: Project | None = None,
+    run_id: str | None = None,
+    started: str | None = None,
 ) -> RunRecorder:
-    """Start the script's (or notebook's) own run, the parent of every captured operation."""
+    """Start the script's (or notebook's) own run, the parent of every captured operation;
+    ``run_id`` and ``started``: the id and start the process gave its run before capture
+    started (:mod:`threadline.capture.bootstrap`)."""
     recorder = CapturedRun(
         job, stage=stage, namespace=namespace, reason=reason, params=params, project=project
     )
+    if run_id is not None:
+        recorder.run_id = run_id
+    if started is not None:
+        recorder._started = started
     recorder.capture_info = info
     recorder.__enter__()
     return recorder

@@ -62,9 +62,11 @@ def default_job(
     orig: Sequence[str] | None = None,
     *,
     root: str | os.PathLike[str] | None = None,
+    cwd: str | None = None,
 ) -> str:
     """The job name of a script run: its path relative to the project's ``root`` (by default
-    the working directory), absolute outside it; the module of ``python -m``."""
+    the working directory), absolute outside it; the module of ``python -m``.  ``cwd``: the
+    working directory of the process (by default this one's)."""
     argv = list(sys.argv if argv is None else argv)
     orig = list(getattr(sys, "orig_argv", []) if orig is None else orig)
     first = argv[0] if argv else ""
@@ -73,7 +75,8 @@ def default_job(
         return orig[orig.index("-m") + 1]
     if first in ("", "-c", "-"):
         return "python"
-    return relative_name(first, root or os.getcwd())
+    here = cwd or os.getcwd()
+    return relative_name(os.path.join(here, first), root or here)
 
 
 def autocapture(
@@ -111,10 +114,20 @@ def start(
     stage: str | None,
     reason: str | None,
     answers: Answers,
+    run_id: str | None = None,
+    started: str | None = None,
 ) -> Session:
-    """Start this process's session, asking ``answers`` what earlier runs recorded."""
+    """Start this process's session, asking ``answers`` what earlier runs recorded; the
+    script run takes ``run_id`` and ``started`` when the process named it already."""
     with _session_lock:
-        return _begin(job, stage=stage, reason=reason, namespace=None, answers=answers)
+        return _begin(
+            job,
+            stage=stage,
+            reason=reason,
+            namespace=None,
+            answers=answers,
+            root=(run_id, started),
+        )
 
 
 def _begin(
@@ -125,11 +138,18 @@ def _begin(
     namespace: str | None,
     answers: Answers,
     script: str | None = None,
+    root: tuple[str | None, str | None] = (None, None),
 ) -> Session:
     """Create, install and register the session (call with ``_session_lock`` held)."""
     global _session
     session = _new_session(
-        job, stage=stage, reason=reason, namespace=namespace, answers=answers, script=script
+        job,
+        stage=stage,
+        reason=reason,
+        namespace=namespace,
+        answers=answers,
+        script=script,
+        root=root,
     )
     _session = session
     atexit.register(_at_exit, session)
@@ -144,6 +164,7 @@ def _new_session(
     namespace: str | None,
     answers: Answers,
     script: str | None,
+    root: tuple[str | None, str | None] = (None, None),
 ) -> Session:
     settings = current()
     if stage is not None:
@@ -189,6 +210,8 @@ def _new_session(
         info=info,
         params=params,
         project=project,
+        run_id=root[0],
+        started=root[1],
     )
     if script_path is not None:
         capture.root.script = script_path

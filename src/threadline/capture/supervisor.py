@@ -14,24 +14,28 @@ durable (``strict`` mode) is acknowledged only after its commit.
 from __future__ import annotations
 
 import contextlib
+import marshal
 import os
 import queue
 import shutil
 import socket
 import sys
 import threading
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from threadline.capture.agent_client import hand_off
+from threadline.capture.bootstrap import PROCESS_ROLE
 from threadline.capture.boundary import report
 from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
 from threadline.capture.journal import Journal, journaled_batches, orphaned_folders
 from threadline.capture.listener import SOCKET_FOLDER_PREFIX, Listener
 from threadline.capture.run_ends import RunEnds
 from threadline.capture.signals import background_priority, forward_signals, restore_signals
-from threadline.config import Settings, current, with_overrides
+from threadline.config import Settings, current, resolve, with_overrides
 from threadline.errors import CaptureError, InvalidEvent
 
 if TYPE_CHECKING:
@@ -58,6 +62,28 @@ class _Ack:
 _JOURNALED: Final = _Ack()
 
 
+class _Item:
+    """One unit of the writer thread's work: a batch of events, or the reports of processes
+    that never started capture."""
+
+    __slots__ = ("ack", "durable", "events", "lines", "reports")
+
+    def __init__(
+        self,
+        events: list[dict[str, Any]],
+        durable: bool,
+        ack: _Ack | None,
+        reports: list[dict[str, Any]] | None = None,
+        lines: int = 1,
+    ) -> None:
+        self.events = events
+        self.durable = durable
+        self.ack = ack
+        self.reports = reports
+        #: The journal lines the item stands for, each acknowledged as written once it is.
+        self.lines = lines
+
+
 class Supervisor:
     """Runs a command with capture on and writes what its processes send to the store."""
 
@@ -79,10 +105,9 @@ class Supervisor:
         self._unusable_said = False
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._queue: queue.Queue[tuple[list[dict[str, Any]], bool, _Ack | None] | None] = (
-            queue.Queue()
-        )
+        self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._writer: threading.Thread | None = None
+        self._acceptor: threading.Thread | None = None
         self._questions: list[socket.socket] = []
         self._closing = False
         self.failed_events = 0
@@ -90,6 +115,16 @@ class Supervisor:
         self._batches = 0  # handed to the writer thread
         #: The state of each run the command reports, to end those it leaves open.
         self.run_ends = RunEnds(command_pid=None)
+        #: The reports of processes that did not start capture (yet), by run id.
+        self._reports: dict[str, dict[str, Any]] = {}
+        self._report_lines: dict[str, int] = {}
+        self._reports_lock = threading.Lock()
+        self._command_status: int | None = None
+        #: The journal went to the agent (close returned); the writer thread then closes the
+        #: destination once it has stopped (``_end_lock`` decides who does).
+        self._handed_off = False
+        self._writer_done = False
+        self._end_lock = threading.Lock()
 
     def start(self) -> None:
         """Accept connections now; open the store and write in the background."""
@@ -101,8 +136,10 @@ class Supervisor:
             self._journal.mark_destination(self._settings.url or self._settings.store_url)
         except Exception as exc:  # reported when the writer opens the destination
             self._settings_error = exc
-        accept = threading.Thread(target=self._accept, daemon=True, name="threadline-accept")
-        accept.start()
+        self._acceptor = threading.Thread(
+            target=self._accept, daemon=True, name="threadline-accept"
+        )
+        self._acceptor.start()
         self._writer = threading.Thread(
             target=self._write_loop, daemon=True, name="threadline-writer"
         )
@@ -145,20 +182,37 @@ class Supervisor:
                 file=sys.stderr,
             )
 
+    def _close_destination(self) -> None:
+        if self._destination is not None:
+            with contextlib.suppress(Exception):
+                self._destination.sink.close(_CLOSE_TIMEOUT)  # closes the store opened here too
+            if self._destination.questions is not None:
+                self._destination.questions.close()
+
     def _write_loop(self) -> None:
         self._open()
         self._recover_orphans()
         while True:
             item = self._queue.get()
             if item is None:
+                with self._end_lock:
+                    self._writer_done = True
+                    handed_off = self._handed_off
+                if handed_off:
+                    self._close_destination()
                 return
-            events, durable, ack = item
-            ok = self._append(events, durable)
-            if ack is _JOURNALED:
-                self._journal.written()
-            elif ack is not None:
-                ack.ok = ok
-                ack.done.set()
+            if self._handed_off:
+                continue  # the agent writes it from the journal it was handed
+            if item.reports is None:
+                ok = self._append(item.events, item.durable)
+            else:
+                ok = self._write_reports(item.reports)
+            if item.ack is _JOURNALED:
+                for _ in range(item.lines):
+                    self._journal.written()
+            elif item.ack is not None:
+                item.ack.ok = ok
+                item.ack.done.set()
 
     def _recover_orphans(self) -> None:
         """Write what dead supervisors acknowledged and never wrote (their journals), then end
@@ -201,6 +255,9 @@ class Supervisor:
                 if hello is None:
                     return
                 role = orjson.loads(hello).get("role")
+                if role == PROCESS_ROLE:
+                    self._receive_reports(conn)
+                    return
                 if role != EVENTS:
                     self._questions.append(conn)
                 while True:
@@ -221,25 +278,112 @@ class Supervisor:
         self._batches += 1
         if message.get("durable"):
             ack = _Ack()
-            self._queue.put((events, True, ack))
+            self._queue.put(_Item(events, True, ack))
             ack.done.wait()
             conn.sendall(ACK_OK if ack.ok else ACK_FAILED)
         else:
             # Acknowledged before it is written: kept on disk meanwhile, not only in memory.
             self._journal.record(frame)
-            self._queue.put((events, False, _JOURNALED))
+            self._queue.put(_Item(events, False, _JOURNALED))
             conn.sendall(ACK_OK)
+
+    # --- process reports (threadline.capture.bootstrap, threadline.capture.script_run) ------
+
+    def _receive_reports(self, conn: socket.socket) -> None:
+        """Keep the report of a process that has not started capture: its start, then its
+        end, or the word that capture took over (the report is then dropped)."""
+        run_id: str | None = None
+        while True:
+            frame = recv_frame(conn)
+            if frame is None:
+                return
+            try:
+                message = plain(marshal.loads(frame))
+            except (ValueError, EOFError, TypeError):
+                return  # not a report: the connection is dropped, nothing is kept
+            if not isinstance(message, dict):
+                return
+            if run_id is None:
+                start = message.get("start")
+                if not isinstance(start, dict) or not isinstance(start.get("runId"), str):
+                    return
+                run_id = start["runId"]
+                start["environ"] = kept_environment(start.get("environ"), start.get("cwd"))
+                self._keep_report(run_id, {"start": start})
+            elif isinstance(message.get("end"), dict):
+                self._keep_report(run_id, {"end": message["end"]})
+            elif "captured" in message:
+                self._keep_report(run_id, {"captured": True})
+
+    def _keep_report(self, run_id: str, part: dict[str, Any]) -> None:
+        """Journal a part of a report (so a dead supervisor's successor can write the run)
+        and merge it into the report kept here."""
+        self._journal.record(orjson.dumps({"report": {"runId": run_id, **part}}))
+        with self._reports_lock:
+            self._report_lines[run_id] = self._report_lines.get(run_id, 0) + 1
+            if part.get("captured"):
+                self._reports.pop(run_id, None)
+                lines = self._report_lines.pop(run_id)
+            else:
+                self._reports.setdefault(run_id, {}).update(part)
+                return
+        for _ in range(lines):  # nothing to write: capture reports the run itself
+            self._journal.written()
+
+    def _finish_reports(self) -> None:
+        """Hand every kept report to the writer, with the command's end where it decides the
+        run's end (a process that died before its end; the command's own process)."""
+        with self._reports_lock:
+            kept, self._reports = list(self._reports.values()), {}
+            lines = sum(self._report_lines.values())
+            self._report_lines.clear()
+        if not kept:
+            return
+        status = self._command_status or 0
+        ended = time.time_ns() // 1000
+        for one in kept:
+            mine = one["start"].get("pid") == self.run_ends.command_pid
+            if "end" not in one or (mine and status != 0):
+                one["command"] = {"status": status, "ended": ended}
+                part = {"runId": one["start"]["runId"], "command": one["command"]}
+                self._journal.record(orjson.dumps({"report": part}))
+                lines += 1
+        self._batches += 1
+        self._queue.put(_Item([], False, _JOURNALED, kept, lines))
+
+    def _write_reports(self, reports: list[dict[str, Any]]) -> bool:
+        """Write the script runs of ``reports``: built by the store's writer agent, or here."""
+        destination = self._destination
+        if destination is None:
+            self.failed_events += 2 * len(reports)
+            return False
+        durable = bool(self._settings is not None and self._settings.strict)
+        emit_reports = getattr(destination.sink, "emit_reports", None)
+        if emit_reports is not None:
+            try:
+                emit_reports(reports, durable=durable)
+            except Exception as exc:
+                if not self.failed_events and not self._unusable_said:
+                    print(f"threadline: could not write lineage events: {exc}", file=sys.stderr)
+                self.failed_events += 2 * len(reports)
+                return False
+            self.events += 2 * len(reports)
+            return True
+        from threadline.capture.script_run import events_of_reports
+
+        return self._append(events_of_reports(reports), durable)
 
     def end_open_runs(self, status: int) -> None:
         """The command ended with ``status`` (as ``Popen.wait`` gives it): end every run it
         left open, and fail its script run if that said COMPLETE but the status is not 0
         (:mod:`threadline.capture.run_ends`)."""
+        self._command_status = status
         ends = self.run_ends.ends(status)
         if ends:
             self._batches += 1
             # Journaled like a received batch: the run may be handed to the agent unwritten.
             self._journal.record(orjson.dumps({"events": ends}))
-            self._queue.put((ends, False, _JOURNALED))
+            self._queue.put(_Item(ends, False, _JOURNALED))
 
     def _hand_off(self) -> bool:
         """Leave what is not written yet to the store's writer agent instead of waiting for it
@@ -309,25 +453,35 @@ class Supervisor:
         store."""
         self._closing = True
         with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() under way
+        with contextlib.suppress(OSError):
             self._server.close()
+        if self._acceptor is not None:
+            # Every connection it accepted has its thread started before it returns.
+            self._acceptor.join(timeout)
         for conn in self._questions:
             # Questions need no draining; only event connections are waited for.
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(timeout)
+        # Every process has said how it ended (or died): its report is complete.
+        self._finish_reports()
         self._queue.put(None)
         if self._writer is not None and (self._batches or self._ready.is_set()):
             # With nothing to write, a store still opening (an SQLAlchemy import) is not
             # waited for: a command that captured nothing ends as fast as it would alone.
             if not wait and self._hand_off():
-                return  # the folder and its journal are the agent's now
+                # The folder and its journal are the agent's now; the writer thread closes
+                # the connections once it is done with the item it is writing.
+                with self._end_lock:
+                    self._handed_off = True
+                    writer_done = self._writer_done
+                if writer_done:
+                    self._close_destination()
+                return
             self._writer.join(timeout)
-        if self._destination is not None:
-            with contextlib.suppress(Exception):
-                self._destination.sink.close(_CLOSE_TIMEOUT)  # closes the store opened here too
-            if self._destination.questions is not None:
-                self._destination.questions.close()
+        self._close_destination()
         if self.failed_events:
             print(
                 f"threadline: {self.failed_events} lineage event(s) could not be written",
@@ -358,4 +512,40 @@ def supervise(child: int, listener: Listener, *, store: str | None, url: str | N
     return 128 - code if code < 0 else code
 
 
-__all__ = ["Supervisor", "supervise"]
+def plain(value: Any, depth: int = 0) -> Any:
+    """A report decoded from its frame, as JSON can hold it: only dicts (of text keys), lists,
+    text, numbers, booleans and None; text with lone surrogates (bytes of a command line that
+    are not UTF-8) escaped."""
+    if depth > 32:
+        raise ValueError("a report nested too deep")
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode()
+        return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {plain(str(k), depth + 1): plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v, depth + 1) for v in value]
+    raise TypeError(f"a report holds a {type(value).__name__}")
+
+
+def kept_environment(environ: Any, cwd: Any) -> dict[str, str]:
+    """Of a process's environment, what its script run needs: the ``THREADLINE_*`` variables
+    (its settings) and those its ``identity_env`` setting names (its parameters).  Nothing else
+    is journaled or handed on: an environment holds secrets."""
+    if not isinstance(environ, dict):
+        return {}
+    kept = {k: v for k, v in environ.items() if k.startswith("THREADLINE_")}
+    try:
+        names = resolve(environ=kept, cwd=Path(str(cwd or "."))).identity_env
+    except Exception:  # bad settings: the run is not built either (script_run says so)
+        names = ()
+    kept.update({name: environ[name] for name in names if name in environ})
+    return kept
+
+
+__all__ = ["Supervisor", "kept_environment", "plain", "supervise"]

@@ -76,16 +76,7 @@ class SocketSink:
     def _supervisor_gone(self) -> Sink:
         with contextlib.suppress(OSError):
             self._sock.close()
-        self._instead = self._fallback()
-        # What the supervisor acknowledged but had not written yet is in its journal.
-        for batch in journaled_batches(os.path.dirname(self._path)):
-            self._instead.emit_batch(batch, durable=False)
-        print(
-            "threadline: the threadline run supervisor went away; this process writes its "
-            f"lineage itself from now on ({self._instead.kind})",
-            file=sys.stderr,
-        )
-        _remove_dead_socket_folder(self._path)
+        self._instead = take_over(self._path, self._fallback)
         return self._instead
 
     def sync(self) -> None:
@@ -102,6 +93,21 @@ class SocketSink:
         if self._instead is not None:
             return self._instead.close(timeout)
         return True
+
+
+def take_over(path: str, fallback: Callable[[], Sink] = settings_sink) -> Sink:
+    """The sink a process writes to once the supervisor at ``path`` is gone: ``fallback``,
+    after it wrote what the supervisor acknowledged but had not written (its journal)."""
+    instead = fallback()
+    for batch in journaled_batches(os.path.dirname(path)):
+        instead.emit_batch(batch, durable=False)
+    print(
+        "threadline: the threadline run supervisor went away; this process writes its "
+        f"lineage itself from now on ({instead.kind})",
+        file=sys.stderr,
+    )
+    _remove_dead_socket_folder(path)
+    return instead
 
 
 def _remove_dead_socket_folder(path: str) -> None:
@@ -227,4 +233,4 @@ class SupervisorRecorded:
             self._broken = True
 
 
-__all__ = ["SocketSink", "SupervisorRecorded"]
+__all__ = ["SocketSink", "SupervisorRecorded", "take_over"]

@@ -161,11 +161,12 @@ def source_code_location(
     return _facet(SOURCE_CODE_LOCATION_SCHEMA, **fields)
 
 
-def processing_engine() -> dict[str, Any]:
-    """``processing_engine`` (standard): threadline itself, so consumers know the producer."""
+def processing_engine(python: str | None = None) -> dict[str, Any]:
+    """``processing_engine`` (standard): threadline itself, so consumers know the producer;
+    ``python``: the interpreter version of the process the run is of (by default this one)."""
     return _facet(
         PROCESSING_ENGINE_SCHEMA,
         name="threadline",
         version=__version__,
-        openlineageAdapterVersion=python_version(),
+        openlineageAdapterVersion=python or python_version(),
     )

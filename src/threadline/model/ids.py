@@ -19,8 +19,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import blake3
 
 from threadline.errors import InvalidIdentifier
+from threadline.model.uuid7 import uuid7_value
 
 if TYPE_CHECKING:
     import uuid
@@ -134,46 +133,12 @@ def file_dataset(path: str | os.PathLike[str], kind: str = "dataset") -> NodeId:
 
 # --- run and execution ids --------------------------------------------------------------
 
-_uuid7_lock = threading.Lock()
-_uuid7_last = 0
-
 
 def uuid7() -> uuid.UUID:
     """A time-ordered UUIDv7 (RFC 9562), monotonic within the process."""
     import uuid
 
-    return uuid.UUID(int=_uuid7_value())
-
-
-def uuid7_text() -> str:
-    """:func:`uuid7` as its canonical text (``8-4-4-4-12`` hex digits), without the ``uuid``
-    module: a captured process names its runs before it has imported anything else."""
-    digits = f"{_uuid7_value():032x}"
-    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
-
-
-def _uuid7_value() -> int:
-    global _uuid7_last
-    with _uuid7_lock:
-        ms = time.time_ns() // 1_000_000
-        # Monotonic: within one millisecond the 12-bit rand_a becomes a counter.
-        candidate = (ms << 12) | _random_bits(12)
-        if candidate <= _uuid7_last:
-            candidate = _uuid7_last + 1
-        _uuid7_last = candidate
-    ms, counter = candidate >> 12, candidate & 0xFFF
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= counter << 64
-    value |= 0b10 << 62
-    value |= _random_bits(62)
-    return value
-
-
-def _random_bits(bits: int) -> int:
-    # secrets.randbits without the secrets module (hmac, hashlib, base64) in every captured
-    # process: the same operating system source.
-    return int.from_bytes(os.urandom((bits + 7) // 8), "big") >> (-bits % 8)
+    return uuid.UUID(int=uuid7_value())
 
 
 def content_version(digest_hex: str) -> str:

@@ -1,6 +1,7 @@
 """threadline's bootstrap for ``threadline run``: this folder is first on the child's PYTHONPATH.
 
-It starts automatic capture (``threadline.capture.child.bootstrap_child``) and then runs the
+It starts automatic capture (``threadline.capture.bootstrap.start``, which reports the process
+and starts capture once the process imports what capture watches) and then runs the
 ``sitecustomize`` that would have run without us, if there is one further on the path.  Every
 Python process of the command runs this, so a process that is not captured (no socket to
 report to, or a multiprocessing/loky worker) stops before importing capture.
@@ -36,9 +37,9 @@ def _bootstrap() -> None:
 
         if is_worker_process(getattr(sys, "orig_argv", sys.argv), sys.argv):
             return
-        from threadline.capture.child import bootstrap_child
+        from threadline.capture.bootstrap import start
 
-        bootstrap_child()
+        start()
     except Exception as exc:  # never stop the user's program from starting
         print(f"threadline: automatic capture is off: {type(exc).__name__}: {exc}", file=sys.stderr)
 

@@ -1,0 +1,264 @@
+"""A captured process starts capture only when it needs it, and its run is the same either way.
+
+A process of ``threadline run`` reports its start and end to the supervisor and starts capture
+at the first import of a module a hook watches (or of threadline's API); one that never does
+has its script run built from its report (``threadline.capture.script_run``).  These tests run
+the same scripts both ways (``THREADLINE_CAPTURE_EAGER`` starts capture at every process's
+start, as before) and compare the events, and follow the ends a report can have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from tests.support.runner import Project as Folder
+
+from threadline.capture import bootstrap
+from threadline.capture.supervisor import kept_environment, plain
+
+#: What differs between two runs of one script whichever way it was captured.
+_PER_RUN = ("pid", "processStart")
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Folder:
+    root = tmp_path / "proj"
+    root.mkdir()
+    return Folder(root=root.resolve(), db=tmp_path / "lineage.db")
+
+
+def events(folder: Folder, job: str) -> list[dict[str, Any]]:
+    """The events of ``job``'s runs in log order (read once the store caught up)."""
+    folder.graph()  # waits for the writer agent
+    with contextlib.closing(sqlite3.connect(folder.db)) as conn:
+        rows = conn.execute(
+            "SELECT body FROM tl_events WHERE job_name = ? ORDER BY seq", (job,)
+        ).fetchall()
+    return [orjson.loads(body) for (body,) in rows]
+
+
+def comparable(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` without what two runs of one script never share."""
+    event = orjson.loads(orjson.dumps(event))
+    event.pop("eventTime")
+    event["run"].pop("runId")
+    facets = event["run"].get("facets", {})
+    for name in _PER_RUN:
+        facets.get("threadline_context", {}).pop(name, None)
+    if "errorMessage" in facets:
+        facets["errorMessage"].pop("stackTrace", None)
+    return event
+
+
+def both_ways(folder: Folder, script: str, *args: str, check: bool = True) -> tuple[Any, Any]:
+    """The events of ``script`` run lazily, then eagerly (two runs, one store)."""
+    folder.python(script, *args, check=check)
+    lazy = events(folder, script)
+    folder.python(script, *args, check=check, THREADLINE_CAPTURE_EAGER="1")
+    eager = events(folder, script)[len(lazy) :]
+    return lazy, eager
+
+
+def test_a_process_that_imports_nothing_watched_is_recorded_as_capture_would(
+    folder: Folder,
+) -> None:
+    folder.write("plain.py", "import json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    lazy, eager = both_ways(folder, "plain.py", "1.0", "--flag")
+    assert [e["eventType"] for e in lazy] == ["START", "COMPLETE"]
+    assert [e["eventType"] for e in eager] == ["START", "COMPLETE"]
+    # The COMPLETE, execution id included, is the same; the reported START also names the
+    # script (capture, started before the script's __main__ existed, could not).
+    assert comparable(lazy[1]) == comparable(eager[1])
+    lazy_start = comparable(lazy[0])
+    script = lazy_start["run"]["facets"]["threadline_context"].pop("script")
+    assert script["path"] == str(folder.root / "plain.py")
+    assert lazy_start == comparable(eager[0])
+    parameters = lazy[1]["run"]["facets"]["threadline_parameters"]["parameters"]
+    assert parameters == {"argv": ["1.0", "--flag"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("import sys\nsys.exit(3)\n", "SystemExit: exit status 3"),
+        ("raise ValueError('bad input')\n", "ValueError: bad input"),
+    ],
+)
+def test_a_failing_process_fails_its_run_either_way(
+    folder: Folder, body: str, message: str
+) -> None:
+    folder.write("fails.py", body)
+    lazy, eager = both_ways(folder, "fails.py", check=False)
+    assert [e["eventType"] for e in lazy] == ["START", "FAIL"]
+    assert lazy[1]["run"]["facets"]["errorMessage"]["message"] == message
+    assert comparable(lazy[1]) == comparable(eager[1])
+    assert "fails.py" in lazy[1]["run"]["facets"]["errorMessage"]["stackTrace"] or (
+        message.startswith("SystemExit")
+    )
+
+
+def test_a_process_that_dies_before_its_end_is_ended_by_the_command(folder: Folder) -> None:
+    folder.write("dies.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    folder.write("quits.py", "import os\nos._exit(0)\n")
+    folder.python("dies.py", check=False)
+    folder.python("quits.py")
+    died, quit_ = events(folder, "dies.py"), events(folder, "quits.py")
+    assert [e["eventType"] for e in died] == ["START", "FAIL"]
+    assert died[1]["run"]["facets"]["threadline_termination"]["signal"] == "SIGKILL"
+    assert [e["eventType"] for e in quit_] == ["START", "ABORT"]
+    assert folder.graph().run("dies.py").state == "FAIL"
+
+
+def test_capture_starts_at_the_first_watched_import_and_keeps_the_reported_run(
+    folder: Folder,
+) -> None:
+    folder.write(
+        "late.py",
+        """
+        import time
+        first_line = time.time()
+        time.sleep(0.2)
+        import pickle  # watched: capture starts here
+        with open("model.pkl", "wb") as handle:
+            pickle.dump({"weights": [1, 2, 3]}, handle)
+        print(first_line)
+        """,
+    )
+    done = folder.python("late.py")
+    first_line = float(done.stdout.split()[-1])
+    graph = folder.graph()
+    runs = [r for r in graph.runs if graph.nodes[r.job_node_id].name == "late.py"]
+    assert len(runs) == 1, "the report was dropped once capture took the run over"
+    run = runs[0]
+    assert run.state == "COMPLETE"
+    # The run started when the process did, not when capture started.
+    assert run.started_us / 1e6 < first_line
+    assert "model:model.pkl" in {graph.name(v) for v in graph.versions} or any(
+        "model.pkl" in graph.name(v) for v in graph.versions
+    )
+    facet = orjson.loads(run.facets)["threadline_capture"]
+    assert any(hook.startswith("pickle") for hook in facet["hooks"])
+
+
+def test_threadline_api_starts_capture(folder: Folder) -> None:
+    folder.write(
+        "api.py",
+        """
+        import threadline
+        with threadline.run("inner"):
+            pass
+        """,
+    )
+    folder.python("api.py")
+    graph = folder.graph()
+    inner = graph.run("inner")
+    script = graph.run("api.py")
+    assert orjson.loads(inner.facets)["parent"]["run"]["runId"] == script.run_id
+
+
+def test_every_python_process_of_the_command_has_its_run(folder: Folder) -> None:
+    folder.write(
+        "outer.py",
+        """
+        import subprocess, sys
+        subprocess.run([sys.executable, "inner.py"], check=True)
+        subprocess.run([sys.executable, "-c", "import pickle"], check=True)
+        """,
+    )
+    folder.write("inner.py", "print('inner')\n")
+    folder.python("outer.py")
+    names = {n.name for n in folder.graph().nodes.values() if n.kind == "job"}
+    assert {"outer.py", "inner.py", "python"} <= names
+    assert all(r.state == "COMPLETE" for r in folder.graph().runs)
+
+
+def test_a_process_outliving_its_supervisor_writes_its_own_run(folder: Folder) -> None:
+    folder.write(
+        "orphan.py",
+        """
+        import os, signal, time
+        os.kill(os.getppid(), signal.SIGKILL)  # the supervisor
+        time.sleep(0.3)
+        """,
+    )
+    folder.python("orphan.py", check=False)
+    run = folder.graph().run("orphan.py")
+    assert run.state == "COMPLETE"
+
+
+def test_the_report_of_a_process_that_died_with_its_supervisor_is_written_by_the_next(
+    folder: Folder,
+) -> None:
+    folder.write(
+        "both.py",
+        """
+        import os, signal, time
+        time.sleep(0.5)  # the supervisor journals the report of the start meanwhile
+        os.kill(os.getppid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+    )
+    folder.write("next.py", "print('next')\n")
+    folder.python("both.py", check=False)
+    folder.python("next.py")
+    graph = folder.graph()
+    # Started (from the dead supervisor's journal), then ended as abandoned: its process died.
+    assert graph.run("both.py").state == "ABORT"
+    assert graph.run("next.py").state == "COMPLETE"
+
+
+def test_a_report_is_reduced_to_what_its_run_needs() -> None:
+    environ = {
+        "THREADLINE_IDENTITY_ENV": "SEED",
+        "SEED": "7",
+        "AWS_SECRET_ACCESS_KEY": "hunter2",
+        "PATH": "/usr/bin",
+    }
+    assert kept_environment(environ, "/") == {"THREADLINE_IDENTITY_ENV": "SEED", "SEED": "7"}
+    assert kept_environment("not a mapping", "/") == {}
+    # Bytes of a command line that are not UTF-8 arrive as lone surrogates.
+    assert plain({"argv": ["caf\udce9", 1, None, (2.5, True)]}) == {
+        "argv": ["caf\\udce9", 1, None, [2.5, True]]
+    }
+    with pytest.raises(TypeError):
+        plain({"code": compile("1", "x", "eval")})
+
+
+def test_the_watched_modules_are_remembered_under_the_import_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    entry = tmp_path / "site"
+    entry.mkdir()
+    monkeypatch.setattr(sys, "path", [*sys.path, str(entry)])
+    stamp = bootstrap.import_path_stamp()
+    assert bootstrap._watched(stamp) is None
+    bootstrap.remember_watched(stamp)
+    watched = bootstrap._watched(stamp)
+    assert watched is not None
+    assert {"pandas", "sklearn", "pickle", "numpy"} <= watched
+    # A package installed on the path since: the stamp changes, nothing is trusted.
+    (entry / "newlib.dist-info").mkdir()
+    os.utime(entry, ns=(1, 1))
+    assert bootstrap.import_path_stamp() != stamp
+    assert bootstrap._watched(bootstrap.import_path_stamp()) is None
+
+
+def test_capture_started_late_loads_the_standard_library_not_the_scripts_namesakes(
+    folder: Folder,
+) -> None:
+    # By the first watched import the script's folder is first on the import path: capture's
+    # own imports (dataclasses imports copy) must not pick up a script's module named copy.py.
+    (folder.root / "jobs").mkdir()
+    folder.write("jobs/copy.py", "raise RuntimeError('the standard library was shadowed')\n")
+    folder.write("jobs/uses_pickle.py", "import pickle\npickle.dumps([1])\n")
+    done = folder.python("jobs/uses_pickle.py")
+    assert "shadowed" not in done.stderr
+    assert folder.graph().run("jobs/uses_pickle.py").state == "COMPLETE"

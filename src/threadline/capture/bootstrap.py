@@ -39,7 +39,7 @@ import time
 
 from threadline._version import __version__
 from threadline.capture.failure import error_of
-from threadline.capture.handshake import EAGER_ENV, SOCKET_ENV
+from threadline.capture.handshake import EAGER_ENV, PROCESS_ROLE, SOCKET_ENV
 from threadline.capture.liveness import process_start
 from threadline.capture.packages import package_versions
 from threadline.model.machine import python_version
@@ -51,9 +51,8 @@ if TYPE_CHECKING:
     from types import ModuleType, TracebackType
     from typing import Any
 
-#: The hello's ``role`` of the connection a process sends its report on.
-PROCESS_ROLE = "process"
-_HELLO = b'{"role":"process"}'
+#: The connection's first frame, as JSON (``json`` is not loaded at start).
+_HELLO = b'{"role":"%s"}' % PROCESS_ROLE.encode()
 
 _lock = _thread.allocate_lock()
 
@@ -362,4 +361,4 @@ def remember_watched(stamp: str) -> None:
         pass
 
 
-__all__ = ["PROCESS_ROLE", "import_path_stamp", "remember_watched", "start", "wake"]
+__all__ = ["import_path_stamp", "remember_watched", "start", "wake"]

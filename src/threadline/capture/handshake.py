@@ -18,4 +18,8 @@ REASON_ENV = "THREADLINE_RUN_REASON"
 #: not at its first import of a library a hook watches.
 EAGER_ENV = "THREADLINE_CAPTURE_EAGER"
 
-__all__ = ["EAGER_ENV", "JOB_ENV", "REASON_ENV", "SOCKET_ENV", "STAGE_ENV"]
+#: The hello's ``role`` of the connection a process sends its report on
+#: (:mod:`threadline.capture.bootstrap`; the other roles are in :mod:`.framing`).
+PROCESS_ROLE = "process"
+
+__all__ = ["EAGER_ENV", "JOB_ENV", "PROCESS_ROLE", "REASON_ENV", "SOCKET_ENV", "STAGE_ENV"]

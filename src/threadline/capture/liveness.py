@@ -9,12 +9,20 @@ process that exited and was not reaped yet) does not run.
 
 from __future__ import annotations
 
-import functools
 import os
 
+# Not functools.cache: every captured process imports this module at start, and functools
+# (collections, operator…) is ~2 ms there.
+_boot: list[float | None] = []
 
-@functools.cache
+
 def _boot_time() -> float | None:
+    if not _boot:
+        _boot.append(_read_boot_time())
+    return _boot[0]
+
+
+def _read_boot_time() -> float | None:
     try:
         with open("/proc/stat", "rb") as handle:
             for line in handle:

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from threadline.capture.agent_client import hand_off
-from threadline.capture.bootstrap import PROCESS_ROLE
 from threadline.capture.boundary import report
 from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
+from threadline.capture.handshake import PROCESS_ROLE
 from threadline.capture.journal import Journal, journaled_batches, orphaned_folders
 from threadline.capture.listener import SOCKET_FOLDER_PREFIX, Listener
 from threadline.capture.run_ends import RunEnds

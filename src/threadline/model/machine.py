@@ -9,7 +9,6 @@ from ``os.uname()`` and the C library's own version; other systems still ask ``p
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 
@@ -25,9 +24,19 @@ def python_version() -> str:
     return f"{version}{level}{info.serial}" if level else version
 
 
-@functools.cache
+#: platform_name's answer (not functools.cache: every captured process imports this module at
+#: start, and functools is ~2 ms there).
+_platform: list[str] = []
+
+
 def platform_name() -> str:
     """``platform.platform(terse=True)``: ``Linux-6.1.0-x86_64-with-glibc2.36``."""
+    if not _platform:
+        _platform.append(_platform_name())
+    return _platform[0]
+
+
+def _platform_name() -> str:
     uname = os.uname()
     if uname.sysname == "Linux":
         libc = _libc()

@@ -326,16 +326,20 @@ class Agent:
                     return
                 message = orjson.loads(hello)
                 role = message.get("role") if isinstance(message, dict) else None
+                if role == ADOPT_ROLE:
+                    # Queued at once, before the store is open: journals are written in the
+                    # order they were handed over (a cold agent wakes every waiting thread
+                    # at once, in no order).
+                    folder = message.get("folder")
+                    if isinstance(folder, str) and self._is_journal_folder(folder):
+                        self._adopt(folder)
+                    conn.sendall(ACK_OK)
+                    return
                 self._ready.wait()
                 if role == EVENTS:
                     self._serve_events(conn)
                 elif role == QUESTIONS:
                     self._serve_questions(conn)
-                elif role == ADOPT_ROLE:
-                    folder = message.get("folder")
-                    if isinstance(folder, str) and self._is_journal_folder(folder):
-                        self._adopt(folder)
-                    conn.sendall(ACK_OK)
                 elif role == FLUSH_ROLE:
                     self._adopt_orphans()
                     self._tasks.put(_Task(sweep=True))

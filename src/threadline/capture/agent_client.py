@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import socket
 import sys
@@ -18,8 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
-
-import orjson
 
 from threadline.capture.framing import (
     ACK_OK,
@@ -151,6 +150,12 @@ def _reap(started: int | None = None) -> None:
         _started.remove(pid)
 
 
+def _hello(role: str) -> bytes:
+    # json, not orjson, for the first frame: a run whose processes send no events (only
+    # reports, which the supervisor journals as json) never loads orjson (~4 ms).
+    return json.dumps({"role": role, "pid": os.getpid()}).encode()
+
+
 class AgentSink:
     """Emitter sink that hands batches to the store's writer agent and waits for each to be
     written.  If the agent goes away, this batch and the later ones go to ``fallback`` (the
@@ -164,7 +169,7 @@ class AgentSink:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._sock.connect(path)
-            send_frame(self._sock, orjson.dumps({"role": EVENTS, "pid": os.getpid()}))
+            send_frame(self._sock, _hello(EVENTS))
         except OSError:
             self._sock.close()
             raise
@@ -188,6 +193,8 @@ class AgentSink:
     def _handed(self, message: dict[str, Any]) -> bool:
         """Whether the agent wrote ``message``; False when it went away (the fallback then
         takes this message and every later one).  A refusal is raised."""
+        import orjson  # not at the top: see _hello
+
         try:
             send_frame(self._sock, orjson.dumps(message))
             status = recv_exact(self._sock, 1)
@@ -254,7 +261,7 @@ class AgentQuestions:
             try:
                 sock.settimeout(self._timeout)
                 sock.connect(self._path)
-                send_frame(sock, orjson.dumps({"role": QUESTIONS, "pid": os.getpid()}))
+                send_frame(sock, _hello(QUESTIONS))
             except OSError:
                 sock.close()
                 self._broken = True
@@ -277,7 +284,7 @@ def hand_off(path: str, folder: str) -> bool:
     sock.settimeout(1.0)
     try:
         sock.connect(path)
-        send_frame(sock, orjson.dumps({"role": ADOPT_ROLE, "folder": folder}))
+        send_frame(sock, json.dumps({"role": ADOPT_ROLE, "folder": folder}).encode())
     except OSError:
         return False
     finally:

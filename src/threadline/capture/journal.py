@@ -22,8 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
-
 from threadline.capture.liveness import is_running
 
 JOURNAL_NAME: Final = "journal.ndjson"
@@ -88,6 +86,8 @@ def journaled_batches(folder: str | os.PathLike[str]) -> Iterator[list[dict[str,
     A last line cut short by the supervisor's death is skipped: that batch was never
     acknowledged, so its sender still has it.
     """
+    import orjson  # read only when a supervisor died, or its journal was handed over
+
     try:
         content = (Path(folder) / JOURNAL_NAME).read_bytes()
     except FileNotFoundError:
@@ -145,7 +145,16 @@ def supervisor_folders(
             continue
         if destination is not None and theirs == destination:
             found.append((folder, pid))
-    return found
+    # Oldest supervisor first (its destination file is written once, as it starts): their
+    # journals are written in the order their commands ran.
+    return sorted(found, key=lambda entry: _started(entry[0]))
+
+
+def _started(folder: Path) -> int:
+    try:
+        return (folder / DESTINATION_NAME).stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def orphaned_folders(

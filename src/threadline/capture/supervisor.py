@@ -14,10 +14,10 @@ durable (``strict`` mode) is acknowledged only after its commit.
 from __future__ import annotations
 
 import contextlib
+import json
 import marshal
 import os
 import queue
-import shutil
 import socket
 import sys
 import threading
@@ -25,14 +25,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from threadline.capture.agent_client import hand_off
 from threadline.capture.boundary import report
 from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
 from threadline.capture.handshake import PROCESS_ROLE
 from threadline.capture.journal import Journal, journaled_batches, orphaned_folders
-from threadline.capture.listener import SOCKET_FOLDER_PREFIX, Listener
+from threadline.capture.listener import SOCKET_FOLDER_PREFIX, Listener, remove_socket_folder
 from threadline.capture.run_ends import RunEnds
 from threadline.capture.signals import background_priority, forward_signals, restore_signals
 from threadline.config import Settings, current, resolve, with_overrides
@@ -120,9 +118,10 @@ class Supervisor:
         self._report_lines: dict[str, int] = {}
         self._reports_lock = threading.Lock()
         self._command_status: int | None = None
-        #: The journal went to the agent (close returned); the writer thread then closes the
-        #: destination once it has stopped (``_end_lock`` decides who does).
-        self._handed_off = False
+        #: Close returned without the writer thread (the journal went to the agent, or there
+        #: was nothing to write): it closes the destination once it stops (``_end_lock``
+        #: decides who does).
+        self._released = False
         self._writer_done = False
         self._end_lock = threading.Lock()
 
@@ -182,6 +181,16 @@ class Supervisor:
                 file=sys.stderr,
             )
 
+    def _release_writer(self) -> None:
+        """Close returns without waiting for the writer thread (the journal is the agent's
+        now, or there was nothing to write): the writer closes the destination's connections
+        once it is done with the item it is writing, or they are closed here if it is done."""
+        with self._end_lock:
+            self._released = True
+            writer_done = self._writer_done
+        if writer_done:
+            self._close_destination()
+
     def _close_destination(self) -> None:
         if self._destination is not None:
             with contextlib.suppress(Exception):
@@ -197,11 +206,11 @@ class Supervisor:
             if item is None:
                 with self._end_lock:
                     self._writer_done = True
-                    handed_off = self._handed_off
+                    handed_off = self._released
                 if handed_off:
                     self._close_destination()
                 return
-            if self._handed_off:
+            if self._released:
                 continue  # the agent writes it from the journal it was handed
             if item.reports is None:
                 ok = self._append(item.events, item.durable)
@@ -225,7 +234,7 @@ class Supervisor:
             for folder in orphaned_folders(base, SOCKET_FOLDER_PREFIX, destination=mine):
                 for batch in journaled_batches(folder):
                     self._append(batch, durable=False)
-                shutil.rmtree(folder, ignore_errors=True)
+                remove_socket_folder(str(folder))
             store = self._destination.store
             # Imported here, on the writer thread: its SQLAlchemy import would otherwise hold
             # up the command's start by a fifth of a second.
@@ -254,7 +263,9 @@ class Supervisor:
                 hello = recv_frame(conn)
                 if hello is None:
                     return
-                role = orjson.loads(hello).get("role")
+                # json, not orjson: a run whose processes send no events never loads orjson
+                # (uuid, datetime, zoneinfo…: ~4 ms of every run's supervisor).
+                role = json.loads(hello).get("role")
                 if role == PROCESS_ROLE:
                     self._receive_reports(conn)
                     return
@@ -265,7 +276,7 @@ class Supervisor:
                     if frame is None:
                         return
                     if role == EVENTS:
-                        self._receive_events(conn, orjson.loads(frame), frame)
+                        self._receive_events(conn, _loads(frame), frame)
                     else:
                         self._ready.wait()
                         send_frame(conn, self._answer(frame))
@@ -318,7 +329,7 @@ class Supervisor:
     def _keep_report(self, run_id: str, part: dict[str, Any]) -> None:
         """Journal a part of a report (so a dead supervisor's successor can write the run)
         and merge it into the report kept here."""
-        self._journal.record(orjson.dumps({"report": {"runId": run_id, **part}}))
+        self._journal.record(_json({"report": {"runId": run_id, **part}}))
         with self._reports_lock:
             self._report_lines[run_id] = self._report_lines.get(run_id, 0) + 1
             if part.get("captured"):
@@ -330,15 +341,15 @@ class Supervisor:
         for _ in range(lines):  # nothing to write: capture reports the run itself
             self._journal.written()
 
-    def _finish_reports(self) -> None:
-        """Hand every kept report to the writer, with the command's end where it decides the
-        run's end (a process that died before its end; the command's own process)."""
+    def _finish_reports(self) -> _Item | None:
+        """Every kept report, with the command's end where it decides the run's end (a
+        process that died before its end; the command's own process), as the writer's item."""
         with self._reports_lock:
             kept, self._reports = list(self._reports.values()), {}
             lines = sum(self._report_lines.values())
             self._report_lines.clear()
         if not kept:
-            return
+            return None
         status = self._command_status or 0
         ended = time.time_ns() // 1000
         for one in kept:
@@ -346,10 +357,9 @@ class Supervisor:
             if "end" not in one or (mine and status != 0):
                 one["command"] = {"status": status, "ended": ended}
                 part = {"runId": one["start"]["runId"], "command": one["command"]}
-                self._journal.record(orjson.dumps({"report": part}))
+                self._journal.record(_json({"report": part}))
                 lines += 1
-        self._batches += 1
-        self._queue.put(_Item([], False, _JOURNALED, kept, lines))
+        return _Item([], False, _JOURNALED, kept, lines)
 
     def _write_reports(self, reports: list[dict[str, Any]]) -> bool:
         """Write the script runs of ``reports``: built by the store's writer agent, or here."""
@@ -382,20 +392,28 @@ class Supervisor:
         if ends:
             self._batches += 1
             # Journaled like a received batch: the run may be handed to the agent unwritten.
-            self._journal.record(orjson.dumps({"events": ends}))
+            self._journal.record(_json({"events": ends}))
             self._queue.put(_Item(ends, False, _JOURNALED))
 
-    def _hand_off(self) -> bool:
+    def _hand_off(self, now: float | None = None) -> bool:
         """Leave what is not written yet to the store's writer agent instead of waiting for it
         (a cold agent opening the store, a long backlog): the journal holds every batch not
-        acknowledged as written.  Never in ``strict`` mode, whose runs end written."""
+        acknowledged as written.  Never in ``strict`` mode, whose runs end written.
+
+        ``now``: hand it over whatever the writer is doing, once the destination is known
+        (waiting at most ``now`` seconds for it); otherwise only when the writer has not
+        finished within a few milliseconds."""
         if self._writer is None:
             return False
-        self._writer.join(_HAND_OFF_AFTER)
+        if now is not None:
+            self._ready.wait(now)
+        else:
+            self._writer.join(_HAND_OFF_AFTER)
+            if not self._writer.is_alive():
+                return False
         destination = self._destination
         if (
-            not self._writer.is_alive()
-            or destination is None
+            destination is None
             or destination.agent is None
             or (self._settings is not None and self._settings.strict)
         ):
@@ -445,6 +463,8 @@ class Supervisor:
         from threadline.capture.recorded import answer_question
 
         recorded = destination.recorded if destination is not None else None
+        import orjson  # see _serve
+
         return orjson.dumps(answer_question(recorded, orjson.loads(question)))
 
     def close(self, timeout: float = 60.0, *, wait: bool = False) -> None:
@@ -466,29 +486,34 @@ class Supervisor:
         for thread in self._threads:
             thread.join(timeout)
         # Every process has said how it ended (or died): its report is complete.
-        self._finish_reports()
+        reports = self._finish_reports()
+        if reports is not None and not wait and self._hand_off(now=timeout):
+            # The reports are in the journal the agent took: it builds their runs, off the
+            # command's critical path (a short script's run ends without waiting for it).
+            self._queue.put(None)
+            self._release_writer()
+            return
+        if reports is not None:
+            self._batches += 1
+            self._queue.put(reports)
         self._queue.put(None)
         if self._writer is not None and (self._batches or self._ready.is_set()):
             # With nothing to write, a store still opening (an SQLAlchemy import) is not
             # waited for: a command that captured nothing ends as fast as it would alone.
             if not wait and self._hand_off():
-                # The folder and its journal are the agent's now; the writer thread closes
-                # the connections once it is done with the item it is writing.
-                with self._end_lock:
-                    self._handed_off = True
-                    writer_done = self._writer_done
-                if writer_done:
-                    self._close_destination()
+                self._release_writer()
                 return
             self._writer.join(timeout)
-        self._close_destination()
+            self._close_destination()
+        else:
+            self._release_writer()  # still opening the destination: it closes it itself
         if self.failed_events:
             print(
                 f"threadline: {self.failed_events} lineage event(s) could not be written",
                 file=sys.stderr,
             )
         self._journal.close()
-        shutil.rmtree(self._folder, ignore_errors=True)
+        remove_socket_folder(self._folder)
 
 
 def supervise(child: int, listener: Listener, *, store: str | None, url: str | None) -> int:
@@ -510,6 +535,18 @@ def supervise(child: int, listener: Listener, *, store: str | None, url: str | N
         supervisor.end_open_runs(code)
         supervisor.close()
     return 128 - code if code < 0 else code
+
+
+def _loads(frame: bytes) -> Any:
+    """A frame of events, parsed with orjson (loaded once a process sends events)."""
+    import orjson
+
+    return orjson.loads(frame)
+
+
+def _json(value: Any) -> bytes:
+    """A journal line: compact JSON, as orjson writes it (the journal's readers use orjson)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def plain(value: Any, depth: int = 0) -> Any:

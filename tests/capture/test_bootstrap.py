@@ -262,3 +262,19 @@ def test_capture_started_late_loads_the_standard_library_not_the_scripts_namesak
     done = folder.python("jobs/uses_pickle.py")
     assert "shadowed" not in done.stderr
     assert folder.graph().run("jobs/uses_pickle.py").state == "COMPLETE"
+
+
+def test_in_strict_mode_a_reported_run_is_written_before_the_command_returns(
+    folder: Folder,
+) -> None:
+    folder.write("quick.py", "print('done')\n")
+    folder.python("quick.py", THREADLINE_STRICT="1")
+    # Read the file as it is (open_store would first wait for the writer agent).
+    with contextlib.closing(sqlite3.connect(folder.db)) as conn:
+        kinds = [
+            kind
+            for (kind,) in conn.execute(
+                "SELECT event_type FROM tl_events WHERE job_name = 'quick.py' ORDER BY seq"
+            )
+        ]
+    assert kinds == ["START", "COMPLETE"]

@@ -278,3 +278,59 @@ def test_in_strict_mode_a_reported_run_is_written_before_the_command_returns(
             )
         ]
     assert kinds == ["START", "COMPLETE"]
+
+
+ADAPTER = """
+from threadline.capture.hooks import HookSpec
+
+def _install(capture, patcher, module):
+    module.PATCHED = True
+    return True
+
+hook = HookSpec(name="acme", targets={"acme_lib.io": _install})
+"""
+
+
+def test_a_third_party_hooks_library_starts_capture_and_a_new_one_is_seen_at_once(
+    folder: Folder, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    (site / "acme_lib").mkdir(parents=True)
+    (site / "acme_lib" / "__init__.py").write_text("")
+    (site / "acme_lib" / "io.py").write_text("PATCHED = False\n")
+    (site / "acme_threadline.py").write_text(ADAPTER)
+    info = site / "acme_hook-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme_hook\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[threadline.hooks]\nacme = acme_threadline:hook\n")
+    env = {
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
+    }
+    folder.write(
+        "probe.py",
+        """
+        import sys
+        started_at_start = "threadline.capture.session" in sys.modules
+        if sys.argv[1:] == ["use"]:
+            import acme_lib.io
+            print("patched:", acme_lib.io.PATCHED)
+        print("capture loaded:", "threadline.capture.session" in sys.modules)
+        print("capture at start:", started_at_start)
+        """,
+    )
+    first = folder.python("probe.py", "use", **env).stdout  # remembers what hooks watch
+    idle = folder.python("probe.py", **env).stdout
+    used = folder.python("probe.py", "use", **env).stdout
+    assert "patched: True" in first
+    assert "capture loaded: False" in idle
+    assert "capture at start: False" in used
+    assert "patched: True" in used
+    # A package installed since (its metadata is new on the path): not trusted, capture starts
+    # at once, and what the hooks watch is remembered anew.
+    (site / "other-1.0.dist-info").mkdir()
+    os.utime(site, ns=(1, 1))
+    assert "capture at start: True" in folder.python("probe.py", **env).stdout
+    assert "capture at start: False" in folder.python("probe.py", **env).stdout
+    runs = {r.state for r in folder.graph().runs}
+    assert runs == {"COMPLETE"}

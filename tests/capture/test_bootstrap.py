@@ -334,3 +334,13 @@ def test_a_third_party_hooks_library_starts_capture_and_a_new_one_is_seen_at_onc
     assert "capture at start: False" in folder.python("probe.py", **env).stdout
     runs = {r.state for r in folder.graph().runs}
     assert runs == {"COMPLETE"}
+
+
+def test_capture_that_cannot_start_never_fails_the_import_that_started_it(
+    folder: Folder,
+) -> None:
+    folder.write("imports.py", "import pickle\nprint(pickle.dumps(1) is not None)\n")
+    # A setting the process refuses once capture starts (the supervisor refuses it too).
+    done = folder.python("imports.py", THREADLINE_QUEUE_SIZE="-1")
+    assert done.stdout.strip() == "True"
+    assert "automatic capture is off" in done.stderr

@@ -60,7 +60,17 @@ _lock = _thread.allocate_lock()
 class _Process:
     """This process, as reported: what its end report needs, and whether capture took over."""
 
-    __slots__ = ("error", "exit_status", "finder", "path", "pid", "report", "sock", "woken")
+    __slots__ = (
+        "captured",
+        "error",
+        "exit_status",
+        "finder",
+        "path",
+        "pid",
+        "report",
+        "sock",
+        "woken",
+    )
 
     def __init__(self, report: dict[str, Any], sock: Any, finder: _Trigger) -> None:
         self.pid = os.getpid()
@@ -69,7 +79,10 @@ class _Process:
         self.path = list(sys.path)
         self.sock = sock
         self.finder = finder
+        #: Capture was started (once, at the first watched import) …
         self.woken = False
+        #: … and runs: the process's run is capture's to report, not the report's.
+        self.captured = False
         self.exit_status: object = None
         self.error: tuple[type[BaseException], BaseException, TracebackType | None] | None = None
 
@@ -159,19 +172,26 @@ def wake() -> None:
         process.woken = True
         _remove(process.finder)
         run_id = process.report["runId"]
-        try:  # noqa: SIM105 - contextlib is not loaded at start
-            # Capture reports the script run itself, under the same id.
-            _send(process.sock, marshal.dumps({"captured": run_id}))
-        except OSError:
-            pass
         # Capture's own imports resolve as they would have at the process's start: the
         # script's folder is first on the path by now, and a script named copy.py or
         # types.py there would stand in for the standard library's module.
         path, sys.path[:] = sys.path[:], process.path
         try:
             _capture(run_id, process.report["started"], process.finder.stamp)
+        except Exception as exc:  # never fail the user's import: the report still says it all
+            print(
+                f"threadline: automatic capture is off: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            return
         finally:
             sys.path[:] = path
+        process.captured = True
+        try:  # noqa: SIM105 - contextlib is not loaded at start
+            # Capture reports the script run itself, under the same id.
+            _send(process.sock, marshal.dumps({"captured": run_id}))
+        except OSError:
+            pass
 
 
 def _capture(run_id: str, started_us: int, stamp: str) -> None:
@@ -208,9 +228,9 @@ def _at_exit(process: _Process) -> None:
     with _lock:
         if process.pid != os.getpid():
             return
-        woken, process.woken = process.woken, True
+        process.woken = True  # nothing starts capture from here on
         _remove(process.finder)
-    if woken:
+    if process.captured:
         _close(process.sock)
         return
     main = sys.modules.get("__main__")

@@ -66,7 +66,7 @@ def test_commit_branch_and_dirty_flag_with_a_digest_of_the_diff(repo: Path) -> N
     assert first.diff_digest != second.diff_digest  # two different dirty trees never look alike
 
 
-def test_prefetch_and_callers_share_one_computation(
+def test_concurrent_callers_share_one_computation(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     script = repo / "src" / "train.py"
@@ -77,7 +77,6 @@ def test_prefetch_and_callers_share_one_computation(
     monkeypatch.setattr(
         environment, "_read_git_state", lambda cwd: computed.append(str(cwd)) or real(cwd)
     )
-    environment.prefetch(str(script))
     states = []
     callers = [
         threading.Thread(target=lambda: states.append(environment.git_state(folder)))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -128,6 +129,7 @@ class RunRecorder:
         self._parent: RunRecorder | None = None
         self._token: Any = None
         self._started = ""
+        self._start_thread: threading.Thread | None = None
 
     # --- recording --------------------------------------------------------------------------
 
@@ -324,12 +326,27 @@ class RunRecorder:
 
     # --- context manager ----------------------------------------------------------------------
 
+    #: Build and emit START on a thread, and let the end wait for it: set for the script run,
+    #: whose context facet asks git about the repository (tens of milliseconds there) while
+    #: the script goes on.
+    start_in_background = False
+
     def __enter__(self) -> RunRecorder:
         self._parent = current_run.get()
         self._token = current_run.set(self)
-        with capture_boundary("run.start"):
-            self._emit(self.start_event(self._started or None))
+        self._started = self._started or now_iso()
+        if self.start_in_background:
+            self._start_thread = threading.Thread(
+                target=self._emit_start, daemon=True, name="threadline-start"
+            )
+            self._start_thread.start()
+        else:
+            self._emit_start()
         return self
+
+    def _emit_start(self) -> None:
+        with capture_boundary("run.start"):
+            self._emit(self.start_event(self._started))
 
     def __exit__(
         self,
@@ -338,6 +355,8 @@ class RunRecorder:
         tb: TracebackType | None,
     ) -> None:
         current_run.reset(self._token)
+        if self._start_thread is not None:
+            self._start_thread.join()  # START first, as a run's events are read
         with capture_boundary("run.complete"):
             self._emit(self.end_event(None if exc is None else error_of(exc_type, exc, tb)))
 

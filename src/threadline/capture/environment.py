@@ -98,7 +98,8 @@ def _inside_work_tree(folder: Path) -> bool:
 def git_state(folder: str) -> GitState:
     """The repository state of ``folder``, computed once per folder and process.
 
-    Callers in several threads wait for the one computation under way (see :func:`prefetch`).
+    Callers in several threads wait for the one computation under way (the script run's START
+    is built on a thread while the script goes on: ``RunRecorder.start_in_background``).
     """
     hit = _git_cache.get(folder)
     if hit is not None:
@@ -134,18 +135,6 @@ def refresh_git_state(folder: str) -> GitState:
     with _git_lock:
         state = _git_cache[folder] = _read_git_state(Path(folder))
         return state
-
-
-def prefetch(script: str | None) -> None:
-    """Start reading the git state of ``script``'s folder in the background.
-
-    Capture starts before the user's script imports its libraries; asking git then, on a
-    thread, overlaps the ``git`` processes with those imports instead of adding them to the
-    first run's start."""
-    folder = str(Path(script).parent) if script else os.getcwd()
-    if folder in _git_cache:
-        return
-    threading.Thread(target=git_state, args=(folder,), daemon=True, name="threadline-git").start()
 
 
 @functools.lru_cache(maxsize=64)

@@ -68,10 +68,12 @@ def start_root(
     project: Project | None = None,
     run_id: str | None = None,
     started: str | None = None,
+    script: str | None = None,
 ) -> RunRecorder:
     """Start the script's (or notebook's) own run, the parent of every captured operation;
     ``run_id`` and ``started``: the id and start the process gave its run before capture
-    started (:mod:`threadline.capture.bootstrap`)."""
+    started (:mod:`threadline.capture.bootstrap`); ``script``: the file it runs.  Its START is
+    built and emitted on a thread (see ``RunRecorder.start_in_background``)."""
     recorder = CapturedRun(
         job, stage=stage, namespace=namespace, reason=reason, params=params, project=project
     )
@@ -79,6 +81,9 @@ def start_root(
         recorder.run_id = run_id
     if started is not None:
         recorder._started = started
+    if script is not None:
+        recorder.script = script  # before START is built
+    recorder.start_in_background = True
     recorder.capture_info = info
     recorder.__enter__()
     return recorder

@@ -212,10 +212,8 @@ def _new_session(
         project=project,
         run_id=root[0],
         started=root[1],
+        script=script_path,
     )
-    if script_path is not None:
-        capture.root.script = script_path
-    environment.prefetch(capture.root.script)
     hooks.install()
     session.previous_excepthook = sys.excepthook
 

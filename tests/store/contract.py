@@ -258,6 +258,23 @@ class StoreContract:
         kinds = {r.name: r.kind for r in select_all(store, s.nodes) if r.type == "dataset"}
         assert kinds == {"/o": "dataset"}
 
+    @pytest.mark.parametrize("job", ["https://example.com/producer", 3, ["j"]], ids=repr)
+    def test_a_dataset_events_custom_job_field_stays_in_its_body(
+        self, store: SqlStore, job: Any
+    ) -> None:
+        # A DatasetEvent has no job; a field of that name that is no job object is the
+        # producer's own (found by tests/server/test_ingest_fuzz.py: it failed the batch).
+        body = {
+            "eventTime": "2021-11-03T10:53:52.427343Z",
+            "producer": "https://example.com/producer",
+            "schemaURL": "https://openlineage.io/spec/2-0-0/OpenLineage.json#/$defs/DatasetEvent",
+            "dataset": {"namespace": "openlineage", "name": "name"},
+            "job": job,
+        }
+        assert store.append_batch([body]).appended == 1
+        assert {r.name for r in select_all(store, s.nodes)} == {"name"}
+        assert store.verify().ok
+
     def test_a_name_of_500_kb_is_stored_whole_and_found_again(self, store: SqlStore) -> None:
         name = "/" + "".join(f"{i:08x}" for i in range(62_500))  # does not compress
         version = "b3:" + name[1:]

@@ -13,7 +13,15 @@ from tests.support.pg import fresh_database
 
 from threadline.store import open_store
 from threadline.store import schema as s
-from threadline.store.bulk import CHUNK, EDGE_COLUMNS, INSERTS, Bulk, BulkStatements, chunks
+from threadline.store.bulk import (
+    CHUNK,
+    EDGE_COLUMNS,
+    INSERTS,
+    SMALL_CHUNK,
+    Bulk,
+    BulkStatements,
+    chunks,
+)
 from threadline.store.sql import SqlStore
 
 INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -87,6 +95,10 @@ def test_find_pads_chunks_and_matches_composite_and_scalar_keys(store: SqlStore)
         wanted = [_node(f"/d{i}") for i in range(0, count, 2)]
         found = statements.find(conn, "nodes", [*wanted, _node("/none")])
         assert sorted(row[3] for row in found) == sorted(f"/d{i}" for i in range(0, count, 2))
+        # A few keys take the small statement, one more the large one: the same rows either way.
+        for size in (1, SMALL_CHUNK, SMALL_CHUNK + 1):
+            found = statements.find(conn, "nodes", [_node(f"/d{i}") for i in range(size)])
+            assert sorted(row[3] for row in found) == sorted(f"/d{i}" for i in range(size))
         versions = [(1, 1, "b3:01", "{}", 0, 0, 1, s.version_digest("b3:01"))]
         statements.run(conn, "versions", versions)
         found = statements.find(conn, "versions", [(1, s.version_digest("b3:01")), (2, b"x")])

@@ -128,14 +128,15 @@ def supervisor_folders(
     """
     found: list[tuple[Path, int]] = []
     try:
-        entries = list(Path(base).iterdir())
+        # Names only (no Path per entry): a shared temporary folder holds thousands of
+        # entries, and the writer agent looks after every run.
+        with os.scandir(base) as listing:
+            names = [entry.name for entry in listing if entry.name.startswith(prefix)]
     except OSError:
         return found
     uid = os.getuid()
-    for folder in entries:
-        name = folder.name
-        if not name.startswith(prefix):
-            continue
+    for name in names:
+        folder = Path(base, name)
         try:
             pid = int(name[len(prefix) :].split("-", 1)[0])
             if folder.stat().st_uid != uid or not folder.is_dir():

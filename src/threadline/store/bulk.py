@@ -21,6 +21,9 @@ from threadline.store import schema as s
 
 #: Keys per lookup statement: with 3-column keys, well under any driver's parameter limit.
 CHUNK: Final = 400
+#: Keys per lookup statement for a few keys (a single event, a short command's batch): a
+#: 400-key statement padded from 2 keys binds 800 parameters for nothing.
+SMALL_CHUNK: Final = 16
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -127,10 +130,11 @@ class BulkStatements:
         found: list[Any] = []
         if not wanted:
             return found
-        bulk = self._compile(conn, "find_" + what)
         composite = isinstance(wanted[0], tuple)
         for chunk in chunks(wanted):
-            padded = [*chunk, *[chunk[-1]] * (CHUNK - len(chunk))]
+            size = SMALL_CHUNK if len(chunk) <= SMALL_CHUNK else CHUNK
+            bulk = self._compile(conn, f"find_{what}@{size}")
+            padded = [*chunk, *[chunk[-1]] * (size - len(chunk))]
             params = (
                 {f"k{i}_{j}": v for i, key in enumerate(padded) for j, v in enumerate(key)}
                 if composite
@@ -173,13 +177,15 @@ class BulkStatements:
     def _build(self, name: str) -> tuple[Any, tuple[str, ...]]:
         """The Core statement behind each bulk operation, with the layout of its row tuples.
 
-        Lookups (``find_*``) take ``CHUNK`` keys as parameters ``k{i}_{j}``, compiled once;
-        :meth:`find` pads the last chunk by repeating a key.  Keys of several columns are
+        Lookups (``find_WHAT@SIZE``) take ``SIZE`` keys (:data:`SMALL_CHUNK` or :data:`CHUNK`)
+        as parameters ``k{i}_{j}``, compiled once each; :meth:`find` pads the last chunk by
+        repeating a key.  Keys of several columns are
         joined from a ``VALUES`` list rather than matched with a row-value ``IN``, which SQLite
         answers with a scan of the whole table instead of index probes.
         """
         if name.startswith("find_"):
-            return _build_find(name[5:]), ()
+            what, _, size = name[5:].partition("@")
+            return _build_find(what, int(size)), ()
         if name in INSERTS:
             return self._build_insert(name, 1), INSERTS[name][0]
         if name == "node_update":
@@ -237,14 +243,14 @@ class BulkStatements:
         return stmt
 
 
-def _build_find(what: str) -> Any:
+def _build_find(what: str, size: int) -> Any:
     def keys(*columns: sa.Column[Any]) -> list[sa.BindParameter[Any]]:
-        return [sa.bindparam(f"k{i}_0", type_=columns[0].type) for i in range(CHUNK)]
+        return [sa.bindparam(f"k{i}_0", type_=columns[0].type) for i in range(size)]
 
     def joined(table: sa.Table, *columns: sa.Column[Any]) -> Any:
         rows = [
             tuple(sa.bindparam(f"k{i}_{j}", type_=c.type) for j, c in enumerate(columns))
-            for i in range(CHUNK)
+            for i in range(size)
         ]
         k = sa.values(*(sa.column(c.name, c.type) for c in columns), name="k").data(rows)
         cte = k.cte("k")
@@ -286,6 +292,7 @@ __all__ = [
     "INSERTS",
     "NODE_COLUMNS",
     "RUN_COLUMNS",
+    "SMALL_CHUNK",
     "VERSION_COLUMNS",
     "Bulk",
     "BulkStatements",

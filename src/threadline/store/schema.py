@@ -86,6 +86,10 @@ def event_columns(event: dict[str, Any]) -> tuple[Any, ...]:
     on append, and checked against the body by ``threadline verify``."""
     run = event.get("run")
     job = event.get("job")
+    if not isinstance(job, dict):
+        # Only a dataset event may lack a job object (the structural check says so for the
+        # others): a custom field of that name, of another type, stays in the body alone.
+        job = None
     if run is not None:
         kind, run_id = "run", str(run["runId"])
         event_type = event.get("eventType")  # checked against EVENT_TYPES on a RunEvent

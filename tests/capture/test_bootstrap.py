@@ -342,3 +342,12 @@ def test_capture_that_cannot_start_never_fails_the_import_that_started_it(
     done = folder.python("imports.py", THREADLINE_QUEUE_SIZE="-1")
     assert done.stdout.strip() == "True"
     assert "automatic capture is off" in done.stderr
+
+
+@pytest.mark.parametrize("imports", ["", "import pickle\n"], ids=["reported", "captured"])
+def test_python_m_names_its_run_by_the_module(folder: Folder, imports: str) -> None:
+    (folder.root / "jobs").mkdir()
+    folder.write("jobs/__init__.py", "")
+    folder.write("jobs/nightly.py", imports + "print('ran')\n")
+    folder.run(sys.executable, "-m", "jobs.nightly")
+    assert folder.graph().run("jobs.nightly").state == "COMPLETE"

@@ -9,7 +9,7 @@ import pytest
 from tests.support.runner import Project as Folder
 
 from threadline.capture.environment import command_parameters
-from threadline.capture.session import default_job
+from threadline.capture.session import default_job, module_of
 
 
 def test_default_job_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -19,6 +19,29 @@ def test_default_job_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert default_job(["-m"], ["python", "-m", "pipelines.train"]) == "pipelines.train"
     assert default_job(["-c"], ["python", "-c", "pass"]) == "python"
     assert default_job(["/elsewhere/x.py"], ["python", "/elsewhere/x.py"]) == "/elsewhere/x.py"
+    # Once the module runs, argv[0] is its file: the interpreter's command line still says -m.
+    module_file = str(tmp_path / "pipelines" / "train.py")
+    assert default_job([module_file], ["python", "-m", "pipelines.train"]) == "pipelines.train"
+
+
+@pytest.mark.parametrize(
+    ("orig", "module"),
+    [
+        (["python", "-m", "pkg.mod", "a"], "pkg.mod"),
+        (["python", "-X", "importtime", "-W", "error", "-m", "pkg"], "pkg"),
+        (["python", "-Om", "pkg"], "pkg"),
+        (["python", "-u", "-m", "pkg"], "pkg"),
+        (["python", "train.py", "-m", "x"], None),
+        (["python", "-c", "import x", "-m", "y"], None),
+        (["python", "-"], None),
+        (["python", "-m"], None),
+        (["python"], None),
+    ],
+)
+def test_the_module_of_python_m_is_read_from_the_interpreters_options(
+    orig: list[str], module: str | None
+) -> None:
+    assert module_of(orig) == module
 
 
 def test_arguments_and_listed_variables_are_parameters_and_part_of_the_execution(

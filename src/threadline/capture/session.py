@@ -70,13 +70,35 @@ def default_job(
     argv = list(sys.argv if argv is None else argv)
     orig = list(getattr(sys, "orig_argv", []) if orig is None else orig)
     first = argv[0] if argv else ""
-    module_run = first == "-m" or (first.endswith("__main__.py") and "-m" in orig)
-    if module_run and "-m" in orig and orig.index("-m") + 1 < len(orig):
-        return orig[orig.index("-m") + 1]
+    module = module_of(orig)
+    if module is not None:
+        return module
     if first in ("", "-c", "-"):
         return "python"
     here = cwd or os.getcwd()
     return relative_name(os.path.join(here, first), root or here)
+
+
+#: The interpreter's options that take the next argument as their value.
+_VALUED_OPTIONS = frozenset({"-X", "-W", "--check-hash-based-pycs"})
+
+
+def module_of(orig: Sequence[str]) -> str | None:
+    """The module ``python -m MODULE`` runs, read from the interpreter's own command line
+    (``sys.orig_argv``): ``sys.argv[0]`` is ``-m`` only until the module starts, then its
+    file, so a run named once capture started must not depend on it.  Only the
+    interpreter's options count: ``python train.py -m x`` runs no module."""
+    args = iter(orig[1:])
+    for arg in args:
+        if arg == "-m":
+            return next(args, None)
+        if arg in ("-c", "-") or not arg.startswith("-"):
+            return None  # a command, standard input or a script: the options ended
+        if arg in _VALUED_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("--") and arg.endswith("m") and arg[1:-1].isalpha():
+            return next(args, None)  # flags run together: python -Om pkg
+    return None
 
 
 def autocapture(
@@ -313,4 +335,12 @@ def _at_exit(session: Session) -> None:
     emitter.shutdown()
 
 
-__all__ = ["Session", "autocapture", "default_job", "failed_status", "start", "stop"]
+__all__ = [
+    "Session",
+    "autocapture",
+    "default_job",
+    "failed_status",
+    "module_of",
+    "start",
+    "stop",
+]

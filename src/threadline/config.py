@@ -626,11 +626,13 @@ def origins(*, environ: Mapping[str, str] | None = None, cwd: Path | None = None
     return where
 
 
-def current() -> Settings:
+def current(cwd: str | None = None) -> Settings:
     """``resolve()`` for the process as it is now, cached on the working directory and the
-    ``THREADLINE_*`` variables (capture resolves settings once per run, which is often)."""
+    ``THREADLINE_*`` variables (capture resolves settings once per run, which is often).
+    ``cwd``: the folder to look for the settings file from instead of the working directory
+    (where the process started, when capture starts later)."""
     env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("THREADLINE_")))
-    return _cached(os.getcwd(), env)
+    return _cached(cwd or os.getcwd(), env)
 
 
 @functools.lru_cache(maxsize=16)

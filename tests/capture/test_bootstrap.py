@@ -351,3 +351,22 @@ def test_python_m_names_its_run_by_the_module(folder: Folder, imports: str) -> N
     folder.write("jobs/nightly.py", imports + "print('ran')\n")
     folder.run(sys.executable, "-m", "jobs.nightly")
     assert folder.graph().run("jobs.nightly").state == "COMPLETE"
+
+
+@pytest.mark.parametrize("imports", ["", "import pickle\n"], ids=["reported", "captured"])
+def test_a_script_that_changes_folder_first_keeps_its_job_and_project(
+    folder: Folder, imports: str
+) -> None:
+    # Capture starts at the first watched import: the run is still named from the folder the
+    # process started in (os.chdir to the script's folder is a common first line).
+    (folder.root / "jobs").mkdir()
+    (folder.root / "elsewhere").mkdir()
+    folder.write("jobs/moves.py", "import os\nos.chdir('elsewhere')\n" + imports)
+    folder.write("stays.py", "print('here')\n")
+    folder.python("jobs/moves.py")
+    folder.python("stays.py")
+    graph = folder.graph()
+    moved, stayed = graph.run("jobs/moves.py"), graph.run("stays.py")
+    assert moved.state == "COMPLETE"
+    namespaces = {graph.nodes[r.job_node_id].namespace for r in (moved, stayed)}
+    assert len(namespaces) == 1

@@ -177,7 +177,7 @@ def wake() -> None:
         # types.py there would stand in for the standard library's module.
         path, sys.path[:] = sys.path[:], process.path
         try:
-            _capture(run_id, process.report["started"], process.finder.stamp)
+            _capture(run_id, process.report["started"], process.finder.stamp, process.report["cwd"])
         except Exception as exc:  # never fail the user's import: the report still says it all
             print(
                 f"threadline: automatic capture is off: {type(exc).__name__}: {exc}",
@@ -194,12 +194,13 @@ def wake() -> None:
             pass
 
 
-def _capture(run_id: str, started_us: int, stamp: str) -> None:
-    """Start capture in this process, its script run named ``run_id``, started then."""
+def _capture(run_id: str, started_us: int, stamp: str, cwd: str | None = None) -> None:
+    """Start capture in this process, its script run named ``run_id``, started then, in
+    the folder ``cwd`` (the script may have changed folders since)."""
     from threadline.capture.child import bootstrap_child
     from threadline.model.times import iso
 
-    bootstrap_child(run_id=run_id, started=iso(started_us))
+    bootstrap_child(run_id=run_id, started=iso(started_us), cwd=cwd)
     remember_watched(stamp)
 
 

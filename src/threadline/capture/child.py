@@ -31,15 +31,17 @@ def bootstrap_child(
     *,
     run_id: str | None = None,
     started: str | None = None,
+    cwd: str | None = None,
 ) -> Session | None:
     """Start capture in a process launched by ``threadline run`` (from ``sitecustomize``, or
     from :mod:`threadline.capture.bootstrap` once the process imports what capture watches:
-    its script run then keeps the ``run_id`` and ``started`` time the process reported)."""
+    its script run then keeps the ``run_id``, ``started`` time and working folder ``cwd`` the
+    process reported at its start: the script may have changed folders since)."""
     env = os.environ if environ is None else environ
     path = env.get(SOCKET_ENV)
     if not path or is_worker_process(getattr(sys, "orig_argv", sys.argv), sys.argv):
         return None
-    settings = current()  # one search for the settings file, shared with the session's
+    settings = current(cwd)  # one search for the settings file, shared with the session's
     try:
         sink = SocketSink(path)
     except OSError as exc:
@@ -60,6 +62,7 @@ def bootstrap_child(
         answers=Answers(SupervisorRecorded(path)),
         run_id=run_id,
         started=started,
+        cwd=cwd,
     )
 
 

@@ -138,9 +138,11 @@ def start(
     answers: Answers,
     run_id: str | None = None,
     started: str | None = None,
+    cwd: str | None = None,
 ) -> Session:
     """Start this process's session, asking ``answers`` what earlier runs recorded; the
-    script run takes ``run_id`` and ``started`` when the process named it already."""
+    script run takes ``run_id`` and ``started`` when the process named it already, and its
+    script, job and project are found from ``cwd``, the folder the process started in."""
     with _session_lock:
         return _begin(
             job,
@@ -149,6 +151,7 @@ def start(
             namespace=None,
             answers=answers,
             root=(run_id, started),
+            cwd=cwd,
         )
 
 
@@ -161,6 +164,7 @@ def _begin(
     answers: Answers,
     script: str | None = None,
     root: tuple[str | None, str | None] = (None, None),
+    cwd: str | None = None,
 ) -> Session:
     """Create, install and register the session (call with ``_session_lock`` held)."""
     global _session
@@ -172,6 +176,7 @@ def _begin(
         answers=answers,
         script=script,
         root=root,
+        cwd=cwd,
     )
     _session = session
     atexit.register(_at_exit, session)
@@ -187,8 +192,10 @@ def _new_session(
     answers: Answers,
     script: str | None,
     root: tuple[str | None, str | None] = (None, None),
+    cwd: str | None = None,
 ) -> Session:
-    settings = current()
+    here = cwd or os.getcwd()
+    settings = current(here)
     if stage is not None:
         f.stage(stage)  # validates, naming the known stages
     labels = from_settings(settings)
@@ -200,12 +207,12 @@ def _new_session(
         if own_script
         else None
     )
-    script = script or (sys.argv[0] if sys.argv else "")
-    script_path = os.path.abspath(script) if script and os.path.isfile(script) else None
-    project = identify(settings, script_path)
+    script = os.path.join(here, script or (sys.argv[0] if sys.argv else ""))
+    script_path = os.path.abspath(script) if os.path.isfile(script) else None
+    project = identify(settings, script_path, cwd=here)
     if namespace:
         project = project.named(namespace)
-    name = job or default_job(root=project.root)
+    name = job or default_job(root=project.root, cwd=here)
     capture = Capture(
         job=name,
         namespace=project.namespace,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -370,3 +371,26 @@ def test_a_script_that_changes_folder_first_keeps_its_job_and_project(
     assert moved.state == "COMPLETE"
     namespaces = {graph.nodes[r.job_node_id].namespace for r in (moved, stayed)}
     assert len(namespaces) == 1
+
+
+def test_flush_waits_for_the_script_runs_start_built_on_its_thread(tmp_path: Path) -> None:
+    # In a repository the START asks git (tens of ms, on a thread): a flush right after the
+    # session starts must still find it written.
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    db = tmp_path / "lineage.db"
+    (tmp_path / "early.py").write_text(
+        "import sqlite3, sys, threadline\n"
+        "threadline.autocapture()\n"
+        "threadline.flush()\n"
+        f"rows = sqlite3.connect({str(db)!r}).execute(\n"
+        "    \"SELECT event_type FROM tl_events WHERE job_name = 'early.py'\").fetchall()\n"
+        "print(rows)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
+    env["THREADLINE_STORE"] = str(db)
+    env["THREADLINE_AGENT_IDLE_SECONDS"] = "0"
+    done = subprocess.run(
+        [sys.executable, "early.py"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[('START',)]"

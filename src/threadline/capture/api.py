@@ -82,6 +82,11 @@ def _with_facets(body: dict[str, Any], facets: dict[str, Any]) -> dict[str, Any]
     return body
 
 
+#: The threads building a START (``RunRecorder.start_in_background``): :func:`flush` waits.
+_starting: set[threading.Thread] = set()
+_starting_lock = threading.Lock()
+
+
 class RunRecorder:
     """Records what one run read and wrote; use through :func:`run`."""
 
@@ -339,14 +344,20 @@ class RunRecorder:
             self._start_thread = threading.Thread(
                 target=self._emit_start, daemon=True, name="threadline-start"
             )
+            with _starting_lock:
+                _starting.add(self._start_thread)
             self._start_thread.start()
         else:
             self._emit_start()
         return self
 
     def _emit_start(self) -> None:
-        with capture_boundary("run.start"):
-            self._emit(self.start_event(self._started))
+        try:
+            with capture_boundary("run.start"):
+                self._emit(self.start_event(self._started))
+        finally:
+            with _starting_lock:
+                _starting.discard(threading.current_thread())
 
     def __exit__(
         self,
@@ -556,6 +567,10 @@ def current() -> RunRecorder | None:
 def flush(timeout: float | None = 30.0, *, durable: bool = False) -> bool:
     """``threadline.flush()``: block until every event recorded so far is written (and
     fsynced if ``durable``); True at once when nothing was recorded."""
+    with _starting_lock:
+        starting = list(_starting)
+    for thread in starting:  # a START being built on its thread counts as recorded
+        thread.join(timeout)
     current_emitter = emitter.current_emitter()
     return True if current_emitter is None else current_emitter.flush(timeout, durable=durable)
 

@@ -98,9 +98,9 @@ def test_a_failing_process_fails_its_run_either_way(
     assert [e["eventType"] for e in lazy] == ["START", "FAIL"]
     assert lazy[1]["run"]["facets"]["errorMessage"]["message"] == message
     assert comparable(lazy[1]) == comparable(eager[1])
-    assert "fails.py" in lazy[1]["run"]["facets"]["errorMessage"]["stackTrace"] or (
-        message.startswith("SystemExit")
-    )
+    stack = lazy[1]["run"]["facets"]["errorMessage"]["stackTrace"]
+    # An uncaught exception's trace runs through the script; sys.exit's is its status alone.
+    assert ("fails.py" in stack) is message.startswith("ValueError")
 
 
 def test_a_process_that_dies_before_its_end_is_ended_by_the_command(folder: Folder) -> None:
@@ -139,9 +139,8 @@ def test_capture_starts_at_the_first_watched_import_and_keeps_the_reported_run(
     assert run.state == "COMPLETE"
     # The run started when the process did, not when capture started.
     assert run.started_us / 1e6 < first_line
-    assert "model:model.pkl" in {graph.name(v) for v in graph.versions} or any(
-        "model.pkl" in graph.name(v) for v in graph.versions
-    )
+    # The pickle hook, installed when capture started, recorded the write.
+    assert ("job:late.py/write:model.pkl", "output", "dataset:model.pkl") in graph.triples()
     facet = orjson.loads(run.facets)["threadline_capture"]
     assert any(hook.startswith("pickle") for hook in facet["hooks"])
 

@@ -232,37 +232,38 @@ def code_folder(script: str | None, cwd: str | None = None) -> str:
 
 
 def context(script: str | None, process: ProcessFacts | None = None) -> dict[str, Any]:
-    """The ``threadline_context`` facet body for a run of this process (or of ``process``)."""
-    git = git_state(code_folder(script, process.cwd if process is not None else None))
-    if process is None:
-        pid = os.getpid()
-        body: dict[str, Any] = {
-            "user": user_name(),
-            "host": local_host(),
-            "pid": pid,
-            # With host and pid, tells this process from a later one given the same pid.
-            "processStart": process_start(pid),
-            "python": python_version(),
-            "platform": platform_name(),
-            "argv": list(sys.argv),
-            "cwd": os.getcwd(),
-            "packages": package_versions(),
-        }
-    else:
-        # Reported by a process of this user on this host (the writer agent builds its run).
-        body = {
-            "user": user_name(),
-            "host": local_host(),
-            "pid": process.pid,
-            "processStart": process.process_start,
-            "python": process.python,
-            "platform": platform_name(),
-            "argv": list(process.argv),
-            "cwd": process.cwd,
-            "packages": dict(process.packages),
-        }
+    """The ``threadline_context`` facet body for a run of this process (or of ``process``,
+    another process of this user on this host: the writer agent builds its run)."""
+    process = process or this_process()
+    git = git_state(code_folder(script, process.cwd))
+    body: dict[str, Any] = {
+        "user": user_name(),
+        "host": local_host(),
+        "pid": process.pid,
+        # With host and pid, tells this process from a later one given the same pid.
+        "processStart": process.process_start,
+        "python": process.python,
+        "platform": platform_name(),
+        "argv": list(process.argv),
+        "cwd": process.cwd,
+        "packages": dict(process.packages),
+    }
     if git.commit:
         body["git"] = git.to_dict()
     if script:
         body["script"] = {"path": script, "digest": script_digest(script)}
     return body
+
+
+def this_process() -> ProcessFacts:
+    """The running process as it is now (its command line, folder and packages change)."""
+    pid = os.getpid()
+    return ProcessFacts(
+        pid=pid,
+        process_start=process_start(pid),
+        argv=tuple(sys.argv),
+        orig_argv=tuple(getattr(sys, "orig_argv", sys.argv)),
+        cwd=os.getcwd(),
+        python=python_version(),
+        packages=package_versions(),
+    )

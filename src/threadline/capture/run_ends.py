@@ -112,11 +112,6 @@ def _end(
 ) -> dict[str, Any]:
     """An end event for the run ``opened`` (its job and parent, no inputs or outputs)."""
     run = opened["run"]
-    termination: dict[str, Any] = {}
-    if status < 0:
-        termination["signal"] = describe_status(status).rsplit(" ", 1)[-1]
-    else:
-        termination["exitCode"] = status
     job = opened.get("job") or {}
     return end_event(
         run["runId"],
@@ -124,9 +119,17 @@ def _end(
         kind,
         stamp,
         message,
-        termination=termination,
+        termination=termination(status),
         parent=(run.get("facets") or {}).get("parent"),
     )
+
+
+def termination(status: int) -> dict[str, Any]:
+    """The ``threadline_termination`` facet's fields for a command that ended with ``status``
+    (as :meth:`subprocess.Popen.wait` gives it): the signal that killed it, or its exit code."""
+    if status < 0:
+        return {"signal": describe_status(status).rsplit(" ", 1)[-1]}
+    return {"exitCode": status}
 
 
 def end_event(
@@ -170,4 +173,4 @@ def now_stamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
 
 
-__all__ = ["RunEnds", "describe_status", "end_event", "now_stamp"]
+__all__ = ["RunEnds", "describe_status", "end_event", "now_stamp", "termination"]

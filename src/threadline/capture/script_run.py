@@ -35,7 +35,7 @@ from threadline.capture.failure import error_of
 from threadline.capture.handshake import JOB_ENV, REASON_ENV, STAGE_ENV
 from threadline.capture.project import identify
 from threadline.capture.recording import CapturedRun
-from threadline.capture.run_ends import describe_status, end_event
+from threadline.capture.run_ends import describe_status, end_event, termination
 from threadline.capture.session import default_job, failed_status
 from threadline.config import resolve
 from threadline.errors import ThreadlineError
@@ -152,16 +152,15 @@ def _left_open(run: CapturedRun, command: Mapping[str, Any]) -> dict[str, Any]:
 def _ended_by(
     run: CapturedRun, command: Mapping[str, Any], message: str, kind: str
 ) -> dict[str, Any]:
-    status = int(command.get("status", 0))
-    termination: dict[str, Any] = {}
-    if status < 0:
-        termination["signal"] = describe_status(status).rsplit(" ", 1)[-1]
-    else:
-        termination["exitCode"] = status
     stamp = iso(int(command["ended"]))
     assert stamp is not None
     return end_event(
-        run.run_id, (run.namespace, run.job), kind, stamp, message, termination=termination
+        run.run_id,
+        (run.namespace, run.job),
+        kind,
+        stamp,
+        message,
+        termination=termination(int(command.get("status", 0))),
     )
 
 

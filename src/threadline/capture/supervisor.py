@@ -22,6 +22,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -60,26 +61,17 @@ class _Ack:
 _JOURNALED: Final = _Ack()
 
 
+@dataclass(slots=True)
 class _Item:
     """One unit of the writer thread's work: a batch of events, or the reports of processes
     that never started capture."""
 
-    __slots__ = ("ack", "durable", "events", "lines", "reports")
-
-    def __init__(
-        self,
-        events: list[dict[str, Any]],
-        durable: bool,
-        ack: _Ack | None,
-        reports: list[dict[str, Any]] | None = None,
-        lines: int = 1,
-    ) -> None:
-        self.events = events
-        self.durable = durable
-        self.ack = ack
-        self.reports = reports
-        #: The journal lines the item stands for, each acknowledged as written once it is.
-        self.lines = lines
+    events: list[dict[str, Any]]
+    durable: bool
+    ack: _Ack | None
+    reports: list[dict[str, Any]] | None = None
+    #: The journal lines the item stands for, each acknowledged as written once it is.
+    lines: int = 1
 
 
 class Supervisor:
@@ -395,18 +387,18 @@ class Supervisor:
             self._journal.record(_json({"events": ends}))
             self._queue.put(_Item(ends, False, _JOURNALED))
 
-    def _hand_off(self, now: float | None = None) -> bool:
+    def _hand_off(self, ready_within: float | None = None) -> bool:
         """Leave what is not written yet to the store's writer agent instead of waiting for it
         (a cold agent opening the store, a long backlog): the journal holds every batch not
         acknowledged as written.  Never in ``strict`` mode, whose runs end written.
 
-        ``now``: hand it over whatever the writer is doing, once the destination is known
-        (waiting at most ``now`` seconds for it); otherwise only when the writer has not
-        finished within a few milliseconds."""
+        ``ready_within``: hand it over at once, whatever the writer is doing, once the
+        destination is known (waiting at most that many seconds for it); otherwise only when
+        the writer has not finished within a few milliseconds."""
         if self._writer is None:
             return False
-        if now is not None:
-            self._ready.wait(now)
+        if ready_within is not None:
+            self._ready.wait(ready_within)
         else:
             self._writer.join(_HAND_OFF_AFTER)
             if not self._writer.is_alive():
@@ -487,7 +479,7 @@ class Supervisor:
             thread.join(timeout)
         # Every process has said how it ended (or died): its report is complete.
         reports = self._finish_reports()
-        if reports is not None and not wait and self._hand_off(now=timeout):
+        if reports is not None and not wait and self._hand_off(ready_within=timeout):
             # The reports are in the journal the agent took: it builds their runs, off the
             # command's critical path (a short script's run ends without waiting for it).
             self._queue.put(None)

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from tests.support.runner import read_graph
 
-from threadline.store import open_store
+from threadline.store import normalize_url, open_store
+from threadline.store.writer_agent import agent_paths
 
 STEPS = 40
 KILLED_AT = 20
@@ -63,6 +64,12 @@ def settle(folder: Path, last_file: str) -> None:
     time.sleep(1.5)
 
 
+def agent_log(db: Path) -> str:
+    """What the store's writer agent reported (it writes the dead supervisor's journal)."""
+    path = Path(agent_paths(normalize_url(db)).log)
+    return f"\n--- writer agent log:\n{path.read_text()}" if path.exists() else ""
+
+
 @pytest.mark.parametrize("victim", ["command", "supervisor", "both"])
 def test_every_run_ends_and_nothing_acknowledged_is_lost(tmp_path: Path, victim: str) -> None:
     (tmp_path / "steps.py").write_text(
@@ -80,12 +87,13 @@ def test_every_run_ends_and_nothing_acknowledged_is_lost(tmp_path: Path, victim:
     graph = read_graph(tmp_path / "lineage.db", tmp_path)
     runs = {graph.nodes[r.job_node_id].name: r for r in graph.runs}
     steps = {name.rsplit(".", 1)[-1] for name in runs}
-    log = (tmp_path / "output.log").read_text()
+    log = (tmp_path / "output.log").read_text() + agent_log(tmp_path / "lineage.db")
     assert {name: r.state for name, r in runs.items() if r.state not in TERMINAL} == {}, log
     expected = STEPS if victim == "supervisor" else KILLED_AT
     recorded = {f"step-{n}" for n in range(expected)}
     assert recorded <= steps, f"missing {sorted(recorded - steps)}\n{log}"
     if victim != "supervisor":
+        assert "steps.py" in runs, f"no script run among {sorted(runs)}\n{log}"
         script_run = runs["steps.py"]
         assert script_run.state == ("FAIL" if victim == "command" else "ABORT")
     with open_store(tmp_path / "lineage.db") as store:

@@ -8,7 +8,6 @@ mapping; none reads or writes the process environment.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from threadline.config import (
     with_overrides,
 )
 from threadline.errors import UsageError
+from threadline.frozen import FrozenRecordError, record_fields
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "threadline"
 #: Fields of Settings that are not settings of their own (derived, or the raw file table).
@@ -36,9 +36,9 @@ NOT_SETTINGS = {"store_url", "file", "source_dir"}
 
 
 def test_the_registry_and_the_settings_object_name_the_same_settings() -> None:
-    fields = {f.name for f in dataclasses.fields(Settings)} - NOT_SETTINGS
+    fields = set(record_fields(Settings)) - NOT_SETTINGS
     assert [s.name for s in SETTINGS] == [
-        f.name for f in dataclasses.fields(Settings) if f.name in fields
+        name for name in record_fields(Settings) if name in fields
     ]
     for setting in SETTINGS:
         assert setting.env == "THREADLINE_" + setting.name.upper()
@@ -59,7 +59,7 @@ def test_defaults_are_written_once_on_settings(tmp_path: Path) -> None:
 
 def test_the_resolved_object_is_frozen(tmp_path: Path) -> None:
     settings = resolve(environ={}, cwd=tmp_path)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(FrozenRecordError):
         settings.namespace = "other"  # type: ignore[misc]
 
 

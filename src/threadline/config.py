@@ -21,11 +21,11 @@ import os
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
 from threadline.errors import UsageError
+from threadline.frozen import frozen_record, record_defaults, replace
 
 MiB: Final = 1024 * 1024
 #: Where the embedded store lives when no setting names one (relative to the working directory).
@@ -52,7 +52,7 @@ def store_url(target: str | os.PathLike[str] | None, cwd: Path | None = None) ->
     return "sqlite:///" + str(path.resolve())
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Settings:
     """The resolved settings; the defaults here are the only ones."""
 
@@ -176,7 +176,7 @@ def _no_check(value: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Setting:
     name: str
     help: str
@@ -189,13 +189,12 @@ class Setting:
 
     @property
     def default(self) -> Any:
-        field = Settings.__dataclass_fields__[self.name]
-        return None if field.default is MISSING else field.default
+        return record_defaults(Settings).get(self.name)
 
     @property
     def kind(self) -> str:
         """The value's type as written on :class:`Settings` (``int``, ``str``…), for errors."""
-        annotation = str(Settings.__dataclass_fields__[self.name].type)
+        annotation = str(Settings.__annotations__[self.name])
         return annotation.removesuffix(" | None")
 
 

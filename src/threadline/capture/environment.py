@@ -15,7 +15,6 @@ import os
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,11 +22,12 @@ import blake3
 
 from threadline.capture.liveness import process_start
 from threadline.capture.packages import package_versions
+from threadline.frozen import frozen_record
 from threadline.model.ids import local_host
 from threadline.model.machine import platform_name, python_version
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class ProcessFacts:
     """Another process, described by what it reported (:mod:`threadline.capture.script_run`):
     the functions below describe it instead of the running process when given one."""
@@ -46,7 +46,7 @@ class ProcessFacts:
     main_spec: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class GitState:
     commit: str | None
     dirty: bool

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from threadline.errors import UsageError
+from threadline.frozen import frozen_record
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
@@ -74,7 +75,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Rule:
     """One ``[[classify]]`` entry: a path glob or a column glob, and what it attaches."""
 

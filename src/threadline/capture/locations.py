@@ -8,13 +8,13 @@ unversioned.  Literal CSV or JSON text passed where a path could be is recognise
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Final
 
+from threadline.frozen import frozen_record
 from threadline.model.ids import NodeId, file_dataset, split_uri
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Location:
     """A place data was read from or written to."""
 

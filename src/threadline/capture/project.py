@@ -26,7 +26,6 @@ import functools
 import os
 import re
 import urllib.parse
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -34,6 +33,7 @@ import blake3
 
 from threadline.config import SETTINGS, Settings
 from threadline.errors import UsageError
+from threadline.frozen import frozen_record, replace
 from threadline.model.ids import local_host
 
 Source = Literal["settings", "argument", "git-remote", "git-root", "directory"]
@@ -46,7 +46,7 @@ _SECTION: Final = re.compile(r'^\[\s*remote\s+"(?P<name>(?:[^"\\]|\\.)*)"\s*\]',
 _URL: Final = re.compile(r"^url\s*=\s*(?P<value>.*)$", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Project:
     """The namespace of a capture, the folder its job names are relative to, and why."""
 

@@ -16,10 +16,10 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Final
 
 from threadline.errors import StoreUnavailable, UsageError
+from threadline.frozen import frozen_record
 
 __all__ = [
     "DEFAULT",
@@ -45,7 +45,7 @@ def file_state(st: os.stat_result) -> StatKey:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class CacheStats:
     """Counters of one :class:`FingerprintCache` since it was created."""
 

@@ -8,12 +8,11 @@ the query layer (and SQLAlchemy with it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from threadline.frozen import frozen_record
 from threadline.model.ids import NodeId
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Serving:
     """A deployment that serves a model version, and since when."""
 

@@ -217,3 +217,7 @@ def test_threadline_store_run_starts_without_the_cli(tmp_path: Path) -> None:
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
     assert "threadline.capture.launch" in imported
     assert not imported & {"typer", "rich", "threadline.cli"}
+    # Nor does the supervisor, in every run, pay for dataclasses and the inspect module it
+    # imports (~10 ms of CPU): its records are frozen records (threadline.frozen).
+    assert "threadline.capture.supervisor" in imported
+    assert not imported & {"dataclasses", "inspect"}

@@ -9,11 +9,11 @@ the store, SQLAlchemy and the HTTP client load only when the lineage goes to the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from threadline.capture.agent_client import AgentQuestions, AgentSink, connect_agent
 from threadline.config import Settings
+from threadline.frozen import frozen_record
 
 if TYPE_CHECKING:
     from threadline.capture.emitter import Sink
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from threadline.store.base import Store
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Destination:
     """Where the command's lineage goes: the sink that writes it and who answers questions."""
 

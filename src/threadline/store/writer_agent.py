@@ -22,12 +22,12 @@ import os
 import socket
 import struct
 import time
-from dataclasses import dataclass
 from typing import Final
 
 import blake3
 
 from threadline._version import __version__
+from threadline.frozen import frozen_record
 
 #: How the agents' files in the temporary folder begin.
 AGENT_PREFIX: Final = "tla-"
@@ -40,7 +40,7 @@ _HEADER: Final = struct.Struct(">I")
 _DONE: Final = b"\x01"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class AgentPaths:
     """The files of the writer agent of one store."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import traceback
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from sklearn.svm import SVC
 from tests.support.capture_session import Captured
 
 from threadline.capture.boundary import failures
-from threadline.capture.hooks._patch import WRAPPED_ATTR, depth, suspended
+from threadline.capture.hooks._patch import WRAPPED_ATTR, depth, set_debug, suspended
 
 
 def frame() -> pd.DataFrame:
@@ -162,3 +163,19 @@ def test_a_failing_operation_handler_leaves_the_result_untouched(captured: Captu
         assert sum(failures.values()) == 1
     finally:
         patcher.undo()
+
+
+def test_debug_names_each_hooked_call_with_what_capture_added(
+    captured: Captured, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with suspended():
+        frame().to_csv("in.csv", index=False)
+    set_debug(True)
+    try:
+        pd.read_csv("in.csv")
+    finally:
+        set_debug(False)
+    pd.read_csv("in.csv")  # debug off: nothing said
+    lines = [line for line in capsys.readouterr().err.splitlines() if "threadline: hook" in line]
+    assert len(lines) == 1, lines
+    assert re.fullmatch(r"threadline: hook pandas\.read_csv \(\d+\.\d ms of capture\)", lines[0])

@@ -20,6 +20,7 @@ import functools
 import importlib.machinery
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
@@ -133,14 +134,18 @@ def _handle(
     kwargs: dict[str, Any],
     result: Any,
 ) -> None:
-    if _debug:
-        print(f"threadline: hook {where}", file=sys.stderr)
+    started = time.perf_counter() if _debug else 0.0
     _local.capturing = getattr(_local, "capturing", 0) + 1
     try:
         with capture_boundary(where):
             handler(owner, args, kwargs, result)
     finally:
         _local.capturing -= 1
+        if _debug:
+            # What capture added to the call, so a slow operation's cost can be told apart
+            # from the library's own.
+            spent = (time.perf_counter() - started) * 1000
+            print(f"threadline: hook {where} ({spent:.1f} ms of capture)", file=sys.stderr)
 
 
 def call_hooked(

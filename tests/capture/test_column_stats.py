@@ -4,6 +4,7 @@ recorded on the version of a file a captured script writes."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,11 @@ import pandas as pd
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.support.capture_session import Captured
 
+from threadline.capture import column_stats as stats_module
 from threadline.capture.column_stats import BINS, FACET, SAMPLE, TOP, column_stats
 from threadline.config import Settings
 from threadline.query.health import run_health
@@ -134,3 +138,83 @@ def test_a_raw_file_read_twice_drifts(captured: Captured) -> None:
     [drift] = [f for f in report.findings if f.check == "distribution_drift"]
     columns = {c["column"] for c in drift.details["columns"]}
     assert columns == {"x", "c"}
+
+
+def column_by_column(frame: pd.DataFrame) -> dict[str, Any]:
+    """The statistics as they were computed before the numeric columns went in one block:
+    one column at a time (the reference the block must equal, bit for bit)."""
+    columns: dict[str, Any] = {}
+    for position, name in enumerate(frame.columns):
+        series = frame.iloc[:, position]
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        columns[str(name)] = stats_module._numeric(values, np)
+    return {"rows": len(frame), "columns": columns}
+
+
+def outcome(compute: Any, frame: pd.DataFrame) -> Any:
+    try:
+        with np.errstate(all="ignore"):  # as column_stats computes them
+            return compute(frame)
+    except ValueError as exc:  # a spread too small for ten bins: no facet, either way
+        return type(exc)
+
+
+FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
+SPREADS = st.sampled_from([1e-300, 1e-12, 1.0, 1e6, 1e300])
+
+
+@st.composite
+def numeric_frames(draw: st.DrawFn) -> pd.DataFrame:
+    rows = draw(st.integers(1, 60))
+    data: dict[str, Any] = {}
+    for n in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["any", "spread", "int", "constant", "nullable"]))
+        if kind == "any":
+            column: Any = draw(st.lists(FLOATS, min_size=rows, max_size=rows))
+        elif kind == "spread":
+            base, spread = draw(st.floats(-1e6, 1e6)), draw(SPREADS)
+            unit = draw(st.lists(st.floats(0, 1), min_size=rows, max_size=rows))
+            column = [base + spread * u for u in unit]
+        elif kind == "int":
+            column = draw(st.lists(st.integers(-(2**53), 2**53), min_size=rows, max_size=rows))
+        elif kind == "constant":
+            column = [draw(st.floats(allow_nan=False, allow_infinity=False))] * rows
+        else:
+            column = pd.array(
+                draw(st.lists(st.none() | st.integers(-1000, 1000), min_size=rows, max_size=rows)),
+                dtype="Int64",
+            )
+        data[f"c{n}"] = column
+    return pd.DataFrame(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(numeric_frames())
+def test_numeric_columns_in_one_block_equal_column_by_column(frame: pd.DataFrame) -> None:
+    block = outcome(lambda f: stats_module._pandas(f, np), frame)
+    assert block == outcome(column_by_column, frame)
+
+
+def test_overflow_is_no_number_and_no_warning() -> None:
+    huge = pd.DataFrame({"x": [1e308, 1e308, -5.0], "y": [1.0, 2.0, 3.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the user's program never sees numpy's warnings
+        facet = column_stats(huge)
+    assert facet is not None
+    assert facet["columns"]["x"]["mean"] is None
+    assert facet["columns"]["x"]["max"] == 1e308
+    assert facet["columns"]["y"]["mean"] == 2.0
+
+
+def test_a_wide_frame_gets_every_numeric_column_and_keeps_the_order() -> None:
+    rng = np.random.default_rng(3)
+    wide = pd.DataFrame({f"f{n}": rng.normal(size=500) for n in range(40)})
+    wide.insert(5, "label", ["a", "b"] * 250)
+    wide.loc[::7, "f9"] = np.nan  # a column with nulls is described on its own
+    facet = column_stats(wide)
+    assert facet is not None
+    assert list(facet["columns"]) == list(wide.columns)
+    assert facet["columns"]["f9"]["nulls"] == 72
+    assert facet["columns"]["label"]["type"] == "categorical"
+    reference = column_by_column(wide.drop(columns="label"))["columns"]
+    assert {k: v for k, v in facet["columns"].items() if k != "label"} == reference

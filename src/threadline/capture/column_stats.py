@@ -93,20 +93,85 @@ def _categorical(values: list[Any], total: int, nulls: int) -> dict[str, Any]:
     return stats
 
 
+def _numeric_block(block: Any, np: Any) -> list[dict[str, Any]]:
+    """:func:`_numeric` of every column of ``block`` (rows x columns, float64, every value
+    finite, at most :data:`SAMPLE` rows) in a few passes over the whole block instead of a
+    dozen numpy calls per column: a 30-column frame's statistics took ~12 ms, most of it
+    per-call overhead.  The numbers are the same, bit for bit (a property test holds them to
+    :func:`_numeric`): reductions run down each column of a column-major copy, and the
+    histogram is numpy's own uniform-bin algorithm for each column at once."""
+    block = np.asfortranarray(block)
+    rows, width = block.shape
+    lows, highs, means = block.min(axis=0), block.max(axis=0), block.mean(axis=0)
+    quantiles = np.quantile(block, _QUANTILES, axis=0)
+    spread = np.flatnonzero(highs > lows)
+    edges, counts = _histograms(block[:, spread], lows[spread], highs[spread], np)
+    out: list[dict[str, Any]] = []
+    histogram_of = {int(column): n for n, column in enumerate(spread)}
+    for column in range(width):
+        lo, hi = float(lows[column]), float(highs[column])
+        stats: dict[str, Any] = {"type": "numeric", "count": rows, "nulls": 0}
+        stats.update(min=_number(lo), max=_number(hi), mean=_number(means[column]))
+        stats["quantiles"] = {
+            f"p{round(q * 100):02d}": _number(v)
+            for q, v in zip(_QUANTILES, quantiles[:, column], strict=True)
+        }
+        n = histogram_of.get(column)
+        if n is not None:
+            stats["histogram"] = {
+                "edges": [float(e) for e in edges[:, n]],
+                "counts": [round(float(c), 1) for c in counts[n]],
+            }
+        else:
+            stats["histogram"] = {"edges": [lo, hi], "counts": [float(rows)]}
+        out.append(stats)
+    return out
+
+
+def _histograms(block: Any, lows: Any, highs: Any, np: Any) -> tuple[Any, Any]:
+    """``np.histogram(column, bins=BINS, range=(low, high))`` of each column of ``block``, all
+    at once: numpy's uniform-bin algorithm (numpy/lib/_histograms_impl.py), each step applied
+    to every column, so every value falls in the bin numpy would put it in."""
+    width = block.shape[1]
+    edges = np.linspace(lows, highs, BINS + 1, endpoint=True)
+    if width and np.any(edges[:-1] >= edges[1:]):
+        raise ValueError(f"too many bins for a data range: cannot make {BINS} bins")
+    indices = ((block - lows) / (highs - lows) * BINS).astype(np.intp)
+    indices[indices == BINS] -= 1
+    columns = np.arange(width)
+    indices[block < edges[indices, columns]] -= 1
+    indices[(block >= edges[indices + 1, columns]) & (indices != BINS - 1)] += 1
+    flat = (indices + columns * BINS).ravel()
+    counts = np.bincount(flat, minlength=width * BINS).reshape(width, BINS)
+    return edges, counts
+
+
 def _pandas(frame: Any, np: Any) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     rows = len(frame)
     picks = _picks(rows, np) if rows > SAMPLE else None
-    for position, name in enumerate(frame.columns[:MAX_COLUMNS]):
+    described = frame.columns[:MAX_COLUMNS]
+    kinds = [frame.dtypes.iloc[position].kind for position in range(len(described))]
+    numeric = [position for position, kind in enumerate(kinds) if kind in "iuf"]
+    blocked: dict[int, dict[str, Any]] = {}
+    if numeric and 0 < rows <= SAMPLE:
+        values = frame.iloc[:, numeric].to_numpy(dtype="float64", na_value=np.nan)
+        finite = np.isfinite(values).all(axis=0)
+        chosen = [n for n, ok in enumerate(finite) if ok]
+        stats = _numeric_block(values[:, chosen], np) if chosen else []
+        blocked = {numeric[n]: one for n, one in zip(chosen, stats, strict=True)}
+    for position, name in enumerate(described):
+        if position in blocked:
+            columns[str(name)] = blocked[position]
+            continue
         series = frame.iloc[:, position]
-        kind = series.dtype.kind
-        if kind in "iuf":
+        if kinds[position] in "iuf":
             values = series.to_numpy(dtype="float64", na_value=np.nan)
             columns[str(name)] = _numeric(values, np)
         else:
             nulls = int(series.isna().sum())
-            chosen = series if picks is None else series.iloc[picks]
-            sample = chosen.dropna().tolist()
+            chosen_rows = series if picks is None else series.iloc[picks]
+            sample = chosen_rows.dropna().tolist()
             columns[str(name)] = _categorical(sample, rows, nulls)
     return {"rows": rows, "columns": columns}
 
@@ -136,7 +201,9 @@ def column_stats(obj: object) -> dict[str, Any] | None:
     try:
         import numpy as np
 
-        body = _pandas(obj, np) if module == "pandas" else _polars(obj, np)
+        # An overflowing mean is no number (None), not a warning on the user's stderr.
+        with np.errstate(all="ignore"):
+            body = _pandas(obj, np) if module == "pandas" else _polars(obj, np)
     except Exception:  # an exotic column type: no statistics rather than a failed write
         return None
     return {"_producer": PRODUCER, "_schemaURL": SCHEMA_URL, **body}

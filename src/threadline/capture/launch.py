@@ -19,8 +19,11 @@ This module also holds the two things launcher and command share:
 
 from __future__ import annotations
 
+# The C modules under signal and socket: their Python wrappers build IntEnums of every
+# constant at import (enum, functools, collections, selectors), ~5 ms before the command
+# could start; the supervisor imports them once the command runs.
+import _signal  # type: ignore[import-not-found]  # CPython's own; typeshed has no stub
 import os
-import signal
 import sys
 
 from threadline.capture.handshake import JOB_ENV, REASON_ENV, SOCKET_ENV, STAGE_ENV
@@ -194,7 +197,7 @@ def spawn(command: Sequence[str], env: Mapping[str, str]) -> int:
         command[0],
         list(command),
         dict(env),
-        setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+        setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ),
     )
 
 

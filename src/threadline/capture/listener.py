@@ -2,14 +2,19 @@
 
 The launcher binds it first, so the captured processes can connect the moment they start:
 their connections wait in the backlog until the supervisor accepts them.  It lives in a
-private temporary folder, removed when the run ends.  Imports only ``os`` and ``socket``: the
+private temporary folder, removed when the run ends.  Imports only ``os`` and ``_socket`` (the
+C module under ``socket``, whose Python layer builds enums and imports ``selectors``): the
 launcher must start the command quickly.
 """
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket as socket_module
 
 
 class Listener:
@@ -18,13 +23,29 @@ class Listener:
     def __init__(self) -> None:
         self.folder = _private_folder()
         self.path = os.path.join(self.folder, "capture.sock")
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.socket.bind(self.path)
+        self._bound: _socket.socket | None = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        self._socket: socket_module.socket | None = None
+        self._bound.bind(self.path)
         # Connections wait in the backlog until the supervisor accepts them.
-        self.socket.listen(16)
+        self._bound.listen(16)
+
+    @property
+    def socket(self) -> socket_module.socket:
+        """The listening socket as the ``socket`` module's object (``accept`` and the rest),
+        made on first use: by the supervisor, once the command has started."""
+        if self._socket is None:
+            import socket as socket_module
+
+            assert self._bound is not None
+            self._socket = socket_module.socket(fileno=self._bound.detach())
+            self._bound = None
+        return self._socket
 
     def discard(self) -> None:
-        self.socket.close()
+        if self._socket is not None:
+            self._socket.close()
+        elif self._bound is not None:
+            self._bound.close()
         remove_socket_folder(self.folder)
 
 

@@ -2,9 +2,15 @@
 
 The peer, measured in the same run on the same machine, is the floor any store pays: the
 same canonical JSON bodies inserted with plain batched ``executemany`` into a bare SQLite table
-through the stdlib driver (no chain, no dedupe, no graph).  threadline's figure includes
-canonicalization, validation, BLAKE3 digests, dedupe, the hash chain and the graph projection
-(nodes, versions, edges, runs), each batch in one transaction.
+through the stdlib driver (no chain, no dedupe, no graph).
+
+threadline acknowledges an append once its records are in the log (canonicalization,
+validation, BLAKE3 digests, dedupe, the hash chain, each batch in one transaction); the graph
+projection (nodes, versions, edges, runs) follows (:mod:`threadline.store.projector`).  Two
+figures: *acknowledged*, the rate producers see for a burst of up to the projector's
+``MAX_LAG`` events (only ``append_batch`` is timed), and *projected*, the sustained rate:
+the same events appended back to back and the graph brought up to the log (``settle``), all
+of it timed.
 
 A second reference line says how much of the gap is the database's own work: every row the
 store wrote (events, nodes, versions, edges, runs: about seven per event, most tables indexed),
@@ -36,12 +42,13 @@ from typing import Any
 from threadline.model.canonical import canonical_json
 from threadline.model.events import PRODUCER, SCHEMA_URL
 from threadline.store import open_store
+from threadline.store.projector import MAX_LAG
 
 N = int(os.environ.get("BENCH_EVENTS", "20000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BATCH = 1000
-TARGET = 20_000
+TARGET = 50_000  # acknowledged, issue 14
 
 
 def event(i: int) -> dict[str, Any]:
@@ -131,7 +138,7 @@ def schema_floor(store_path: Path, folder: Path) -> float:
 
 
 def ours(url: str) -> float:
-    """Events per second through ``append_batch`` into a fresh store at ``url``."""
+    """Events per second acknowledged by ``append_batch`` into a fresh store at ``url``."""
     store = open_store(url)
     elapsed = 0.0
     try:
@@ -140,6 +147,21 @@ def ours(url: str) -> float:
             start = time.perf_counter()
             store.append_batch(batch)
             elapsed += time.perf_counter() - start
+    finally:
+        store.close()
+    return N / elapsed
+
+
+def projected(url: str) -> float:
+    """Events per second appended and projected: the wall time until the graph holds them."""
+    batches = [[event(j) for j in range(i, min(N, i + BATCH))] for i in range(0, N, BATCH)]
+    store = open_store(url)
+    try:
+        start = time.perf_counter()
+        for batch in batches:
+            store.append_batch(batch)
+        store.settle()
+        elapsed = time.perf_counter() - start
     finally:
         store.close()
     return N / elapsed
@@ -193,19 +215,27 @@ def main() -> None:
         peer = best(lambda: bare(bodies, folder))
         runs = [folder / f"tl-{i}.db" for i in range(REPEAT)]
         rate = max(ours(str(path)) for path in runs)
+        sustained = max(projected(str(folder / f"tl-p{i}.db")) for i in range(REPEAT))
         floor = best(lambda: schema_floor(runs[0], folder))
         rows = _rows_per_event(runs[0])
-    verdict = "OK" if rate >= TARGET else "MISS"
-    print(f"store ingest, {N:,} events of ~{size:.0f} B in batches of {BATCH}, best of {REPEAT}")
+    verdict = "OK" if rate >= TARGET and rate >= 0.2 * peer else "MISS"
+    print(
+        f"store ingest, {N:,} events of ~{size:.0f} B in batches of {BATCH}, best of {REPEAT} "
+        f"(the graph may lag the log by {MAX_LAG:,} events)"
+    )
     print(f"  bare executemany into one SQLite table  {peer:10,.0f} rows/s")
     print(
         f"  bare executemany of the store's rows     {floor:10,.0f} events/s  "
         f"({rows:.1f} rows per event into the store's schema)"
     )
     print(
-        f"  threadline SQLite store                  {rate:10,.0f} events/s  "
-        f"({rate / peer:.1%} of bare = 1 : {peer / rate:.1f}; {rate / floor:.0%} of the rows' "
-        f"floor; target >= {TARGET:,}/s) [{verdict}]"
+        f"  threadline SQLite, acknowledged          {rate:10,.0f} events/s  "
+        f"({rate / peer:.1%} of bare = 1 : {peer / rate:.1f}; target >= {TARGET:,}/s and "
+        f">= 20% of bare) [{verdict}]"
+    )
+    print(
+        f"  threadline SQLite, projected             {sustained:10,.0f} events/s  "
+        f"({sustained / peer:.1%} of bare; {sustained / floor:.0%} of the rows' floor)"
     )
     if PG:
         pg = postgres()

@@ -29,7 +29,12 @@ from threadline.store import schema as s
 from threadline.store.base import Cursor
 
 FIXTURE = Path(__file__).resolve().parents[1] / "store" / "fixtures" / "rev1.db"
-MIGRATIONS = ["0002_events_identity_by_time", "0003_open_runs_index", "0004_identity_digests"]
+MIGRATIONS = [
+    "0002_events_identity_by_time",
+    "0003_open_runs_index",
+    "0004_identity_digests",
+    "0005_projection_watermark",
+]
 HEAD = str(s.SCHEMA_VERSION)
 
 

@@ -37,6 +37,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
 
 def tamper(store: SqlStore, change: Callable[[sa.Connection], Any]) -> None:
     """Change the graph tables behind the store's back, as its operator could."""
+    store.settle()  # the graph follows the log: what is tampered with must be there first
     engine = sa.create_engine(store.url)
     try:
         with engine.begin() as conn:

@@ -11,6 +11,8 @@ import contextlib
 import itertools
 import json
 import multiprocessing
+import random
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from threadline.store import open_store
 from threadline.store import schema as s
 from threadline.store.base import Cursor
 from threadline.store.id_cache import ENTRY_OVERHEAD
+from threadline.store.projector import Projector
 from threadline.store.sql import SqlStore
 
 EXAMPLES = OPENLINEAGE / "examples" / "client"
@@ -664,3 +667,125 @@ class StoreContract:
         assert report.records == total
         seqs = [r.seq for r in store.read_after(Cursor(0), limit=total + 1)]
         assert seqs == list(range(1, total + 1))
+
+    # --- the graph follows the log (threadline.store.projector) ----------------------------
+
+    def test_an_append_is_acknowledged_before_its_graph_and_a_read_sees_both(
+        self, store: SqlStore
+    ) -> None:
+        hold_projection(store)
+        result = store.append_batch([event(1, outputs=[dataset("/o", "b3:01")]), event(2)])
+        assert result.appended == 2
+        assert raw_counts(store) == {"nodes": 0, "runs": 0, "watermark": 0}
+        # A read first brings the graph up to the head the log had when it began.
+        assert store.counts()["runs"] == 2
+        assert raw_counts(store) == {"nodes": 2, "runs": 2, "watermark": 2}
+
+    def test_a_reader_projects_what_another_handle_left_behind(
+        self, store: SqlStore, opener: Callable[[], SqlStore]
+    ) -> None:
+        hold_projection(store)
+        store.append_batch([event(n, inputs=[dataset("/shared", "b3:aa")]) for n in range(5)])
+        other = opener()
+        try:
+            runs = other.read(lambda conn: conn.execute(sa.select(s.runs.c.run_id)).all())
+        finally:
+            other.close()
+        assert len(runs) == 5
+        assert raw_counts(store)["watermark"] == 5
+
+    def test_back_pressure_keeps_the_graph_within_max_lag_of_the_log(self, store: SqlStore) -> None:
+        hold_projection(store, max_lag=10)
+        for batch in range(6):
+            store.append_batch([event(batch * 4 + n) for n in range(4)])
+            behind = store.read_after(Cursor(0), 100)[-1].seq - raw_counts(store)["watermark"]
+            assert behind <= 10 + 4  # one append's worth past the limit, never more
+        assert raw_counts(store)["watermark"] > 0
+
+    def test_the_projector_thread_catches_up_once_appends_pause(self, store: SqlStore) -> None:
+        store.append_batch([event(n) for n in range(3)])
+        deadline = time.monotonic() + 20
+        while raw_counts(store)["watermark"] < 3:
+            assert time.monotonic() < deadline, "the graph never followed the log"
+            time.sleep(0.02)
+        assert raw_counts(store)["runs"] == 3
+
+    def test_closing_leaves_the_graph_whole(
+        self, store: SqlStore, opener: Callable[[], SqlStore]
+    ) -> None:
+        other = opener()
+        hold_projection(other)
+        other.append_batch([event(n) for n in range(7)])
+        other.close()
+        assert raw_counts(store) == {"nodes": 1, "runs": 7, "watermark": 7}
+
+    def test_a_record_the_projection_cannot_read_is_left_out_and_the_rest_projected(
+        self, store: SqlStore, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        hold_projection(store)
+        store.append_batch([event(1), event(2, outputs=[dataset("/o2", "b3:02")]), event(3)])
+        # A body no ingest check would let in (a run with no job), as a tamperer leaves it.
+        with raw_sql(store) as conn:
+            conn.execute(
+                s.events.update()
+                .where(s.events.c.seq == 2)
+                .values(body=orjson.dumps({"run": {"runId": uid(2)}, "eventTime": "x"}))
+            )
+        with caplog.at_level("ERROR", logger="threadline.store"):
+            runs = store.read(lambda conn: conn.execute(sa.select(s.runs.c.run_id)).scalars())
+            assert sorted(runs) == sorted([uid(1), uid(3)])
+        assert "record 2 is left out of the graph" in caplog.text
+        assert raw_counts(store)["watermark"] == 3
+
+    def test_the_graph_that_follows_the_log_is_the_graph_a_rebuild_gives(
+        self, store: SqlStore, tmp_path: Path
+    ) -> None:
+        """Batches of every size, reads in between: the rows are those of projecting the
+        whole log in one go.  (Inputs name their versions here: an input that names none
+        links the newest version the projection knows when it writes the page, so where a
+        page ends matters for it, as where an append's batch ended did before.)"""
+        from threadline.store.rebuild import project_log
+
+        hold_projection(store, max_lag=7)
+        rng = random.Random(5)
+        seq = 0
+        for _ in range(12):
+            batch = []
+            for _ in range(rng.randint(1, 9)):
+                seq += 1
+                batch.append(
+                    event(
+                        seq % 11,  # runs span batches: START here, COMPLETE later
+                        rng.choice(["START", "RUNNING", "COMPLETE", "FAIL"]),
+                        when=f"2026-01-01T00:{seq // 60:02d}:{seq % 60:02d}Z",
+                        inputs=[dataset(f"/in{rng.randint(0, 4)}", rng.choice(["b3:0a", "b3:0b"]))],
+                        outputs=[dataset(f"/out{rng.randint(0, 4)}", f"b3:{seq:04x}")],
+                    )
+                )
+            store.append_batch(batch)
+            if rng.random() < 0.3:
+                store.counts()
+        scratch = open_store(tmp_path / "scratch.db")
+        try:
+            project_log(store, scratch)
+            assert natural_graph(store) == natural_graph(scratch)
+        finally:
+            scratch.close()
+
+
+def hold_projection(store: SqlStore, *, max_lag: int = 1_000_000) -> None:
+    """Keep the store's projector thread from catching up on its own (readers still do)."""
+    store._projector = Projector(store._project_page, max_lag=max_lag, idle=3600)
+
+
+def raw_counts(store: SqlStore) -> dict[str, int]:
+    """Graph rows and watermark as the database holds them, without a read's catching up."""
+    with raw_sql(store) as conn:
+        watermark = conn.execute(
+            sa.select(s.meta.c.value).where(s.meta.c.key == s.GRAPH_PROJECTED)
+        ).scalar_one()
+        return {
+            "nodes": conn.execute(sa.select(sa.func.count()).select_from(s.nodes)).scalar_one(),
+            "runs": conn.execute(sa.select(sa.func.count()).select_from(s.runs)).scalar_one(),
+            "watermark": int(watermark),
+        }

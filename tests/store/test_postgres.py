@@ -60,6 +60,7 @@ def test_a_revision_1_store_is_migrated_in_place() -> None:
                 "0002_events_identity_by_time",
                 "0003_open_runs_index",
                 "0004_identity_digests",
+                "0005_projection_watermark",
             ]
             assert store.append_batch([event(1), event(3)]).appended == 1
             assert store.verify().records == 3

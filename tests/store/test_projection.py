@@ -96,14 +96,6 @@ def test_run_state_is_the_same_in_any_arrival_order() -> None:
     assert facets == str({"progress": {"p": 2}})
 
 
-def test_shift_moves_every_seq_to_where_the_batch_lands() -> None:
-    facts = project(event(1, outputs=[dataset("/o", "b3:01")]), event(2))
-    facts.shift(100)
-    assert {v.first_seq for v in facts.versions.values()} == {101}
-    assert {e.first_seq for e in facts.edges.values()} == {101}
-    assert {(r.first_seq, r.last_seq) for r in facts.runs.values()} == {(101, 101), (102, 102)}
-
-
 def test_a_job_event_declares_nodes_but_no_edges() -> None:
     body = {
         "eventTime": "2026-01-01T00:00:00Z",

@@ -121,7 +121,11 @@ def test_a_revision_1_store_is_migrated_in_place(tmp_path: Path) -> None:
             "0002_events_identity_by_time",
             "0003_open_runs_index",
             "0004_identity_digests",
+            "0005_projection_watermark",
         ]
+        # Revision 1 projected every record on append: the graph is not projected again.
+        meta = {row.key: row.value for row in select_all(store, s.meta)}
+        assert meta[s.GRAPH_PROJECTED] == "3"
         assert [e.body for e in store.read_after(Cursor(0))] == bodies
         assert_identity_digests(store)
         assert store.verify().ok

@@ -141,6 +141,7 @@ def test_one_commit_fills_the_id_caches_with_at_most_cached_per_commit_rows(
     with open_store(tmp_path / "lineage.db") as store:
         outputs = [dataset(f"/o{n}", f"b3:{n:02x}") for n in range(10)]
         store.append_batch([event(1, outputs=outputs)])
+        store.settle()  # the graph follows the log: project the batch now
         writer = store._projections  # the store's own cache, looked at from outside on purpose
         assert len(writer._node_cache) == 3
         assert len(writer._version_cache) == 3

@@ -47,7 +47,6 @@ from threadline.store.admin import (
     leaf_hashes,
     lifecycle_event,
 )
-from threadline.store.upserts import Pending
 
 #: The compression level of archive files (zstd's default trades speed and size well).
 LEVEL: Final = 3
@@ -151,7 +150,7 @@ def archive(store: Any, seqs: Sequence[int], *, rule: str, reason: str) -> tuple
                     f"record {record.seq} changed while it was archived; nothing was archived "
                     f"in this batch ({path.name} is unused): run threadline gc again"
                 )
-        result = store._append_locked(conn, store._prepare([event]), Pending())
+        result = store._append_locked(conn, store._prepare([event]))
     store.forget_cold_cache()
     return result.head_seq, path
 

@@ -108,8 +108,10 @@ class Store(Protocol):
 
     # --- read side ----------------------------------------------------------------------
 
-    def read(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn`` in a read transaction over the Core schema and return its result."""
+    def read(self, fn: Callable[[Connection], T], *, graph: bool = True) -> T:
+        """Run ``fn`` in a read transaction over the Core schema and return its result, the
+        graph tables first brought up to the log (``graph=False``: ``fn`` reads the log
+        only)."""
         ...
 
     def read_after(self, cursor: Cursor, limit: int = 1000) -> list[StoredEvent]:

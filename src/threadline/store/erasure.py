@@ -36,7 +36,6 @@ from threadline.store.admin import (
 )
 from threadline.store.rebuild import mark_stale
 from threadline.store.sql import SqlStore
-from threadline.store.upserts import Pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +101,7 @@ def erase(store: SqlStore, rewrites: Sequence[Rewrite], *, rule: str, reason: st
             )
             conn.execute(e.update().where(e.c.seq == rewrite.seq).values(body=rewrite.new_body))
         batch = store._prepare([erasure_event(rule, reason, records)])
-        result = store._append_locked(conn, batch, Pending())
+        result = store._append_locked(conn, batch)
         mark_stale(conn, wanted[0] - 1)
     return result.head_seq
 

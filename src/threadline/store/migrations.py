@@ -140,6 +140,14 @@ def _identity_digests(conn: Connection) -> None:
     job.create(conn)
 
 
+def _projection_watermark(conn: Connection) -> None:
+    """Revision 5: the graph may lag the log (:mod:`threadline.store.projector`); every
+    record of an older store was projected by its own append."""
+    head = conn.execute(sa.select(sa.func.max(s.events.c.seq))).scalar_one()
+    conn.execute(sa.delete(s.meta).where(s.meta.c.key == s.GRAPH_PROJECTED))
+    conn.execute(sa.insert(s.meta).values(key=s.GRAPH_PROJECTED, value=str(int(head or 0))))
+
+
 def _fill(
     conn: Connection,
     table: sa.Table,
@@ -165,6 +173,7 @@ MIGRATIONS: Final[list[Migration]] = [
     (2, "0002_events_identity_by_time", _events_identity_by_time),
     (3, "0003_open_runs_index", _open_runs_index),
     (4, "0004_identity_digests", _identity_digests),
+    (5, "0005_projection_watermark", _projection_watermark),
 ]
 
 
@@ -193,7 +202,10 @@ def ensure_schema(engine: Engine, *, upgrade: bool = True) -> int:
             now = time.time_ns() // 1000
             conn.execute(
                 sa.insert(s.meta),
-                [{"key": "created_by", "value": f"threadline {__version__}"}],
+                [
+                    {"key": "created_by", "value": f"threadline {__version__}"},
+                    {"key": s.GRAPH_PROJECTED, "value": "0"},
+                ],
             )
             conn.execute(sa.insert(s.migrations).values(name="0001_initial", applied_us=now))
             return s.SCHEMA_VERSION

@@ -22,7 +22,6 @@ from sqlalchemy.engine import Connection
 from threadline.errors import StoreUnavailable
 from threadline.store.base import AppendResult
 from threadline.store.sql import SqlStore, _Batch
-from threadline.store.upserts import Pending
 
 #: Arbitrary but fixed: the advisory lock key guarding the chain head ("tl" + "chain").
 CHAIN_LOCK_KEY: Final = 0x746C_6368_6169_6E
@@ -51,8 +50,8 @@ class PostgresStore(SqlStore):
     def _lock_chain(self, conn: Connection) -> None:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
 
-    def _append_locked(self, conn: Connection, batch: _Batch, pending: Pending) -> AppendResult:
-        result = super()._append_locked(conn, batch, pending)
+    def _append_locked(self, conn: Connection, batch: _Batch) -> AppendResult:
+        result = super()._append_locked(conn, batch)
         if result.appended:
             conn.execute(sa.select(sa.func.pg_notify(APPEND_CHANNEL, str(result.head_seq))))
         return result

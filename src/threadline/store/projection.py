@@ -132,19 +132,6 @@ class Projection:
         elif seen_us < fact.created_us:
             fact.created_us = seen_us
 
-    def shift(self, offset: int) -> None:
-        """Add ``offset`` to every ``seq`` recorded (facts are gathered before the batch's
-        place in the log is known)."""
-        if not offset:
-            return
-        for version in self.versions.values():
-            version.first_seq += offset
-        for edge in self.edges.values():
-            edge.first_seq += offset
-        for run in self.runs.values():
-            run.first_seq += offset
-            run.last_seq += offset
-
     def project(self, seq: int, body: dict[str, Any], time_us: int) -> None:
         """Add one event's facts (its facets that hold to their schemas)."""
         body = without(body, shared_validator().untrusted_facets(body))

@@ -86,7 +86,7 @@ def log_head(store: Store) -> int:
     def read(conn: Connection) -> int:
         return int(conn.execute(sa.select(sa.func.max(s.events.c.seq))).scalar_one() or 0)
 
-    return store.read(read)
+    return store.read(read, graph=False)
 
 
 def rebuild_graph(store: SqlStore, *, progress: Progress | None = None) -> RebuildReport:
@@ -106,6 +106,7 @@ def rebuild_graph(store: SqlStore, *, progress: Progress | None = None) -> Rebui
                 rows = _swap(store, scratch, conn)
                 epoch = uuid.uuid4().hex
                 _set_meta(conn, s.GRAPH_EPOCH, epoch)
+                _set_meta(conn, s.GRAPH_PROJECTED, str(last))
                 conn.execute(sa.delete(s.meta).where(s.meta.c.key == s.GRAPH_STALE))
             store._projections.forget()
             store._graph_epoch = epoch

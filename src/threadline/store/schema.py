@@ -24,7 +24,7 @@ import blake3
 import sqlalchemy as sa
 
 #: Bump with a migration in :mod:`threadline.store.migrations`.
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 metadata = sa.MetaData()
 
@@ -43,6 +43,9 @@ meta = sa.Table(
 #: graph is known stale (an erasure rewrote bodies and its rebuild has not finished).
 GRAPH_EPOCH: Final = "graph_epoch"
 GRAPH_STALE: Final = "graph_stale"
+#: ``tl_meta`` key: the log sequence number the graph tables reflect every record up to
+#: (appends are acknowledged before they are projected: :mod:`threadline.store.projector`).
+GRAPH_PROJECTED: Final = "graph_projected_seq"
 
 migrations = sa.Table(
     "tl_migrations",

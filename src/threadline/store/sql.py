@@ -8,16 +8,20 @@ the integrity admin (:mod:`~threadline.store.admin`).
 
 Append path (one transaction per batch, serialized across processes):
 
-1. before any lock: validate and canonicalize every event, take its BLAKE3 digest, and
-   project the batch onto graph facts (:mod:`threadline.store.projection`);
+1. before any lock: validate and canonicalize every event and take its BLAKE3 digest;
 2. lock the chain head, drop events whose digest is already stored (idempotency);
 3. link each new record to the head (``hash = H(prev_hash ‖ body)``) and insert them;
-4. write the facts (:class:`~threadline.store.upserts.ProjectionWriter`);
-5. commit — all of it or nothing.
+4. commit — all of it or nothing — and acknowledge.
+
+The graph follows the log (:mod:`threadline.store.projector` says when): a page of records
+after ``graph_projected_seq`` is projected onto graph facts (:mod:`threadline.store.projection`)
+and written (:class:`~threadline.store.upserts.ProjectionWriter`) in one transaction that
+moves the watermark with them.  Reads of the graph first bring it up to the log's head.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 import blake3
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -47,16 +52,21 @@ from threadline.store.base import (
 from threadline.store.bulk import BulkStatements
 from threadline.store.migrations import ensure_schema
 from threadline.store.projection import Projection, to_micros
+from threadline.store.projector import PAGE, Projector
 from threadline.store.upserts import Pending, ProjectionWriter
 
 T = TypeVar("T")
+
+_log = logging.getLogger("threadline.store")
+
+#: What the database raises for a value it refuses (the batch's fault, not the store's).
+_REFUSED: Final = (sa.exc.DataError, sa.exc.IntegrityError, sa.exc.ProgrammingError)
 
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     digest: bytes
     body: bytes
-    event: dict[str, Any]
     time_us: int
     # event_kind, event_type, run_id, job_namespace, job_name: the indexed event columns
     columns: tuple[Any, ...]
@@ -68,9 +78,6 @@ class _Batch:
 
     items: list[_Prepared]
     received: int  # events handed in, repeats included
-    # The batch's graph facts, with ``seq`` counting from 1 within the batch until the lock
-    # tells where the batch lands in the log.
-    projection: Projection
 
 
 class SqlStore:
@@ -93,6 +100,7 @@ class SqlStore:
         # The derived graph's generation as this process last saw it: a rebuild
         # (:mod:`threadline.store.rebuild`) renumbers rows, so cached row ids must go.
         self._graph_epoch: str | None = None
+        self._projector = Projector(self._project_page)
         #: Where archive files go and are read from (``threadline gc``'s archive rules).
         self.archive_dir: Path | None = None
         self._cold: ColdReader | None = None
@@ -159,13 +167,12 @@ class SqlStore:
         self, chunks: Iterable[Sequence[dict[str, Any]]], *, durable: bool = False
     ) -> AppendResult:
         """Append the events of every chunk in one transaction (all or nothing), holding
-        only one chunk's events and facts in memory at a time.  The rows written are those of
+        only one chunk's events in memory at a time.  The records written are those of
         :meth:`append_batch` called on each chunk in turn.
 
-        ``chunks`` is consumed under the write lock (each chunk is validated and projected
-        there, not before), so it should be cheap to produce: parsing already-checked text.
-        An error names the event by its index in the whole sequence.  The ids of the rows
-        written are cached on commit only up to the caches' budget.
+        ``chunks`` is consumed under the write lock (each chunk is validated there, not
+        before), so it should be cheap to produce: parsing already-checked text.  An error
+        names the event by its index in the whole sequence.  The graph follows in pages.
         """
 
         def prepared() -> Iterator[_Batch]:
@@ -178,22 +185,14 @@ class SqlStore:
 
     def _append(self, batches: Iterable[_Batch], durable: bool) -> AppendResult:
         try:
-            with self._write_lock:
-                pending = Pending()
-                appended = duplicates = head_seq = 0
-                with self._write_connection(durable) as conn:
-                    self._lock_chain(conn)
-                    self._check_graph_epoch(conn)
-                    for batch in batches:
-                        result = self._append_locked(conn, batch, pending)
-                        appended += result.appended
-                        duplicates += result.duplicates
-                        head_seq = result.head_seq
-                        # Only a cache's worth of ids is worth keeping for after the commit.
-                        self._projections.trim(pending)
-                # Committed: only now may the ids be trusted by later batches.
-                self._projections.remember(pending)
-                return AppendResult(appended, duplicates, head_seq)
+            appended = duplicates = head_seq = 0
+            with self._write_lock, self._write_connection(durable) as conn:
+                self._lock_chain(conn)
+                for batch in batches:
+                    result = self._append_locked(conn, batch)
+                    appended += result.appended
+                    duplicates += result.duplicates
+                    head_seq = result.head_seq
         except sa.exc.OperationalError as exc:
             refused = refused_value(exc)
             if refused is not None:
@@ -201,11 +200,14 @@ class SqlStore:
             raise StoreUnavailable(
                 f"cannot write to store {self.safe_url}: {_reason(exc)}"
             ) from exc
-        except (sa.exc.DataError, sa.exc.IntegrityError, sa.exc.ProgrammingError) as exc:
+        except _REFUSED as exc:
             # The database refused a value of the batch: the batch's fault, not the store's.
             # (A ProgrammingError here is a value the driver cannot bind; every statement of
             # the append path is compiled from the schema, so none is malformed SQL.)
             raise refused_value(exc) or _refused(_reason(exc)) from exc
+        if appended:
+            self._projector.appended(head_seq)
+        return AppendResult(appended, duplicates, head_seq)
 
     def _check_graph_epoch(self, conn: Connection) -> None:
         """Forget cached row ids if another process rebuilt the graph since this one last
@@ -218,12 +220,10 @@ class SqlStore:
             self._graph_epoch = epoch
 
     def _prepare(self, events: Sequence[dict[str, Any]], offset: int = 0) -> _Batch:
-        """Validate, canonicalize, digest and project every event, before taking any lock:
-        the per-event work stays out of the time other writers wait.  ``offset``: the index
-        of the first event in the whole batch, for errors."""
+        """Validate, canonicalize and digest every event, before taking any lock: the
+        per-event work stays out of the time other writers wait.  ``offset``: the index of
+        the first event in the whole batch, for errors."""
         items: list[_Prepared] = []
-        projection = Projection()
-        project = projection.project
         seen: set[bytes] = set()
         for index, event in enumerate(events, start=offset):
             try:
@@ -240,21 +240,11 @@ class SqlStore:
             if digest in seen:
                 continue
             seen.add(digest)
-            try:
-                items.append(_Prepared(digest, body, event, time_us, s.event_columns(event)))
-                project(len(items), event, time_us)
-            except (TypeError, ValueError, KeyError, AttributeError) as exc:
-                # A shape the structural check let through but the projection cannot read:
-                # this event's fault, named by its index, so its group commits without it.
-                raise InvalidEvent(
-                    f"event #{index} of the batch cannot be projected onto the lineage graph: "
-                    f"{type(exc).__name__}: {exc}",
-                    detail={"path": "$"},
-                ) from exc
-        return _Batch(items, len(events), projection)
+            items.append(_Prepared(digest, body, time_us, s.event_columns(event)))
+        return _Batch(items, len(events))
 
-    def _append_locked(self, conn: Connection, batch: _Batch, pending: Pending) -> AppendResult:
-        items, projection = batch.items, batch.projection
+    def _append_locked(self, conn: Connection, batch: _Batch) -> AppendResult:
+        items = batch.items
         existing = {
             s.as_bytes(row[0])
             for row in self._statements.find(
@@ -267,15 +257,9 @@ class SqlStore:
         head_seq, prev = (int(head[0]), s.as_bytes(head[1])) if head else (0, GENESIS)
         if existing:
             items = [p for p in items if p.digest not in existing]
-            # Stored before: their facts are in the graph already, and projecting them again
-            # could let an old event's facets override newer ones.
-            projection = Projection()
-            for position, item in enumerate(items, start=1):
-                projection.project(position, item.event, item.time_us)
         duplicates = batch.received - len(items)
         if not items:
             return AppendResult(0, duplicates, head_seq)
-        projection.shift(head_seq)
 
         recorded = time.time_ns() // 1000
         rows: list[tuple[Any, ...]] = []
@@ -302,8 +286,94 @@ class SqlStore:
             )
             prev = chained
         self._statements.run(conn, "events", rows)
-        self._projections.write(conn, projection, pending)
         return AppendResult(len(items), duplicates, seq)
+
+    # --- the graph follows the log --------------------------------------------------------
+
+    def _project_page(self) -> tuple[int, int]:
+        """Project the next page of records the graph lacks, in one transaction; returns the
+        watermark and the log's head as that transaction saw them."""
+        try:
+            return self._project_next(PAGE)
+        except _REFUSED as exc:
+            _log.warning(
+                "threadline: the store refused a projected row (%s); projecting the page one "
+                "record at a time",
+                _reason(exc),
+            )
+        done = head = 0
+        for _ in range(PAGE):
+            try:
+                done, head = self._project_next(1)
+            except _REFUSED as exc:
+                done, head = self._skip_next(_reason(exc))
+            if done >= head:
+                break
+        return done, head
+
+    def _project_next(self, limit: int) -> tuple[int, int]:
+        pending = Pending()
+        with self._write_lock:
+            with self._write_connection(False) as conn:
+                self._lock_chain(conn)
+                self._check_graph_epoch(conn)
+                done, head = _positions(conn)
+                page = self._log_page(conn, done, limit)
+                if page:
+                    self._projections.write(conn, _projected(page), pending)
+                    done = page[-1][0]
+                    _set_projected(conn, done)
+            self._projections.remember(pending)
+        return done, head
+
+    def _skip_next(self, reason: str) -> tuple[int, int]:
+        """Leave the next record out of the graph: the database refuses a row it gives (it
+        stays in the log; ``threadline verify --deep`` shows the difference)."""
+        with self._write_lock, self._write_connection(False) as conn:
+            self._lock_chain(conn)
+            done, head = _positions(conn)
+            seq = conn.execute(
+                sa.select(sa.func.min(s.events.c.seq)).where(s.events.c.seq > done)
+            ).scalar_one()
+            if seq is None:
+                return done, head
+            _log.error("threadline: record %s is left out of the graph: %s", seq, reason)
+            _set_projected(conn, int(seq))
+            return int(seq), head
+
+    def _log_page(self, conn: Connection, after: int, limit: int) -> list[tuple[int, int, bytes]]:
+        """``(seq, event time, body)`` of the records after ``after``, in log order."""
+        e = s.events
+        rows = conn.execute(
+            sa.select(e.c.seq, e.c.event_time_us, e.c.body)
+            .where(e.c.seq > after)
+            .order_by(e.c.seq)
+            .limit(limit)
+        ).all()
+        page = [(int(r[0]), int(r[1]), s.as_bytes(r[2])) for r in rows]
+        moved = [seq for seq, _time, body in page if not body]
+        if moved:
+            bodies = self._cold_reader().bodies(conn, moved)
+            page = [(seq, time_us, bodies.get(seq, body)) for seq, time_us, body in page]
+        return page
+
+    def settle(self) -> None:
+        """Bring the graph up to the log's head as it is now (read-your-writes)."""
+        with self._read.connect() as conn:
+            done, head = _positions(conn)
+        self._projector.saw(done, head)
+        if done >= head:
+            return
+        try:
+            self._projector.catch_up()
+        except sa.exc.SQLAlchemyError as exc:
+            # A store this process cannot write (a read-only file, a read-only role): what
+            # is projected is still the truth up to its watermark.
+            _log.warning(
+                "threadline: reading a graph %d records behind the log (cannot project: %s)",
+                head - done,
+                _reason(exc),
+            )
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -348,8 +418,12 @@ class SqlStore:
         if self._cold is not None:
             self._cold.forget()
 
-    def read(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn`` on a read connection (used by :mod:`threadline.query`)."""
+    def read(self, fn: Callable[[Connection], T], *, graph: bool = True) -> T:
+        """Run ``fn`` on a read connection (used by :mod:`threadline.query`), once the graph
+        holds every record the log held when the call began; ``graph=False`` for a read of
+        the log alone, which need not wait for the graph."""
+        if graph:
+            self.settle()
         with self._read.connect() as conn:
             return fn(conn)
 
@@ -362,6 +436,7 @@ class SqlStore:
             "edges": s.edges,
             "runs": s.runs,
         }
+        self.settle()
         with self._read.connect() as conn:
             return {
                 name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
@@ -394,6 +469,7 @@ class SqlStore:
         """Release connections; idempotent."""
         if self._closed:
             return
+        self._projector.close()
         self._closed = True
         self._read.dispose()
         self._write.dispose()
@@ -403,6 +479,42 @@ class SqlStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _positions(conn: Connection) -> tuple[int, int]:
+    """(the graph's watermark, the log's head)."""
+    head = sa.select(sa.func.max(s.events.c.seq)).scalar_subquery()
+    done = sa.select(s.meta.c.value).where(s.meta.c.key == s.GRAPH_PROJECTED).scalar_subquery()
+    row = conn.execute(sa.select(head, done)).one()
+    return int(row[1] or 0), int(row[0] or 0)
+
+
+def _set_projected(conn: Connection, seq: int) -> None:
+    updated = conn.execute(
+        sa.update(s.meta).where(s.meta.c.key == s.GRAPH_PROJECTED).values(value=str(seq))
+    )
+    if not updated.rowcount:
+        conn.execute(sa.insert(s.meta).values(key=s.GRAPH_PROJECTED, value=str(seq)))
+
+
+def _projected(page: list[tuple[int, int, bytes]]) -> Projection:
+    """The graph facts of a page of the log.  A record the projection cannot read (the
+    ingest checks make this unreachable for what they let in) is left out, whole."""
+    projection = Projection()
+    bad: set[int] = set()
+    for seq, time_us, body in page:
+        try:
+            projection.project(seq, orjson.loads(body), time_us)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            _log.error("threadline: record %s is left out of the graph: %r", seq, exc)
+            bad.add(seq)
+    if not bad:
+        return projection
+    clean = Projection()
+    for seq, time_us, body in page:
+        if seq not in bad:
+            clean.project(seq, orjson.loads(body), time_us)
+    return clean
 
 
 #: What a value the database refused was, by the index or constraint that refused it.

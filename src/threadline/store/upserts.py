@@ -1,6 +1,7 @@
 """Projection upserts: a batch's graph facts written as rows of nodes, versions, edges and runs.
 
-Runs inside the append transaction, under the chain lock, after the events were inserted.
+Runs in the transaction that moves the graph's watermark over a page of the log, under the
+chain lock (:meth:`threadline.store.sql.SqlStore._project_page`).
 Ids of nodes and versions come from a per-process cache of committed rows, or are chosen by
 the store (it holds the lock) for rows it inserts; only rows that turn out to exist already are
 looked up.  What is merged how:
@@ -26,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from threadline.store import schema as s
 from threadline.store.bulk import RUN_COLUMNS, BulkStatements, chunks
-from threadline.store.id_cache import ENTRY_OVERHEAD, BoundedCache, strings_size
+from threadline.store.id_cache import BoundedCache, strings_size
 from threadline.store.projection import (
     LATEST,
     UNVERSIONED,
@@ -124,20 +125,6 @@ class ProjectionWriter:
         for cache in (self._node_cache, self._version_cache):
             cache.budget = max(0, cache_bytes)
             cache.update({})
-
-    def trim(self, pending: Pending) -> None:
-        """Forget the oldest of ``pending``'s rows past what the caches would keep anyway: a
-        transaction of millions of rows then holds only a cache's worth of ids (a row not
-        cached is looked up when next seen, so forgetting never changes what is written)."""
-        pairs: tuple[tuple[dict[Any, Any], int], ...] = (
-            (pending.nodes, self._node_cache.budget),
-            (pending.versions, self._version_cache.budget),
-        )
-        for rows, budget in pairs:
-            excess = len(rows) - budget // ENTRY_OVERHEAD  # the most entries a cache keeps
-            if excess > 0:
-                for key in list(itertools.islice(rows, excess)):
-                    del rows[key]
 
     def forget(self) -> None:
         """Drop every cached row id (the graph was rebuilt and its rows renumbered)."""

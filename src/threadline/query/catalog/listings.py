@@ -217,7 +217,9 @@ def node_lineage(
 def newest_seq(store: Store) -> int:
     """The newest sequence number in the log (0 when it is empty)."""
     # Not through read(): the change stream polls this and logs a failure itself.
-    value = store.read(lambda conn: conn.execute(sa.select(sa.func.max(s.events.c.seq))).scalar())
+    value = store.read(
+        lambda conn: conn.execute(sa.select(sa.func.max(s.events.c.seq))).scalar(), graph=False
+    )
     return int(value or 0)
 
 

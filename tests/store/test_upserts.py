@@ -150,3 +150,11 @@ def test_one_commit_fills_the_id_caches_with_at_most_cached_per_commit_rows(
         assert again.appended == 1
         edges = store.read(lambda c: c.execute(sa.select(s.edges)).all())
     assert len(edges) == 10 + 10
+
+
+def test_the_caches_charge_what_strings_size_says() -> None:
+    node: upserts.Known = (7, '{"owner":"é"}', "model", 1)
+    key = ("dataset", "file://host", "/data/ünïcode.parquet")
+    assert upserts._node_size(key, node) == strings_size(*key, node[1], node[2])
+    version: upserts.KnownVersion = (9, '{"a":1}', 1, 2)
+    assert upserts._version_size((7, "b3:00ff"), version) == strings_size("b3:00ff", version[1])

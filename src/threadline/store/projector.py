@@ -32,14 +32,18 @@ from typing import Final
 MAX_LAG: Final = 20_000
 #: Events projected per transaction.
 PAGE: Final = 2_000
-#: Appends must pause this long before the projector thread starts catching up, so that a
-#: burst is not slowed by a projection competing with it for the interpreter.
-IDLE_SECONDS: Final = 0.05
+#: Events the projector thread projects per transaction: an append that arrives meanwhile
+#: waits for the page under way (~20 ms of them), not for a whole catch-up.
+IDLE_PAGE: Final = 200
+#: Appends must pause this long before the projector thread starts catching up: a projection
+#: running beside an append competes with it for the interpreter (the GIL) and halves its pace.
+IDLE_SECONDS: Final = 0.2
 
 _log = logging.getLogger("threadline.store")
 
-#: Projects the next page the graph lacks; returns (projected up to, log head) as it saw them.
-PageProjector = Callable[[], tuple[int, int]]
+#: Projects the next page (of at most the given number of records) the graph lacks; returns
+#: (projected up to, log head) as it saw them.
+PageProjector = Callable[[int], tuple[int, int]]
 
 
 class Projector:
@@ -64,6 +68,10 @@ class Projector:
     def behind(self) -> int:
         """Events this process appended that it has not seen projected."""
         return max(0, self._head - self._projected)
+
+    def appending(self) -> None:
+        """An append begins: the projector thread stops after the page under way."""
+        self._appends += 1
 
     def appended(self, head_seq: int) -> None:
         """An append committed and the log's head is now ``head_seq``."""
@@ -110,8 +118,8 @@ class Projector:
             except Exception as exc:  # the log holds the events; the next reader projects them
                 _log.warning("threadline: the graph was left behind the log at close: %s", exc)
 
-    def _step(self) -> tuple[int, int]:
-        projected, head = self._project_page()
+    def _step(self, limit: int = PAGE) -> tuple[int, int]:
+        projected, head = self._project_page(limit)
         self.saw(projected, head)
         return projected, head
 
@@ -131,7 +139,7 @@ class Projector:
                     return
             try:
                 while self._head > self._projected and seen == self._appends:
-                    self._step()
+                    self._step(IDLE_PAGE)
             except Exception as exc:
                 # Readers and the next append retry; a failure here must not kill the thread.
                 _log.warning("threadline: projecting the log onto the graph failed: %s", exc)
@@ -139,4 +147,4 @@ class Projector:
                     self._wake.wait(1.0)
 
 
-__all__ = ["IDLE_SECONDS", "MAX_LAG", "PAGE", "PageProjector", "Projector"]
+__all__ = ["IDLE_PAGE", "IDLE_SECONDS", "MAX_LAG", "PAGE", "PageProjector", "Projector"]

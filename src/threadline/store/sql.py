@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeVar
 
 import blake3
 import orjson
@@ -63,8 +63,7 @@ _log = logging.getLogger("threadline.store")
 _REFUSED: Final = (sa.exc.DataError, sa.exc.IntegrityError, sa.exc.ProgrammingError)
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
+class _Prepared(NamedTuple):  # a tuple: made once per event on the acknowledgement path
     digest: bytes
     body: bytes
     time_us: int
@@ -161,6 +160,7 @@ class SqlStore:
         self, events: Sequence[dict[str, Any]], *, durable: bool = False
     ) -> AppendResult:
         """Append events atomically (all or nothing); already-stored events are skipped."""
+        self._projector.appending()
         return self._append([self._prepare(events)], durable)
 
     def append_chunks(
@@ -184,6 +184,7 @@ class SqlStore:
         return self._append(prepared(), durable)
 
     def _append(self, batches: Iterable[_Batch], durable: bool) -> AppendResult:
+        self._projector.appending()
         try:
             appended = duplicates = head_seq = 0
             with self._write_lock, self._write_connection(durable) as conn:
@@ -290,11 +291,11 @@ class SqlStore:
 
     # --- the graph follows the log --------------------------------------------------------
 
-    def _project_page(self) -> tuple[int, int]:
-        """Project the next page of records the graph lacks, in one transaction; returns the
-        watermark and the log's head as that transaction saw them."""
+    def _project_page(self, limit: int = PAGE) -> tuple[int, int]:
+        """Project the next ``limit`` records the graph lacks, in one transaction; returns
+        the watermark and the log's head as that transaction saw them."""
         try:
-            return self._project_next(PAGE)
+            return self._project_next(limit)
         except _REFUSED as exc:
             _log.warning(
                 "threadline: the store refused a projected row (%s); projecting the page one "
@@ -302,7 +303,7 @@ class SqlStore:
                 _reason(exc),
             )
         done = head = 0
-        for _ in range(PAGE):
+        for _ in range(limit):
             try:
                 done, head = self._project_next(1)
             except _REFUSED as exc:

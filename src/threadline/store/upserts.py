@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from threadline.store import schema as s
 from threadline.store.bulk import RUN_COLUMNS, BulkStatements, chunks
-from threadline.store.id_cache import BoundedCache, strings_size
+from threadline.store.id_cache import ENTRY_OVERHEAD, BoundedCache
 from threadline.store.projection import (
     LATEST,
     UNVERSIONED,
@@ -61,12 +61,15 @@ def _first(rows: dict[K, V], limit: int) -> dict[K, V]:
     return rows if len(rows) <= limit else dict(itertools.islice(rows.items(), limit))
 
 
+# What strings_size would say, spelled out: these run for every row a page projects.
 def _node_size(key: NodeKey, known: Known) -> int:
-    return strings_size(*key, known[1], known[2])
+    return (
+        ENTRY_OVERHEAD + len(key[0]) + len(key[1]) + len(key[2]) + len(known[1]) + len(known[2])
+    )
 
 
 def _version_size(key: tuple[int, str], known: KnownVersion) -> int:
-    return strings_size(key[1], known[1])
+    return ENTRY_OVERHEAD + len(key[1]) + len(known[1])
 
 
 def dumps(value: Any) -> str:

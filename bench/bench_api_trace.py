@@ -29,7 +29,7 @@ from bench_server import start as start_server
 from bench_trace import CACHE, DEPTH, WINDOW, N, build
 from threadline.query import trace
 from threadline.store import open_store
-from threadline.store.schema import SCHEMA_VERSION
+from threadline.store.schema import SCHEMA_VERSION, node_identity, version_digest
 
 PG = os.environ.get(
     "BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/threadline_bench_trace"
@@ -82,17 +82,22 @@ def build_postgres(url: str) -> bool:
     start = time.perf_counter()
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         with cur.copy(
-            "COPY tl_nodes (id, type, namespace, name, kind, facets, first_seen_us, updated_us)"
-            " FROM STDIN"
+            "COPY tl_nodes (id, type, namespace, name, kind, facets, first_seen_us, updated_us,"
+            " identity) FROM STDIN"
         ) as copy:
             for i in range(1, N + 1):
-                copy.write_row((i, "dataset", "file://bench", f"/n/{i}", "dataset", "{}", i, i))
+                name = f"/n/{i}"
+                identity = node_identity("dataset", "file://bench", name)
+                copy.write_row(
+                    (i, "dataset", "file://bench", name, "dataset", "{}", i, i, identity)
+                )
         with cur.copy(
             "COPY tl_versions (id, node_id, version, facets, first_seen_us, last_seen_us,"
-            " first_seq) FROM STDIN"
+            " first_seq, version_digest) FROM STDIN"
         ) as copy:
             for i in range(1, N + 1):
-                copy.write_row((i, i, f"b3:{i:064x}", "{}", i, i, 0))
+                version = f"b3:{i:064x}"
+                copy.write_row((i, i, version, "{}", i, i, 0, version_digest(version)))
         with cur.copy(
             "COPY tl_edges (src, dst, relation, created_us, first_seq) FROM STDIN"
         ) as copy:

@@ -361,10 +361,17 @@ class SqlStore:
     def settle(self) -> None:
         """Bring the graph up to the log's head as it is now (read-your-writes)."""
         with self._read.connect() as conn:
-            done, head = _positions(conn)
+            self._settled(conn)
+
+    def _settled(self, conn: Connection) -> Connection:
+        """``conn`` (a read connection) once the graph holds every record the log held when
+        this was called: checked in ``conn``'s own snapshot, and only when the graph was
+        behind is that snapshot ended so that the next statement sees the projection."""
+        done, head = _positions(conn)
         self._projector.saw(done, head)
         if done >= head:
-            return
+            return conn
+        conn.rollback()
         try:
             self._projector.catch_up()
         except sa.exc.SQLAlchemyError as exc:
@@ -375,6 +382,7 @@ class SqlStore:
                 head - done,
                 _reason(exc),
             )
+        return conn
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -423,10 +431,8 @@ class SqlStore:
         """Run ``fn`` on a read connection (used by :mod:`threadline.query`), once the graph
         holds every record the log held when the call began; ``graph=False`` for a read of
         the log alone, which need not wait for the graph."""
-        if graph:
-            self.settle()
         with self._read.connect() as conn:
-            return fn(conn)
+            return fn(self._settled(conn) if graph else conn)
 
     def counts(self) -> dict[str, int]:
         """Rows per table: the log and the derived graph."""
@@ -437,8 +443,8 @@ class SqlStore:
             "edges": s.edges,
             "runs": s.runs,
         }
-        self.settle()
         with self._read.connect() as conn:
+            self._settled(conn)
             return {
                 name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
                 for name, t in tables.items()

@@ -63,9 +63,7 @@ def _first(rows: dict[K, V], limit: int) -> dict[K, V]:
 
 # What strings_size would say, spelled out: these run for every row a page projects.
 def _node_size(key: NodeKey, known: Known) -> int:
-    return (
-        ENTRY_OVERHEAD + len(key[0]) + len(key[1]) + len(key[2]) + len(known[1]) + len(known[2])
-    )
+    return ENTRY_OVERHEAD + len(key[0]) + len(key[1]) + len(key[2]) + len(known[1]) + len(known[2])
 
 
 def _version_size(key: tuple[int, str], known: KnownVersion) -> int:

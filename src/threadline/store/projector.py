@@ -64,11 +64,6 @@ class Projector:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    @property
-    def behind(self) -> int:
-        """Events this process appended that it has not seen projected."""
-        return max(0, self._head - self._projected)
-
     def appending(self) -> None:
         """An append begins: the projector thread stops after the page under way."""
         self._appends += 1

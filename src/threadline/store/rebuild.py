@@ -26,14 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from threadline.store import schema as s
-from threadline.store.base import Cursor, Store, StoredEvent
-from threadline.store.projection import Projection
-from threadline.store.sql import SqlStore
+from threadline.store.base import Cursor, Store
+from threadline.store.sql import SqlStore, projected
 from threadline.store.sqlite import SqliteStore
 from threadline.store.upserts import Pending
 
@@ -55,12 +53,11 @@ class RebuildReport:
     """Rows of each graph table after the rebuild."""
 
 
-def _project(target: SqlStore, page: list[StoredEvent]) -> None:
-    projection = Projection()
-    for event in page:
-        projection.project(event.seq, orjson.loads(event.body), event.event_time_us)
+def _project(target: SqlStore, page: list[tuple[int, int, bytes]]) -> None:
+    """Write ``page``'s facts (``(seq, event time, body)`` in log order) into ``target``'s
+    graph, as the store's own projection does (:func:`~threadline.store.sql.projected`)."""
     with target._write_lock, target._write.begin() as conn:
-        target._projections.write(conn, projection, Pending())
+        target._projections.write(conn, projected(page), Pending())
 
 
 def project_log(
@@ -74,7 +71,7 @@ def project_log(
         page = source.read_after(Cursor(last), REPLAY_PAGE)
         if not page:
             return last
-        _project(target, page)
+        _project(target, [(e.seq, e.event_time_us, e.body) for e in page])
         last = page[-1].seq
         if progress is not None:
             progress(last, max(head, last))
@@ -98,11 +95,11 @@ def rebuild_graph(store: SqlStore, *, progress: Progress | None = None) -> Rebui
             with store._write_lock, store._write_connection(True) as conn:
                 store._lock_chain(conn)
                 # Whatever arrived while the scratch was built, projected under the lock.
-                tail = _events_after(conn, last)
+                tail = store._log_page(conn, last, REPLAY_PAGE)
                 while tail:
                     _project(scratch, tail)
-                    last = tail[-1].seq
-                    tail = _events_after(conn, last)
+                    last = tail[-1][0]
+                    tail = store._log_page(conn, last, REPLAY_PAGE)
                 rows = _swap(store, scratch, conn)
                 epoch = uuid.uuid4().hex
                 _set_meta(conn, s.GRAPH_EPOCH, epoch)
@@ -113,22 +110,6 @@ def rebuild_graph(store: SqlStore, *, progress: Progress | None = None) -> Rebui
         finally:
             scratch.close()
     return RebuildReport(last, rows)
-
-
-def _events_after(conn: Connection, seq: int) -> list[StoredEvent]:
-    e = s.events
-    rows = conn.execute(
-        sa.select(e.c.seq, e.c.event_time_us, e.c.recorded_us, e.c.body, e.c.hash)
-        .where(e.c.seq > seq)
-        .order_by(e.c.seq)
-        .limit(REPLAY_PAGE)
-    )
-    return [
-        StoredEvent(
-            int(r.seq), int(r.event_time_us), int(r.recorded_us), bytes(r.body), bytes(r.hash)
-        )
-        for r in rows
-    ]
 
 
 def _swap(store: SqlStore, scratch: SqlStore, conn: Connection) -> dict[str, int]:

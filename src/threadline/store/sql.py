@@ -321,7 +321,7 @@ class SqlStore:
                 done, head = _positions(conn)
                 page = self._log_page(conn, done, limit)
                 if page:
-                    self._projections.write(conn, _projected(page), pending)
+                    self._projections.write(conn, projected(page), pending)
                     done = page[-1][0]
                     _set_projected(conn, done)
             self._projections.remember(pending)
@@ -504,7 +504,7 @@ def _set_projected(conn: Connection, seq: int) -> None:
         conn.execute(sa.insert(s.meta).values(key=s.GRAPH_PROJECTED, value=str(seq)))
 
 
-def _projected(page: list[tuple[int, int, bytes]]) -> Projection:
+def projected(page: list[tuple[int, int, bytes]]) -> Projection:
     """The graph facts of a page of the log.  A record the projection cannot read (the
     ingest checks make this unreachable for what they let in) is left out, whole."""
     projection = Projection()
@@ -569,4 +569,4 @@ if TYPE_CHECKING:
     _STORE: type[Store] = SqlStore
     _ADMIN: type[IntegrityAdmin] = SqlStore
 
-__all__ = ["SqlStore"]
+__all__ = ["SqlStore", "projected"]

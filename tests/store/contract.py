@@ -681,6 +681,16 @@ class StoreContract:
         assert store.counts()["runs"] == 2
         assert raw_counts(store) == {"nodes": 2, "runs": 2, "watermark": 2}
 
+    def test_a_read_of_the_log_alone_does_not_wait_for_the_graph(self, store: SqlStore) -> None:
+        hold_projection(store)
+        store.append_batch([event(1), event(2)])
+        head = store.read(
+            lambda conn: conn.execute(sa.select(sa.func.max(s.events.c.seq))).scalar(),
+            graph=False,
+        )
+        assert head == 2
+        assert raw_counts(store)["watermark"] == 0
+
     def test_a_reader_projects_what_another_handle_left_behind(
         self, store: SqlStore, opener: Callable[[], SqlStore]
     ) -> None:

@@ -53,9 +53,8 @@ class _Complete:
 
     url = "memory://"
     safe_url = "memory://"
-    append_batch = append_chunks = sync = read = read_after = counts = schema_version = close = (
-        print
-    )
+    append_batch = append_chunks = sync = settle = read = read_after = counts = print
+    schema_version = close = print
     iter_chain = verify = checkpoint = checkpoints = print
 
 

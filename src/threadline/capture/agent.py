@@ -157,6 +157,19 @@ class Agent:
                     return
                 continue
             self._run(task)
+            if self._tasks.empty():
+                self._project()
+
+    def _project(self) -> None:
+        """Bring the graph up to what was just acknowledged, here and now: the next command
+        of a pipeline asks what earlier runs recorded, and a graph left behind would be
+        projected on that command's own time instead (the store acknowledges before it
+        projects: threadline.store.projector)."""
+        if isinstance(self._sink, StoreSink):
+            try:
+                self._sink.store.settle()
+            except Exception as exc:
+                report("threadline agent", exc)
 
     def _stop_if_idle(self) -> bool:
         """Stop listening if nothing happened for ``idle`` seconds (or the store is gone)."""

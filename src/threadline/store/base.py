@@ -106,6 +106,11 @@ class Store(Protocol):
         """Make every committed append durable."""
         ...
 
+    def settle(self) -> None:
+        """Bring the derived graph up to the log's head as it is now (appends are
+        acknowledged before they are projected; reads do this themselves)."""
+        ...
+
     # --- read side ----------------------------------------------------------------------
 
     def read(self, fn: Callable[[Connection], T], *, graph: bool = True) -> T:

@@ -164,7 +164,8 @@ class Agent:
         """Bring the graph up to what was just acknowledged, here and now: the next command
         of a pipeline asks what earlier runs recorded, and a graph left behind would be
         projected on that command's own time instead (the store acknowledges before it
-        projects: threadline.store.projector)."""
+        projects: threadline.store.projector; its thread would only start after appends
+        pause for a while, and stays as the fallback when this fails)."""
         if isinstance(self._sink, StoreSink):
             try:
                 self._sink.store.settle()

@@ -144,8 +144,7 @@ def _projection_watermark(conn: Connection) -> None:
     """Revision 5: the graph may lag the log (:mod:`threadline.store.projector`); every
     record of an older store was projected by its own append."""
     head = conn.execute(sa.select(sa.func.max(s.events.c.seq))).scalar_one()
-    conn.execute(sa.delete(s.meta).where(s.meta.c.key == s.GRAPH_PROJECTED))
-    conn.execute(sa.insert(s.meta).values(key=s.GRAPH_PROJECTED, value=str(int(head or 0))))
+    s.set_meta(conn, s.GRAPH_PROJECTED, str(int(head or 0)))
 
 
 def _fill(

@@ -77,6 +77,8 @@ class Projector:
             except Exception as exc:  # acknowledged all the same: the log holds the events
                 _log.warning("threadline: projecting the log onto the graph failed: %s", exc)
         with self._wake:
+            # Bumped again now the append has ended, so the idle period counts from its end,
+            # not its start (a long append would otherwise look like an idle one).
             self._appends += 1
             # (Not alive: this process was forked from one that had started it.)
             if not self._closed and (self._thread is None or not self._thread.is_alive()):

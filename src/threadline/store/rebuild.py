@@ -102,8 +102,8 @@ def rebuild_graph(store: SqlStore, *, progress: Progress | None = None) -> Rebui
                     tail = store._log_page(conn, last, REPLAY_PAGE)
                 rows = _swap(store, scratch, conn)
                 epoch = uuid.uuid4().hex
-                _set_meta(conn, s.GRAPH_EPOCH, epoch)
-                _set_meta(conn, s.GRAPH_PROJECTED, str(last))
+                s.set_meta(conn, s.GRAPH_EPOCH, epoch)
+                s.set_meta(conn, s.GRAPH_PROJECTED, str(last))
                 conn.execute(sa.delete(s.meta).where(s.meta.c.key == s.GRAPH_STALE))
             store._projections.forget()
             store._graph_epoch = epoch
@@ -131,18 +131,13 @@ def _swap(store: SqlStore, scratch: SqlStore, conn: Connection) -> dict[str, int
     return counts
 
 
-def _set_meta(conn: Connection, key: str, value: str) -> None:
-    conn.execute(sa.delete(s.meta).where(s.meta.c.key == key))
-    conn.execute(sa.insert(s.meta).values(key=key, value=value))
-
-
 def mark_stale(conn: Connection, after_seq: int) -> None:
     """Say, in the transaction that rewrites bodies, that the graph needs a rebuild."""
     current = conn.execute(
         sa.select(s.meta.c.value).where(s.meta.c.key == s.GRAPH_STALE)
     ).scalar_one_or_none()
     if current is None:
-        _set_meta(conn, s.GRAPH_STALE, str(after_seq))
+        s.set_meta(conn, s.GRAPH_STALE, str(after_seq))
 
 
 def stale_since(store: Store) -> int | None:

@@ -47,6 +47,12 @@ GRAPH_STALE: Final = "graph_stale"
 #: (appends are acknowledged before they are projected: :mod:`threadline.store.projector`).
 GRAPH_PROJECTED: Final = "graph_projected_seq"
 
+
+def set_meta(conn: sa.Connection, key: str, value: str) -> None:
+    """Set one ``tl_meta`` key in the caller's transaction, whether or not it exists yet."""
+    if not conn.execute(sa.update(meta).where(meta.c.key == key).values(value=value)).rowcount:
+        conn.execute(sa.insert(meta).values(key=key, value=value))
+
 migrations = sa.Table(
     "tl_migrations",
     metadata,

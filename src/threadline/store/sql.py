@@ -323,7 +323,7 @@ class SqlStore:
                 if page:
                     self._projections.write(conn, projected(page), pending)
                     done = page[-1][0]
-                    _set_projected(conn, done)
+                    s.set_meta(conn, s.GRAPH_PROJECTED, str(done))
             self._projections.remember(pending)
         return done, head
 
@@ -339,7 +339,7 @@ class SqlStore:
             if seq is None:
                 return done, head
             _log.error("threadline: record %s is left out of the graph: %s", seq, reason)
-            _set_projected(conn, int(seq))
+            s.set_meta(conn, s.GRAPH_PROJECTED, str(int(seq)))
             return int(seq), head
 
     def _log_page(self, conn: Connection, after: int, limit: int) -> list[tuple[int, int, bytes]]:
@@ -494,14 +494,6 @@ def _positions(conn: Connection) -> tuple[int, int]:
     done = sa.select(s.meta.c.value).where(s.meta.c.key == s.GRAPH_PROJECTED).scalar_subquery()
     row = conn.execute(sa.select(head, done)).one()
     return int(row[1] or 0), int(row[0] or 0)
-
-
-def _set_projected(conn: Connection, seq: int) -> None:
-    updated = conn.execute(
-        sa.update(s.meta).where(s.meta.c.key == s.GRAPH_PROJECTED).values(value=str(seq))
-    )
-    if not updated.rowcount:
-        conn.execute(sa.insert(s.meta).values(key=s.GRAPH_PROJECTED, value=str(seq)))
 
 
 def projected(page: list[tuple[int, int, bytes]]) -> Projection:

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import blake3
 
+from threadline.capture import git_files
 from threadline.capture.liveness import process_start
 from threadline.capture.packages import package_versions
 from threadline.frozen import frozen_record
@@ -70,7 +71,7 @@ class GitState:
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
-    # Imported here: a script outside any repository never needs it (see _inside_work_tree).
+    # Imported here: a script outside any work tree never needs it (see _read_git_state).
     import subprocess
 
     try:
@@ -85,14 +86,6 @@ def _git(args: list[str], cwd: Path) -> str | None:
 _git_lock = threading.Lock()
 _git_cache: dict[str, GitState] = {}
 _NO_GIT: Final = GitState(None, False, None, None, None, None)
-
-
-def _inside_work_tree(folder: Path) -> bool:
-    """Whether ``folder`` or a parent holds ``.git`` (a folder, or a worktree's file).
-
-    Checked on the file system first: a script outside any repository then costs no ``git``
-    process at all (five of them took half a second on a busy 2-core machine)."""
-    return any((parent / ".git").exists() for parent in (folder, *folder.parents))
 
 
 def git_state(folder: str) -> GitState:
@@ -112,8 +105,29 @@ def git_state(folder: str) -> GitState:
 
 
 def _read_git_state(cwd: Path) -> GitState:
-    if not _inside_work_tree(cwd.resolve()):
-        return _NO_GIT
+    """The work tree, commit, branch and origin from the repository's files
+    (:mod:`threadline.capture.git_files`), and one ``git diff HEAD`` for what is not
+    committed: one process where asking ``git`` everything took five.  A script outside any
+    work tree starts none."""
+    try:
+        repository = git_files.locate(cwd.resolve())
+        if repository is None:
+            return _NO_GIT
+        commit, branch = repository.head()
+        remote = repository.origin_url()
+    except git_files.Unusual:
+        return _asked_git(cwd)
+    if commit is None:
+        return _asked_git(cwd)  # no commit yet: git says what is staged
+    diff = _git(["diff", "HEAD"], cwd)
+    if diff is None:
+        return _asked_git(cwd)  # git is missing or refuses the repository
+    digest = "b3:" + blake3.blake3(diff.encode()).hexdigest()[:32] if diff else None
+    return GitState(commit, bool(diff), digest, branch, remote, str(repository.root))
+
+
+def _asked_git(cwd: Path) -> GitState:
+    """The repository state from ``git`` alone."""
     root = _git(["rev-parse", "--show-toplevel"], cwd)
     if root is None:
         return _NO_GIT

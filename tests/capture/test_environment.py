@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import types
 from pathlib import Path
 
 import pytest
+from tests.support.git_repos import git, make_repo
 
 from threadline.capture import environment
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    (root / "src").mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "t@example.com")
-    git(root, "config", "user.name", "t")
-    (root / "src" / "train.py").write_text("print('v1')\n")
-    git(root, "add", ".")
-    git(root, "commit", "-qm", "one")
-    return root
+    return make_repo(tmp_path / "repo")
 
 
 def test_a_folder_outside_any_repository_starts_no_git(

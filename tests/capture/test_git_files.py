@@ -14,25 +14,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.support.git_repos import git, make_repo
 
 from threadline.capture import environment, git_files
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def make_repo(root: Path, branch: str = "main") -> Path:
-    (root / "src").mkdir(parents=True)
-    git(root, "init", "-q", "-b", branch)
-    git(root, "config", "user.email", "t@example.com")
-    git(root, "config", "user.name", "t")
-    (root / "src" / "train.py").write_text("print('v1')\n")
-    git(root, "add", ".")
-    git(root, "commit", "-qm", "one")
-    return root
 
 
 @pytest.fixture

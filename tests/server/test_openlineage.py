@@ -419,6 +419,31 @@ def test_oversized_bodies_are_413_and_store_nothing(server_factory: Any) -> None
     assert all_events(server) == []
 
 
+def test_bodies_sent_in_chunks_are_read_whole_and_held_to_the_limit(server_factory: Any) -> None:
+    """No Content-Length (chunked transfer): the body is read to its end before anything is
+    decided, and one running over the limit is refused with the route's own 413."""
+    server = server_factory("--max-body", "2048")
+    http = server.client()
+    event = _event()
+    body = json.dumps(event).encode()
+    pieces = [body[i : i + 100] for i in range(0, len(body), 100)]
+    response = http.post("/api/v1/lineage", content=iter(pieces), headers=_json)
+    assert response.status_code == 201, response.text
+    assert response.json() == {"accepted": 1}
+    big = _event()
+    big["run"]["runId"] = str(uuid.uuid4())
+    big["run"]["facets"] = {"big": {"_producer": PRODUCER, "_schemaURL": "x", "blob": "x" * 4096}}
+    raw = json.dumps(big).encode()
+    response = http.post(
+        "/api/v1/lineage",
+        content=iter([raw[i : i + 500] for i in range(0, len(raw), 500)]),
+        headers=_json,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+    assert [e["run"]["runId"] for e in all_events(server)] == [event["run"]["runId"]]
+
+
 def test_batch_is_all_or_nothing_and_names_index_and_path(fresh_server: Server) -> None:
     http = fresh_server.client()
     events = [_event() for _ in range(5)]

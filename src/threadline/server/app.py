@@ -42,6 +42,7 @@ from threadline.server.health import router as health_router
 from threadline.server.notify import AppendListener
 from threadline.server.publish import JetStreamPublisher
 from threadline.server.responses import JSON
+from threadline.server.single_event import SingleEventIngest
 from threadline.server.stream import ChangeHub, StreamFilter, StreamGate
 from threadline.server.writer import GroupWriter
 from threadline.spec.validation import EventValidator
@@ -166,7 +167,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     docs.install(app)
     app.include_router(openlineage.router)
-    openlineage.install_fast_path(app)
     app.include_router(marquez.router)
     app.include_router(lineage.router)
     app.include_router(checkpoints_router)
@@ -182,6 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_api_route("/api/v1/health", health, methods=["GET"], tags=["Server"])
     ui.install(app)
+    # Innermost of the app's own: the access guard and the ingest counter see every request.
+    app.add_middleware(SingleEventIngest)
     app.add_middleware(_EncodedSegments)
     app.add_middleware(_CountIngest)
     # Outermost: Host, Origin, content type, and with auth on, identity and rules (auth/).

@@ -67,7 +67,7 @@ router = APIRouter(tags=["OpenLineage"])
 # The server process ingests here: fix its heaps before any worker thread allocates.
 limit_heaps()
 
-_ACCEPTED_ONE: Final = b'{"accepted":1}'
+ACCEPTED_ONE: Final = b'{"accepted":1}'
 _EVENT_DOC: Final = {
     "type": "object",
     "description": "An OpenLineage RunEvent, DatasetEvent or JobEvent (spec 2-0-2).  Refused "
@@ -130,12 +130,17 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _policy(request: Request) -> IngestPolicy:
-    """The app's ingest policy, built once from its settings and compiled validator."""
-    policy: IngestPolicy | None = getattr(request.app.state, "ingest_policy", None)
+    return ingest_policy(request.app.state)
+
+
+def ingest_policy(state: Any) -> IngestPolicy:
+    """The app's ingest policy (``state``: the app's state), built once from its settings
+    and compiled validator."""
+    policy: IngestPolicy | None = getattr(state, "ingest_policy", None)
     if policy is None:
-        runtime = _runtime(request)
+        runtime: Runtime = state.runtime
         policy = IngestPolicy(runtime.validator, strict=runtime.settings.strict_ingest)
-        request.app.state.ingest_policy = policy
+        state.ingest_policy = policy
     return policy
 
 
@@ -342,7 +347,7 @@ async def post_lineage(request: Request) -> Response:
     except InvalidEvent as exc:
         raise _store_problem(exc) from exc
     if not verdict.notes:
-        return Response(_ACCEPTED_ONE, status_code=201, media_type="application/json")
+        return Response(ACCEPTED_ONE, status_code=201, media_type="application/json")
     noted = {"accepted": 1, "threadline_validation": [n.to_dict() for n in verdict.notes]}
     return Response(orjson.dumps(noted), status_code=201, media_type="application/json")
 
@@ -459,21 +464,11 @@ def get_producers(request: Request) -> Response:
     )
 
 
-def install_fast_path(app: Any) -> None:
-    """Serve ``POST /api/v1/lineage`` through a plain Starlette route, ahead of the FastAPI
-    route that documents it (OpenAPI still lists the FastAPI one): the hot path then skips
-    FastAPI's per-request parameter resolution, which it has no use for."""
-    from starlette.routing import Route
-
-    app.router.routes.insert(
-        0, Route("/api/v1/lineage", post_lineage, methods=["POST"], name="post_lineage_fast")
-    )
-
-
 __all__ = [
+    "ACCEPTED_ONE",
     "CheckedBatch",
     "check_batch",
-    "install_fast_path",
+    "ingest_policy",
     "ndjson_chunks",
     "ndjson_lines",
     "parse_event",

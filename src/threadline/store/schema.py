@@ -53,6 +53,7 @@ def set_meta(conn: sa.Connection, key: str, value: str) -> None:
     if not conn.execute(sa.update(meta).where(meta.c.key == key).values(value=value)).rowcount:
         conn.execute(sa.insert(meta).values(key=key, value=value))
 
+
 migrations = sa.Table(
     "tl_migrations",
     metadata,

@@ -33,7 +33,6 @@ import functools
 import re
 import sysconfig
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -120,15 +119,15 @@ def default_ignores(store: str | None, cwd: Path) -> list[str]:
     return patterns
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Labels:
     """The resolved classification rules of a project."""
 
     rules: tuple[Rule, ...] = ()
     owners: tuple[str, ...] = ()
     ignore: tuple[re.Pattern[str], ...] = ()
-    _column_rules: tuple[Rule, ...] = field(default=(), repr=False)
-    _path_rules: tuple[Rule, ...] = field(default=(), repr=False)
+    _column_rules: tuple[Rule, ...] = ()
+    _path_rules: tuple[Rule, ...] = ()
 
     @classmethod
     def from_table(

@@ -18,7 +18,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NoReturn
 
@@ -39,18 +38,29 @@ from threadline.model import facets as f
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
-@dataclass
 class Session:
-    """One process's automatic capture: the recorder, its hooks and the root run."""
+    """One process's automatic capture: the recorder, its hooks and the root run.  (Not a
+    dataclass: defining one is a millisecond of every captured process's start.)"""
 
-    capture: Capture
-    hooks: Hooks
-    previous_excepthook: Callable[..., Any] | None = None
-    error: ExcInfo | None = None
-    #: What the script passed to ``sys.exit`` (None when it did not call it).
-    exit_status: object = None
-    previous_exit: Callable[..., Any] | None = None
-    stopped: bool = False
+    __slots__ = (
+        "capture",
+        "error",
+        "exit_status",
+        "hooks",
+        "previous_excepthook",
+        "previous_exit",
+        "stopped",
+    )
+
+    def __init__(self, capture: Capture, hooks: Hooks) -> None:
+        self.capture = capture
+        self.hooks = hooks
+        self.previous_excepthook: Callable[..., Any] | None = None
+        self.error: ExcInfo | None = None
+        #: What the script passed to ``sys.exit`` (None when it did not call it).
+        self.exit_status: object = None
+        self.previous_exit: Callable[..., Any] | None = None
+        self.stopped = False
 
 
 _session: Session | None = None

@@ -29,13 +29,13 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Final
 
 from threadline._version import __version__
 from threadline.capture.boundary import capture_boundary, report
 from threadline.capture.hooks._patch import Patcher, PostImportHooks, set_debug, set_enabled
+from threadline.frozen import frozen_record
 
 if TYPE_CHECKING:
     from threadline.capture.recorder import Capture
@@ -59,7 +59,7 @@ DEFAULT_HOOKS: Final = (
 )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class HookSpec:
     """What a capture adapter provides (the value of a ``threadline.hooks`` entry point).
 
@@ -68,7 +68,7 @@ class HookSpec:
     """
 
     name: str
-    targets: Mapping[str, Install] = field(default_factory=dict)
+    targets: Mapping[str, Install] = MappingProxyType({})
     description: str = ""
 
 
@@ -103,7 +103,7 @@ def _available() -> tuple[list[tuple[str, HookSpec]], bool]:
     return list(found.values()), complete
 
 
-@dataclass(frozen=True)
+@frozen_record
 class HookEntry:
     """What a captured process needs to know of a hook before its library is imported: its
     name, where its :class:`HookSpec` is, and the modules it patches."""

@@ -171,7 +171,8 @@ def _pandas(frame: Any, np: Any) -> dict[str, Any]:
     rows = len(frame)
     picks = _picks(rows, np) if rows > SAMPLE else None
     described = frame.columns[:MAX_COLUMNS]
-    kinds = [frame.dtypes.iloc[position].kind for position in range(len(described))]
+    # frame.dtypes builds a new Series at every access: read it once.
+    kinds = [dtype.kind for dtype in frame.dtypes.tolist()[: len(described)]]
     numeric = [position for position, kind in enumerate(kinds) if kind in "iuf"]
     blocked: dict[int, dict[str, Any]] = {}
     if numeric and 0 < rows <= SAMPLE:

@@ -55,11 +55,15 @@ class Estimators:
         facets: Mapping[str, Any] | None = None,
         parts: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
+        version: str | None = None,
     ) -> Artifact:
+        """``version``: the content fingerprint of ``obj`` when the caller has it already."""
         recording = self._recording
-        version = self._version(
-            obj, {"name": name, "inputs": sorted(str(s.node) for s in sources), **(parts or {})}
-        )
+        if version is None:
+            version = self._version(
+                obj,
+                {"name": name, "inputs": sorted(str(s.node) for s in sources), **(parts or {})},
+            )
         extra: dict[str, Any] = dict(facets or {})
         if kind != "model":
             schema = introspection.schema(obj)
@@ -100,7 +104,8 @@ class Estimators:
         # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
         from threadline.fingerprint import fingerprint_object
 
-        if fingerprint_object(X) is None:
+        version = fingerprint_object(X)
+        if version is None:
             return sources, precise
         rowlink, _ = recording.flow.rowlink(X)
         rows = introspection.row_count(X)
@@ -108,7 +113,13 @@ class Estimators:
         if rowlink is not None and rows is not None and rowlink.rows == rows:
             facets["threadline_rows"] = rows_facet(rowlink.node, rows)
         artifact = self._memory(
-            "features", f"{recording.job}/features", X, sources, label="features", facets=facets
+            "features",
+            f"{recording.job}/features",
+            X,
+            sources,
+            label="features",
+            facets=facets,
+            version=version,
         )
         recording.emit(
             "features",

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import functools
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -67,7 +67,7 @@ router = APIRouter(tags=["OpenLineage"])
 # The server process ingests here: fix its heaps before any worker thread allocates.
 limit_heaps()
 
-ACCEPTED_ONE: Final = b'{"accepted":1}'
+_ACCEPTED_ONE: Final = b'{"accepted":1}'
 _EVENT_DOC: Final = {
     "type": "object",
     "description": "An OpenLineage RunEvent, DatasetEvent or JobEvent (spec 2-0-2).  Refused "
@@ -346,10 +346,14 @@ async def post_lineage(request: Request) -> Response:
         await runtime.writer.append([event])
     except InvalidEvent as exc:
         raise _store_problem(exc) from exc
-    if not verdict.notes:
-        return Response(ACCEPTED_ONE, status_code=201, media_type="application/json")
-    noted = {"accepted": 1, "threadline_validation": [n.to_dict() for n in verdict.notes]}
-    return Response(orjson.dumps(noted), status_code=201, media_type="application/json")
+    return Response(accepted_one(verdict.notes), status_code=201, media_type="application/json")
+
+
+def accepted_one(notes: Sequence[Problem]) -> bytes:
+    """The body of the 201 to one event accepted with ``notes`` (its deviations)."""
+    if not notes:
+        return _ACCEPTED_ONE
+    return orjson.dumps({"accepted": 1, "threadline_validation": [n.to_dict() for n in notes]})
 
 
 @router.post(
@@ -465,8 +469,8 @@ def get_producers(request: Request) -> Response:
 
 
 __all__ = [
-    "ACCEPTED_ONE",
     "CheckedBatch",
+    "accepted_one",
     "check_batch",
     "ingest_policy",
     "ndjson_chunks",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from threadline.server.openlineage import ACCEPTED_ONE, ingest_policy
+from threadline.server.openlineage import accepted_one, ingest_policy
 from threadline.spec.ingest import IngestPolicy
 
 if TYPE_CHECKING:
@@ -109,11 +109,7 @@ async def _accept(runtime: Runtime, policy: IngestPolicy, raw: bytes) -> bytes |
         await runtime.writer.append([event])
     except Exception:  # the route appends again and answers with the error's own shape
         return None
-    if not verdict.notes:
-        return ACCEPTED_ONE
-    return orjson.dumps(
-        {"accepted": 1, "threadline_validation": [n.to_dict() for n in verdict.notes]}
-    )
+    return accepted_one(verdict.notes)
 
 
 def _replaying(messages: list[Message], receive: Receive) -> Receive:

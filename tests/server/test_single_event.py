@@ -15,12 +15,16 @@ from threadline.spec.validation import EventValidator
 
 
 class _Route:
-    """Stands for the FastAPI app: records what it received."""
+    """Stands for the FastAPI app: records what it received, and how many of the client's
+    messages nobody had read yet when it was called."""
 
-    def __init__(self) -> None:
+    def __init__(self, pending: list[Message]) -> None:
         self.received: list[Message] = []
+        self._pending = pending
+        self.unread_at_entry = -1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.unread_at_entry = len(self._pending)
         while True:
             message = await receive()
             self.received.append(message)
@@ -37,8 +41,8 @@ def _scope(headers: list[tuple[bytes, bytes]], limit: int) -> dict[str, Any]:
 
 
 def _drive(scope: dict[str, Any], messages: list[Message]) -> tuple[_Route, list[Message]]:
-    route = _Route()
     pending = list(messages)
+    route = _Route(pending)
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -61,6 +65,7 @@ def _chunks(*bodies: bytes) -> list[Message]:
 def test_a_body_over_the_limit_reaches_the_route_whole_and_in_order() -> None:
     messages = _chunks(b"a" * 6, b"b" * 6, b"c" * 6)
     route, sent = _drive(_scope([], limit=10), messages)
+    assert route.unread_at_entry == 1  # two chunks read (12 > 10 bytes), then handed over
     assert route.received == messages
     assert sent == []
 
@@ -68,6 +73,7 @@ def test_a_body_over_the_limit_reaches_the_route_whole_and_in_order() -> None:
 def test_a_compressed_body_is_left_to_the_route_unread() -> None:
     messages = _chunks(b"\x1f\x8b...")
     route, sent = _drive(_scope([(b"content-encoding", b"gzip")], limit=100), messages)
+    assert route.unread_at_entry == len(messages)
     assert route.received == messages
     assert sent == []
 
@@ -75,12 +81,14 @@ def test_a_compressed_body_is_left_to_the_route_unread() -> None:
 def test_a_body_declared_over_the_limit_is_left_to_the_route_unread() -> None:
     messages = _chunks(b"{}")
     route, _ = _drive(_scope([(b"content-length", b"5000")], limit=100), messages)
+    assert route.unread_at_entry == len(messages)
     assert route.received == messages
 
 
 def test_a_body_that_is_not_json_or_is_refused_reaches_the_route_as_sent() -> None:
     for messages in (_chunks(b'{"eventTime": ', b"oops"), _chunks(b'{"run": {}}')):
         route, sent = _drive(_scope([], limit=100), messages)
+        assert route.unread_at_entry == 0  # read whole, judged, then replayed
         assert route.received == messages
         assert sent == []
 
@@ -88,6 +96,7 @@ def test_a_body_that_is_not_json_or_is_refused_reaches_the_route_as_sent() -> No
 def test_a_client_gone_before_its_body_ended_reaches_the_route_too() -> None:
     messages = [{"type": "http.request", "body": b"{", "more_body": True}]
     route, _ = _drive(_scope([], limit=100), messages)
+    assert route.unread_at_entry == 0
     assert route.received == [*messages, {"type": "http.disconnect"}]
 
 

@@ -19,6 +19,7 @@ from sklearn.svm import SVC
 from tests.support.capture_session import Captured
 
 from threadline.capture.boundary import failures
+from threadline.capture.hooks import _patch
 from threadline.capture.hooks._patch import WRAPPED_ATTR, depth, set_debug, suspended
 
 
@@ -179,3 +180,43 @@ def test_debug_names_each_hooked_call_with_what_capture_added(
     lines = [line for line in capsys.readouterr().err.splitlines() if "threadline: hook" in line]
     assert len(lines) == 1, lines
     assert re.fullmatch(r"threadline: hook pandas\.read_csv \(\d+\.\d ms of capture\)", lines[0])
+
+
+def _annotated(frame: pd.DataFrame, n: int = 1) -> pd.DataFrame:
+    """Takes ``n`` rows."""
+    return frame.head(n)
+
+
+_annotated.custom = "kept"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda f: _patch.hook_function(f, "x", lambda *a: None),
+        lambda f: _patch.hook_method(f, "x", lambda *a: None),
+        lambda f: _patch.flow_method(f, lambda *a: None),
+        lambda f: _patch.operation_method(f, lambda *a: None),
+        lambda f: _patch.operation_function(f, lambda *a: None),
+    ],
+)
+@pytest.mark.parametrize("original", [_annotated, len, pd.DataFrame.head])
+def test_every_wrapper_wears_its_originals_identity_as_functools_wraps_gives_it(
+    make: Any, original: Any
+) -> None:
+    import functools
+    import inspect
+
+    wrapper = make(original)
+
+    def reference() -> None: ...
+
+    functools.update_wrapper(reference, original)
+    for name in ("__module__", "__name__", "__qualname__", "__doc__", "__wrapped__"):
+        assert getattr(wrapper, name) == getattr(reference, name), name
+    if hasattr(original, "__annotations__"):
+        assert wrapper.__annotations__ == original.__annotations__
+    assert {k: v for k, v in vars(wrapper).items() if k != WRAPPED_ATTR} == vars(reference)
+    assert getattr(wrapper, WRAPPED_ATTR) is original
+    if original is not len:
+        assert inspect.signature(wrapper) == inspect.signature(original)

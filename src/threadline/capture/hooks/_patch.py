@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 from threadline.capture.boundary import capture_boundary, report
@@ -36,6 +36,29 @@ _enabled = True
 
 #: Marks a wrapper so it is never wrapped twice and can be unwrapped.
 WRAPPED_ATTR = "__threadline_wrapped__"
+
+
+def _disguised(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
+    """``wrapper`` wearing ``original``'s name, docstring and attributes, as ``functools.wraps``
+    dresses it, and marked as ours (:data:`WRAPPED_ATTR`).
+
+    A hooked library's import wraps thousands of methods (pandas' ~2,900), so for the common
+    case, a plain function, the attributes are copied directly: a third of what
+    ``functools.update_wrapper`` costs (~1.3 against ~3.2 ms per 930 of pandas' methods).
+    """
+    if type(original) is FunctionType and type(wrapper) is FunctionType:
+        wrapper.__module__ = original.__module__
+        wrapper.__name__ = original.__name__
+        wrapper.__qualname__ = original.__qualname__
+        wrapper.__doc__ = original.__doc__
+        wrapper.__annotations__ = original.__annotations__
+        if original.__dict__:
+            wrapper.__dict__.update(original.__dict__)
+        wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+    else:
+        functools.update_wrapper(wrapper, original)
+    setattr(wrapper, WRAPPED_ATTR, original)
+    return wrapper
 
 
 def set_debug(value: bool) -> None:
@@ -171,18 +194,15 @@ def call_hooked(
 def hook_function(original: Callable[..., Any], where: str, handler: Handler) -> Callable[..., Any]:
     """A plain-function wrapper: ``handler(None, args, kwargs, result)``."""
 
-    @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         return call_hooked(original, where, handler, None, args, kwargs)
 
-    setattr(wrapper, WRAPPED_ATTR, original)
-    return wrapper
+    return _disguised(wrapper, original)
 
 
 def hook_method(original: Callable[..., Any], where: str, handler: Handler) -> Callable[..., Any]:
     """A method wrapper (stays a function, so it binds): ``handler(self, args, kwargs, result)``."""
 
-    @functools.wraps(original)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not _enabled or depth() or from_library(0):
             return original(self, *args, **kwargs)
@@ -194,14 +214,12 @@ def hook_method(original: Callable[..., Any], where: str, handler: Handler) -> C
         finally:
             _local.depth = 0
 
-    setattr(wrapper, WRAPPED_ATTR, original)
-    return wrapper
+    return _disguised(wrapper, original)
 
 
 def flow_method(original: Callable[..., Any], on_result: Handler) -> Callable[..., Any]:
     """A cheap propagation wrapper: runs at any depth (but never inside capture code)."""
 
-    @functools.wraps(original)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
         if _enabled and getattr(_local, "capturing", 0) == 0:
@@ -211,8 +229,7 @@ def flow_method(original: Callable[..., Any], on_result: Handler) -> Callable[..
                 report(f"flow:{getattr(original, '__qualname__', '?')}", exc)
         return result
 
-    setattr(wrapper, WRAPPED_ATTR, original)
-    return wrapper
+    return _disguised(wrapper, original)
 
 
 def _from_user(level: int) -> bool:
@@ -237,29 +254,25 @@ def operation_method(original: Callable[..., Any], on_result: Handler) -> Callab
     call covers: such calls cost one look at the calling frame, nothing more.
     """
 
-    @functools.wraps(original)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
         if _enabled and not getattr(_local, "capturing", 0) and _from_user(1):
             _run(on_result, self, args, kwargs, result)
         return result
 
-    setattr(wrapper, WRAPPED_ATTR, original)
-    return wrapper
+    return _disguised(wrapper, original)
 
 
 def operation_function(original: Callable[..., Any], on_result: Handler) -> Callable[..., Any]:
     """:func:`operation_method` for a module-level function: ``on_result(None, …)``."""
 
-    @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
         if _enabled and not getattr(_local, "capturing", 0) and _from_user(1):
             _run(on_result, None, args, kwargs, result)
         return result
 
-    setattr(wrapper, WRAPPED_ATTR, original)
-    return wrapper
+    return _disguised(wrapper, original)
 
 
 class _BoundHook:

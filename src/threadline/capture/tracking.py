@@ -27,30 +27,94 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from threadline.capture.introspection import is_data
+from threadline.frozen import FrozenRecordError
 from threadline.model import facets as f
 from threadline.model.ids import NodeId
 
+_ARTIFACT_FIELDS = (
+    "node",
+    "origin",
+    "labels",
+    "inherited",
+    "owners",
+    "rows",
+    "label",
+    "facets",
+    "params",
+)
 
-@dataclass(frozen=True, eq=False, slots=True)
+
 class Artifact:
-    """One version of something in the graph, as this process knows it."""
+    """One version of something in the graph, as this process knows it.
+
+    Immutable; equal (and hashed) by its node alone.  Written out rather than a frozen
+    dataclass with slots, which costs every capture start ~1 ms to define.
+    """
+
+    __slots__ = (
+        "facets",
+        "inherited",
+        "label",
+        "labels",
+        "node",
+        "origin",
+        "owners",
+        "params",
+        "rows",
+    )
 
     node: NodeId
     #: "read" (a file or table read), "loaded" (a model loaded), "produced" (by this process).
     origin: str
-    labels: frozenset[str] = frozenset()
-    inherited: frozenset[str] = frozenset()
-    owners: tuple[str, ...] = ()
-    rows: int | None = None
+    labels: frozenset[str]
+    inherited: frozenset[str]
+    owners: tuple[str, ...]
+    rows: int | None
     #: A short description used in job names: the estimator class, the file name.
-    label: str = ""
-    facets: Mapping[str, Any] = field(default_factory=dict)
+    label: str
+    facets: Mapping[str, Any]
     #: Hyperparameters of a fitted model (recorded again by whatever writes it to a file).
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any]
+
+    def __init__(
+        self,
+        node: NodeId,
+        origin: str,
+        labels: frozenset[str] = frozenset(),
+        inherited: frozenset[str] = frozenset(),
+        owners: tuple[str, ...] = (),
+        rows: int | None = None,
+        label: str = "",
+        facets: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        for name, value in (
+            ("node", node),
+            ("origin", origin),
+            ("labels", labels),
+            ("inherited", inherited),
+            ("owners", owners),
+            ("rows", rows),
+            ("label", label),
+            ("facets", {} if facets is None else facets),
+            ("params", {} if params is None else params),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenRecordError(f"cannot assign to field {name!r} of a frozen Artifact")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenRecordError(f"cannot delete field {name!r} of a frozen Artifact")
+
+    def __repr__(self) -> str:
+        return f"Artifact(node={self.node!r}, origin={self.origin!r}, label={self.label!r})"
+
+    def __reduce__(self) -> tuple[type[Artifact], tuple[Any, ...]]:
+        return (Artifact, tuple(getattr(self, n) for n in _ARTIFACT_FIELDS))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Artifact) and other.node == self.node

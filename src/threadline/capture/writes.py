@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from threadline.capture import introspection, stage_inference
@@ -24,13 +24,17 @@ from threadline.capture.facets import rows_facet
 from threadline.capture.locations import Location, locations
 from threadline.capture.recording import Recording
 from threadline.capture.tracking import Artifact
+from threadline.frozen import frozen_record
 from threadline.model import facets as f
 from threadline.model.ids import NodeId
 
+_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 
-@dataclass(frozen=True, slots=True)
+
+@frozen_record
 class WriteDraft:
-    """A write described at call time; fingerprinted and emitted once the file is complete."""
+    """A write described at call time; fingerprinted and emitted once the file is complete.
+    (A frozen record: a dataclass costs every capture start ~0.8 ms to define.)"""
 
     location: Location
     hook: str
@@ -42,7 +46,7 @@ class WriteDraft:
     rows: int | None
     facets: dict[str, Any]
     stage: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = _NO_PARAMS
 
 
 def _schema_fields(artifact: Artifact) -> list[tuple[str, str]]:

@@ -304,6 +304,10 @@ def test_a_third_party_hooks_library_starts_capture_and_a_new_one_is_seen_at_onc
     env = {
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
+        # Bytecode written, as on a machine that never disabled it: the adapter's first import
+        # makes site/__pycache__, which changes the path entry's time after the first process
+        # started (what it remembers must hold for the processes after it).
+        "PYTHONDONTWRITEBYTECODE": "",
     }
     folder.write(
         "probe.py",

@@ -365,13 +365,19 @@ def _watched(stamp: str) -> frozenset[str] | None:
 
 
 def remember_watched(stamp: str) -> None:
-    """Remember the top-level modules the hooks patch, for processes under the same stamp."""
+    """Remember the top-level modules the hooks patch, for processes under the same stamp.
+
+    ``stamp`` is this process's at its start; the import path must be as it was then."""
     path = _watched_file()
     if path is None or _watched(stamp) is not None:
         return
     from threadline.capture.hooks import catalog
 
     modules = sorted({t.partition(".")[0] for entry in catalog() for t in entry.targets})
+    # Capture's start may have changed a path entry's time since: importing a hook adapter
+    # that lies directly in it writes its bytecode into a new __pycache__ folder there.  The
+    # next process's stamp is taken after that, so it is the one to remember.
+    stamp = import_path_stamp()
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         partial = f"{path}.{os.getpid()}"

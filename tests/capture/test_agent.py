@@ -241,3 +241,39 @@ def _no_agent_outlives_its_test(tmp_path: Path) -> object:
     for folder in [tmp_path, tmp_path / "project"]:
         for pid in agents(normalize_url(folder / "lineage.db")):
             os.kill(pid, signal.SIGTERM)
+
+
+def test_runs_ending_close_together_share_one_look_for_abandoned_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command's end asks for a look; while busy, one per spacing is taken (a reader's
+    flush always looks at once), and a deferred look is remembered, not dropped."""
+    import socket
+
+    from threadline.capture import agent as agent_module
+    from threadline.capture.emitter import StoreSink
+
+    looks: list[float] = []
+    real = agent_module.abandoned_run_ends
+
+    def counted(store: object) -> list[dict[str, object]]:
+        looks.append(time.monotonic())
+        return real(store)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(agent_module, "abandoned_run_ends", counted)
+    url = normalize_url(str(tmp_path / "lineage.db"))
+    (tmp_path / "tmp").mkdir()
+    with socket.socket(socket.AF_UNIX) as unused, open_store(url) as store:
+        agent = agent_module.Agent(url, unused, -1, 60.0)
+        agent._sink = StoreSink(store)
+        agent._tmp = str(tmp_path / "tmp")
+        for _ in range(10):
+            agent._run(agent_module._Task(sweep=True))
+        assert len(looks) == 1
+        assert agent._sweep_wanted
+        agent._run(agent_module._Task(sweep=True, sweep_now=True))
+        assert len(looks) == 2
+        agent._last_sweep -= agent_module._SWEEP_SPACING
+        assert agent._sweep_due()
+        agent._run(agent_module._Task(sweep=True))
+        assert len(looks) == 3

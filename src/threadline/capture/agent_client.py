@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final
 
 from threadline.capture.framing import (
     ACK_OK,
@@ -32,7 +31,10 @@ from threadline.capture.framing import (
 from threadline.errors import CaptureError, InvalidEvent
 from threadline.store.writer_agent import agent_paths
 
+TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     from threadline.capture.emitter import Sink
 
 #: How long a run tries to reach or start an agent before writing the store itself.

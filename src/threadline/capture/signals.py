@@ -12,9 +12,12 @@ import contextlib
 import os
 import signal
 import threading
-from typing import Any
 
-Handlers = dict[int, Any]
+TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
+if TYPE_CHECKING:
+    from typing import Any
+
+    Handlers = dict[int, Any]
 
 
 def background_priority() -> None:

@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
 
 from threadline.capture.agent_client import hand_off
 from threadline.capture.boundary import report
@@ -36,7 +35,10 @@ from threadline.capture.signals import background_priority, forward_signals, res
 from threadline.config import Settings, current, resolve, with_overrides
 from threadline.errors import CaptureError, InvalidEvent
 
+TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     from threadline.capture.destination import Destination
     from threadline.capture.emitter import Sink
 

@@ -34,6 +34,7 @@ from threadline.frozen import FrozenRecordError
 from threadline.model import facets as f
 from threadline.model.ids import NodeId
 
+#: An artifact's fields, in the order its constructor takes them.
 _ARTIFACT_FIELDS = (
     "node",
     "origin",
@@ -54,17 +55,7 @@ class Artifact:
     dataclass with slots, which costs every capture start ~1 ms to define.
     """
 
-    __slots__ = (
-        "facets",
-        "inherited",
-        "label",
-        "labels",
-        "node",
-        "origin",
-        "owners",
-        "params",
-        "rows",
-    )
+    __slots__ = _ARTIFACT_FIELDS
 
     node: NodeId
     #: "read" (a file or table read), "loaded" (a model loaded), "produced" (by this process).
@@ -91,17 +82,18 @@ class Artifact:
         facets: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> None:
-        for name, value in (
-            ("node", node),
-            ("origin", origin),
-            ("labels", labels),
-            ("inherited", inherited),
-            ("owners", owners),
-            ("rows", rows),
-            ("label", label),
-            ("facets", {} if facets is None else facets),
-            ("params", {} if params is None else params),
-        ):
+        values = (
+            node,
+            origin,
+            labels,
+            inherited,
+            owners,
+            rows,
+            label,
+            {} if facets is None else facets,
+            {} if params is None else params,
+        )
+        for name, value in zip(_ARTIFACT_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: object) -> None:

@@ -16,6 +16,7 @@ The printable form, used by the CLI, the API and the exports::
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -40,6 +41,7 @@ _KIND_RE = re.compile(r"^[a-z]+$")
 _set = object.__setattr__
 
 
+@functools.total_ordering  # <=, > and >= from < and ==; sorting uses < alone
 class NodeId:
     """A node, or one version of it when ``version`` is set.
 
@@ -88,36 +90,6 @@ class NodeId:
         if other.__class__ is not self.__class__:
             return NotImplemented
         return (self.kind, self.namespace, self.name, self.version) < (
-            other.kind,
-            other.namespace,
-            other.name,
-            other.version,
-        )
-
-    def __le__(self, other: NodeId) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (self.kind, self.namespace, self.name, self.version) <= (
-            other.kind,
-            other.namespace,
-            other.name,
-            other.version,
-        )
-
-    def __gt__(self, other: NodeId) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (self.kind, self.namespace, self.name, self.version) > (
-            other.kind,
-            other.namespace,
-            other.name,
-            other.version,
-        )
-
-    def __ge__(self, other: NodeId) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (self.kind, self.namespace, self.name, self.version) >= (
             other.kind,
             other.namespace,
             other.name,

@@ -191,7 +191,7 @@ class RunRecorder:
             parsed = NodeId.parse(ref)
             node = NodeId(kind or parsed.kind, parsed.namespace, parsed.name, parsed.version)
         elif isinstance(ref, (str, os.PathLike)):
-            # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
+            # the fingerprint modules load with the first record, not at capture's start
             from threadline.fingerprint import fingerprint_path
 
             path = Path(os.fspath(ref))
@@ -201,7 +201,7 @@ class RunRecorder:
             if name is not None:
                 raise UsageError("name= is only for in-memory objects; a file is named by its path")
         else:
-            # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
+            # the fingerprint modules load with the first record, not at capture's start
             from threadline.fingerprint import fingerprint_object
 
             version = fingerprint_object(ref)
@@ -417,7 +417,7 @@ _SCALARS = (bool, int, float, str, type(None))
 
 def _record_value(recorder: RunRecorder, value: Any, name: str, *, output: bool) -> bool:
     """Record ``value`` as data if it is data; True when it was."""
-    # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
+    # the fingerprint modules load with the first record, not at capture's start
     from threadline.fingerprint import fingerprint_object
 
     if isinstance(value, NodeId):

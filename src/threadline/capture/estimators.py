@@ -35,7 +35,7 @@ class Estimators:
     # --- in-memory artifacts --------------------------------------------------------------
 
     def _version(self, obj: object, parts: Mapping[str, Any]) -> str:
-        # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
+        # the fingerprint modules load with the first record, not at capture's start
         from threadline.fingerprint import fingerprint_object
 
         version = fingerprint_object(obj)
@@ -101,7 +101,7 @@ class Estimators:
         if not introspection.is_data(X):
             return set(), True
         sources, precise = recording.upstream(X)
-        # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
+        # the fingerprint modules load with the first record, not at capture's start
         from threadline.fingerprint import fingerprint_object
 
         version = fingerprint_object(X)

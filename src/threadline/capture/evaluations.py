@@ -114,7 +114,7 @@ class Evaluations:
             evaluation = self._pending.pop(key, None)
         if evaluation is None:
             return
-        # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
+        # the fingerprint modules load with the first record, not at capture's start
         from threadline.fingerprint import fingerprint_bytes
 
         recording = self._recording

@@ -63,7 +63,7 @@ class Capture(Recording):
     def file_artifact(
         self, location: Location, kind: str, *, obj: object = None, origin: str = "read"
     ) -> Artifact | None:
-        # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
+        # the fingerprint modules load with the first record, not at capture's start
         from threadline.fingerprint import fingerprint_path
 
         node = location.node

@@ -184,7 +184,7 @@ class Writes:
         return None
 
     def _finish(self, draft: WriteDraft) -> None:
-        # sqlite3 (the fingerprint cache) loads with the first record, not at start-up
+        # the fingerprint modules load with the first record, not at capture's start
         from threadline.fingerprint import fingerprint_path
 
         recording = self._recording

@@ -3,10 +3,10 @@
 The official OpenLineage clients post one event per request.  On that path a request went
 through Starlette's exception layer, FastAPI's exit-stack layer, the router's match against
 every route, a ``Request`` and a ``Response`` object: a fifth of its event loop's samples
-under the single-event benchmark (py-spy), none of it needed to accept one.  :class:`SingleEventIngest`, the innermost of the
-app's own middlewares (the access guard and the ingest counter have run), reads the body,
-reviews the event with the same policy, appends it through the same group-commit writer and
-answers ``201`` with the route's own body.
+under the single-event benchmark (py-spy), none of it needed to accept one.
+:class:`SingleEventIngest`, the innermost of the app's own middlewares (the access guard and
+the ingest counter have run), reads the body, reviews the event with the same policy, appends
+it through the same group-commit writer and answers ``201`` with the route's own body.
 
 Whatever is not that plain case is handed to the route exactly as it was sent, the body read
 so far replayed: a refusal, a compressed body or one over the limit, an error from the store.

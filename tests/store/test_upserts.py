@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.support.events import dataset, event
 
 from threadline.store import open_store, upserts
@@ -131,6 +133,39 @@ def test_a_bounded_cache_charges_entries_by_their_size_and_evicts_the_oldest() -
     assert cache.bytes <= cache.budget
     cache.update({"c": "short"})  # replacing an entry charges its new size only
     assert cache.get("c") == "short"
+
+
+@given(
+    budget=st.integers(0, 5_000),
+    updates=st.lists(
+        st.dictionaries(st.integers(0, 60), st.text(max_size=400), max_size=40), max_size=12
+    ),
+)
+def test_a_bounded_cache_evicts_exactly_the_oldest_entries_it_must(
+    budget: int, updates: list[dict[int, str]]
+) -> None:
+    """After every update the cache holds the newest entries only, charged exactly; an
+    eviction stops at the first entry that brings it under three quarters of its budget."""
+
+    def size_of(key: int, value: str) -> int:
+        return 100 + len(value)
+
+    cache: BoundedCache[int, str] = BoundedCache(budget, size_of)
+    order: dict[int, str] = {}  # the model: insertion order, a replaced key moves to the end
+    for entries in updates:
+        for key, value in entries.items():
+            order.pop(key, None)
+            order[key] = value
+        total = sum(size_of(k, v) for k, v in order.items())
+        if total > budget:
+            target, dropped = int(budget * 0.75), 0
+            for key in list(order):
+                if total - dropped <= target:
+                    break
+                dropped += size_of(key, order.pop(key))
+        cache.update(entries)
+        assert list(cache._entries.items()) == list(order.items())
+        assert cache.bytes == sum(size_of(k, v) for k, v in order.items()) <= max(budget, 0)
 
 
 def test_one_commit_fills_the_id_caches_with_at_most_cached_per_commit_rows(

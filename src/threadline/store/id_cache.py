@@ -49,10 +49,21 @@ class BoundedCache(Generic[K, V]):
             self._evict(int(self.budget * _REFILL_TO))
 
     def _evict(self, target: int) -> None:
+        # One pass over the oldest entries, then the deletions: taking ``next(iter(...))``
+        # after each pop rescans every slot popped before it, so freeing a quarter of a
+        # 400,000-entry cache took 3.3 s of held GIL instead of a few milliseconds.
         cached, size_of = self._entries, self._size_of
-        while cached and self.bytes > target:
-            key = next(iter(cached))
-            self.bytes -= size_of(key, cached.pop(key))
+        excess = self.bytes - target
+        freed = 0
+        oldest: list[K] = []
+        for key, value in cached.items():
+            if freed >= excess:
+                break
+            freed += size_of(key, value)
+            oldest.append(key)
+        for key in oldest:
+            del cached[key]
+        self.bytes -= freed
 
     def clear(self) -> None:
         self._entries.clear()

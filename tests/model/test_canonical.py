@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import enum
 import math
+import uuid
 from collections import OrderedDict
 from typing import Any
 
@@ -82,6 +84,7 @@ def test_tuples_and_subclasses_are_their_plain_json_types() -> None:
 )
 def test_number_formatting_edges(value: float) -> None:
     assert canonical_json({"x": value}) == rfc8785.dumps({"x": value})
+    assert canonical_json({"x": ["a", value]}) == rfc8785.dumps({"x": ["a", value]})
 
 
 def test_keys_sort_by_utf16_code_units() -> None:
@@ -89,7 +92,55 @@ def test_keys_sort_by_utf16_code_units() -> None:
     assert canonical_json(value) == rfc8785.dumps(value)
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, 2**53, {1: "int key"}, object()])
+@pytest.mark.parametrize(
+    "bad",
+    [math.nan, math.inf, 2**53, {1: "int key"}, object(), [math.nan], ["x", -math.inf], [[2**60]]],
+)
 def test_values_json_cannot_hold_are_rejected(bad: Any) -> None:
     with pytest.raises(InvalidEvent):
         canonical_json({"x": bad})
+
+
+# Strings made of the very bytes that mark a float or a null outside a string, so that the
+# search in orjson's output meets them where they mean nothing.
+tricky_text = st.text(alphabet='":,[]{}0123456789.eE+-nul\\ ', max_size=12)
+tricky = st.recursive(
+    st.none() | st.booleans() | st.integers(-SAFE, SAFE) | st.floats() | tricky_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(tricky_text, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=1000)
+@given(st.dictionaries(tricky_text, tricky, max_size=5))
+def test_floats_and_nulls_are_found_wherever_strings_look_like_them(value: Any) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError):
+        with pytest.raises(InvalidEvent):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+
+
+# A str mix-in, not StrEnum: its str() is "Colour.RED", which must never be what is stored.
+class Colour(str, enum.Enum):  # noqa: UP042
+    RED = "red"
+
+
+class Level(enum.Enum):
+    HIGH = 3
+
+
+RUN = uuid.UUID(int=7)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"metric": 0.5}, {"\U00010000": 1e300}],
+    ids=["as-is", "walked", "reference"],
+)
+def test_uuids_and_enum_members_are_their_json_forms_on_every_path(extra: dict[str, Any]) -> None:
+    value = {"run": RUN, "tags": [Colour.RED, Level.HIGH], Colour.RED: {"id": RUN}, **extra}
+    plain = {"run": str(RUN), "tags": ["red", 3], "red": {"id": str(RUN)}, **extra}
+    assert canonical_json(value) == rfc8785.dumps(plain)

@@ -1,18 +1,27 @@
 """Canonical JSON (RFC 8785, JCS): the only serializer whose bytes are ever hashed.
 
-The fast path hands the value to orjson with sorted keys.  That is byte-identical to JCS
-whenever (a) every float is either integral and exactly representable (JCS prints ``1``, orjson
-``1.0``: we turn such floats into ints first) or in the range where both print the same
-shortest round-trip form, and (b) no object key holds a character outside the Basic
-Multilingual Plane (JCS sorts keys by UTF-16 code units, orjson by UTF-8 bytes).  Anything
-else goes to the reference ``rfc8785`` implementation.  A property test checks both paths
-against it.
+orjson with sorted keys is byte-identical to JCS whenever (a) every float is either integral
+and exactly representable (JCS prints ``1``, orjson ``1.0``: we turn such floats into ints
+first) or in the range where both print the same shortest round-trip form, and (b) no object
+key holds a character outside the Basic Multilingual Plane (JCS sorts keys by UTF-16 code
+units, orjson by UTF-8 bytes).  Anything else goes to the reference ``rfc8785``
+implementation.  A property test checks every path against it.
+
+Most lineage events hold no float at all, so an object is first serialized as it is and the
+bytes are searched for what orjson may print differently: a float or a ``null`` outside a
+string (NaN prints as ``null``), a character outside the BMP.  Only when one is found, or
+orjson refuses a value, is the value walked and normalized (the walk took more time than
+serializing).  UUIDs and enum members are stored as their JSON forms on every path: the UUID's
+text, the member's value.
 """
 
 from __future__ import annotations
 
+import enum
 import math
-from typing import Any
+import re
+import sys
+from typing import Any, Final
 
 import orjson
 import rfc8785
@@ -59,7 +68,7 @@ def _normalize_object(value: dict[Any, Any]) -> dict[str, Any]:
             if out is None:
                 out = dict(value)
             del out[key]
-            out[str(key)] = item
+            out[str.__str__(key)] = item
         if not key.isascii() and any(ord(ch) > 0xFFFF for ch in key):
             raise _NeedsReference  # JCS sorts such keys by UTF-16 code units
         kind = type(item)
@@ -78,7 +87,7 @@ def _normalize_object(value: dict[Any, Any]) -> dict[str, Any]:
         if new is not item:
             if out is None:
                 out = dict(value)
-            out[str(key)] = new
+            out[str.__str__(key)] = new
     return value if out is None else out
 
 
@@ -125,29 +134,121 @@ def _normalize_float(value: float) -> float | int:
 
 
 def _normalize_other(value: Any) -> Any:
-    """Subclasses of the JSON types and tuples: always copied into the plain type."""
+    """Subclasses of the JSON types, tuples, UUIDs and enum members: always copied into
+    the plain type."""
+    if isinstance(value, enum.Enum):
+        return _normalize(value.value)
     if isinstance(value, dict):
         return _normalize_object(dict(value))
     if isinstance(value, (list, tuple)):
         return _normalize_array(list(value))
     if isinstance(value, str):
-        return str(value)
+        return str.__str__(value)
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
         return _check_int(int(value))
     if isinstance(value, float):
         return _normalize_float(float(value))
+    if _is_uuid(value):
+        return str(value)
     raise InvalidEvent(f"value of type {type(value).__name__} cannot be stored as JSON")
+
+
+def _is_uuid(value: Any) -> bool:
+    # A UUID exists only once its module is loaded; importing it here would cost every start.
+    module = sys.modules.get("uuid")
+    return module is not None and isinstance(value, module.UUID)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` in plain JSON types for the reference implementation, floats untouched."""
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or kind is float or value is None:
+        return value
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidEvent(f"JSON object keys must be strings, got {type(key).__name__}")
+            out[str.__str__(key)] = _plain(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if _is_uuid(value):
+        return str(value)
+    raise InvalidEvent(f"value of type {type(value).__name__} cannot be stored as JSON")
+
+
+# orjson's own conversions of non-JSON types are refused (they go to the walk, which turns
+# what it can into plain JSON and names what it cannot); integers beyond 2**53 likewise.
+_AS_IS: Final = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_STRICT_INTEGER
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def _translation() -> bytes:
+    """A byte map under which every token that needs the walk reads alike: digits and ``-``
+    become ``0``; ``[`` and ``,`` (what precedes an array element) become ``,``; ``.``, ``e``
+    and ``E`` (a float's marks) become ``.``; a UTF-8 lead byte of a character outside the
+    BMP becomes ``!``; ``"``, ``:``, ``n``, ``u`` and ``l`` stay; everything else is a space."""
+    table = bytearray(b" " * 256)
+    for byte in b"0123456789-":
+        table[byte] = ord("0")
+    for byte in b"[,":
+        table[byte] = ord(",")
+    for byte in b'":nul':
+        table[byte] = byte
+    for byte in b".eE":
+        table[byte] = ord(".")
+    for byte in range(0xF0, 0xF5):
+        table[byte] = ord("!")
+    return bytes(table)
+
+
+_TOKENS: Final = _translation()
+# Outside a string, an object's value follows '":' and an array's element '[' or ','; a float
+# always holds '.' or an exponent after its first digits.  Inside a string these shapes only
+# ever cost a needless walk, never a wrong byte.
+_OBJECT_VALUE: Final = re.compile(rb'":(?:0+\.|null)')
+_ARRAY_ITEM: Final = re.compile(rb",(?:0+\.|null)")
+
+
+def _as_is(value: dict[str, Any]) -> bytes | None:
+    """The canonical bytes of ``value`` if orjson's are already canonical, else None."""
+    try:
+        body = orjson.dumps(value, option=_AS_IS)
+    except TypeError:
+        return None
+    tokens = body.translate(_TOKENS)
+    if b"!" in tokens or _OBJECT_VALUE.search(tokens) or _ARRAY_ITEM.search(tokens):
+        return None
+    return body
 
 
 def canonical_json(value: Any) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of a JSON-compatible value."""
+    if type(value) is dict:
+        body = _as_is(value)
+        if body is not None:
+            return body
     try:
         normalized = _normalize(value)
     except _NeedsReference:
         try:
-            return bytes(rfc8785.dumps(value))
+            return bytes(rfc8785.dumps(_plain(value)))
         except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
             raise InvalidEvent(f"value cannot be canonicalized: {exc}") from exc
     return orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS)

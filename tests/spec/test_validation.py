@@ -125,6 +125,48 @@ def test_untrusted_facets_are_the_same_with_and_without_the_accelerator(document
     assert any(broken_seen)
 
 
+def _compiled_verdict(body: dict[str, Any]) -> bool:
+    # The compiled check alone (problems() falls back to jsonschema when it says no, which
+    # would hide a compiled check that refuses too much).
+    events = VALIDATOR._fast_events
+    assert events is not None
+    return VALIDATOR._fast_valid(body, events)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("jsonschema_rs") is None, reason="jsonschema_rs not installed"
+)
+@pytest.mark.parametrize(
+    "document",
+    [p for folder in FACET_TESTS for p in sorted(folder.glob("*.json"))],
+    ids=lambda p: f"{p.parent.name}/{p.stem}",
+)
+def test_the_compiled_check_decides_each_facet_document_as_jsonschema_does(
+    document: Path,
+) -> None:
+    facets = json.loads(document.read_text())
+    for place in _places(document.parent.name):
+        variants = [
+            *_provenance_variants(facets),
+            {key: {**facet, "_deleted": True, "x": [[None]]} for key, facet in facets.items()},
+            dict.fromkeys(facets, "not an object"),
+        ]
+        for variant in variants:
+            event = base_event()
+            _put(event, place, variant)
+            assert _compiled_verdict(event) == (not PLAIN.problems(event, None)), (place, variant)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("jsonschema_rs") is None, reason="jsonschema_rs not installed"
+)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=mutated_events())
+def test_the_compiled_check_decides_fuzzed_events_as_jsonschema_does(body: Any) -> None:
+    if isinstance(body, dict):
+        assert _compiled_verdict(body) == (not PLAIN.problems(body, None))
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=mutated_events())
 def test_fuzzed_events_have_the_same_untrusted_facets_either_way(body: Any) -> None:

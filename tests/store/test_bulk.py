@@ -20,7 +20,9 @@ from threadline.store.bulk import (
     SMALL_CHUNK,
     Bulk,
     BulkStatements,
+    as_bulk,
     chunks,
+    lookup_size,
 )
 from threadline.store.sql import SqlStore
 
@@ -51,6 +53,31 @@ def test_chunks_cover_every_item_once() -> None:
     assert [len(p) for p in parts] == [CHUNK, CHUNK, 3]
     assert [x for p in parts for x in p] == items
     assert list(chunks([])) == []
+
+
+def test_lookups_take_the_next_power_of_two_keys_at_most_a_chunk() -> None:
+    assert [lookup_size(n) for n in (1, SMALL_CHUNK, SMALL_CHUNK + 1, 64, 65, 256, 257)] == [
+        SMALL_CHUNK,
+        SMALL_CHUNK,
+        2 * SMALL_CHUNK,
+        64,
+        128,
+        256,
+        CHUNK,
+    ]
+    assert lookup_size(10 * CHUNK) == CHUNK
+
+
+def test_a_lookup_in_another_parameter_order_takes_each_value_from_its_key() -> None:
+    class Compiled:
+        positional = True
+        positiontup = ("k1_1", "k0_0", "k1_0", "k0_1")
+
+    bulk = as_bulk(Compiled(), ())
+    keys = [("a", 1), ("b", 2)]
+    flat = [value for key in keys for value in key]
+    assert bulk.take is not None
+    assert [flat[i] for i in bulk.take] == [2, "a", "b", 1]
 
 
 def test_params_follow_the_driver_layout() -> None:
@@ -95,14 +122,23 @@ def test_find_pads_chunks_and_matches_composite_and_scalar_keys(store: SqlStore)
         wanted = [_node(f"/d{i}") for i in range(0, count, 2)]
         found = statements.find(conn, "nodes", [*wanted, _node("/none")])
         assert sorted(row[3] for row in found) == sorted(f"/d{i}" for i in range(0, count, 2))
-        # A few keys take the small statement, one more the large one: the same rows either way.
-        for size in (1, SMALL_CHUNK, SMALL_CHUNK + 1):
+        # Every statement size, each padded or full: the same rows either way.
+        for size in (1, SMALL_CHUNK, SMALL_CHUNK + 1, 33, 100, 129, 256, 257, CHUNK):
             found = statements.find(conn, "nodes", [_node(f"/d{i}") for i in range(size)])
             assert sorted(row[3] for row in found) == sorted(f"/d{i}" for i in range(size))
-        versions = [(1, 1, "b3:01", "{}", 0, 0, 1, s.version_digest("b3:01"))]
+        versions = [
+            (v, 1 + v % 7, f"b3:{v:02x}", "{}", 0, 0, 1, s.version_digest(f"b3:{v:02x}"))
+            for v in range(1, 301)
+        ]
         statements.run(conn, "versions", versions)
-        found = statements.find(conn, "versions", [(1, s.version_digest("b3:01")), (2, b"x")])
-        assert [row[2] for row in found] == ["b3:01"]
+        for size in (1, 17, 40, 300):
+            keys = [(1 + v % 7, s.version_digest(f"b3:{v:02x}")) for v in range(1, size + 1)]
+            # A key of a version under another node finds nothing.
+            keys.append((1 + (size + 1) % 7, s.version_digest("b3:01")))
+            found = statements.find(conn, "versions", keys)
+            assert sorted(row[2] for row in found) == sorted(
+                f"b3:{v:02x}" for v in range(1, size + 1)
+            )
         by_id = statements.find(conn, "node_rows", [1, count, count + 1])
         assert sorted(row[0] for row in by_id) == [1, count]
         assert statements.find(conn, "nodes", []) == []

@@ -80,11 +80,30 @@ def as_bulk(compiled: Any, layout: tuple[str, ...]) -> Bulk:
     if not compiled.positional:
         return Bulk(str(compiled), (), None, layout)
     order = tuple(compiled.positiontup or ())
-    if not layout:  # a lookup: parameters are laid out by BulkStatements.find
-        return Bulk(str(compiled), order, None, None)
+    if not layout:  # a lookup: keys flattened in order by BulkStatements.find
+        flat = _flat_positions(order)
+        return Bulk(str(compiled), order, None if flat == tuple(range(len(order))) else flat, None)
     where = {key: index for index, key in enumerate(layout)}
     take = tuple(where[key] for key in order)
     return Bulk(str(compiled), order, None if take == tuple(range(len(layout))) else take, None)
+
+
+def _flat_positions(order: tuple[str, ...]) -> tuple[int, ...]:
+    """Where each lookup parameter ``k{i}_{j}`` (key ``i``, column ``j``) sits among the
+    keys' values laid end to end."""
+    pairs = [tuple(int(part) for part in name[1:].split("_")) for name in order]
+    width = 1 + max((column for _key, column in pairs), default=0)
+    return tuple(key * width + column for key, column in pairs)
+
+
+def lookup_size(keys: int) -> int:
+    """The statement size that takes ``keys`` keys: the next power of two from
+    :data:`SMALL_CHUNK`, at most :data:`CHUNK` (a handful of statements are ever compiled,
+    and padding binds at most twice the parameters needed)."""
+    size = SMALL_CHUNK
+    while size < keys and size < CHUNK:
+        size *= 2
+    return min(size, CHUNK)
 
 
 class BulkStatements:
@@ -132,18 +151,17 @@ class BulkStatements:
             return found
         composite = isinstance(wanted[0], tuple)
         for chunk in chunks(wanted):
-            size = SMALL_CHUNK if len(chunk) <= SMALL_CHUNK else CHUNK
+            size = lookup_size(len(chunk))
             bulk = self._compile(conn, f"find_{what}@{size}")
             padded = [*chunk, *[chunk[-1]] * (size - len(chunk))]
-            params = (
-                {f"k{i}_{j}": v for i, key in enumerate(padded) for j, v in enumerate(key)}
-                if composite
-                else {f"k{i}_0": key for i, key in enumerate(padded)}
-            )
-            if bulk.names is None:
-                args: Any = tuple(params[name] for name in bulk.order)
+            args: Any
+            if bulk.names is None:  # positional: the keys' values end to end
+                flat = list(itertools.chain.from_iterable(padded)) if composite else padded
+                args = tuple(flat) if bulk.take is None else tuple(flat[i] for i in bulk.take)
+            elif composite:
+                args = {f"k{i}_{j}": v for i, key in enumerate(padded) for j, v in enumerate(key)}
             else:
-                args = params
+                args = {f"k{i}_0": key for i, key in enumerate(padded)}
             found.extend(conn.exec_driver_sql(bulk.sql, args).all())
         return found
 
@@ -177,9 +195,9 @@ class BulkStatements:
     def _build(self, name: str) -> tuple[Any, tuple[str, ...]]:
         """The Core statement behind each bulk operation, with the layout of its row tuples.
 
-        Lookups (``find_WHAT@SIZE``) take ``SIZE`` keys (:data:`SMALL_CHUNK` or :data:`CHUNK`)
-        as parameters ``k{i}_{j}``, compiled once each; :meth:`find` pads the last chunk by
-        repeating a key.  Keys of several columns are
+        Lookups (``find_WHAT@SIZE``) take ``SIZE`` keys (:func:`lookup_size`) as parameters
+        ``k{i}_{j}``, compiled once each; :meth:`find` pads the last chunk by repeating a
+        key.  Keys of several columns are
         joined from a ``VALUES`` list rather than matched with a row-value ``IN``, which SQLite
         answers with a scan of the whole table instead of index probes.
         """
@@ -298,4 +316,5 @@ __all__ = [
     "BulkStatements",
     "as_bulk",
     "chunks",
+    "lookup_size",
 ]

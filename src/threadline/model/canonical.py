@@ -63,12 +63,10 @@ def _normalize_object(value: dict[Any, Any]) -> dict[str, Any]:
     out: dict[str, Any] | None = None
     for key, item in value.items():
         if type(key) is not str:
-            if not isinstance(key, str):
-                raise InvalidEvent(f"JSON object keys must be strings, got {type(key).__name__}")
             if out is None:
                 out = dict(value)
             del out[key]
-            out[str.__str__(key)] = item
+            out[_key(key)] = item
         if not key.isascii() and any(ord(ch) > 0xFFFF for ch in key):
             raise _NeedsReference  # JCS sorts such keys by UTF-16 code units
         kind = type(item)
@@ -87,8 +85,16 @@ def _normalize_object(value: dict[Any, Any]) -> dict[str, Any]:
         if new is not item:
             if out is None:
                 out = dict(value)
-            out[str.__str__(key)] = new
+            out[_key(key)] = new
     return value if out is None else out
+
+
+def _key(key: Any) -> str:
+    """An object key as a plain string (a ``str`` subclass, a str-mixin enum member: its
+    string value, never what its ``__str__`` says)."""
+    if not isinstance(key, str):
+        raise InvalidEvent(f"JSON object keys must be strings, got {type(key).__name__}")
+    return str.__str__(key)
 
 
 def _normalize_array(value: list[Any]) -> list[Any]:
@@ -169,23 +175,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return _plain(value.value)
     if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidEvent(f"JSON object keys must be strings, got {type(key).__name__}")
-            out[str.__str__(key)] = _plain(item)
-        return out
+        return {_key(key): _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
-    if isinstance(value, str):
-        return str.__str__(value)
-    if isinstance(value, int):
-        return int(value)
     if isinstance(value, float):
-        return float(value)
-    if _is_uuid(value):
-        return str(value)
-    raise InvalidEvent(f"value of type {type(value).__name__} cannot be stored as JSON")
+        return float(value)  # printed by the reference, whatever its range
+    return _normalize_other(value)
 
 
 # orjson's own conversions of non-JSON types are refused (they go to the walk, which turns

@@ -228,6 +228,7 @@ class EventValidator:
         rs = _accelerator() if accelerate else None
         self._fast_events: dict[str, Any] | None = None
         self._fast_content: dict[tuple[str, str], Any] = {}
+        self._fast_all_content: Any = None
         if rs is not None:
             rs_registry = rs.Registry([(uri, resource.contents) for uri, resource in resources])
 
@@ -254,16 +255,22 @@ class EventValidator:
             content_registry = rs.Registry(
                 [(uri, _without_provenance(resource.contents)) for uri, resource in resources]
             )
-            self._fast_content = {
-                place: rs.Draft202012Validator(
-                    _ref_schema(refs),
+
+            def compile_content(schema: dict[str, Any]) -> Any:
+                return rs.Draft202012Validator(
+                    schema,
                     registry=content_registry,
                     formats=dict(FORMATS),
                     validate_formats=True,
                     offline=True,
                 )
-                for place, refs in targets.items()
+
+            self._fast_content = {
+                place: compile_content(_ref_schema(refs)) for place, refs in targets.items()
             }
+            # Every facet of an event at once, provenance left on: when that holds (the
+            # common case), no facet is untrusted; otherwise the facets are checked one by one.
+            self._fast_all_content = compile_content(_facet_schemas(targets, shapes=True))
 
     @property
     def accelerated(self) -> bool:
@@ -321,6 +328,9 @@ class EventValidator:
         map or a facet that is not a JSON object is listed; so is a standard facet that breaks
         its schema anywhere else.  Custom facets have no schema of their own to break.
         """
+        everything = self._fast_all_content
+        if everything is not None and everything.is_valid(body):
+            return []
         found: list[tuple[str | int, ...]] = []
         content = self._fast_content
         for path, context, facets in _facet_slots(body):
@@ -382,17 +392,31 @@ def _event_kind(body: dict[str, Any]) -> str | None:
 
 
 def _with_facets(event_ref: str, targets: Mapping[tuple[str, str], list[str]]) -> dict[str, Any]:
-    """The event definition ``event_ref`` and, wherever :func:`_facet_slots` finds a facet
-    map, each standard facet against its own schema, as the Python path checks them: a map
-    or a facet that is not an object, and a facet marked deleted, are left to the core."""
+    """The event definition ``event_ref`` and its standard facets (:func:`_facet_schemas`)."""
+    return {"allOf": [{"$ref": event_ref}, _facet_schemas(targets, shapes=False)]}
+
+
+def _facet_schemas(targets: Mapping[tuple[str, str], list[str]], *, shapes: bool) -> dict[str, Any]:
+    """Wherever :func:`_facet_slots` finds a facet map, each standard facet against its own
+    schema, as the Python paths check them: a facet marked deleted is not checked.  A map or
+    a facet that is not an object is left to the core schema, or with ``shapes`` refused (as
+    :meth:`EventValidator.untrusted_facets` lists them)."""
 
     def facet_map(context: str) -> dict[str, Any]:
-        facets = {
+        facets: dict[str, Any] = {
             key: {"if": {"type": "object", "not": _DELETED}, "then": _ref_schema(refs)}
             for (where, key), refs in targets.items()
             if where == context
         }
-        return {"properties": facets}
+        if not shapes:
+            return {"properties": facets}
+        for facet in facets.values():
+            facet["type"] = "object"
+        return {
+            "type": ["object", "null"],
+            "properties": facets,
+            "additionalProperties": {"type": "object"},
+        }
 
     def datasets(extra: str, context: str) -> dict[str, Any]:
         return {
@@ -400,19 +424,14 @@ def _with_facets(event_ref: str, targets: Mapping[tuple[str, str], list[str]]) -
         }
 
     return {
-        "allOf": [
-            {"$ref": event_ref},
-            {
-                "properties": {
-                    section: {"properties": {"facets": facet_map(section)}}
-                    for section in ("run", "job", "dataset")
-                }
-                | {
-                    "inputs": datasets("inputFacets", "input"),
-                    "outputs": datasets("outputFacets", "output"),
-                }
-            },
-        ]
+        "properties": {
+            section: {"properties": {"facets": facet_map(section)}}
+            for section in ("run", "job", "dataset")
+        }
+        | {
+            "inputs": datasets("inputFacets", "input"),
+            "outputs": datasets("outputFacets", "output"),
+        }
     }
 
 

@@ -40,8 +40,8 @@ def floor(entries: int, freed: int) -> float:
 def main() -> None:
     print(f"id cache eviction (a quarter of a full cache), best of {REPEAT}")
     for entries in SIZES:
-        ours = min(evict(entries)[0] for _ in range(REPEAT))
-        freed = evict(entries)[1]
+        runs = [evict(entries) for _ in range(REPEAT)]
+        ours, freed = min(runs)
         reference = min(floor(entries, freed) for _ in range(REPEAT))
         print(
             f"  {entries:>9,} entries, {freed:>7,} evicted   {ours * 1e3:8.1f} ms"

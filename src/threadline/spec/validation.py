@@ -402,21 +402,17 @@ def _facet_schemas(targets: Mapping[tuple[str, str], list[str]], *, shapes: bool
     a facet that is not an object is left to the core schema, or with ``shapes`` refused (as
     :meth:`EventValidator.untrusted_facets` lists them)."""
 
+    shape: dict[str, Any] = {"type": "object"} if shapes else {}
+
     def facet_map(context: str) -> dict[str, Any]:
-        facets: dict[str, Any] = {
-            key: {"if": {"type": "object", "not": _DELETED}, "then": _ref_schema(refs)}
+        facets = {
+            key: {**shape, "if": {"type": "object", "not": _DELETED}, "then": _ref_schema(refs)}
             for (where, key), refs in targets.items()
             if where == context
         }
         if not shapes:
             return {"properties": facets}
-        for facet in facets.values():
-            facet["type"] = "object"
-        return {
-            "type": ["object", "null"],
-            "properties": facets,
-            "additionalProperties": {"type": "object"},
-        }
+        return {"type": ["object", "null"], "properties": facets, "additionalProperties": shape}
 
     def datasets(extra: str, context: str) -> dict[str, Any]:
         return {

@@ -167,6 +167,41 @@ def test_the_compiled_check_decides_fuzzed_events_as_jsonschema_does(body: Any) 
         assert _compiled_verdict(body) == (not PLAIN.problems(body, None))
 
 
+def _one_place(path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    event = base_event()
+    target: Any = event
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return event
+
+
+# One shape per event: in one event, one untrusted facet would hide a check that misses another.
+_SHAPES = [
+    (("run", "facets"), {"custom": "a string"}, [("run", "facets", "custom")]),
+    (("run", "facets"), {"nominalTime": ["a list"]}, [("run", "facets", "nominalTime")]),
+    (("job", "facets"), "not a map", [("job", "facets")]),
+    (("inputs", 0, "facets"), None, []),
+    (
+        ("inputs", 0, "inputFacets"),
+        {"dataQualityMetrics": {"_deleted": True, "rowCount": "many"}},
+        [],
+    ),
+    (("outputs", 0, "outputFacets"), {"custom": {"anything": [1, "goes"]}}, []),
+]
+
+
+@pytest.mark.parametrize("validator", [VALIDATOR, PLAIN], ids=["compiled", "jsonschema"])
+@pytest.mark.parametrize(("path", "value", "untrusted"), _SHAPES)
+def test_facets_and_maps_that_are_not_objects_are_untrusted_and_nothing_else(
+    validator: EventValidator,
+    path: tuple[str | int, ...],
+    value: Any,
+    untrusted: list[tuple[str | int, ...]],
+) -> None:
+    assert validator.untrusted_facets(_one_place(path, value)) == untrusted
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=mutated_events())
 def test_fuzzed_events_have_the_same_untrusted_facets_either_way(body: Any) -> None:

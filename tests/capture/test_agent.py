@@ -235,6 +235,84 @@ def test_a_refused_event_through_the_agent_costs_its_batch_nothing_else(tmp_path
         assert store.counts()["events"] == 60 + 2  # and the `python -c pass` run's two
 
 
+def test_a_runs_supervisor_relays_its_processes_events_without_loading_orjson(
+    tmp_path: Path,
+) -> None:
+    """Importing orjson costs a process ~20 ms of CPU (dataclasses, inspect, uuid…): the
+    supervisor reads batches with the standard library and relays their bytes to the agent.
+    ``-X importtime`` is the launcher's alone (a flag, not inherited by the command)."""
+    (tmp_path / "steps.py").write_text(STEPS.format(steps=3))
+    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
+    launcher = [sys.executable, "-X", "importtime", "-m", "threadline", "--store", "lineage.db"]
+    done = subprocess.run(
+        [*launcher, "run", "--", sys.executable, "steps.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "threadline.capture.supervisor" in imported  # the launcher's imports were seen
+    assert "orjson" not in imported
+    assert {"step-0", "step-1", "step-2"} <= steps_in(tmp_path / "lineage.db", tmp_path)
+
+
+def test_a_relayed_batch_is_stored_as_its_process_sent_it(tmp_path: Path) -> None:
+    db = tmp_path / "lineage.db"
+    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
+    batch = [event(n) for n in range(5)]
+    note = {"text": 'ünïcode ☃ 𝄞 "quoted" \\ \n', "ratio": 0.1, "large": 2**40, "none": None}
+    batch[2]["run"]["facets"] = {"note": note}
+    supervisor = Supervisor(str(db))
+    supervisor.start()
+    try:
+        sink = SocketSink(supervisor.path)
+        sink.emit_batch(batch[:3], durable=True)
+        sink.emit_batch(batch[3:], durable=False)
+        sink.close(1.0)
+    finally:
+        supervisor.close(wait=True)
+    assert (supervisor.events, supervisor.failed_events) == (5, 0)
+    with open_store(db) as store:
+        stored = [orjson.loads(e.body) for e in store.read_after(Cursor(0), limit=1000)]
+    assert [e for e in stored if e["job"] == {"namespace": "test", "name": "job"}] == batch
+
+
+def test_the_agent_refuses_a_frame_that_is_no_batch_and_keeps_the_connection(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    from threadline.capture.framing import (
+        ACK_OK,
+        ACK_REFUSED,
+        EVENTS,
+        recv_exact,
+        recv_frame,
+        send_frame,
+    )
+
+    db = tmp_path / "lineage.db"
+    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
+    url = normalize_url(str(db))
+    assert wait_for_agent(url)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(agent_paths(url).socket)
+        send_frame(sock, orjson.dumps({"role": EVENTS, "pid": os.getpid()}))
+        for garbage in (b"{not json", b'{"events": [NaN]}', b"[1, 2]"):
+            send_frame(sock, garbage)
+            assert recv_exact(sock, 1) == ACK_REFUSED
+            reason = recv_frame(sock)
+            assert reason is not None
+            assert reason.startswith(b"not a batch message")
+        send_frame(sock, orjson.dumps({"events": [event(7)], "durable": True}))
+        assert recv_exact(sock, 1) == ACK_OK
+    with open_store(db) as store:
+        assert store.counts()["events"] == 2 + 1  # the `python -c pass` run's two, and ours
+
+
 @pytest.fixture(autouse=True)
 def _no_agent_outlives_its_test(tmp_path: Path) -> object:
     yield None

@@ -407,7 +407,16 @@ class Agent:
             frame = recv_frame(conn)
             if frame is None:
                 return
-            message = orjson.loads(frame)
+            try:
+                message = orjson.loads(frame)
+                if not isinstance(message, dict):
+                    raise ValueError("a batch message must be a JSON object")
+            except ValueError as exc:
+                # Refused, not a dropped connection: a sender reads a dropped connection as
+                # the agent gone, and would open the store itself.
+                conn.sendall(ACK_REFUSED)
+                send_frame(conn, f"not a batch message: {exc}".encode())
+                continue
             reports = message.get("reports")
             task = _Task(
                 events=list(message.get("events") or []),

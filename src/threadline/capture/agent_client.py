@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import socket
 import sys
@@ -24,6 +23,7 @@ from threadline.capture.framing import (
     ACK_REFUSED,
     EVENTS,
     QUESTIONS,
+    json_payload,
     recv_exact,
     recv_frame,
     send_frame,
@@ -153,9 +153,7 @@ def _reap(started: int | None = None) -> None:
 
 
 def _hello(role: str) -> bytes:
-    # json, not orjson, for the first frame: a run whose processes send no events (only
-    # reports, which the supervisor journals as json) never loads orjson (~4 ms).
-    return json.dumps({"role": role, "pid": os.getpid()}).encode()
+    return json_payload({"role": role, "pid": os.getpid()})
 
 
 class AgentSink:
@@ -177,7 +175,19 @@ class AgentSink:
             raise
 
     def emit_batch(self, events: Sequence[dict[str, Any]], *, durable: bool) -> None:
-        if self._instead is None and self._handed({"events": list(events), "durable": durable}):
+        if self._instead is None and self._handed(
+            json_payload({"events": list(events), "durable": durable})
+        ):
+            return
+        assert self._instead is not None
+        self._instead.emit_batch(events, durable=durable)
+
+    def emit_frame(self, frame: bytes, events: Sequence[dict[str, Any]], *, durable: bool) -> None:
+        """Hand over ``events`` as ``frame``, the batch message a captured process sent
+        (:class:`~threadline.capture.supervisor_client.SocketSink`'s, the very message
+        :meth:`emit_batch` would send: ``{"events": [...], "durable": ...}``), as received:
+        the supervisor relays its bytes instead of encoding the batch again."""
+        if self._instead is None and self._handed(frame):
             return
         assert self._instead is not None
         self._instead.emit_batch(events, durable=durable)
@@ -185,20 +195,20 @@ class AgentSink:
     def emit_reports(self, reports: Sequence[dict[str, Any]], *, durable: bool) -> None:
         """Hand over the reports of processes that never started capture: the agent, which
         has capture loaded, builds their script runs (:mod:`threadline.capture.script_run`)."""
-        if self._instead is None and self._handed({"reports": list(reports), "durable": durable}):
+        if self._instead is None and self._handed(
+            json_payload({"reports": list(reports), "durable": durable})
+        ):
             return
         from threadline.capture.script_run import events_of_reports
 
         assert self._instead is not None
         self._instead.emit_batch(events_of_reports(reports), durable=durable)
 
-    def _handed(self, message: dict[str, Any]) -> bool:
+    def _handed(self, message: bytes) -> bool:
         """Whether the agent wrote ``message``; False when it went away (the fallback then
         takes this message and every later one).  A refusal is raised."""
-        import orjson  # not at the top: see _hello
-
         try:
-            send_frame(self._sock, orjson.dumps(message))
+            send_frame(self._sock, message)
             status = recv_exact(self._sock, 1)
         except OSError:
             status = b""
@@ -286,7 +296,7 @@ def hand_off(path: str, folder: str) -> bool:
     sock.settimeout(1.0)
     try:
         sock.connect(path)
-        send_frame(sock, json.dumps({"role": ADOPT_ROLE, "folder": folder}).encode())
+        send_frame(sock, json_payload({"role": ADOPT_ROLE, "folder": folder}))
     except OSError:
         return False
     finally:

@@ -26,7 +26,14 @@ from pathlib import Path
 
 from threadline.capture.agent_client import hand_off
 from threadline.capture.boundary import report
-from threadline.capture.framing import ACK_FAILED, ACK_OK, EVENTS, recv_frame, send_frame
+from threadline.capture.framing import (
+    ACK_FAILED,
+    ACK_OK,
+    EVENTS,
+    json_payload,
+    recv_frame,
+    send_frame,
+)
 from threadline.capture.handshake import PROCESS_ROLE
 from threadline.capture.journal import Journal, journaled_batches, orphaned_folders
 from threadline.capture.listener import SOCKET_FOLDER_PREFIX, Listener, remove_socket_folder
@@ -60,6 +67,8 @@ class _Ack:
 
 #: The acknowledgement slot of a batch acknowledged on receipt and kept in the journal.
 _JOURNALED: Final = _Ack()
+#: The keys of a batch message (framing's ``events`` connections and the agent's alike).
+_BATCH_KEYS: Final = frozenset({"events", "durable"})
 
 
 class _Item:
@@ -67,7 +76,7 @@ class _Item:
     that never started capture.  (Not a dataclass: dataclasses imports inspect, ~10 ms of
     every run's supervisor.)"""
 
-    __slots__ = ("ack", "durable", "events", "lines", "reports")
+    __slots__ = ("ack", "durable", "events", "frame", "lines", "reports")
 
     def __init__(
         self,
@@ -76,8 +85,11 @@ class _Item:
         ack: _Ack | None,
         reports: list[dict[str, Any]] | None = None,
         lines: int = 1,
+        frame: bytes | None = None,
     ) -> None:
         self.events = events
+        #: The batch message as a captured process sent it, when it can be relayed as is.
+        self.frame = frame
         self.durable = durable
         self.ack = ack
         self.reports = reports
@@ -216,7 +228,7 @@ class Supervisor:
             if self._released:
                 continue  # the agent writes it from the journal it was handed
             if item.reports is None:
-                ok = self._append(item.events, item.durable)
+                ok = self._append(item.events, item.durable, item.frame)
             else:
                 ok = self._write_reports(item.reports)
             if item.ack is _JOURNALED:
@@ -266,8 +278,7 @@ class Supervisor:
                 hello = recv_frame(conn)
                 if hello is None:
                     return
-                # json, not orjson: a run whose processes send no events never loads orjson
-                # (uuid, datetime, zoneinfo…: ~4 ms of every run's supervisor).
+                # json, not orjson, here and for every frame: see framing.json_payload.
                 role = json.loads(hello).get("role")
                 if role == PROCESS_ROLE:
                     self._receive_reports(conn)
@@ -290,15 +301,18 @@ class Supervisor:
         events = message.get("events") or []
         self.run_ends.note(events)
         self._batches += 1
+        # The message is the batch message the store's writer agent takes, unless it says
+        # more than a batch (it is then sent again as the batch alone).
+        relayed = frame if message.keys() <= _BATCH_KEYS else None
         if message.get("durable"):
             ack = _Ack()
-            self._queue.put(_Item(events, True, ack))
+            self._queue.put(_Item(events, True, ack, frame=relayed))
             ack.done.wait()
             conn.sendall(ACK_OK if ack.ok else ACK_FAILED)
         else:
             # Acknowledged before it is written: kept on disk meanwhile, not only in memory.
             self._journal.record(frame)
-            self._queue.put(_Item(events, False, _JOURNALED))
+            self._queue.put(_Item(events, False, _JOURNALED, frame=relayed))
             conn.sendall(ACK_OK)
 
     # --- process reports (threadline.capture.bootstrap, threadline.capture.script_run) ------
@@ -430,13 +444,21 @@ class Supervisor:
             os.unlink(self.path)  # the folder stays, with the journal, for the agent
         return True
 
-    def _append(self, events: list[dict[str, Any]], durable: bool) -> bool:
+    def _append(
+        self, events: list[dict[str, Any]], durable: bool, frame: bytes | None = None
+    ) -> bool:
+        """Write ``events``: relayed as ``frame`` (their batch message as a process sent it)
+        when the destination takes frames (the store's writer agent)."""
         destination = self._destination
         if destination is None:
             self.failed_events += len(events)
             return False
         try:
-            if events:
+            emit_frame = getattr(destination.sink, "emit_frame", None)
+            if events and frame is not None and emit_frame is not None:
+                emit_frame(frame, events, durable=durable)
+                self.events += len(events)
+            elif events:
                 # Over HTTP, returns once the server committed the batch or it is spooled.
                 destination.sink.emit_batch(events, durable=durable)
                 self.events += len(events)
@@ -540,16 +562,22 @@ def supervise(child: int, listener: Listener, *, store: str | None, url: str | N
     return 128 - code if code < 0 else code
 
 
-def _loads(frame: bytes) -> Any:
-    """A frame of events, parsed with orjson (loaded once a process sends events)."""
-    import orjson
+def _loads(frame: bytes) -> dict[str, Any]:
+    """A batch message, parsed with the standard library's json (see framing.json_payload),
+    as strictly as the store's writer agent will: an object, no NaN or infinities."""
+    message = json.loads(frame, parse_constant=_not_json)
+    if not isinstance(message, dict):
+        raise ValueError("a batch message must be a JSON object")
+    return message
 
-    return orjson.loads(frame)
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _json(value: Any) -> bytes:
-    """A journal line: compact JSON, as orjson writes it (the journal's readers use orjson)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """A journal line: compact JSON (the journal's readers use orjson)."""
+    return json_payload(value)
 
 
 def plain(value: Any, depth: int = 0) -> Any:

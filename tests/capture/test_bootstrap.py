@@ -21,7 +21,7 @@ import orjson
 import pytest
 from tests.support.runner import Project as Folder
 
-from threadline.capture import bootstrap
+from threadline.capture import bootstrap, hooks
 from threadline.capture.supervisor import kept_environment, plain
 
 #: What differs between two runs of one script whichever way it was captured.
@@ -242,6 +242,10 @@ def test_the_watched_modules_are_remembered_under_the_import_path(
     watched = bootstrap._watched(stamp)
     assert watched is not None
     assert {"pandas", "sklearn", "pickle", "numpy"} <= watched
+    # The hooks' catalog with them: a process that starts capture late reads it there.
+    remembered = bootstrap._remembered(stamp)
+    assert remembered is not None
+    assert remembered[1] == [[e.name, e.reference, list(e.targets)] for e in hooks.catalog()]
     # A package installed on the path since: the stamp changes, nothing is trusted.
     (entry / "newlib.dist-info").mkdir()
     os.utime(entry, ns=(1, 1))
@@ -397,3 +401,75 @@ def test_flush_waits_for_the_script_runs_start_built_on_its_thread(tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[('START',)]"
+
+
+def test_a_remembered_file_without_the_catalog_is_written_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What an earlier version remembered (the watched modules alone) is not trusted."""
+    import marshal
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    stamp = bootstrap.import_path_stamp()
+    path = bootstrap._watched_file()
+    assert path is not None
+    os.makedirs(os.path.dirname(path))
+    with open(path, "wb") as handle:
+        marshal.dump({"stamp": stamp, "modules": ["pandas"]}, handle)
+    assert bootstrap._watched(stamp) is None
+    for broken in ([["pandas", "ref"]], [["pandas", "ref", "pandas"]], [[1, "ref", []]]):
+        with open(path, "wb") as handle:
+            marshal.dump({"stamp": stamp, "modules": ["pandas"], "catalog": broken}, handle)
+        assert bootstrap._remembered(stamp) is None
+    bootstrap.remember_watched(stamp)
+    assert bootstrap._remembered(stamp) is not None
+
+
+def test_a_given_catalog_is_used_without_looking_at_the_import_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hooks, "_given", None)
+
+    def no_scan(*_: object) -> str:
+        raise AssertionError("the import path was scanned")
+
+    monkeypatch.setattr(hooks, "_cache_file", no_scan)
+    hooks.use_catalog([["acme", "acme_threadline:hook", ["acme_lib.io", "acme_lib"]]])
+    assert hooks.catalog() == [
+        hooks.HookEntry("acme", "acme_threadline:hook", ("acme_lib.io", "acme_lib"))
+    ]
+
+
+def test_capture_loads_nothing_a_pandas_script_would_not(folder: Folder) -> None:
+    """The modules capture adds to a pandas script's own: threadline's, and the few
+    libraries it needs (blake3, orjson); not the reference canonicalizer, nor getpass."""
+    pytest.importorskip("pandas")
+    folder.write(
+        "frame.py",
+        """
+        import sys
+        import pandas as pd
+        pd.DataFrame({"a": [1, 2]}).to_csv("out.csv", index=False)
+        print("MODULES", " ".join(sorted(sys.modules)))
+        """,
+    )
+
+    def modules(done: subprocess.CompletedProcess[str]) -> set[str]:
+        (line,) = [x for x in done.stdout.splitlines() if x.startswith("MODULES ")]
+        return set(line.split()[1:])
+
+    plain = modules(
+        subprocess.run(
+            [sys.executable, "frame.py"],
+            cwd=folder.root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+    )
+    captured = modules(folder.python("frame.py"))
+    added = {m.partition(".")[0] for m in captured - plain}
+    assert "threadline" in added  # capture ran
+    # sitecustomize: threadline run's own (it starts the bootstrap)
+    assert added <= {"threadline", "sitecustomize", "blake3", "orjson"}, sorted(added)

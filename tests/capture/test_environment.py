@@ -107,3 +107,26 @@ def test_threadline_own_cli_is_not_the_users_script(
     own.write_text("print('mine')\n")
     main_module(own)
     assert environment.entry_script() == str(own)
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"LOGNAME": "ada", "USER": "bob"},
+        {"USER": "bob", "LNAME": "cy"},
+        {"LNAME": "cy", "USERNAME": "dee"},
+        {"USERNAME": "dee"},
+        {"LOGNAME": "", "USER": "bob"},
+        {},
+    ],
+)
+def test_the_user_is_named_as_getpass_names_it(
+    variables: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import getpass
+
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert environment.user_name() == getpass.getuser()

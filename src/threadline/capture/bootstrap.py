@@ -100,7 +100,8 @@ def start(environ: Mapping[str, str] | None = None) -> None:
     run_id = uuid7_text()
     started_us = time.time_ns() // 1000
     stamp = import_path_stamp()
-    watched = _watched(stamp)
+    remembered = _remembered(stamp)
+    watched = remembered[0] if remembered is not None else None
     if watched is None or env.get(EAGER_ENV) or not watched.isdisjoint(sys.modules):
         _capture(run_id, started_us, stamp)
         return
@@ -127,7 +128,8 @@ def start(environ: Mapping[str, str] | None = None) -> None:
         sock.close()
         _capture(run_id, started_us, stamp)
         return
-    finder = _Trigger(watched, stamp)
+    assert remembered is not None
+    finder = _Trigger(watched, stamp, remembered[1])
     _process = _Process(report, sock, finder)
     sys.meta_path.insert(0, finder)
     _follow_the_end(_process)
@@ -138,9 +140,11 @@ def start(environ: Mapping[str, str] | None = None) -> None:
 class _Trigger:
     """A ``sys.meta_path`` finder that starts capture at the first import it watches."""
 
-    def __init__(self, watched: frozenset[str], stamp: str) -> None:
+    def __init__(self, watched: frozenset[str], stamp: str, catalog: list[Any]) -> None:
         self.watched = watched
         self.stamp = stamp
+        #: The hooks' catalog remembered with the watched modules (its rows).
+        self.catalog = catalog
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
@@ -177,7 +181,13 @@ def wake() -> None:
         # types.py there would stand in for the standard library's module.
         path, sys.path[:] = sys.path[:], process.path
         try:
-            _capture(run_id, process.report["started"], process.finder.stamp, process.report["cwd"])
+            _capture(
+                run_id,
+                process.report["started"],
+                process.finder.stamp,
+                process.report["cwd"],
+                process.finder.catalog,
+            )
         except Exception as exc:  # never fail the user's import: the report still says it all
             print(
                 f"threadline: automatic capture is off: {type(exc).__name__}: {exc}",
@@ -194,11 +204,22 @@ def wake() -> None:
             pass
 
 
-def _capture(run_id: str, started_us: int, stamp: str, cwd: str | None = None) -> None:
+def _capture(
+    run_id: str,
+    started_us: int,
+    stamp: str,
+    cwd: str | None = None,
+    catalog: list[Any] | None = None,
+) -> None:
     """Start capture in this process, its script run named ``run_id``, started then, in
-    the folder ``cwd`` (the script may have changed folders since)."""
+    the folder ``cwd`` (the script may have changed folders since), with the hooks'
+    ``catalog`` remembered under ``stamp`` if there is one."""
     from threadline.capture.child import bootstrap_child
+    from threadline.capture.hooks import use_catalog
     from threadline.model.times import iso
+
+    if catalog is not None:
+        use_catalog(catalog)
 
     bootstrap_child(run_id=run_id, started=iso(started_us), cwd=cwd)
     remember_watched(stamp)
@@ -348,6 +369,15 @@ def _watched_file() -> str | None:
 
 def _watched(stamp: str) -> frozenset[str] | None:
     """The top-level modules capture hooks patch, if remembered under ``stamp``."""
+    remembered = _remembered(stamp)
+    return remembered[0] if remembered is not None else None
+
+
+def _remembered(stamp: str) -> tuple[frozenset[str], list[Any]] | None:
+    """The top-level modules capture hooks patch and the hooks' catalog
+    (:func:`threadline.capture.hooks.catalog`'s rows), if remembered under ``stamp``: a
+    process that starts capture then reads the catalog here instead of scanning every
+    installed distribution on its import path for it (~3 ms)."""
     path = _watched_file()
     if path is None:
         return None
@@ -358,10 +388,24 @@ def _watched(stamp: str) -> frozenset[str] | None:
         return None
     if not isinstance(content, dict) or content.get("stamp") != stamp:
         return None
-    names = content.get("modules")
+    names, catalog = content.get("modules"), content.get("catalog")
     if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
         return None
-    return frozenset(names)
+    if not isinstance(catalog, list) or not all(_is_catalog_row(row) for row in catalog):
+        return None
+    return frozenset(names), catalog
+
+
+def _is_catalog_row(row: object) -> bool:
+    """``[name, reference, [target, …]]``, all text."""
+    return (
+        isinstance(row, list)
+        and len(row) == 3
+        and isinstance(row[0], str)
+        and isinstance(row[1], str)
+        and isinstance(row[2], list)
+        and all(isinstance(t, str) for t in row[2])
+    )
 
 
 def remember_watched(stamp: str) -> None:
@@ -373,7 +417,9 @@ def remember_watched(stamp: str) -> None:
         return
     from threadline.capture.hooks import catalog
 
-    modules = sorted({t.partition(".")[0] for entry in catalog() for t in entry.targets})
+    entries = catalog()
+    modules = sorted({t.partition(".")[0] for entry in entries for t in entry.targets})
+    rows = [[entry.name, entry.reference, list(entry.targets)] for entry in entries]
     # Capture's start may have changed a path entry's time since: importing a hook adapter
     # that lies directly in it writes its bytecode into a new __pycache__ folder there.  The
     # next process's stamp is taken after that, so it is the one to remember.
@@ -382,7 +428,7 @@ def remember_watched(stamp: str) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         partial = f"{path}.{os.getpid()}"
         with open(partial, "wb") as handle:
-            marshal.dump({"stamp": stamp, "modules": modules}, handle)
+            marshal.dump({"stamp": stamp, "modules": modules, "catalog": rows}, handle)
         os.replace(partial, path)
     except OSError:
         pass

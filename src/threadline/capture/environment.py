@@ -10,7 +10,6 @@ of the entry script.
 from __future__ import annotations
 
 import functools
-import getpass
 import os
 import sys
 import threading
@@ -183,7 +182,9 @@ def entry_script(process: ProcessFacts | None = None) -> str | None:
     return script
 
 
+@functools.lru_cache(maxsize=64)
 def _is_threadline_cli(path: str, spec_name: object) -> bool:
+    # Cached: every run a process records asks (each a realpath of two paths, ~0.5 ms).
     if str(spec_name or "").startswith("threadline"):
         return True  # python -m threadline …
     package = Path(__file__).resolve().parent.parent
@@ -203,9 +204,17 @@ def _head(path: Path) -> str:
 
 
 def user_name() -> str:
+    """Who runs this process: :func:`getpass.getuser`'s answer, without importing getpass
+    (and termios with it) into every captured process."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        user = os.environ.get(name)
+        if user:
+            return user
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, OSError):
         return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 

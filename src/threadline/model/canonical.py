@@ -24,7 +24,6 @@ import sys
 from typing import Any, Final
 
 import orjson
-import rfc8785
 
 from threadline.errors import InvalidEvent
 
@@ -242,6 +241,8 @@ def canonical_json(value: Any) -> bytes:
     try:
         normalized = _normalize(value)
     except _NeedsReference:
+        import rfc8785  # rarely needed; a captured process would load it for nothing (~1.5 ms)
+
         try:
             return bytes(rfc8785.dumps(_plain(value)))
         except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

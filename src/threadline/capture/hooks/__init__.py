@@ -28,9 +28,9 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType, ModuleType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from threadline._version import __version__
 from threadline.capture.boundary import capture_boundary, report
@@ -113,11 +113,28 @@ class HookEntry:
     targets: tuple[str, ...]
 
 
+#: The catalog this process was given (:func:`use_catalog`), instead of looking it up.
+_given: list[HookEntry] | None = None
+
+
+def use_catalog(rows: Sequence[Sequence[Any]]) -> None:
+    """Take ``rows`` (``[name, reference, [target, …]]`` each) as this process's catalog:
+    ``threadline run``'s bootstrap remembers it with the watched modules, under a stamp of
+    the import path and of threadline's own adapters (:mod:`threadline.capture.bootstrap`)."""
+    global _given
+    _given = [
+        HookEntry(str(name), str(ref), tuple(str(t) for t in targets))
+        for name, ref, targets in rows
+    ]
+
+
 def catalog() -> list[HookEntry]:
     """:func:`available` as entries, without importing the adapters: remembered in the cache
     folder next to :func:`registered`'s answer, under a key that also covers threadline's own
     adapters (its version and their files), so that a captured process imports an adapter
     only when the library it patches is imported (9 adapters cost ~3 ms at every start)."""
+    if _given is not None:
+        return list(_given)
     cache = _cache_file("catalog", _builtin_key())
     if cache is not None:
         with (
@@ -284,4 +301,5 @@ __all__ = [
     "available",
     "catalog",
     "registered",
+    "use_catalog",
 ]

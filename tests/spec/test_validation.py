@@ -308,3 +308,52 @@ def test_fuzzed_bodies_never_crash_and_both_validators_agree(body: Any) -> None:
 def test_the_accelerated_path_is_used_when_available() -> None:
     assert VALIDATOR.accelerated
     assert not PLAIN.accelerated
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("jsonschema_rs") is None, reason="the accelerator is not installed"
+)
+def test_jsonschema_loads_only_when_an_event_needs_it() -> None:
+    """With the compiled validators, valid events never need jsonschema (importing it and
+    compiling its validators cost a process's first event a tenth of a second)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    probe = textwrap.dedent(
+        """
+        import json, sys
+        from threadline.spec.validation import EventValidator
+        event = json.loads(sys.argv[1])
+        validator = EventValidator()
+        assert validator.accelerated
+        validator.validate(event)
+        assert validator.untrusted_facets(event) == []
+        print("after valid events:", "jsonschema" in sys.modules)
+        event["run"]["runId"] = "not-a-uuid"
+        event["run"]["facets"] = {"nominalTime": {"nominalStartTime": 3}}
+        print("problems:", [p.path for p in validator.problems(event)])
+        print("untrusted:", validator.untrusted_facets(event))
+        print("after an invalid one:", "jsonschema" in sys.modules)
+        """
+    )
+    event = base_event()
+    event["run"]["facets"] = {
+        "nominalTime": {
+            "_producer": PRODUCER,
+            "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/NominalTimeRunFacet.json#/$defs/NominalTimeRunFacet",
+            "nominalStartTime": "2026-01-01T00:00:00Z",
+        }
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(event)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    lines = done.stdout.splitlines()
+    assert lines[0] == "after valid events: False"
+    assert "$.run.runId" in lines[1]
+    assert lines[2] == "untrusted: [('run', 'facets', 'nominalTime')]"
+    assert lines[3] == "after an invalid one: True"

@@ -17,7 +17,9 @@ An event is checked twice over:
 
 Every ``$ref`` between the files resolves through a :class:`referencing.Registry` built from
 their ``$id`` values: nothing is fetched.  Validators are compiled once per
-:class:`EventValidator`; build one and reuse it (it is safe to share between threads).
+:class:`EventValidator`; build one and reuse it (it is safe to share between threads).  With
+``jsonschema_rs`` the ``jsonschema`` validators are compiled (and ``jsonschema`` imported: a
+tenth of a second of a process's start) only when an event first needs them.
 
 Speed: the pure-Python ``jsonschema`` validator takes about a millisecond and a half for a
 full event.  When the optional ``jsonschema_rs`` package is installed, the same schemas, registry
@@ -36,19 +38,19 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Final
-
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError
-from jsonschema.exceptions import best_match
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any, Final
 
 from threadline.errors import InvalidEvent
 from threadline.model.times import parse_instant
 from threadline.spec import openlineage_files
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 #: Nesting deeper than this is refused before validation (no real event comes close).
 MAX_DEPTH: Final = 64
@@ -122,6 +124,8 @@ FORMATS: Final = {"uuid": is_uuid, "date-time": is_date_time, "uri": _any_string
 
 
 def _format_checker() -> FormatChecker:
+    from jsonschema import FormatChecker
+
     checker = FormatChecker(formats=())
     for name, check in FORMATS.items():
         if check is not _any_string:
@@ -196,14 +200,14 @@ class EventValidator:
             spec = openlineage_files()
         core = _load(spec, "OpenLineage.json")
         self.core_id: str = core["$id"]
-        resources: list[tuple[str, Resource[Any]]] = [(self.core_id, Resource.from_contents(core))]
+        resources: list[tuple[str, dict[str, Any]]] = [(self.core_id, core)]
         targets: dict[tuple[str, str], list[str]] = {}
         facets_dir = spec / "facets"
         for entry in sorted(facets_dir.iterdir(), key=lambda p: p.name):
             if not entry.name.endswith(".json"):
                 continue
             schema = _load(facets_dir, entry.name)
-            resources.append((schema["$id"], Resource.from_contents(schema)))
+            resources.append((schema["$id"], schema))
             for context, key, name in _facet_targets(schema):
                 targets.setdefault((context, key), []).append(f"{schema['$id']}#/$defs/{name}")
         # A dataset facet met in a sibling map (facets / inputFacets / outputFacets).
@@ -212,25 +216,20 @@ class EventValidator:
                 if other in _DATASET_CONTEXTS:
                     targets.setdefault((context, key), refs)
         event_refs = {name: [f"{self.core_id}#/$defs/{name}"] for name in _EVENT_TYPES}
-
-        registry: Registry[Any] = Registry().with_resources(resources)
-        checker = _format_checker()
-
-        def compile_py(refs: list[str]) -> Draft202012Validator:
-            return Draft202012Validator(
-                _ref_schema(refs), registry=registry, format_checker=checker
-            )
-
-        self._events = {name: compile_py(refs) for name, refs in event_refs.items()}
-        self._events["BaseEvent"] = compile_py([f"{self.core_id}#/$defs/BaseEvent"])
-        self._facets = {place: compile_py(refs) for place, refs in targets.items()}
+        self._resources = resources
+        self._targets = targets
+        self._event_refs = event_refs
+        self._python: _PythonChecks | None = None
+        self._python_lock = threading.Lock()
 
         rs = _accelerator() if accelerate else None
         self._fast_events: dict[str, Any] | None = None
         self._fast_content: dict[tuple[str, str], Any] = {}
         self._fast_all_content: Any = None
-        if rs is not None:
-            rs_registry = rs.Registry([(uri, resource.contents) for uri, resource in resources])
+        if rs is None:
+            self._python_checks()  # every event needs them: compiled now, not mid-request
+        else:
+            rs_registry = rs.Registry(resources)
 
             def compile_rs(schema: dict[str, Any]) -> Any:
                 return rs.Draft202012Validator(
@@ -253,7 +252,7 @@ class EventValidator:
             # without them.  Producers often leave both out; deciding those facets here
             # instead of collecting every error in Python is most of ingest's time.
             content_registry = rs.Registry(
-                [(uri, _without_provenance(resource.contents)) for uri, resource in resources]
+                [(uri, _without_provenance(contents)) for uri, contents in resources]
             )
 
             def compile_content(schema: dict[str, Any]) -> Any:
@@ -272,6 +271,16 @@ class EventValidator:
             # common case), no facet is untrusted; otherwise the facets are checked one by one.
             self._fast_all_content = compile_content(_facet_schemas(targets, shapes=True))
 
+    def _python_checks(self) -> _PythonChecks:
+        """The ``jsonschema`` validators: of each event type and of each standard facet."""
+        checks = self._python
+        if checks is not None:
+            return checks
+        with self._python_lock:
+            if self._python is None:
+                self._python = _PythonChecks(self._resources, self._targets, self._event_refs)
+            return self._python
+
     @property
     def accelerated(self) -> bool:
         """True when valid events are decided by the compiled ``jsonschema_rs`` validators."""
@@ -281,7 +290,7 @@ class EventValidator:
     def facet_keys(self) -> dict[str, list[str]]:
         """The standard facet keys checked in each context (``run``, ``job``, ``dataset``, …)."""
         out: dict[str, list[str]] = {}
-        for context, key in sorted(self._facets):
+        for context, key in sorted(self._targets):
             out.setdefault(context, []).append(key)
         return out
 
@@ -341,13 +350,13 @@ class EventValidator:
                 if not isinstance(facet, dict):
                     found.append((*path, key))
                     continue
-                validator = self._facets.get((context, key))
-                if validator is None or facet.get("_deleted") is True:
+                if (context, key) not in self._targets or facet.get("_deleted") is True:
                     continue
                 quick = content.get((context, key))
                 if quick is not None and quick.is_valid(_without_provenance_keys(facet)):
                     continue
                 # Invalid content, or no accelerator: the errors themselves decide.
+                validator = self._python_checks().facets[(context, key)]
                 if _content_faults(list(validator.iter_errors(facet))):
                     found.append((*path, key))
         return found
@@ -365,12 +374,13 @@ class EventValidator:
                 "or 'dataset' (DatasetEvent)",
             )
             kind = "BaseEvent"
-        yield from _from_errors(self._events[kind].iter_errors(body))
+        yield from _from_errors(self._python_checks().events[kind].iter_errors(body))
 
     def _facet_problems(self, body: dict[str, Any]) -> Iterator[Problem]:
+        validators = self._python_checks().facets
         for path, context, facets in _facet_maps(body):
             for key, facet in facets.items():
-                validator = self._facets.get((context, key))
+                validator = validators.get((context, key))
                 if (
                     validator is None
                     or not isinstance(facet, dict)
@@ -378,6 +388,36 @@ class EventValidator:
                 ):
                     continue
                 yield from _from_errors(validator.iter_errors(facet), (*path, key))
+
+
+class _PythonChecks:
+    """The ``jsonschema`` validators of an :class:`EventValidator`, over the same schemas."""
+
+    __slots__ = ("events", "facets")
+
+    def __init__(
+        self,
+        resources: list[tuple[str, dict[str, Any]]],
+        targets: Mapping[tuple[str, str], list[str]],
+        event_refs: Mapping[str, list[str]],
+    ) -> None:
+        from jsonschema import Draft202012Validator
+        from referencing import Registry, Resource
+
+        registry: Registry[Any] = Registry().with_resources(
+            (uri, Resource.from_contents(contents)) for uri, contents in resources
+        )
+        checker = _format_checker()
+
+        def compile_py(refs: list[str]) -> Draft202012Validator:
+            return Draft202012Validator(
+                _ref_schema(refs), registry=registry, format_checker=checker
+            )
+
+        core_id = resources[0][0]
+        self.events = {name: compile_py(refs) for name, refs in event_refs.items()}
+        self.events["BaseEvent"] = compile_py([f"{core_id}#/$defs/BaseEvent"])
+        self.facets = {place: compile_py(refs) for place, refs in targets.items()}
 
 
 def _event_kind(body: dict[str, Any]) -> str | None:
@@ -465,6 +505,8 @@ def _from_errors(
     collected = list(errors)
     if not collected:
         return
+    from jsonschema.exceptions import best_match
+
     first = best_match(collected)
     ordered = [first, *sorted((e for e in collected if e is not first), key=_error_key)]
     for error in ordered:

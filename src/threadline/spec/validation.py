@@ -36,6 +36,7 @@ without an offset (naive means UTC, the store's rule): the reference client's ow
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import re
 import threading
@@ -229,6 +230,10 @@ class EventValidator:
         if rs is None:
             self._python_checks()  # every event needs them: compiled now, not mid-request
         else:
+            if importlib.util.find_spec("jsonschema") is None:
+                # An event the compiled checks refuse needs it: missing, say so now, as when
+                # it was imported here, not at the first invalid event.
+                raise ModuleNotFoundError("No module named 'jsonschema'", name="jsonschema")
             rs_registry = rs.Registry(resources)
 
             def compile_rs(schema: dict[str, Any]) -> Any:

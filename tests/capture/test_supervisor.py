@@ -200,3 +200,24 @@ def test_when_the_supervisor_dies_the_command_writes_its_lineage_itself(tmp_path
     steps = {graph.nodes[r.job_node_id].name.rsplit(".", 1)[-1] for r in graph.runs}
     assert {f"step-{n}" for n in range(40)} <= steps, (tmp_path / "output.log").read_text()
     assert not list(Path(tempfile.gettempdir()).glob(f"tl-{launched.pid}-*"))
+
+
+def test_a_batch_message_is_read_as_strictly_as_the_writer_agent_reads_it() -> None:
+    import pytest
+
+    from threadline.capture.supervisor import _loads
+
+    assert _loads(b'{"events": [{"text": "\\ud83d\\ude00 \xc3\xa9"}], "durable": false}') == {
+        "events": [{"text": "\U0001f600 é"}],
+        "durable": False,
+    }
+    for refused in (
+        b'{"events": [{"text": "\\ud800"}]}',  # a lone surrogate
+        b'{"events": [{"text": "\\uDC00x"}]}',
+        b'{"events": [NaN]}',
+        b'{"events": [-Infinity]}',
+        b"[1, 2]",
+        b"{not json",
+    ):
+        with pytest.raises(ValueError):  # noqa: PT011 - json's and orjson's messages differ
+            _loads(refused)

@@ -346,7 +346,7 @@ class Supervisor:
     def _keep_report(self, run_id: str, part: dict[str, Any]) -> None:
         """Journal a part of a report (so a dead supervisor's successor can write the run)
         and merge it into the report kept here."""
-        self._journal.record(_json({"report": {"runId": run_id, **part}}))
+        self._journal.record(json_payload({"report": {"runId": run_id, **part}}))
         with self._reports_lock:
             self._report_lines[run_id] = self._report_lines.get(run_id, 0) + 1
             if part.get("captured"):
@@ -374,7 +374,7 @@ class Supervisor:
             if "end" not in one or (mine and status != 0):
                 one["command"] = {"status": status, "ended": ended}
                 part = {"runId": one["start"]["runId"], "command": one["command"]}
-                self._journal.record(_json({"report": part}))
+                self._journal.record(json_payload({"report": part}))
                 lines += 1
         return _Item([], False, _JOURNALED, kept, lines)
 
@@ -409,7 +409,7 @@ class Supervisor:
         if ends:
             self._batches += 1
             # Journaled like a received batch: the run may be handed to the agent unwritten.
-            self._journal.record(_json({"events": ends}))
+            self._journal.record(json_payload({"events": ends}))
             self._queue.put(_Item(ends, False, _JOURNALED))
 
     def _hand_off(self, ready_within: float | None = None) -> bool:
@@ -564,8 +564,16 @@ def supervise(child: int, listener: Listener, *, store: str | None, url: str | N
 
 def _loads(frame: bytes) -> dict[str, Any]:
     """A batch message, parsed with the standard library's json (see framing.json_payload),
-    as strictly as the store's writer agent will: an object, no NaN or infinities."""
-    message = json.loads(frame, parse_constant=_not_json)
+    as strictly as the store's writer agent will: an object, no NaN or infinities, and no
+    lone surrogate (json would take ``"\\ud800"``; orjson, the agent's parser, refuses it).
+    Senders write text outside ASCII as UTF-8, never as escapes, so a frame holding a
+    surrogate escape is rare enough to leave to orjson itself."""
+    if b"\\ud" in frame or b"\\uD" in frame:
+        import orjson
+
+        message = orjson.loads(frame)
+    else:
+        message = json.loads(frame, parse_constant=_not_json)
     if not isinstance(message, dict):
         raise ValueError("a batch message must be a JSON object")
     return message
@@ -573,11 +581,6 @@ def _loads(frame: bytes) -> dict[str, Any]:
 
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
-
-
-def _json(value: Any) -> bytes:
-    """A journal line: compact JSON (the journal's readers use orjson)."""
-    return json_payload(value)
 
 
 def plain(value: Any, depth: int = 0) -> Any:

@@ -279,6 +279,38 @@ def test_a_relayed_batch_is_stored_as_its_process_sent_it(tmp_path: Path) -> Non
     assert [e for e in stored if e["job"] == {"namespace": "test", "name": "job"}] == batch
 
 
+def test_the_supervisor_relays_a_batch_frame_without_encoding_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A captured process's batch goes to the agent as the frame it arrived in; only what the
+    supervisor builds itself (a process's report, a run end) is encoded here."""
+    from threadline.capture.agent_client import AgentSink
+
+    encoded: list[int] = []
+    real = AgentSink.emit_batch
+
+    def counting(self: AgentSink, events: list[dict[str, object]], *, durable: bool) -> None:
+        encoded.append(len(events))
+        real(self, events, durable=durable)
+
+    monkeypatch.setattr(AgentSink, "emit_batch", counting)
+    db = tmp_path / "lineage.db"
+    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
+    supervisor = Supervisor(str(db))
+    supervisor.start()
+    try:
+        sink = SocketSink(supervisor.path)
+        sink.emit_batch([event(n) for n in range(3)], durable=True)
+        sink.emit_batch([event(n) for n in range(3, 5)], durable=False)
+        sink.close(1.0)
+    finally:
+        supervisor.close(wait=True)
+    assert (supervisor.events, supervisor.failed_events) == (5, 0)
+    assert encoded == []
+    with open_store(db) as store:
+        assert store.counts()["events"] == 2 + 5  # the `python -c pass` run's two, and ours
+
+
 def test_the_agent_refuses_a_frame_that_is_no_batch_and_keeps_the_connection(
     tmp_path: Path,
 ) -> None:

@@ -16,19 +16,21 @@ receive the resolved object through :data:`HANDOFF_ENV`, not a second settings s
 from __future__ import annotations
 
 import functools
-import json
 import os
-import re
-import urllib.parse
-from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from threadline.errors import UsageError
 from threadline.frozen import frozen_record, record_defaults, replace
 
-TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
+# Every run's launcher and supervisor resolve settings, so this module imports neither typing
+# (~3 ms) nor re, json, pathlib and urllib.parse (~10 ms of CPU together, with the enums and
+# modules they bring): the few URL settings parse with urllib.parse when they are set.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any, Final
+
+    #: A folder or file path as the callers hold it.
+    PathText = str | os.PathLike[str]
 
 MiB: Final = 1024 * 1024
 #: Where the embedded store lives when no setting names one (relative to the working directory).
@@ -37,7 +39,7 @@ DEFAULT_STORE: Final = ".threadline/lineage.db"
 HANDOFF_ENV: Final = "THREADLINE_SERVER_SETTINGS"
 
 
-def store_url(target: str | os.PathLike[str] | None, cwd: Path | None = None) -> str:
+def store_url(target: str | os.PathLike[str] | None, cwd: PathText | None = None) -> str:
     """The store URL for a path or URL (``None`` is the default path under ``cwd``).
 
     Plain paths become ``sqlite:///ABSOLUTE``; ``postgres://`` and ``postgresql://`` become
@@ -49,10 +51,10 @@ def store_url(target: str | os.PathLike[str] | None, cwd: Path | None = None) ->
             if raw.startswith(alias):
                 return "postgresql+psycopg://" + raw[len(alias) :]
         return raw
-    path = Path(raw).expanduser()
-    if not path.is_absolute():
-        path = (cwd or Path.cwd()) / path
-    return "sqlite:///" + str(path.resolve())
+    path = os.path.expanduser(raw)
+    if not os.path.isabs(path):
+        path = os.path.join(os.fspath(cwd) if cwd else os.getcwd(), path)
+    return "sqlite:///" + os.path.realpath(path)
 
 
 @frozen_record
@@ -154,6 +156,8 @@ class Settings:
     def to_json(self) -> str:
         """The registry's values as JSON, with the settings file's table and folder (its
         alert rules, labels and policies); TOML dates in the table travel as text."""
+        import json
+
         return json.dumps(
             {s.name: getattr(self, s.name) for s in SETTINGS}
             | {
@@ -167,6 +171,8 @@ class Settings:
 
     @classmethod
     def from_json(cls, text: str) -> Settings:
+        import json
+
         try:
             raw = json.loads(text)
             known = {s.name for s in SETTINGS} | {"store_url", "file", "source_dir"}
@@ -230,13 +236,21 @@ def _port(value: Any) -> str | None:
     return None if 0 <= value <= 65535 else f"{value} is not a port (0-65535)"
 
 
+_ASCII_WORD: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 #: A namespace is the authority of ``threadline://NS/…`` and comes before the first ``/`` of a
 #: job id, so it holds none of ``/ @ :`` and no space.
-_NAMESPACE_RE: Final = re.compile(r"^[A-Za-z0-9._~+=;-]+$")
+_NAMESPACE_CHARACTERS: Final = _ASCII_WORD | frozenset(".~+=;-")
+#: What a NATS subject's dot-separated tokens are made of.
+_SUBJECT_CHARACTERS: Final = _ASCII_WORD | frozenset("-")
+
+
+def _made_of(text: str, allowed: frozenset[str]) -> bool:
+    """Whether ``text`` is one or more of the ``allowed`` characters."""
+    return bool(text) and all(character in allowed for character in text)
 
 
 def _namespace(value: Any) -> str | None:
-    if value is None or _NAMESPACE_RE.match(value):
+    if value is None or _made_of(value, _NAMESPACE_CHARACTERS):
         return None
     return "a namespace is one word of letters, digits and . _ ~ + = ; - (no / @ : or space)"
 
@@ -246,12 +260,14 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-_VARIABLE_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+def _is_variable_name(name: object) -> bool:
+    """``[A-Za-z_][A-Za-z0-9_]*``."""
+    return isinstance(name, str) and _made_of(name, _ASCII_WORD) and not name[0].isdigit()
 
 
 def _variable_names(value: Any) -> str | None:
     names = _names(value) if isinstance(value, str) else value
-    bad = [name for name in names if not isinstance(name, str) or not _VARIABLE_RE.match(name)]
+    bad = [name for name in names if not _is_variable_name(name)]
     return f"{', '.join(map(repr, bad))} is not a variable name" if bad else None
 
 
@@ -262,6 +278,8 @@ def _words(value: Any) -> str | None:
 
 
 def _issuer(text: str) -> str:
+    import urllib.parse
+
     url = text.strip()
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -280,6 +298,8 @@ def _issuer_check(value: Any) -> str | None:
 
 
 def _server_url(text: str) -> str:
+    import urllib.parse
+
     url = text.strip()
     parsed = urllib.parse.urlsplit(url)
     try:
@@ -293,6 +313,8 @@ def _server_url(text: str) -> str:
 
 
 def _broker_url(text: str) -> str:
+    import urllib.parse
+
     url = text.strip()
     parsed = urllib.parse.urlsplit(url)
     try:
@@ -314,12 +336,9 @@ def _broker_url_check(value: Any) -> str | None:
     return None
 
 
-#: A NATS subject: dot-separated tokens without spaces or wildcards.
-_SUBJECT_RE: Final = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
-
-
 def _subject(value: Any) -> str | None:
-    if _SUBJECT_RE.match(value):
+    """A NATS subject: dot-separated tokens without spaces or wildcards."""
+    if all(_made_of(token, _SUBJECT_CHARACTERS) for token in value.split(".")):
         return None
     return "a subject is dot-separated words of letters, digits, _ and - (no wildcards)"
 
@@ -532,24 +551,28 @@ _BY_NAME: Final = {setting.name: setting for setting in SETTINGS}
 _LIST_SETTINGS: Final = ("identity_env", "allowed_origins", "allowed_hosts")
 
 
-def _find_config_file(start: Path) -> tuple[Path, Mapping[str, Any]] | None:
-    for folder in (start, *start.parents):
-        candidate = folder / "threadline.toml"
-        if candidate.is_file():
+def _find_config_file(start: str) -> tuple[str, Mapping[str, Any]] | None:
+    folder = start
+    while True:
+        candidate = os.path.join(folder, "threadline.toml")
+        if os.path.isfile(candidate):
             return candidate, _load_toml(candidate)
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file():
+        pyproject = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(pyproject):
             table = _load_toml(pyproject).get("tool", {}).get("threadline")
             if isinstance(table, dict):
                 return pyproject, table
-    return None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def _load_toml(path: str) -> dict[str, Any]:
     import tomllib  # only when there is a file to read: every captured run resolves settings
 
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             data: dict[str, Any] = tomllib.load(handle)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read settings from {path}: {exc}") from exc
@@ -580,14 +603,14 @@ def resolve(
     overrides: Mapping[str, Any] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
+    cwd: PathText | None = None,
 ) -> Settings:
     """Resolve every setting once (see the module docstring for the order)."""
     env = os.environ if environ is None else environ
     unknown = set(overrides or {}) - set(_BY_NAME)
     if unknown:
         raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    here = (cwd or Path.cwd()).resolve()
+    here = _folder(cwd)
     found = _find_config_file(here)
     file_table: Mapping[str, Any] = found[1] if found else {}
     values: dict[str, Any] = {}
@@ -602,20 +625,29 @@ def resolve(
             values[setting.name] = _parsed(setting, raw, where)
             if setting.name == "store" and found and "://" not in str(raw):
                 # A relative store path in a settings file is relative to that file.
-                values["store"] = str((found[0].parent / str(raw)).resolve())
+                values["store"] = os.path.realpath(
+                    os.path.join(os.path.dirname(found[0]), str(raw))
+                )
     return Settings(
         **values,
         store_url=store_url(values.get("store"), here),
         file=file_table,
-        source_dir=str(found[0].parent) if found else None,
+        source_dir=os.path.dirname(found[0]) if found else None,
     )
 
 
-def origins(*, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> dict[str, str]:
+def _folder(cwd: PathText | None) -> str:
+    """The absolute, resolved folder settings are looked for from (the working one by default)."""
+    return os.path.realpath(os.fspath(cwd) if cwd else os.getcwd())
+
+
+def origins(
+    *, environ: Mapping[str, str] | None = None, cwd: PathText | None = None
+) -> dict[str, str]:
     """Where each setting's value comes from, in the order :func:`resolve` follows: the
     environment variable's name, the settings file's path, or ``default``."""
     env = os.environ if environ is None else environ
-    found = _find_config_file((cwd or Path.cwd()).resolve())
+    found = _find_config_file(_folder(cwd))
     file_table: Mapping[str, Any] = found[1] if found else {}
     where: dict[str, str] = {}
     for setting in SETTINGS:
@@ -639,7 +671,7 @@ def current(cwd: str | None = None) -> Settings:
 
 @functools.lru_cache(maxsize=16)
 def _cached(cwd: str, env: tuple[tuple[str, str], ...]) -> Settings:
-    return resolve(environ=dict(env), cwd=Path(cwd))
+    return resolve(environ=dict(env), cwd=cwd)
 
 
 def handed_over(environ: Mapping[str, str] | None = None) -> Settings:

@@ -9,14 +9,12 @@ Nothing here imports the store: that is the point of the agent.
 
 from __future__ import annotations
 
-import contextlib
+import _socket  # socket's C half: see threadline.capture.listener on the launcher's imports
 import fcntl
 import os
-import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
 
 from threadline.capture.framing import (
     ACK_OK,
@@ -33,6 +31,7 @@ from threadline.store.writer_agent import agent_paths
 
 TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from typing import Any, Final
 
     from threadline.capture.emitter import Sink
@@ -77,7 +76,7 @@ def connect_agent(url: str, idle_seconds: float) -> str | None:
 
 
 def _listening(path: str) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe = _unix_socket()
     try:
         probe.connect(path)
     except OSError:
@@ -88,17 +87,18 @@ def _listening(path: str) -> bool:
 
 
 def _start(url: str, path: str, log: str, lock_fd: int, idle_seconds: float) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    try:  # noqa: SIM105 - contextlib is not loaded here
         os.unlink(path)  # a dead agent's: we hold the lock, so no live agent listens there
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    except FileNotFoundError:
+        pass
+    listener = _unix_socket()
     try:
         listener.bind(path)
         os.chmod(path, 0o600)
         listener.listen(64)
         _spawn(url, listener.fileno(), lock_fd, log, idle_seconds)
     except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        _quietly(os.unlink, path)
         raise
     finally:
         listener.close()
@@ -145,11 +145,24 @@ def _reap(started: int | None = None) -> None:
     if started is not None:
         _started.append(started)
     for pid in list(_started):
-        with contextlib.suppress(ChildProcessError):
+        try:
             done, _ = os.waitpid(pid, os.WNOHANG)
-            if not done:
-                continue
-        _started.remove(pid)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _started.remove(pid)
+
+
+def _unix_socket() -> _socket.socket:
+    return _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+
+
+def _quietly(action: Callable[..., object], *args: object) -> None:
+    """``action(*args)``, an OSError ignored (``contextlib.suppress`` without contextlib)."""
+    try:  # noqa: SIM105 - that is what this is
+        action(*args)
+    except OSError:
+        pass
 
 
 def _hello(role: str) -> bytes:
@@ -166,7 +179,7 @@ class AgentSink:
     def __init__(self, path: str, fallback: Callable[[], Sink]) -> None:
         self._fallback = fallback
         self._instead: Sink | None = None
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock = _unix_socket()
         try:
             self._sock.connect(path)
             send_frame(self._sock, _hello(EVENTS))
@@ -219,8 +232,7 @@ class AgentSink:
             raise InvalidEvent(reason.decode() if reason else "the store refused an event")
         if status:
             raise CaptureError("the store's writer agent could not write the events")
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        _quietly(self._sock.close)
         self._instead = self._fallback()
         return False
 
@@ -233,8 +245,7 @@ class AgentSink:
         self.emit_batch([], durable=True)
 
     def close(self, timeout: float) -> bool:
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        _quietly(self._sock.close)
         if self._instead is not None:
             return self._instead.close(timeout)
         return True
@@ -249,7 +260,7 @@ class AgentQuestions:
     def __init__(self, path: str, timeout: float = 10.0) -> None:
         self._path = path
         self._timeout = timeout
-        self._sock: socket.socket | None = None
+        self._sock: _socket.socket | None = None
         self._lock = threading.Lock()
         self._broken = False
 
@@ -267,9 +278,9 @@ class AgentQuestions:
                 self._broken = True
             return b"{}"
 
-    def _connected(self) -> socket.socket | None:
+    def _connected(self) -> _socket.socket | None:
         if self._sock is None and not self._broken:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock = _unix_socket()
             try:
                 sock.settimeout(self._timeout)
                 sock.connect(self._path)
@@ -284,15 +295,14 @@ class AgentQuestions:
     def close(self) -> None:
         with self._lock:
             if self._sock is not None:
-                with contextlib.suppress(OSError):
-                    self._sock.close()
+                _quietly(self._sock.close)
             self._broken = True
 
 
 def hand_off(path: str, folder: str) -> bool:
     """Tell the agent at ``path`` that the journal in ``folder`` is its to write (the agent
     also finds it on its own once this process is gone)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _unix_socket()
     sock.settimeout(1.0)
     try:
         sock.connect(path)

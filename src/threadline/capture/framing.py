@@ -9,7 +9,6 @@ then that many bytes (a JSON object).  A connection opens with a hello frame nam
 from __future__ import annotations
 
 import json
-import socket
 import struct
 import sys
 
@@ -17,6 +16,7 @@ from threadline.errors import CaptureError
 
 TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
 if TYPE_CHECKING:
+    from _socket import socket  # the C type: the launcher never imports the socket module
     from typing import Final
 
 _HEADER: Final = struct.Struct(">I")
@@ -50,11 +50,11 @@ def json_payload(value: object) -> bytes:
     return text.encode()
 
 
-def send_frame(sock: socket.socket, payload: bytes) -> None:
+def send_frame(sock: socket, payload: bytes) -> None:
     sock.sendall(_HEADER.pack(len(payload)) + payload)
 
 
-def recv_exact(sock: socket.socket, size: int) -> bytes | None:
+def recv_exact(sock: socket, size: int) -> bytes | None:
     """Exactly ``size`` bytes, or None when the peer closed the connection first."""
     chunks: list[bytes] = []
     remaining = size
@@ -67,7 +67,7 @@ def recv_exact(sock: socket.socket, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def recv_frame(sock: socket.socket) -> bytes | None:
+def recv_frame(sock: socket) -> bytes | None:
     """The next frame's payload, or None when the peer closed the connection."""
     header = recv_exact(sock, _HEADER.size)
     if header is None:

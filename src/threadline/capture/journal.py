@@ -17,14 +17,14 @@ journal holds and removes it.
 from __future__ import annotations
 
 import os
+import stat
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 from threadline.capture.liveness import is_running
 
 TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any, Final
 
 JOURNAL_NAME: Final = "journal.ndjson"
@@ -37,7 +37,10 @@ class Journal:
     """Append-only record of acknowledged batches, emptied whenever none is left to write."""
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
-        self.path = Path(folder) / JOURNAL_NAME
+        # os.path, not pathlib (and urllib.parse, fnmatch, ntpath…): see
+        # threadline.capture.listener on the launcher's imports.
+        self.folder = os.fspath(folder)
+        self.path = os.path.join(self.folder, JOURNAL_NAME)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._lock = threading.Lock()
         self._unwritten = 0
@@ -47,7 +50,8 @@ class Journal:
     def mark_destination(self, destination: str) -> None:
         """Note where this supervisor writes, for whoever finds its journal orphaned."""
         self.destination = destination
-        (self.path.parent / DESTINATION_NAME).write_text(destination)
+        with open(os.path.join(self.folder, DESTINATION_NAME), "w") as handle:
+            handle.write(destination)
 
     @property
     def unwritten(self) -> int:
@@ -92,7 +96,8 @@ def journaled_batches(folder: str | os.PathLike[str]) -> Iterator[list[dict[str,
     import orjson  # read only when a supervisor died, or its journal was handed over
 
     try:
-        content = (Path(folder) / JOURNAL_NAME).read_bytes()
+        with open(os.path.join(folder, JOURNAL_NAME), "rb") as handle:
+            content = handle.read()
     except FileNotFoundError:
         return
     reports: dict[str, dict[str, Any]] = {}
@@ -121,7 +126,7 @@ def journaled_batches(folder: str | os.PathLike[str]) -> Iterator[list[dict[str,
 
 def supervisor_folders(
     base: str | os.PathLike[str], prefix: str, *, destination: str | None
-) -> list[tuple[Path, int]]:
+) -> list[tuple[str, int]]:
     """The private folders in ``base`` of this user's supervisors writing to ``destination``
     (dead or alive), each with the pid of the supervisor that made it.
 
@@ -129,9 +134,9 @@ def supervisor_folders(
     does not say where it writes (its supervisor died before resolving it) is left out: it
     holds nothing to write.
     """
-    found: list[tuple[Path, int]] = []
+    found: list[tuple[str, int]] = []
     try:
-        # Names only (no Path per entry): a shared temporary folder holds thousands of
+        # Names only (no stat per entry): a shared temporary folder holds thousands of
         # entries, and the writer agent looks after every run.
         with os.scandir(base) as listing:
             names = [entry.name for entry in listing if entry.name.startswith(prefix)]
@@ -139,12 +144,14 @@ def supervisor_folders(
         return found
     uid = os.getuid()
     for name in names:
-        folder = Path(base, name)
+        folder = os.path.join(base, name)
         try:
             pid = int(name[len(prefix) :].split("-", 1)[0])
-            if folder.stat().st_uid != uid or not folder.is_dir():
+            status = os.stat(folder)
+            if status.st_uid != uid or not stat.S_ISDIR(status.st_mode):
                 continue
-            theirs = (folder / DESTINATION_NAME).read_text()
+            with open(os.path.join(folder, DESTINATION_NAME)) as handle:
+                theirs = handle.read()
         except (ValueError, OSError):
             continue
         if destination is not None and theirs == destination:
@@ -154,16 +161,16 @@ def supervisor_folders(
     return sorted(found, key=lambda entry: _started(entry[0]))
 
 
-def _started(folder: Path) -> int:
+def _started(folder: str) -> int:
     try:
-        return (folder / DESTINATION_NAME).stat().st_mtime_ns
+        return os.stat(os.path.join(folder, DESTINATION_NAME)).st_mtime_ns
     except OSError:
         return 0
 
 
 def orphaned_folders(
     base: str | os.PathLike[str], prefix: str, *, destination: str | None
-) -> list[Path]:
+) -> list[str]:
     """The private folders in ``base`` of supervisors that no longer run and were writing to
     ``destination`` (a journal never goes anywhere but where its batches were going).
 

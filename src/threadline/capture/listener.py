@@ -3,18 +3,15 @@
 The launcher binds it first, so the captured processes can connect the moment they start:
 their connections wait in the backlog until the supervisor accepts them.  It lives in a
 private temporary folder, removed when the run ends.  Imports only ``os`` and ``_socket`` (the
-C module under ``socket``, whose Python layer builds enums and imports ``selectors``): the
-launcher must start the command quickly.
+C module under ``socket``, whose Python layer builds enums of every constant and imports
+``selectors``): neither the launcher nor the supervisor loads ``socket``; every connection of
+theirs is a ``_socket.socket``.
 """
 
 from __future__ import annotations
 
 import _socket
 import os
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import socket as socket_module
 
 
 class Listener:
@@ -23,29 +20,30 @@ class Listener:
     def __init__(self) -> None:
         self.folder = _private_folder()
         self.path = os.path.join(self.folder, "capture.sock")
-        self._bound: _socket.socket | None = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        self._socket: socket_module.socket | None = None
-        self._bound.bind(self.path)
+        self._socket = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        self._socket.bind(self.path)
         # Connections wait in the backlog until the supervisor accepts them.
-        self._bound.listen(16)
+        self._socket.listen(16)
 
-    @property
-    def socket(self) -> socket_module.socket:
-        """The listening socket as the ``socket`` module's object (``accept`` and the rest),
-        made on first use: by the supervisor, once the command has started."""
-        if self._socket is None:
-            import socket as socket_module
+    def accept(self) -> _socket.socket:
+        """The next connection (blocking until one comes); OSError once :meth:`shutdown`."""
+        # socket.socket.accept, whose C half this is, wraps the descriptor the same way.
+        fd, _ = self._socket._accept()  # type: ignore[attr-defined]  # typeshed lacks it
+        return _socket.socket(fileno=fd)
 
-            assert self._bound is not None
-            self._socket = socket_module.socket(fileno=self._bound.detach())
-            self._bound = None
-        return self._socket
+    def shutdown(self) -> None:
+        """Wake an :meth:`accept` under way (it raises) and take no more connections."""
+        try:  # noqa: SIM105 - contextlib is not loaded here
+            self._socket.shutdown(_socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.close()
+
+    def close(self) -> None:
+        self._socket.close()
 
     def discard(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-        elif self._bound is not None:
-            self._bound.close()
+        self.close()
         remove_socket_folder(self.folder)
 
 

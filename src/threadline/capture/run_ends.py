@@ -17,7 +17,6 @@ anything the command sent, so a run's final state is the same whatever order eve
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 
@@ -38,6 +37,8 @@ _ENDING: Final = frozenset({"COMPLETE", "FAIL", "ABORT"})
 def describe_status(status: int) -> str:
     """``status`` as :meth:`subprocess.Popen.wait` returns it, in words."""
     if status < 0:
+        import signal  # only for a command a signal ended (its enums cost every run ~3 ms)
+
         try:
             name = signal.Signals(-status).name
         except ValueError:

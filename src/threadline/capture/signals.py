@@ -8,9 +8,10 @@ runs at background priority: writing lineage should only use a core the command 
 
 from __future__ import annotations
 
-import contextlib
+# signal's C half: signal builds enums of every signal and handler at import, which the
+# supervisor of every run would pay for (see threadline.capture.listener on its imports).
+import _signal  # type: ignore[import-not-found]  # CPython's own; typeshed has no stub
 import os
-import signal
 import threading
 
 TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
@@ -25,11 +26,15 @@ def background_priority() -> None:
     scheduler = getattr(os, "sched_setscheduler", None)
     idle = getattr(os, "SCHED_IDLE", None)
     if scheduler is not None and idle is not None:
-        with contextlib.suppress(OSError):
+        try:
             scheduler(0, idle, os.sched_param(0))
             return
-    with contextlib.suppress(OSError, AttributeError):
+        except OSError:
+            pass
+    try:  # noqa: SIM105 - contextlib is not loaded here
         os.nice(19)
+    except (OSError, AttributeError):
+        pass
 
 
 def forward_signals(child: int) -> Handlers:
@@ -40,21 +45,23 @@ def forward_signals(child: int) -> Handlers:
         return previous
 
     def forward(signum: int, frame: Any) -> None:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - see above
             os.kill(child, signum)
+        except OSError:
+            pass
 
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        previous[signum] = signal.signal(signum, forward)
+    for signum in (_signal.SIGTERM, _signal.SIGHUP):
+        previous[signum] = _signal.signal(signum, forward)
     # Ctrl-C reaches the whole foreground process group: the command gets it by itself, and
     # we stay up to write what it sends while it shuts down.
-    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous[_signal.SIGINT] = _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     return previous
 
 
 def restore_signals(previous: Handlers) -> None:
     """Put back the handlers :func:`forward_signals` replaced."""
     for signum, handler in previous.items():
-        signal.signal(signum, handler)
+        _signal.signal(signum, handler)
 
 
 __all__ = ["background_priority", "forward_signals", "restore_signals"]

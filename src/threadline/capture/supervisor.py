@@ -13,16 +13,14 @@ durable (``strict`` mode) is acknowledged only after its commit.
 
 from __future__ import annotations
 
-import contextlib
+import _queue  # queue's and socket's C halves: see Listener on the launcher's imports
+import _socket
 import json
 import marshal
 import os
-import queue
-import socket
 import sys
 import threading
 import time
-from pathlib import Path
 
 from threadline.capture.agent_client import hand_off
 from threadline.capture.boundary import report
@@ -113,15 +111,14 @@ class Supervisor:
         self._journal = Journal(self._folder)
         self._settings: Settings | None = None
         self._settings_error: Exception | None = None
-        self._server = self._listener.socket
         self._destination: Destination | None = None
         self._unusable_said = False
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._queue: queue.Queue[_Item | None] = queue.Queue()
+        self._queue: _queue.SimpleQueue[_Item | None] = _queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._acceptor: threading.Thread | None = None
-        self._questions: list[socket.socket] = []
+        self._questions: list[_socket.socket] = []
         self._closing = False
         self.failed_events = 0
         self.events = 0
@@ -208,8 +205,10 @@ class Supervisor:
 
     def _close_destination(self) -> None:
         if self._destination is not None:
-            with contextlib.suppress(Exception):
+            try:  # noqa: SIM105 - the supervisor does not load contextlib
                 self._destination.sink.close(_CLOSE_TIMEOUT)  # closes the store opened here too
+            except Exception:
+                pass
             if self._destination.questions is not None:
                 self._destination.questions.close()
 
@@ -265,39 +264,40 @@ class Supervisor:
     def _accept(self) -> None:
         while not self._closing:
             try:
-                conn, _ = self._server.accept()
+                conn = self._listener.accept()
             except OSError:
                 return
             thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             self._threads.append(thread)
             thread.start()
 
-    def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                hello = recv_frame(conn)
-                if hello is None:
-                    return
-                # json, not orjson, here and for every frame: see framing.json_payload.
-                role = json.loads(hello).get("role")
-                if role == PROCESS_ROLE:
-                    self._receive_reports(conn)
-                    return
-                if role != EVENTS:
-                    self._questions.append(conn)
-                while True:
-                    frame = recv_frame(conn)
-                    if frame is None:
-                        return
-                    if role == EVENTS:
-                        self._receive_events(conn, _loads(frame), frame)
-                    else:
-                        self._ready.wait()
-                        send_frame(conn, self._answer(frame))
-            except (OSError, ValueError, CaptureError):
+    def _serve(self, conn: _socket.socket) -> None:
+        try:
+            hello = recv_frame(conn)
+            if hello is None:
                 return
+            # json, not orjson, here and for every frame: see framing.json_payload.
+            role = json.loads(hello).get("role")
+            if role == PROCESS_ROLE:
+                self._receive_reports(conn)
+                return
+            if role != EVENTS:
+                self._questions.append(conn)
+            while True:
+                frame = recv_frame(conn)
+                if frame is None:
+                    return
+                if role == EVENTS:
+                    self._receive_events(conn, _loads(frame), frame)
+                else:
+                    self._ready.wait()
+                    send_frame(conn, self._answer(frame))
+        except (OSError, ValueError, CaptureError):
+            return
+        finally:
+            conn.close()
 
-    def _receive_events(self, conn: socket.socket, message: dict[str, Any], frame: bytes) -> None:
+    def _receive_events(self, conn: _socket.socket, message: dict[str, Any], frame: bytes) -> None:
         events = message.get("events") or []
         self.run_ends.note(events)
         self._batches += 1
@@ -317,7 +317,7 @@ class Supervisor:
 
     # --- process reports (threadline.capture.bootstrap, threadline.capture.script_run) ------
 
-    def _receive_reports(self, conn: socket.socket) -> None:
+    def _receive_reports(self, conn: _socket.socket) -> None:
         """Keep the report of a process that has not started capture: its start, then its
         end, or the word that capture took over (the report is then dropped)."""
         run_id: str | None = None
@@ -440,8 +440,10 @@ class Supervisor:
         self._journal.hand_off()
         if not hand_off(destination.agent, self._folder):
             return False  # nobody to take it: written here, then the folder goes
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - see _close_destination
             os.unlink(self.path)  # the folder stays, with the journal, for the agent
+        except OSError:
+            pass
         return True
 
     def _append(
@@ -497,17 +499,16 @@ class Supervisor:
         store's writer agent has not written within a few milliseconds to it), close the
         store."""
         self._closing = True
-        with contextlib.suppress(OSError):
-            self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() under way
-        with contextlib.suppress(OSError):
-            self._server.close()
+        self._listener.shutdown()  # wakes the accept() under way
         if self._acceptor is not None:
             # Every connection it accepted has its thread started before it returns.
             self._acceptor.join(timeout)
         for conn in self._questions:
             # Questions need no draining; only event connections are waited for.
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+            try:  # noqa: SIM105 - see _close_destination
+                conn.shutdown(_socket.SHUT_RDWR)
+            except OSError:
+                pass
         for thread in self._threads:
             thread.join(timeout)
         # Every process has said how it ended (or died): its report is complete.
@@ -612,7 +613,7 @@ def kept_environment(environ: Any, cwd: Any) -> dict[str, str]:
         return {}
     kept = {k: v for k, v in environ.items() if k.startswith("THREADLINE_")}
     try:
-        names = resolve(environ=kept, cwd=Path(str(cwd or "."))).identity_env
+        names = resolve(environ=kept, cwd=str(cwd or ".")).identity_env
     except Exception:  # bad settings: the run is not built either (script_run says so)
         names = ()
     kept.update({name: environ[name] for name in names if name in environ})

@@ -11,8 +11,6 @@ takes the URL and returns a :class:`~threadline.store.base.Store`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from pathlib import Path
 
 from threadline.config import DEFAULT_STORE, current, store_url
 from threadline.errors import StoreUnavailable
@@ -20,6 +18,7 @@ from threadline.store.writer_agent import wait_for_agent
 
 TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Final
 
     from threadline.store.sql import SqlStore
@@ -79,6 +78,8 @@ def open_store(
     if cache_bytes is not None:
         store.set_cache_budget(cache_bytes)
     if archive_dir is not None:
+        from pathlib import Path  # not at the top: every run's supervisor imports this package
+
         store.archive_dir = Path(archive_dir).expanduser().resolve()
     return store
 

@@ -17,9 +17,9 @@ agent that stopped listening and is writing its last batches is still waited for
 
 from __future__ import annotations
 
+import _socket  # socket's C half: see threadline.capture.listener on the launcher's imports
 import fcntl
 import os
-import socket
 import struct
 import time
 
@@ -88,7 +88,7 @@ def wait_for_agent(url: str, timeout: float = WAIT_SECONDS) -> bool:
 
 def _flush(path: str, timeout: float) -> bool | None:
     """Ask the agent at ``path`` to catch up; None when nothing listens there."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     probe.settimeout(timeout)
     try:
         probe.connect(path)

@@ -17,9 +17,10 @@ their layers allow it.  ``threadline/__init__.py`` (the lazy public API) and ``_
 
 * no module imports a private name (``_x``), or anything from a private module, of another
   area, nor reaches one as an attribute of a module it imported: make it public or move it;
-* an import inside a function (or a dynamic ``importlib.import_module``) of a threadline module
-  is allowed only when :data:`LAZY` lists it with its reason (import speed on a path that must
-  stay fast, or modules named in data): nothing else may hide a dependency from the header;
+* an import inside a function (or a dynamic ``importlib.import_module`` or ``__import__``) of
+  a threadline module is allowed only when :data:`LAZY` lists it with its reason (import speed
+  on a path that must stay fast, or modules named in data): nothing else may hide a dependency
+  from the header;
 * no import cycle between modules, counting imports inside functions (``TYPE_CHECKING`` blocks
   aside, as they never run).
 """
@@ -285,8 +286,10 @@ def imports_of(module: str) -> Iterator[Import]:
             yield Import(module, target, names, node.lineno, in_function, type_checking)
         elif (
             isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "import_module"
+            and (
+                (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
+                or (isinstance(node.func, ast.Name) and node.func.id == "__import__")
+            )
             and node.args
         ):
             argument = node.args[0]

@@ -9,7 +9,7 @@ lazily on first attribute access (PEP 562) so ``import threadline`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 from threadline._version import __version__
 
@@ -78,7 +78,10 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'threadline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    # __import__, not importlib.import_module: importlib (and warnings) would be one more
+    # import of every `threadline run`, which starts by importing this package.
+    __import__(module)
+    value = getattr(sys.modules[module], name)
     globals()[name] = value
     return value
 

@@ -237,11 +237,16 @@ def test_a_refused_event_through_the_agent_costs_its_batch_nothing_else(tmp_path
 
 #: Modules a run's launcher and supervisor must not import when a writer agent serves the
 #: store: each costs every captured command CPU (orjson ~20 ms: dataclasses, inspect, uuid;
-#: socket, signal and re build enums; pathlib brings urllib.parse, fnmatch, ntpath; typing).
-#: json is allowed: its batch frames are read with it.
+#: json brings re; socket, signal and re build enums; pathlib brings urllib.parse, fnmatch,
+#: ntpath; typing).  Frames are read and written with json's C half.
 LAUNCHER_NEVER_IMPORTS = frozenset(
     {
         "orjson",
+        "json",
+        "re",
+        "enum",
+        "importlib",
+        "warnings",
         "socket",
         "signal",
         "pathlib",
@@ -258,8 +263,8 @@ LAUNCHER_NEVER_IMPORTS = frozenset(
 
 
 def test_a_runs_launcher_imports_none_of_the_modules_it_can_do_without(tmp_path: Path) -> None:
-    """The launcher relays its processes' batches (read with json) to a warm agent without
-    loading orjson or the Python layers of socket, signal and the rest.  ``-X importtime`` is
+    """The launcher relays its processes' batches to a warm agent without loading orjson,
+    json or the Python layers of socket, signal and the rest.  ``-X importtime`` is
     the launcher's alone (a flag, not inherited by the command).  The command sends events
     (three runs), asks questions (a script's run looks up earlier ones) and exits non-zero
     (its run ends are built here)."""

@@ -205,9 +205,9 @@ def test_when_the_supervisor_dies_the_command_writes_its_lineage_itself(tmp_path
 def test_a_batch_message_is_read_as_strictly_as_the_writer_agent_reads_it() -> None:
     import pytest
 
-    from threadline.capture.supervisor import _loads
+    from threadline.capture.framing import frame_object
 
-    assert _loads(b'{"events": [{"text": "\\ud83d\\ude00 \xc3\xa9"}], "durable": false}') == {
+    assert frame_object(b'{"events": [{"text": "\\ud83d\\ude00 \xc3\xa9"}], "durable": false}') == {
         "events": [{"text": "\U0001f600 é"}],
         "durable": False,
     }
@@ -220,4 +220,4 @@ def test_a_batch_message_is_read_as_strictly_as_the_writer_agent_reads_it() -> N
         b"{not json",
     ):
         with pytest.raises(ValueError):  # noqa: PT011 - json's and orjson's messages differ
-            _loads(refused)
+            frame_object(refused)

@@ -8,14 +8,14 @@ the store, SQLAlchemy and the HTTP client load only when the lineage goes to the
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from threadline.capture.agent_client import AgentQuestions, AgentSink, connect_agent
 from threadline.config import Settings
 from threadline.frozen import frozen_record
 
 TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from threadline.capture.emitter import Sink
     from threadline.capture.recorded import Recorded
     from threadline.store.base import Store

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import _queue  # queue's and socket's C halves: see Listener on the launcher's imports
 import _socket
-import json
 import marshal
 import os
 import sys
@@ -28,6 +27,7 @@ from threadline.capture.framing import (
     ACK_FAILED,
     ACK_OK,
     EVENTS,
+    frame_object,
     json_payload,
     recv_frame,
     send_frame,
@@ -276,8 +276,8 @@ class Supervisor:
             hello = recv_frame(conn)
             if hello is None:
                 return
-            # json, not orjson, here and for every frame: see framing.json_payload.
-            role = json.loads(hello).get("role")
+            # Not orjson, here and for every frame: see framing.json_payload.
+            role = frame_object(hello).get("role")
             if role == PROCESS_ROLE:
                 self._receive_reports(conn)
                 return
@@ -288,7 +288,7 @@ class Supervisor:
                 if frame is None:
                     return
                 if role == EVENTS:
-                    self._receive_events(conn, _loads(frame), frame)
+                    self._receive_events(conn, frame_object(frame), frame)
                 else:
                     self._ready.wait()
                     send_frame(conn, self._answer(frame))
@@ -561,27 +561,6 @@ def supervise(child: int, listener: Listener, *, store: str | None, url: str | N
         supervisor.end_open_runs(code)
         supervisor.close()
     return 128 - code if code < 0 else code
-
-
-def _loads(frame: bytes) -> dict[str, Any]:
-    """A batch message, parsed with the standard library's json (see framing.json_payload),
-    as strictly as the store's writer agent will: an object, no NaN or infinities, and no
-    lone surrogate (json would take ``"\\ud800"``; orjson, the agent's parser, refuses it).
-    Senders write text outside ASCII as UTF-8, never as escapes, so a frame holding a
-    surrogate escape is rare enough to leave to orjson itself."""
-    if b"\\ud" in frame or b"\\uD" in frame:
-        import orjson
-
-        message = orjson.loads(frame)
-    else:
-        message = json.loads(frame, parse_constant=_not_json)
-    if not isinstance(message, dict):
-        raise ValueError("a batch message must be a JSON object")
-    return message
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
 
 
 def plain(value: Any, depth: int = 0) -> Any:

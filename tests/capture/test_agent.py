@@ -217,6 +217,22 @@ def test_the_agent_exits_when_its_store_file_is_removed(tmp_path: Path) -> None:
     assert wait_until(lambda: not agents(url), 15)
 
 
+def test_a_store_removed_between_two_runs_gets_the_next_runs_events(tmp_path: Path) -> None:
+    """A project's store folder deleted to start afresh while its agent is still up: the next
+    run's lineage is in the new store at the same path, not in the unlinked file the agent
+    held open."""
+    (tmp_path / "steps.py").write_text(STEPS.format(steps=2))
+    url = normalize_url(tmp_path / "lineage.db")
+    run(tmp_path, sys.executable, "steps.py")
+    assert wait_for_agent(url)
+    first = agents(url)
+    for name in ("lineage.db", "lineage.db-wal", "lineage.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    run(tmp_path, sys.executable, "steps.py")
+    assert {"step-0", "step-1"} <= steps_in(tmp_path / "lineage.db", tmp_path)
+    assert agents(url) == first  # kept up: it followed the store instead of leaving
+
+
 def test_a_refused_event_through_the_agent_costs_its_batch_nothing_else(tmp_path: Path) -> None:
     db = tmp_path / "lineage.db"
     run(tmp_path, sys.executable, "-c", "pass")  # a warm agent

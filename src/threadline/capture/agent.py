@@ -125,6 +125,8 @@ class Agent:
         #: … and when the last one was (monotonic seconds).
         self._last_sweep = -_SWEEP_SPACING
         self._tmp = os.environ.get("TMPDIR") or "/tmp"
+        #: The (device, inode) of the SQLite store file opened (None: not a file's store).
+        self._opened: tuple[int, int] | None = None
 
     # --- the process ------------------------------------------------------------------------
 
@@ -141,6 +143,7 @@ class Agent:
             return 1
         self._sink = StoreSink(store)
         self._recorded = StoreRecorded(store)
+        self._opened = self._store_file()
         self._ready.set()
 
         self._adopt_orphans()
@@ -217,8 +220,40 @@ class Agent:
             return False
         return not Path(self.url[len("sqlite:///") :]).exists()
 
+    def _store_file(self) -> tuple[int, int] | None:
+        """The (device, inode) of the SQLite store's file now; None for a server's store, or
+        while there is no file."""
+        if not self.url.startswith("sqlite:///"):
+            return None
+        try:
+            status = os.stat(self.url[len("sqlite:///") :])
+        except OSError:
+            return None
+        return status.st_dev, status.st_ino
+
+    def _follow_store(self) -> None:
+        """Open the store again when its file was removed or replaced since it was opened (a
+        project's ``.threadline`` folder deleted to start afresh, between two commands of a
+        pipeline): what runs hand over next belongs in the store at the URL, not in the
+        unlinked file this process still holds, where nobody would ever read it."""
+        if self._opened is None or self._store_file() == self._opened:
+            return
+        try:
+            store = open_store(self.url, catch_up=False)
+        except Exception as exc:  # the write that follows fails and says so
+            report("threadline agent", exc)
+            return
+        previous = self._sink
+        self._sink = StoreSink(store)
+        self._recorded = StoreRecorded(store)
+        self._opened = self._store_file()
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                previous.close(10.0)
+
     def _run(self, task: _Task) -> None:
         try:
+            self._follow_store()
             if task.reports:
                 task.events = events_of_reports(task.reports) + (task.events or [])
             if task.events is not None and task.answerable:

@@ -356,6 +356,74 @@ def test_the_supervisor_relays_a_batch_frame_without_encoding_it_again(
         assert store.counts()["events"] == 2 + 5  # the `python -c pass` run's two, and ours
 
 
+def test_batches_sent_close_together_reach_the_agent_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short command's batches (its run's start as a script begins, the rest as it exits)
+    are acknowledged on receipt and handed to the agent as one: one store transaction and one
+    projection for the run instead of one per batch."""
+    from threadline.capture.agent_client import AgentSink
+
+    handed: list[int] = []
+    real_batch, real_frame = AgentSink.emit_batch, AgentSink.emit_frame
+
+    def counting_batch(self: AgentSink, events: list[dict[str, object]], *, durable: bool) -> None:
+        handed.append(len(events))
+        real_batch(self, events, durable=durable)
+
+    def counting_frame(
+        self: AgentSink, frame: bytes, events: list[dict[str, object]], *, durable: bool
+    ) -> None:
+        handed.append(len(events))
+        real_frame(self, frame, events, durable=durable)
+
+    monkeypatch.setattr(AgentSink, "emit_batch", counting_batch)
+    monkeypatch.setattr(AgentSink, "emit_frame", counting_frame)
+    db = tmp_path / "lineage.db"
+    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
+    supervisor = Supervisor(str(db))
+    supervisor.start()
+    try:
+        sink = SocketSink(supervisor.path)
+        for first in (0, 2, 4):
+            sink.emit_batch([event(first), event(first + 1)], durable=False)
+        sink.close(1.0)
+    finally:
+        supervisor.close(wait=True)
+    assert handed == [6]
+    with open_store(db) as store:
+        assert store.counts()["events"] == 2 + 6  # the `python -c pass` run's two, and ours
+
+
+def test_a_question_is_answered_after_the_batches_sent_before_it_are_written(
+    tmp_path: Path,
+) -> None:
+    """Batches waiting to be handed over together are written before a question of the
+    command's processes is answered: a later step asks what an earlier one recorded."""
+    from tests.support.events import dataset
+
+    from threadline.capture.supervisor_client import SupervisorRecorded
+
+    db = tmp_path / "lineage.db"
+    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
+    supervisor = Supervisor(str(db))
+    supervisor.start()
+    try:
+        sink = SocketSink(supervisor.path)
+        sink.emit_batch([event(1, outputs=[dataset("held.csv")])], durable=False)
+        questions = SupervisorRecorded(supervisor.path)
+        started = time.monotonic()
+        try:
+            answers = questions.produced([("file://h", "held.csv"), ("file://h", "never.csv")])
+        finally:
+            questions.close()
+            sink.close(1.0)
+        assert answers == [True, False]
+        assert time.monotonic() - started < 0.4  # not after the batch's wait ran out
+    finally:
+        supervisor.close(wait=True)
+
+
 def test_the_agent_refuses_a_frame_that_is_no_batch_and_keeps_the_connection(
     tmp_path: Path,
 ) -> None:

@@ -53,6 +53,12 @@ _CLOSE_TIMEOUT = 10.0
 #: How long a run that ends waits for the agent to write its last batches before it leaves
 #: them in its journal for the agent (a warm agent writes a short command's in a few ms).
 _HAND_OFF_AFTER = 0.03
+#: How long a batch acknowledged on receipt (kept in the journal) waits for the next one before
+#: it is written: batches that arrive within it are written as one, one store transaction and
+#: one projection instead of one each (a short script sends its run's start as it begins and
+#: the rest as it exits).  What a process asks waits for nothing: held batches are written
+#: before any question is answered.
+_HOLD_SECONDS = 0.5
 
 
 class _Ack:
@@ -93,6 +99,20 @@ class _Item:
         self.reports = reports
         #: The journal lines the item stands for, each acknowledged as written once it is.
         self.lines = lines
+
+    @property
+    def holdable(self) -> bool:
+        """A batch acknowledged on receipt: it may wait to be written with the next ones."""
+        return self.ack is _JOURNALED and self.reports is None and not self.durable
+
+    def merged(self, later: _Item) -> _Item:
+        """This held batch and a later one, as one (their messages cannot be relayed as
+        received any more: the batch is encoded again, once)."""
+        return _Item(self.events + later.events, False, _JOURNALED, lines=self.lines + later.lines)
+
+
+#: The writer thread's word that held batches waited long enough (see _HOLD_SECONDS).
+_HOLD_OVER: Final = _Item([], False, None)
 
 
 class Supervisor:
@@ -215,8 +235,26 @@ class Supervisor:
     def _write_loop(self) -> None:
         self._open()
         self._recover_orphans()
+        held: _Item | None = None  # journaled batches waiting to be written as one
         while True:
-            item = self._queue.get()
+            try:
+                item = (
+                    self._queue.get(timeout=_HOLD_SECONDS)
+                    if held is not None
+                    else self._queue.get()
+                )
+            except _queue.Empty:
+                item = _HOLD_OVER
+            if self._released:
+                held = None  # the agent writes them from the journal it was handed
+                if item is not None and item.ack not in (None, _JOURNALED):
+                    item.ack.done.set()  # not written here (ok stays False)
+            elif item is not None and item.holdable:
+                held = item if held is None else held.merged(item)
+                continue
+            elif held is not None:
+                self._write(held)
+                held = None
             if item is None:
                 with self._end_lock:
                     self._writer_done = True
@@ -224,18 +262,20 @@ class Supervisor:
                 if handed_off:
                     self._close_destination()
                 return
-            if self._released:
-                continue  # the agent writes it from the journal it was handed
-            if item.reports is None:
-                ok = self._append(item.events, item.durable, item.frame)
-            else:
-                ok = self._write_reports(item.reports)
-            if item.ack is _JOURNALED:
-                for _ in range(item.lines):
-                    self._journal.written()
-            elif item.ack is not None:
-                item.ack.ok = ok
-                item.ack.done.set()
+            if not self._released and item is not _HOLD_OVER:
+                self._write(item)
+
+    def _write(self, item: _Item) -> None:
+        if item.reports is None:
+            ok = self._append(item.events, item.durable, item.frame)
+        else:
+            ok = self._write_reports(item.reports)
+        if item.ack is _JOURNALED:
+            for _ in range(item.lines):
+                self._journal.written()
+        elif item.ack is not None:
+            item.ack.ok = ok
+            item.ack.done.set()
 
     def _recover_orphans(self) -> None:
         """Write what dead supervisors acknowledged and never wrote (their journals), then end
@@ -484,6 +524,11 @@ class Supervisor:
     def _answer(self, question: bytes) -> bytes:
         """The answer to one question frame: relayed to the store's writer agent, or answered
         from the store or server open here."""
+        # What the command's processes sent before asking is written first: a question is
+        # about what earlier runs (and earlier steps of this command) recorded.
+        written = _Ack()
+        self._queue.put(_Item([], False, written))
+        written.done.wait()
         destination = self._destination
         if destination is not None and destination.questions is not None:
             return destination.questions.ask(question)

@@ -396,14 +396,16 @@ def test_batches_sent_close_together_reach_the_agent_as_one(
 
 
 def test_a_question_is_answered_after_the_batches_sent_before_it_are_written(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Batches waiting to be handed over together are written before a question of the
     command's processes is answered: a later step asks what an earlier one recorded."""
     from tests.support.events import dataset
 
+    from threadline.capture import supervisor as supervisor_module
     from threadline.capture.supervisor_client import SupervisorRecorded
 
+    monkeypatch.setattr(supervisor_module, "_HOLD_SECONDS", 30.0)  # never what lets it through
     db = tmp_path / "lineage.db"
     run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
     supervisor = Supervisor(str(db))
@@ -419,7 +421,33 @@ def test_a_question_is_answered_after_the_batches_sent_before_it_are_written(
             questions.close()
             sink.close(1.0)
         assert answers == [True, False]
-        assert time.monotonic() - started < 0.4  # not after the batch's wait ran out
+        assert time.monotonic() - started < 15  # not after the batch's hold ran out
+    finally:
+        supervisor.close(wait=True)
+
+
+def test_a_process_that_exits_has_its_held_batches_written_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process's events connection closing (the process exited) ends the hold: the next
+    step of the command, or anyone, reading the store finds what the process sent."""
+    from threadline.capture import supervisor as supervisor_module
+
+    monkeypatch.setattr(supervisor_module, "_HOLD_SECONDS", 30.0)  # never what lets it through
+    db = tmp_path / "lineage.db"
+    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent: the `-c pass` run's two events
+    supervisor = Supervisor(str(db))
+    supervisor.start()
+    try:
+        sink = SocketSink(supervisor.path)
+        sink.emit_batch([event(1), event(2)], durable=False)
+        sink.close(1.0)
+
+        def written() -> bool:
+            with open_store(db) as store:
+                return store.counts()["events"] == 2 + 2
+
+        assert wait_until(written, 15)
     finally:
         supervisor.close(wait=True)
 

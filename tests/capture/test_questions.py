@@ -21,13 +21,18 @@ print(len(ask("out.csv").nodes), "nodes")
 """
 
 
-def run_script(folder: Path, ask: str) -> subprocess.CompletedProcess[str]:
+def run_script(
+    folder: Path, ask: str, *, launched: bool = False
+) -> subprocess.CompletedProcess[str]:
     (folder / "record_then_ask.py").write_text(textwrap.dedent(SCRIPT.format(ask=ask)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLINE_")}
     # The longest batching window capture allows: events wait in the queue before the store.
     env |= {"THREADLINE_BATCH_WINDOW": "0.1", "THREADLINE_STORE": str(folder / "lineage.db")}
+    # Under `threadline run` the events go through its supervisor, which may hold them a moment
+    # to write them with the next ones, and its store's writer agent.
+    launcher = [sys.executable, "-m", "threadline", "run", "--"] if launched else []
     return subprocess.run(
-        [sys.executable, "record_then_ask.py"],
+        [*launcher, sys.executable, "record_then_ask.py"],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -36,8 +41,9 @@ def run_script(folder: Path, ask: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_question_right_after_a_run_sees_that_run(tmp_path: Path) -> None:
-    done = run_script(tmp_path, "threadline.trace")
+@pytest.mark.parametrize("launched", [False, True], ids=["python", "threadline run"])
+def test_a_question_right_after_a_run_sees_that_run(tmp_path: Path, launched: bool) -> None:
+    done = run_script(tmp_path, "threadline.trace", launched=launched)
     assert done.returncode == 0, done.stderr
     assert done.stdout.endswith("nodes\n")
 

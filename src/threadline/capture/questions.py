@@ -2,10 +2,11 @@
 
 Capture is asynchronous: ``threadline.run`` returns while its events are still on their way to
 the store.  A program that records and then asks (``threadline.trace`` right after the run that
-wrote the file) must see what it recorded, so each question here first waits for the events
-this process has handed to capture (:func:`threadline.capture.api.flush`), then asks the
-configured store (:mod:`threadline.query.configured`).  A process that recorded nothing pays
-nothing.
+wrote the file) must see what it recorded, so each question here first waits until the events
+this process has handed to capture are in the store (:func:`threadline.capture.api.flush` with
+``durable``: under ``threadline run`` a plain flush returns once the supervisor has them, and the
+supervisor may hold them a moment to write them with the next ones), then asks the configured
+store (:mod:`threadline.query.configured`).  A process that recorded nothing pays nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ R = TypeVar("R")
 def _after_own_records(question: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(question)
     def asked(*args: P.args, **kwargs: P.kwargs) -> R:
-        flush()
+        flush(durable=True)
         return question(*args, **kwargs)
 
     return asked

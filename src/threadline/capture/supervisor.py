@@ -56,8 +56,9 @@ _HAND_OFF_AFTER = 0.03
 #: How long a batch acknowledged on receipt (kept in the journal) waits for the next one before
 #: it is written: batches that arrive within it are written as one, one store transaction and
 #: one projection instead of one each (a short script sends its run's start as it begins and
-#: the rest as it exits).  What a process asks waits for nothing: held batches are written
-#: before any question is answered.
+#: the rest as it exits).  Nothing waits for the hold to run out: held batches are written at
+#: once when a process asks a question, when a process's events connection closes (it exited:
+#: the command's next step may read the store), and when the command ends.
 _HOLD_SECONDS = 0.5
 
 
@@ -326,6 +327,10 @@ class Supervisor:
             while True:
                 frame = recv_frame(conn)
                 if frame is None:
+                    if role == EVENTS:
+                        # The process is done (it exited): what it sent is written now, not
+                        # when the hold runs out, as the command's next step may read the store.
+                        self._queue.put(_Item([], False, None))
                     return
                 if role == EVENTS:
                     self._receive_events(conn, frame_object(frame), frame)

@@ -105,24 +105,23 @@ def _writer(capture: Capture) -> Any:
 
 # --- SQL -----------------------------------------------------------------------------------
 
-_TABLE_RE: Final = re.compile(
+# Patterns, compiled by re (and kept in its cache) when a query is first read: every pandas
+# script loads this module, few read SQL.
+_TABLE: Final = (
     r"""\b(?:from|join|into|update)\s+((?:"[^"]+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*)"""
-    r"""(?:\s*\.\s*(?:"[^"]+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*))*)""",
-    re.IGNORECASE,
+    r"""(?:\s*\.\s*(?:"[^"]+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*))*)"""
 )
-_COMMENT_RE: Final = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
-_STRING_RE: Final = re.compile(r"'(?:[^']|'')*'")
+_COMMENT: Final = r"--[^\n]*|/\*.*?\*/"
+_STRING: Final = r"'(?:[^']|'')*'"
+_CTE: Final = r"(?:\bwith|,)\s*([A-Za-z_]\w*)\s+as\s*\("
 
 
 def tables_in_sql(sql: str) -> list[str]:
     """The tables a query reads (``FROM``/``JOIN`` targets), CTE names left out."""
-    text = _STRING_RE.sub("''", _COMMENT_RE.sub(" ", sql))
-    ctes = {
-        m.group(1).lower()
-        for m in re.finditer(r"(?:\bwith|,)\s*([A-Za-z_]\w*)\s+as\s*\(", text, re.IGNORECASE)
-    }
+    text = re.sub(_STRING, "''", re.sub(_COMMENT, " ", sql, flags=re.DOTALL))
+    ctes = {m.group(1).lower() for m in re.finditer(_CTE, text, re.IGNORECASE)}
     tables: list[str] = []
-    for match in _TABLE_RE.finditer(text):
+    for match in re.finditer(_TABLE, text, re.IGNORECASE):
         raw = match.group(1)
         parts = [p.strip().strip('"`[]') for p in raw.split(".")]
         name = ".".join(parts)

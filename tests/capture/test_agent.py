@@ -3,6 +3,7 @@ store, ends without waiting for their commit, and every reader still sees them."
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -76,6 +78,43 @@ def wait_until(condition: object, seconds: float = 30.0) -> bool:
 def steps_in(db: Path, root: Path) -> set[str]:
     graph = read_graph(db, root)
     return {graph.nodes[r.job_node_id].name.rsplit(".", 1)[-1] for r in graph.runs}
+
+
+@contextlib.contextmanager
+def warm_supervisor(folder: Path) -> Iterator[tuple[Supervisor, SocketSink]]:
+    """A supervisor writing to ``folder``'s ``lineage.db`` through its writer agent, warm (a
+    ``python -c pass`` run started it: the store holds that run's two events), and a captured
+    process's sink connected to it; the supervisor is closed, everything written, on exit."""
+    run(folder, sys.executable, "-c", "pass")
+    supervisor = Supervisor(str(folder / "lineage.db"))
+    supervisor.start()
+    try:
+        yield supervisor, SocketSink(supervisor.path)
+    finally:
+        supervisor.close(wait=True)
+
+
+def handed_to_agent(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
+    """The sizes of the batches a supervisor hands to the writer agent, by how: ``encoded``
+    here, or ``relayed`` as the frame a process sent."""
+    from threadline.capture.agent_client import AgentSink
+
+    handed: dict[str, list[int]] = {"encoded": [], "relayed": []}
+    real_batch, real_frame = AgentSink.emit_batch, AgentSink.emit_frame
+
+    def encoded(self: AgentSink, events: list[dict[str, object]], *, durable: bool) -> None:
+        handed["encoded"].append(len(events))
+        real_batch(self, events, durable=durable)
+
+    def relayed(
+        self: AgentSink, frame: bytes, events: list[dict[str, object]], *, durable: bool
+    ) -> None:
+        handed["relayed"].append(len(events))
+        real_frame(self, frame, events, durable=durable)
+
+    monkeypatch.setattr(AgentSink, "emit_batch", encoded)
+    monkeypatch.setattr(AgentSink, "emit_frame", relayed)
+    return handed
 
 
 def test_runs_share_one_agent_and_a_reader_sees_every_event(tmp_path: Path) -> None:
@@ -234,20 +273,13 @@ def test_a_store_removed_between_two_runs_gets_the_next_runs_events(tmp_path: Pa
 
 
 def test_a_refused_event_through_the_agent_costs_its_batch_nothing_else(tmp_path: Path) -> None:
-    db = tmp_path / "lineage.db"
-    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
-    supervisor = Supervisor(str(db))
-    supervisor.start()
-    try:
-        sink = SocketSink(supervisor.path)
+    with warm_supervisor(tmp_path) as (supervisor, sink):
         batch = [event(n) for n in range(61)]
         del batch[30]["job"]["name"]
         sink.emit_batch(batch, durable=False)
         sink.close(1.0)
-    finally:
-        supervisor.close(wait=True)
     assert (supervisor.events, supervisor.failed_events) == (60, 1)
-    with open_store(db) as store:
+    with open_store(tmp_path / "lineage.db") as store:
         assert store.counts()["events"] == 60 + 2  # and the `python -c pass` run's two
 
 
@@ -304,22 +336,15 @@ def test_a_runs_launcher_imports_none_of_the_modules_it_can_do_without(tmp_path:
 
 
 def test_a_relayed_batch_is_stored_as_its_process_sent_it(tmp_path: Path) -> None:
-    db = tmp_path / "lineage.db"
-    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
     batch = [event(n) for n in range(5)]
     note = {"text": 'ünïcode ☃ 𝄞 "quoted" \\ \n', "ratio": 0.1, "large": 2**40, "none": None}
     batch[2]["run"]["facets"] = {"note": note}
-    supervisor = Supervisor(str(db))
-    supervisor.start()
-    try:
-        sink = SocketSink(supervisor.path)
+    with warm_supervisor(tmp_path) as (supervisor, sink):
         sink.emit_batch(batch[:3], durable=True)
         sink.emit_batch(batch[3:], durable=False)
         sink.close(1.0)
-    finally:
-        supervisor.close(wait=True)
     assert (supervisor.events, supervisor.failed_events) == (5, 0)
-    with open_store(db) as store:
+    with open_store(tmp_path / "lineage.db") as store:
         stored = [orjson.loads(e.body) for e in store.read_after(Cursor(0), limit=1000)]
     assert [e for e in stored if e["job"] == {"namespace": "test", "name": "job"}] == batch
 
@@ -329,30 +354,14 @@ def test_the_supervisor_relays_a_batch_frame_without_encoding_it_again(
 ) -> None:
     """A captured process's batch goes to the agent as the frame it arrived in; only what the
     supervisor builds itself (a process's report, a run end) is encoded here."""
-    from threadline.capture.agent_client import AgentSink
-
-    encoded: list[int] = []
-    real = AgentSink.emit_batch
-
-    def counting(self: AgentSink, events: list[dict[str, object]], *, durable: bool) -> None:
-        encoded.append(len(events))
-        real(self, events, durable=durable)
-
-    monkeypatch.setattr(AgentSink, "emit_batch", counting)
-    db = tmp_path / "lineage.db"
-    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
-    supervisor = Supervisor(str(db))
-    supervisor.start()
-    try:
-        sink = SocketSink(supervisor.path)
+    handed = handed_to_agent(monkeypatch)
+    with warm_supervisor(tmp_path) as (supervisor, sink):
         sink.emit_batch([event(n) for n in range(3)], durable=True)
-        sink.emit_batch([event(n) for n in range(3, 5)], durable=False)
+        sink.emit_batch([event(n) for n in range(3, 5)], durable=False)  # held, alone
         sink.close(1.0)
-    finally:
-        supervisor.close(wait=True)
     assert (supervisor.events, supervisor.failed_events) == (5, 0)
-    assert encoded == []
-    with open_store(db) as store:
+    assert handed == {"encoded": [], "relayed": [3, 2]}
+    with open_store(tmp_path / "lineage.db") as store:
         assert store.counts()["events"] == 2 + 5  # the `python -c pass` run's two, and ours
 
 
@@ -362,36 +371,13 @@ def test_batches_sent_close_together_reach_the_agent_as_one(
     """A short command's batches (its run's start as a script begins, the rest as it exits)
     are acknowledged on receipt and handed to the agent as one: one store transaction and one
     projection for the run instead of one per batch."""
-    from threadline.capture.agent_client import AgentSink
-
-    handed: list[int] = []
-    real_batch, real_frame = AgentSink.emit_batch, AgentSink.emit_frame
-
-    def counting_batch(self: AgentSink, events: list[dict[str, object]], *, durable: bool) -> None:
-        handed.append(len(events))
-        real_batch(self, events, durable=durable)
-
-    def counting_frame(
-        self: AgentSink, frame: bytes, events: list[dict[str, object]], *, durable: bool
-    ) -> None:
-        handed.append(len(events))
-        real_frame(self, frame, events, durable=durable)
-
-    monkeypatch.setattr(AgentSink, "emit_batch", counting_batch)
-    monkeypatch.setattr(AgentSink, "emit_frame", counting_frame)
-    db = tmp_path / "lineage.db"
-    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
-    supervisor = Supervisor(str(db))
-    supervisor.start()
-    try:
-        sink = SocketSink(supervisor.path)
+    handed = handed_to_agent(monkeypatch)
+    with warm_supervisor(tmp_path) as (_, sink):
         for first in (0, 2, 4):
             sink.emit_batch([event(first), event(first + 1)], durable=False)
         sink.close(1.0)
-    finally:
-        supervisor.close(wait=True)
-    assert handed == [6]
-    with open_store(db) as store:
+    assert handed == {"encoded": [6], "relayed": []}
+    with open_store(tmp_path / "lineage.db") as store:
         assert store.counts()["events"] == 2 + 6  # the `python -c pass` run's two, and ours
 
 
@@ -406,12 +392,7 @@ def test_a_question_is_answered_after_the_batches_sent_before_it_are_written(
     from threadline.capture.supervisor_client import SupervisorRecorded
 
     monkeypatch.setattr(supervisor_module, "_HOLD_SECONDS", 30.0)  # never what lets it through
-    db = tmp_path / "lineage.db"
-    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
-    supervisor = Supervisor(str(db))
-    supervisor.start()
-    try:
-        sink = SocketSink(supervisor.path)
+    with warm_supervisor(tmp_path) as (supervisor, sink):
         sink.emit_batch([event(1, outputs=[dataset("held.csv")])], durable=False)
         questions = SupervisorRecorded(supervisor.path)
         started = time.monotonic()
@@ -420,10 +401,8 @@ def test_a_question_is_answered_after_the_batches_sent_before_it_are_written(
         finally:
             questions.close()
             sink.close(1.0)
-        assert answers == [True, False]
-        assert time.monotonic() - started < 15  # not after the batch's hold ran out
-    finally:
-        supervisor.close(wait=True)
+    assert answers == [True, False]
+    assert time.monotonic() - started < 15  # not after the batch's hold ran out
 
 
 def test_a_process_that_exits_has_its_held_batches_written_at_once(
@@ -434,22 +413,15 @@ def test_a_process_that_exits_has_its_held_batches_written_at_once(
     from threadline.capture import supervisor as supervisor_module
 
     monkeypatch.setattr(supervisor_module, "_HOLD_SECONDS", 30.0)  # never what lets it through
-    db = tmp_path / "lineage.db"
-    run(tmp_path, sys.executable, "-c", "pass")  # a warm agent: the `-c pass` run's two events
-    supervisor = Supervisor(str(db))
-    supervisor.start()
-    try:
-        sink = SocketSink(supervisor.path)
+    with warm_supervisor(tmp_path) as (_, sink):
         sink.emit_batch([event(1), event(2)], durable=False)
         sink.close(1.0)
 
         def written() -> bool:
-            with open_store(db) as store:
+            with open_store(tmp_path / "lineage.db") as store:
                 return store.counts()["events"] == 2 + 2
 
         assert wait_until(written, 15)
-    finally:
-        supervisor.close(wait=True)
 
 
 def test_the_agent_refuses_a_frame_that_is_no_batch_and_keeps_the_connection(

@@ -112,8 +112,9 @@ class _Item:
         return _Item(self.events + later.events, False, _JOURNALED, lines=self.lines + later.lines)
 
 
-#: The writer thread's word that held batches waited long enough (see _HOLD_SECONDS).
-_HOLD_OVER: Final = _Item([], False, None)
+#: The writer thread's word to write the batches it holds now: they waited long enough (see
+#: _HOLD_SECONDS), or the process that sent them exited.
+_WRITE_HELD: Final = _Item([], False, None)
 
 
 class Supervisor:
@@ -245,7 +246,7 @@ class Supervisor:
                     else self._queue.get()
                 )
             except _queue.Empty:
-                item = _HOLD_OVER
+                item = _WRITE_HELD
             if self._released:
                 held = None  # the agent writes them from the journal it was handed
                 if item is not None and item.ack not in (None, _JOURNALED):
@@ -263,7 +264,7 @@ class Supervisor:
                 if handed_off:
                     self._close_destination()
                 return
-            if not self._released and item is not _HOLD_OVER:
+            if not self._released and item is not _WRITE_HELD:
                 self._write(item)
 
     def _write(self, item: _Item) -> None:
@@ -330,7 +331,7 @@ class Supervisor:
                     if role == EVENTS:
                         # The process is done (it exited): what it sent is written now, not
                         # when the hold runs out, as the command's next step may read the store.
-                        self._queue.put(_Item([], False, None))
+                        self._queue.put(_WRITE_HELD)
                     return
                 if role == EVENTS:
                     self._receive_events(conn, frame_object(frame), frame)
@@ -533,7 +534,7 @@ class Supervisor:
         # about what earlier runs (and earlier steps of this command) recorded.
         written = _Ack()
         self._queue.put(_Item([], False, written))
-        written.done.wait()
+        written.done.wait(_CLOSE_TIMEOUT)  # a question never holds the command up for long
         destination = self._destination
         if destination is not None and destination.questions is not None:
             return destination.questions.ask(question)

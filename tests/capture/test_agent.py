@@ -84,12 +84,17 @@ def steps_in(db: Path, root: Path) -> set[str]:
 def warm_supervisor(folder: Path) -> Iterator[tuple[Supervisor, SocketSink]]:
     """A supervisor writing to ``folder``'s ``lineage.db`` through its writer agent, warm (a
     ``python -c pass`` run started it: the store holds that run's two events), and a captured
-    process's sink connected to it; the supervisor is closed, everything written, on exit."""
+    process's sink connected to it; on exit the sink (if the test did not) and the supervisor
+    are closed, everything written."""
     run(folder, sys.executable, "-c", "pass")
     supervisor = Supervisor(str(folder / "lineage.db"))
     supervisor.start()
     try:
-        yield supervisor, SocketSink(supervisor.path)
+        sink = SocketSink(supervisor.path)
+        try:
+            yield supervisor, sink
+        finally:
+            sink.close(1.0)
     finally:
         supervisor.close(wait=True)
 
@@ -422,6 +427,42 @@ def test_a_process_that_exits_has_its_held_batches_written_at_once(
                 return store.counts()["events"] == 2 + 2
 
         assert wait_until(written, 15)
+
+
+def test_a_process_sending_all_the_time_has_its_batches_written_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hold counts from the first batch held: a process sending more often than the hold
+    lasts (a long training loop) still has its lineage written every hold, not at its exit."""
+    from threadline.capture import supervisor as supervisor_module
+
+    monkeypatch.setattr(supervisor_module, "_HOLD_SECONDS", 0.2)
+    handed = handed_to_agent(monkeypatch)
+    with warm_supervisor(tmp_path) as (_, sink):
+        for n in range(12):
+            sink.emit_batch([event(n)], durable=False)
+            time.sleep(0.1)
+        before_exit = sum(handed["encoded"]) + sum(handed["relayed"])
+        sink.close(1.0)
+    assert before_exit >= 4
+    assert sum(handed["encoded"]) + sum(handed["relayed"]) == 12
+
+
+def test_held_batches_are_written_once_they_add_up_to_a_group_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a supervisor holds stays bounded: past a group commit's worth of events the held
+    batches are written without waiting for the hold."""
+    from threadline.capture import supervisor as supervisor_module
+
+    monkeypatch.setattr(supervisor_module, "_HOLD_SECONDS", 30.0)
+    monkeypatch.setattr(supervisor_module, "_HOLD_EVENTS", 5)
+    handed = handed_to_agent(monkeypatch)
+    with warm_supervisor(tmp_path) as (_, sink):
+        for first in (0, 2, 4):
+            sink.emit_batch([event(first), event(first + 1)], durable=False)
+        assert wait_until(lambda: handed["encoded"] == [6], 15)
+        sink.close(1.0)
 
 
 def test_the_agent_refuses_a_frame_that_is_no_batch_and_keeps_the_connection(

@@ -60,6 +60,9 @@ _HAND_OFF_AFTER = 0.03
 #: once when a process asks a question, when a process's events connection closes (it exited:
 #: the command's next step may read the store), and when the command ends.
 _HOLD_SECONDS = 0.5
+#: Held batches are written at once when they add up to this many events (memory stays
+#: bounded, a message to the agent a group commit's size).
+_HOLD_EVENTS = 5_000
 
 
 class _Ack:
@@ -106,10 +109,12 @@ class _Item:
         """A batch acknowledged on receipt: it may wait to be written with the next ones."""
         return self.ack is _JOURNALED and self.reports is None and not self.durable
 
-    def merged(self, later: _Item) -> _Item:
-        """This held batch and a later one, as one (their messages cannot be relayed as
-        received any more: the batch is encoded again, once)."""
-        return _Item(self.events + later.events, False, _JOURNALED, lines=self.lines + later.lines)
+    def absorb(self, later: _Item) -> None:
+        """Add a later held batch to this one (the message is no longer the frame a process
+        sent: it is encoded again, once, when written)."""
+        self.events.extend(later.events)
+        self.lines += later.lines
+        self.frame = None
 
 
 #: The writer thread's word to write the batches it holds now: they waited long enough (see
@@ -238,13 +243,11 @@ class Supervisor:
         self._open()
         self._recover_orphans()
         held: _Item | None = None  # journaled batches waiting to be written as one
+        write_by = 0.0  # when the first of them must be written (monotonic seconds)
         while True:
             try:
-                item = (
-                    self._queue.get(timeout=_HOLD_SECONDS)
-                    if held is not None
-                    else self._queue.get()
-                )
+                wait = None if held is None else max(write_by - time.monotonic(), 0.0)
+                item = self._queue.get(timeout=wait)
             except _queue.Empty:
                 item = _WRITE_HELD
             if self._released:
@@ -252,7 +255,14 @@ class Supervisor:
                 if item is not None and item.ack not in (None, _JOURNALED):
                     item.ack.done.set()  # not written here (ok stays False)
             elif item is not None and item.holdable:
-                held = item if held is None else held.merged(item)
+                if held is None:
+                    # From the first one: a process sending all the time is held no longer.
+                    held, write_by = item, time.monotonic() + _HOLD_SECONDS
+                else:
+                    held.absorb(item)
+                if len(held.events) >= _HOLD_EVENTS:
+                    self._write(held)
+                    held = None
                 continue
             elif held is not None:
                 self._write(held)

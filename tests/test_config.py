@@ -327,6 +327,31 @@ def test_a_bad_explicit_value_names_the_setting(tmp_path: Path) -> None:
         Settings(port="80")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "ok"),
+    [
+        ("namespace", "acme.churn_2~x+y=z;w-v", True),
+        ("namespace", "acme\n", False),  # a regex's `$` let the newline through
+        ("namespace", "acmé", False),
+        ("namespace", "", False),
+        ("identity_env", ("SEED", "_RUN2"), True),
+        ("identity_env", ("SEED\n",), False),
+        ("identity_env", ("2SEED",), False),
+        ("identity_env", ("SÉED",), False),
+        ("publish_subject", "threadline.events-1", True),
+        ("publish_subject", "threadline..events", False),
+        ("publish_subject", "threadline.events\n", False),
+        ("publish_subject", "threadline.>", False),
+    ],
+)
+def test_names_are_checked_character_by_character(setting: str, value: object, ok: bool) -> None:
+    if ok:
+        assert getattr(Settings(**{setting: value}), setting) == value
+    else:
+        with pytest.raises(UsageError, match=f"setting {setting} = "):
+            Settings(**{setting: value})
+
+
 def test_an_unknown_explicit_setting_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"unknown setting\(s\): colour"):
         resolve({"colour": "blue"}, environ={}, cwd=tmp_path)

@@ -67,6 +67,7 @@ from threadline.errors import InvalidEvent
 from threadline.store import open_store
 from threadline.store.writer_agent import FLUSH_ROLE, agent_paths
 
+_SQLITE: Final = "sqlite:///"
 #: How often the agent looks at the clock (and for a removed store file) while idle.
 _TICK: Final = 0.5
 #: How long a stopping agent still serves connections it had accepted.
@@ -216,17 +217,15 @@ class Agent:
 
     def _store_gone(self) -> bool:
         # A store file removed (a test's or a project's folder deleted) has nobody to write for.
-        if not self.url.startswith("sqlite:///"):
-            return False
-        return not Path(self.url[len("sqlite:///") :]).exists()
+        return self.url.startswith(_SQLITE) and self._store_file() is None
 
     def _store_file(self) -> tuple[int, int] | None:
         """The (device, inode) of the SQLite store's file now; None for a server's store, or
         while there is no file."""
-        if not self.url.startswith("sqlite:///"):
+        if not self.url.startswith(_SQLITE):
             return None
         try:
-            status = os.stat(self.url[len("sqlite:///") :])
+            status = os.stat(self.url[len(_SQLITE) :])
         except OSError:
             return None
         return status.st_dev, status.st_ino

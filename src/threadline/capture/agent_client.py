@@ -87,10 +87,7 @@ def _listening(path: str) -> bool:
 
 
 def _start(url: str, path: str, log: str, lock_fd: int, idle_seconds: float) -> None:
-    try:  # noqa: SIM105 - contextlib is not loaded here
-        os.unlink(path)  # a dead agent's: we hold the lock, so no live agent listens there
-    except FileNotFoundError:
-        pass
+    _quietly(os.unlink, path)  # a dead agent's: we hold the lock, so no live agent listens there
     listener = _unix_socket()
     try:
         listener.bind(path)

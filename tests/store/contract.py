@@ -169,6 +169,22 @@ class StoreContract:
         runs = {r.run_id: (r.first_seq, r.last_seq) for r in select_all(store, s.runs)}
         assert runs == {uid(1): (1, 1), uid(2): (2, 2)}
 
+    def test_stored_events_amid_new_ones_leave_one_unbroken_chain(self, store: SqlStore) -> None:
+        # A batch is inserted before anyone looks for stored events; one found on the way
+        # means the batch is linked again without it, within the chunk it came in.
+        store.append_batch([event(2), event(5)])
+        result = store.append_batch([event(i) for i in range(1, 8)])
+        assert (result.appended, result.duplicates, result.head_seq) == (5, 2, 7)
+        chunks = store.append_chunks([[event(8), event(9)], [event(10), event(3), event(11)]])
+        assert (chunks.appended, chunks.duplicates, chunks.head_seq) == (4, 1, 11)
+        records = list(store.iter_chain())
+        assert [r.seq for r in records] == list(range(1, 12))
+        assert [orjson.loads(r.body)["run"]["runId"] for r in records] == [
+            uid(i) for i in (2, 5, 1, 3, 4, 6, 7, 8, 9, 10, 11)
+        ]
+        assert verify_chain(records).ok
+        assert len(select_all(store, s.runs)) == 11
+
     def test_a_bad_event_rejects_the_whole_batch(self, store: SqlStore) -> None:
         store.append_batch([event(1)])
         before = snapshot(store)

@@ -40,7 +40,8 @@ EDGE_COLUMNS: Final = tuple(c.name for c in s.edges.columns)
 RUN_COLUMNS: Final = tuple(c.name for c in s.runs.columns)
 #: Insert statements: row layout, and the natural key a conflict is detected on.
 INSERTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
-    "events": (EVENT_COLUMNS, ()),
+    # A stored event is skipped, and the append sees it in the count of rows changed.
+    "events": (EVENT_COLUMNS, ("event_time_us", "digest")),
     "nodes": (NODE_COLUMNS, ("identity",)),
     "versions": (VERSION_COLUMNS, ("node_id", "version_digest")),
     "edges": (EDGE_COLUMNS, ("src", "dst", "relation")),

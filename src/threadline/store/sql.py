@@ -9,8 +9,9 @@ the integrity admin (:mod:`~threadline.store.admin`).
 Append path (one transaction per batch, serialized across processes):
 
 1. before any lock: validate and canonicalize every event and take its BLAKE3 digest;
-2. lock the chain head, drop events whose digest is already stored (idempotency);
-3. link each new record to the head (``hash = H(prev_hash ‖ body)``) and insert them;
+2. lock the chain head, link each record to it (``hash = H(prev_hash ‖ body)``) and insert
+   them; events whose digest is already stored are dropped and the rest linked again
+   (idempotency);
 4. commit — all of it or nothing — and acknowledge.
 
 The graph follows the log (:mod:`threadline.store.projector` says when): a page of records
@@ -77,6 +78,37 @@ class _Batch:
 
     items: list[_Prepared]
     received: int  # events handed in, repeats included
+
+
+def _linked(
+    items: Sequence[_Prepared], head_seq: int, prev: bytes, recorded: int
+) -> list[tuple[Any, ...]]:
+    """The log rows of ``items`` appended after record ``head_seq`` whose hash is ``prev``,
+    in the layout of :data:`~threadline.store.bulk.EVENT_COLUMNS`."""
+    rows: list[tuple[Any, ...]] = []
+    seq = head_seq
+    for item in items:
+        seq += 1
+        chained = link(prev, item.body)
+        kind, event_type, run_id, job_namespace, job_name = item.columns
+        rows.append(
+            (
+                seq,
+                item.digest,
+                kind,
+                event_type,
+                item.time_us,
+                recorded,
+                run_id,
+                job_namespace,
+                job_name,
+                item.body,
+                prev,
+                chained,
+            )
+        )
+        prev = chained
+    return rows
 
 
 class SqlStore:
@@ -245,49 +277,35 @@ class SqlStore:
         return _Batch(items, len(events))
 
     def _append_locked(self, conn: Connection, batch: _Batch) -> AppendResult:
+        head = conn.execute(
+            sa.select(s.events.c.seq, s.events.c.hash).order_by(s.events.c.seq.desc()).limit(1)
+        ).first()
+        head_seq, prev = (int(head[0]), s.as_bytes(head[1])) if head else (0, GENESIS)
         items = batch.items
+        if not items:
+            return AppendResult(0, batch.received, head_seq)
+        recorded = time.time_ns() // 1000
+        # Most batches hold no stored event, so they are inserted without looking first: a
+        # stored one is skipped by the insert (``ON CONFLICT DO NOTHING``), which then
+        # changes fewer rows than it was given.  The records after it were linked to a
+        # record that is not there, so the batch's rows go and it is linked again from
+        # the events the log lacks.  Everything happens under the chain lock, in the
+        # append's transaction: no other writer sees the rows that went.
+        rows = _linked(items, head_seq, prev, recorded)
+        if self._statements.run(conn, "events", rows) == len(rows):
+            return AppendResult(len(rows), batch.received - len(rows), head_seq + len(rows))
+        conn.execute(sa.delete(s.events).where(s.events.c.seq > head_seq))
         existing = {
             s.as_bytes(row[0])
             for row in self._statements.find(
                 conn, "digests", [(p.time_us, p.digest) for p in items]
             )
         }
-        head = conn.execute(
-            sa.select(s.events.c.seq, s.events.c.hash).order_by(s.events.c.seq.desc()).limit(1)
-        ).first()
-        head_seq, prev = (int(head[0]), s.as_bytes(head[1])) if head else (0, GENESIS)
-        if existing:
-            items = [p for p in items if p.digest not in existing]
+        items = [p for p in items if p.digest not in existing]
         duplicates = batch.received - len(items)
-        if not items:
-            return AppendResult(0, duplicates, head_seq)
-
-        recorded = time.time_ns() // 1000
-        rows: list[tuple[Any, ...]] = []
-        seq = head_seq
-        for item in items:
-            seq += 1
-            chained = link(prev, item.body)
-            kind, event_type, run_id, job_namespace, job_name = item.columns
-            rows.append(
-                (
-                    seq,
-                    item.digest,
-                    kind,
-                    event_type,
-                    item.time_us,
-                    recorded,
-                    run_id,
-                    job_namespace,
-                    job_name,
-                    item.body,
-                    prev,
-                    chained,
-                )
-            )
-            prev = chained
-        self._statements.run(conn, "events", rows)
-        return AppendResult(len(items), duplicates, seq)
+        if items:
+            self._statements.run(conn, "events", _linked(items, head_seq, prev, recorded))
+        return AppendResult(len(items), duplicates, head_seq + len(items))
 
     # --- the graph follows the log --------------------------------------------------------
 

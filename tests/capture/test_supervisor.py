@@ -26,20 +26,24 @@ from threadline.model.ids import NodeId
 from threadline.store import open_store
 
 
+def _record_pii_output(sink: SocketSink) -> NodeId:
+    """Record, durably, a run that wrote a dataset labelled ``pii``; returns that dataset."""
+    recorder = RunRecorder("producer")
+    out = NodeId("dataset", "file://h", "/out.csv", "b3:" + "c" * 64)
+    recorder.wrote(out, facets={"threadline_classification": f.classification(["pii"])})
+    facets = recorder._run_facets()
+    facets["threadline_execution"] = f.execution(*recorder.execution_id())
+    sink.emit_batch([event_to_dict(recorder._event("COMPLETE", facets, data=True))], durable=True)
+    return out
+
+
 def test_supervisor_writes_batches_and_answers_produced(tmp_path: Path) -> None:
     db = tmp_path / "lineage.db"
     supervisor = Supervisor(str(db))
     supervisor.start()
     try:
         sink = SocketSink(supervisor.path)
-        recorder = RunRecorder("producer")
-        out = NodeId("dataset", "file://h", "/out.csv", "b3:" + "c" * 64)
-        recorder.wrote(out, facets={"threadline_classification": f.classification(["pii"])})
-        facets = recorder._run_facets()
-        facets["threadline_execution"] = f.execution(*recorder.execution_id())
-        sink.emit_batch(
-            [event_to_dict(recorder._event("COMPLETE", facets, data=True))], durable=True
-        )
+        out = _record_pii_output(sink)
         questions = SupervisorRecorded(supervisor.path)
         raw = NodeId("dataset", "file://h", "/raw.csv")
         questions.prefetch([key_of(out), key_of(raw)])
@@ -59,6 +63,29 @@ def test_supervisor_writes_batches_and_answers_produced(tmp_path: Path) -> None:
         assert store.counts()["runs"] == 1
     finally:
         store.close()
+
+
+def test_a_prefetch_answers_both_questions_of_a_dataset_read(tmp_path: Path) -> None:
+    # A script reads a file and fits on it later: whether the file was produced and which
+    # labels it carries come back with the one question sent as it was read, so by the time
+    # the labels are needed nothing is asked (the supervisor is gone by then here).
+    supervisor = Supervisor(str(tmp_path / "lineage.db"))
+    supervisor.start()
+    try:
+        sink = SocketSink(supervisor.path)
+        out = _record_pii_output(sink)
+        sink.close(1.0)
+        questions = SupervisorRecorded(supervisor.path)
+        raw = ("file://h", "/raw.csv")
+        questions.prefetch([key_of(out), raw, key_of(out)])
+        assert questions.produced([raw]) == [False]
+    finally:
+        supervisor.close()
+    assert questions.labels(key_of(out)) == {"pii"}
+    assert questions.produced([key_of(out)]) == [True]
+    assert questions.labels(raw) == frozenset()
+    assert questions.labels(("file://h", "/never-read.csv")) == frozenset()  # asked: no one
+    questions.close()
 
 
 def test_a_supervisor_without_a_store_answers_cannot_say(tmp_path: Path) -> None:

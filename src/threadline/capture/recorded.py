@@ -44,7 +44,8 @@ class Recorded(Protocol):
     """Questions about what earlier runs recorded, answered by a store wherever it is."""
 
     def prefetch(self, keys: Sequence[Key]) -> None:
-        """Start asking :meth:`produced` for ``keys`` without waiting for the answers."""
+        """Start asking :meth:`produced` and :meth:`labels` for ``keys`` (datasets just read:
+        both are asked of most of them later) without waiting for the answers."""
         ...
 
     def produced(self, keys: Sequence[Key]) -> list[bool | None]:
@@ -129,13 +130,12 @@ def answer_question(recorded: Recorded | None, question: dict[str, Any]) -> dict
     (:class:`~threadline.capture.supervisor_client.SupervisorRecorded`) from ``recorded``.
     A question must never break the command, so a failure is answered with nothing
     (``produced``: None, cannot say)."""
+    if "known" in question:  # the prefetch of datasets just read: both of their answers
+        keys = _keys(question["known"])
+        labels = [sorted(_labels(recorded, key)) for key in keys]
+        return {"produced": _produced(recorded, keys), "labels": labels}
     if "produced" in question:
-        keys = [(str(k[0]), str(k[1])) for k in question["produced"] or ()]
-        answers: list[bool | None] = [None] * len(keys)
-        if recorded is not None:
-            with contextlib.suppress(Exception):
-                answers = recorded.produced(keys)
-        return {"produced": answers}
+        return {"produced": _produced(recorded, _keys(question["produced"]))}
     if recorded is None:
         return {}
     try:
@@ -150,6 +150,24 @@ def answer_question(recorded: Recorded | None, question: dict[str, Any]) -> dict
     except Exception:
         return {}
     return {}
+
+
+def _keys(raw: Any) -> list[Key]:
+    return [(str(key[0]), str(key[1])) for key in raw or ()]
+
+
+def _produced(recorded: Recorded | None, keys: list[Key]) -> list[bool | None]:
+    if recorded is not None:
+        with contextlib.suppress(Exception):
+            return recorded.produced(keys)
+    return [None] * len(keys)
+
+
+def _labels(recorded: Recorded | None, key: Key) -> frozenset[str]:
+    if recorded is not None:
+        with contextlib.suppress(Exception):
+            return recorded.labels(key)
+    return frozenset()
 
 
 __all__ = ["HttpRecorded", "Key", "Recorded", "StoreRecorded", "answer_question", "key_of"]

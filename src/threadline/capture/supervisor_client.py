@@ -130,9 +130,10 @@ def _remove_dead_socket_folder(path: str) -> None:
 class SupervisorRecorded:
     """Asks the supervisor what earlier runs recorded, over one connection opened on first use.
 
-    ``produced`` questions are pipelined: :meth:`prefetch` sends them as files are read and the
-    answers are collected when needed.  Answers come back in the order asked, so any other
-    question first collects the answers still in flight.  A connection that failed once stays
+    What is asked of datasets just read (``produced`` and ``labels``, in one question) is
+    pipelined: :meth:`prefetch` sends it as files are read and the answers are collected when
+    needed, so a script that reads and then fits does not wait for them.  Answers come back in
+    the order asked, so any other question first collects the answers still in flight.  A connection that failed once stays
     broken: capture then goes on without answers rather than paying a timeout on every question.
     """
 
@@ -142,7 +143,8 @@ class SupervisorRecorded:
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._broken = False
-        self._answers: dict[Key, bool | None] = {}
+        self._answers: dict[Key, bool | None] = {}  # produced
+        self._labels: dict[Key, frozenset[str]] = {}
         self._inflight: list[list[Key]] = []
 
     def _connect(self) -> socket.socket | None:
@@ -187,25 +189,32 @@ class SupervisorRecorded:
         return answer
 
     def _collect_one(self) -> None:
-        """Receive the answers of the oldest ``produced`` question in flight."""
+        """Receive the answers of the oldest prefetch in flight."""
         batch = self._inflight.pop(0)
-        answer = self._receive()
-        answers = (answer or {}).get("produced") or [None] * len(batch)
-        for key, value in zip(batch, answers, strict=False):
-            self._answers[key] = value
+        answer = self._receive() or {}
+        produced = answer.get("produced") or [None] * len(batch)
+        labels = answer.get("labels") or [()] * len(batch)
+        for key, was_produced, found in zip(batch, produced, labels, strict=False):
+            self._answers[key] = was_produced
+            self._labels[key] = frozenset(str(x) for x in found or ())
 
     def prefetch(self, keys: Sequence[Key]) -> None:
         with self._lock:
             asked = {key for batch in self._inflight for key in batch}
-            fresh = [k for k in keys if k not in self._answers and k not in asked]
-            if fresh and self._send({"produced": fresh}):
+            fresh = [k for k in dict.fromkeys(keys) if k not in self._answers and k not in asked]
+            if fresh and self._send({"known": fresh}):
                 self._inflight.append(fresh)
+
+    def _collect(self, wanted: Sequence[Key], answered: dict[Key, Any]) -> None:
+        """Collect answers in flight until every one of ``wanted`` is in ``answered`` or none
+        is left in flight (call with ``_lock`` held)."""
+        while self._inflight and any(k not in answered for k in wanted):
+            self._collect_one()
 
     def produced(self, keys: Sequence[Key]) -> list[bool | None]:
         self.prefetch(keys)
         with self._lock:
-            while self._inflight and any(k not in self._answers for k in keys):
-                self._collect_one()
+            self._collect(keys, self._answers)
             return [self._answers.get(k) for k in keys]
 
     def _ask(self, question: dict[str, Any]) -> dict[str, Any]:
@@ -217,6 +226,10 @@ class SupervisorRecorded:
             return self._receive() or {}
 
     def labels(self, key: Key) -> frozenset[str]:
+        with self._lock:
+            self._collect([key], self._labels)
+            if key in self._labels:
+                return self._labels[key]
         answer = self._ask({"labels": list(key)})
         return frozenset(str(x) for x in answer.get("labels") or ())
 

@@ -218,3 +218,27 @@ def test_a_wide_frame_gets_every_numeric_column_and_keeps_the_order() -> None:
     assert facet["columns"]["label"]["type"] == "categorical"
     reference = column_by_column(wide.drop(columns="label"))["columns"]
     assert {k: v for k, v in facet["columns"].items() if k != "label"} == reference
+
+
+def test_a_file_version_read_again_into_the_same_frame_is_described_once(
+    captured: Captured, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A loop over the same inputs reads them again and again; describing a large frame costs
+    # more than reading it.  Another frame of the file (other rows) or another version of the
+    # file is described anew.
+    from threadline.capture import recorder
+
+    described: list[int] = []
+
+    def counted(obj: object) -> dict[str, Any] | None:
+        described.append(len(obj))  # type: ignore[arg-type]
+        return column_stats(obj)
+
+    monkeypatch.setattr(recorder, "column_stats", counted)
+    Path("in.csv").write_text("a,b\n1,x\n2,y\n3,x\n")
+    for _ in range(3):
+        pd.read_csv("in.csv")
+    pd.read_csv("in.csv", nrows=2)
+    Path("in.csv").write_text("a,b\n1,x\n2,y\n4,x\n")
+    pd.read_csv("in.csv")
+    assert described == [3, 2, 3]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from threadline.capture import introspection, stage_inference
 from threadline.capture.answers import Answers
@@ -31,6 +31,9 @@ from threadline.capture.tracking import Artifact
 from threadline.capture.writes import Writes
 from threadline.model import facets as f
 from threadline.model.ids import NodeId
+
+#: Frames read whose column statistics are remembered at most (the oldest go first).
+_READ_STATISTICS_KEPT: Final = 256
 
 
 class Capture(Recording):
@@ -57,6 +60,8 @@ class Capture(Recording):
         self.evaluations = Evaluations(self)
         self.writes = Writes(self, self.evaluations)
         self.estimators = Estimators(self)
+        #: Column statistics of frames read: (file version, schema, rows) -> statistics.
+        self._read_statistics: dict[tuple[Any, ...], dict[str, Any] | None] = {}
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -86,7 +91,7 @@ class Capture(Recording):
         if schema:
             facets["schema"] = f.schema(schema)
             # A raw file is only ever read: its statistics are what drift compares it by.
-            stats = column_stats(obj)
+            stats = self._statistics_of_read(node, schema, obj)
             if stats is not None:
                 facets[COLUMN_STATS] = stats
         return Artifact(
@@ -98,6 +103,23 @@ class Capture(Recording):
             label=Path(node.name).name or node.name,
             facets=facets,
         )
+
+    def _statistics_of_read(
+        self, node: NodeId, schema: Sequence[tuple[str, str]], obj: object
+    ) -> dict[str, Any] | None:
+        """Column statistics of a frame read from ``node``.  A loop that reads the same file
+        version into a frame of the same shape again is described once: describing a
+        100,000-row frame costs more than reading it from parquet."""
+        if node.version is None:
+            return column_stats(obj)
+        key = (node, tuple(schema), introspection.row_count(obj))
+        cache = self._read_statistics
+        if key in cache:
+            return cache[key]
+        if len(cache) >= _READ_STATISTICS_KEPT:
+            del cache[next(iter(cache))]
+        stats = cache[key] = column_stats(obj)
+        return stats
 
     def read(
         self,

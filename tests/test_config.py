@@ -79,6 +79,7 @@ ORDER: list[tuple[str, Any, str, Any, Any, Any]] = [
     ("agent_idle_seconds", "5", "0", 1.0, 5.0, 0.0),
     ("debug", '"yes"', "off", True, True, False),
     ("batch_window", "0.02", "0.03", 0.04, 0.02, 0.03),
+    ("flow_budget", "0.5", "0.02", 1.0, 0.5, 0.02),
     ("queue_size", "11", "12", 13, 11, 12),
     ("batch_size", "21", "22", 23, 21, 22),
     ("max_body_bytes", "100", "200", 300, 100, 200),
@@ -283,6 +284,7 @@ def test_with_overrides_applies_explicit_values_and_follows_the_store(tmp_path: 
         ("THREADLINE_PUBLISH", "http://x:4222", r"THREADLINE_PUBLISH='http://x:4222'.*not a NATS"),
         ("THREADLINE_PUBLISH_SUBJECT", "a.*", r"THREADLINE_PUBLISH_SUBJECT='a\.\*'.*wildcards"),
         ("THREADLINE_HEALTH_EVERY_SECONDS", "-1", r"HEALTH_EVERY_SECONDS='-1': -1\.0 is negative"),
+        ("THREADLINE_FLOW_BUDGET", "0", r"THREADLINE_FLOW_BUDGET='0': 0\.0 is not in \(0, 1\]"),
         (
             "THREADLINE_DRIFT_SHARE_THRESHOLD",
             "1",

@@ -73,6 +73,9 @@ class Settings:
     queue_size: int = 10_000
     batch_size: int = 1_000
     debug: bool = False
+    #: Share of a captured process's time that following data through frame operations may
+    #: cost before capture stops following (1: no limit); see capture.hooks.flow_budget.
+    flow_budget: float = 0.01
     max_body_bytes: int = 5 * MiB
     max_batch_bytes: int = 64 * MiB
     max_batch_events: int = 100_000
@@ -220,7 +223,7 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else f"{value} is not positive"
 
 
-def _fraction_of_a_second(value: Any) -> str | None:
+def _positive_at_most_one(value: Any) -> str | None:
     return None if 0 < value <= 1 else f"{value} is not in (0, 1]"
 
 
@@ -370,6 +373,14 @@ SETTINGS: Final = (
     Setting("queue_size", "Events buffered before callers wait (back-pressure).", int, _positive),
     Setting("batch_size", "Events written per store transaction at most.", int, _positive),
     Setting("debug", "Log every capture hook call to stderr.", _bool),
+    Setting(
+        "flow_budget",
+        "Share of a captured process's time that following data through frame operations "
+        "may cost; past it (and past a quarter of a second), capture stops following and "
+        "what the process writes derives from every file it read (1: always follow).",
+        float,
+        _positive_at_most_one,
+    ),
     Setting("max_body_bytes", "Server: largest single-event body (413 above).", int, _positive),
     Setting("max_batch_bytes", "Server: largest batch body (413 above).", int, _positive),
     Setting("max_batch_events", "Server: most events in one batch (413 above).", int, _positive),
@@ -402,7 +413,7 @@ SETTINGS: Final = (
         "stream_poll_seconds",
         "Server: how often the change stream polls for other processes' commits.",
         float,
-        _fraction_of_a_second,
+        _positive_at_most_one,
     ),
     Setting(
         "stream_max_connections",

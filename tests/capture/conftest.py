@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.support.capture_session import Captured
@@ -19,8 +21,8 @@ from threadline.capture.recording import start_root
 from threadline.store import open_store
 
 
-@pytest.fixture
-def captured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
+@contextlib.contextmanager
+def _session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **hooks: Any) -> Iterator[Captured]:
     monkeypatch.chdir(tmp_path)
     store = open_store(tmp_path / "lineage.db")
     emitter = Emitter(StoreSink(store), batch_window=0.01)
@@ -33,15 +35,28 @@ def captured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Captur
     )
     root = start_root("test", stage=None, namespace="default", reason=None, info=capture.info)
     capture.root = root
-    hooks = Hooks(capture)
-    hooks.install()
+    installed = Hooks(capture, **hooks)
+    installed.install()
     failures.clear()
     try:
-        yield Captured(capture, hooks, store, emitter, root, tmp_path)
+        yield Captured(capture, installed, store, emitter, root, tmp_path)
     finally:
-        hooks.uninstall()
+        installed.uninstall()
         root.__exit__(None, None, None)
         emitter.flush(10)
         set_emitter(previous)
         emitter.close()
         assert current_run.get() is None
+
+
+@pytest.fixture
+def captured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
+    with _session(tmp_path, monkeypatch) as session:
+        yield session
+
+
+@pytest.fixture
+def captured_on_a_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
+    """:func:`captured` whose following stops at its first look at a budget of nothing."""
+    with _session(tmp_path, monkeypatch, flow_budget=1e-9, flow_grace=0.0) as session:
+        yield session

@@ -231,12 +231,16 @@ def _new_session(
         answers=answers,
         project=project,
     )
-    hooks = Hooks(capture, debug=settings.debug)
+    hooks = Hooks(capture, debug=settings.debug, flow_budget=settings.flow_budget)
     session = Session(capture=capture, hooks=hooks)
 
     def info() -> dict[str, Any]:
+        # What following data cost, once there was any (a process that followed nothing has
+        # the facet a process that captured nothing has: script_run's).
+        flow = {"flow": hooks.flow_budget.facet()} if hooks.flow_budget.calls else {}
         return {
             **capture.info(),
+            **flow,
             "hooks": sorted(hooks.installed),
             "skipped": sorted(hooks.skipped),
         }

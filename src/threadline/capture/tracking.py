@@ -174,6 +174,9 @@ class Flow:
         #: escaped.  Data of unknown origin made before that cannot hold it.
         self._available_at: dict[Artifact, int] = {}
         self._clock = 0
+        #: Following data through operations stopped (its budget was spent): data objects are
+        #: no longer tracked, so any data may hold any file read.
+        self.stopped = False
 
         entries = self._entries
 
@@ -204,8 +207,9 @@ class Flow:
         partial: bool = False,
         mark: int | None = None,
     ) -> bool:
-        """Remember where ``obj`` came from; False when it cannot be weakly referenced."""
-        if obj is None:
+        """Remember where ``obj`` came from; False when it cannot be weakly referenced, or is
+        data and following has stopped."""
+        if obj is None or (self.stopped and is_data(obj)):
             return False
         try:
             ref = weakref.KeyedRef(obj, self._gone, id(obj))
@@ -231,7 +235,27 @@ class Flow:
 
     def contain(self, artifacts: Iterable[Artifact]) -> None:
         """``artifacts`` were read into frames whose operations the hooks follow."""
-        self._contained.update(a for a in artifacts if a not in self._escaped)
+        if not self.stopped:
+            self._contained.update(a for a in artifacts if a not in self._escaped)
+
+    def stop_following(self) -> None:
+        """The hooks no longer follow operations on data (:mod:`~threadline.capture.hooks.
+        flow_budget`): forget the lineage of every data object, since one changed from now on
+        would keep a stale one, track none from now on, and let data of unknown origin hold
+        every file read, before or after.  What is written then derives from every file read
+        so far: coarse, never missing one.  Models keep theirs (fits and loads are still
+        hooked, and nothing changes a model in place unseen)."""
+        self.stopped = True
+        for key, entry in list(self._entries.items()):
+            obj = entry.ref()
+            if obj is None or is_data(obj):
+                del self._entries[key]
+        if self._contained:
+            for artifact in self._contained:
+                self._available_at[artifact] = self._clock
+            self._clock += 1
+            self._escaped |= self._contained
+            self._contained = set()
 
     def holds_contained(self, obj: object) -> bool:
         """Cheap pre-check for :meth:`escape`: does ``obj`` carry a still-contained artifact?"""

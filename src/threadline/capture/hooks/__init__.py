@@ -28,13 +28,21 @@ import importlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 from threadline._version import __version__
 from threadline.capture.boundary import capture_boundary, report
-from threadline.capture.hooks._patch import Patcher, PostImportHooks, set_debug, set_enabled
+from threadline.capture.hooks._patch import (
+    Patcher,
+    PostImportHooks,
+    set_debug,
+    set_enabled,
+    set_flow_budget,
+)
+from threadline.capture.hooks.flow_budget import GRACE_SECONDS, FlowBudget
 from threadline.frozen import frozen_record
 
 if TYPE_CHECKING:
@@ -236,7 +244,17 @@ def _distributions_in(entry: str) -> str:
 class Hooks:
     """The hooks installed for one capture session."""
 
-    def __init__(self, capture: Capture, *, debug: bool = False) -> None:
+    def __init__(
+        self,
+        capture: Capture,
+        *,
+        debug: bool = False,
+        flow_budget: float | None = None,
+        flow_grace: float = GRACE_SECONDS,
+    ) -> None:
+        """``flow_budget``: the share of the process's time following data through operations
+        may cost before it stops, once it has cost ``flow_grace`` seconds
+        (:mod:`~threadline.capture.hooks.flow_budget`); None or 1: always follow."""
         self.capture = capture
         self.patcher = Patcher()
         self.imports = PostImportHooks()
@@ -244,9 +262,19 @@ class Hooks:
         self.skipped: list[str] = []
         set_debug(debug)
         self._debug = debug
+        self._flow_share = flow_budget if flow_budget is not None and flow_budget < 1 else None
+        self._flow_grace = flow_grace
+        self.flow_budget = FlowBudget(None, time.perf_counter())
 
     def install(self, specs: list[HookSpec] | None = None) -> None:
         set_enabled(True)
+        self.flow_budget = FlowBudget(
+            self._flow_share,
+            time.perf_counter(),
+            grace=self._flow_grace,
+            on_spent=self._stop_following,
+        )
+        set_flow_budget(self.flow_budget)
         if specs is None:
             for entry in catalog():
                 for module_name in entry.targets:
@@ -284,6 +312,16 @@ class Hooks:
                 print(f"threadline: hook {label} {state}", file=sys.stderr)
 
         return run
+
+    def _stop_following(self, after: float, spent: float) -> None:
+        self.patcher.undo_following()
+        self.capture.flow.stop_following()
+        if self._debug:
+            print(
+                f"threadline: following data through operations cost {spent:.2f} s in "
+                f"{after:.1f} s; lineage from now on is every file read",
+                file=sys.stderr,
+            )
 
     def uninstall(self) -> None:
         self.imports.close()

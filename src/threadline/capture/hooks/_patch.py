@@ -26,6 +26,7 @@ from types import FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 from threadline.capture.boundary import capture_boundary, report
+from threadline.capture.hooks.flow_budget import CHECK_EVERY, FlowBudget
 
 #: ``handler(self_or_none, args, kwargs, result)``; runs after a successful call.
 Handler = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
@@ -33,6 +34,11 @@ Handler = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
 _local = threading.local()
 _debug = False
 _enabled = True
+_clock: Final = time.perf_counter
+#: The cost of following data through operations, and what it may reach (see flow_budget).
+_budget = FlowBudget(None, _clock())
+#: False once the budget is spent: the wrappers that follow data pass calls straight through.
+_following = True
 
 #: Marks a wrapper so it is never wrapped twice and can be unwrapped.
 WRAPPED_ATTR = "__threadline_wrapped__"
@@ -71,6 +77,27 @@ def set_enabled(value: bool) -> None:
     """Turn every wrapper into a bare pass-through (used after ``fork`` and on uninstall)."""
     global _enabled
     _enabled = value
+
+
+def set_flow_budget(budget: FlowBudget) -> None:
+    """Account the cost of following data to ``budget`` from now on, and follow again."""
+    global _budget, _following
+    _budget = budget
+    _following = True
+
+
+def flow_budget() -> FlowBudget:
+    """The budget following data is accounted to."""
+    return _budget
+
+
+def _stop_following_if_over(budget: FlowBudget) -> None:
+    global _following
+    now = _clock()
+    if budget is _budget and budget.over(now):
+        _following = False
+        with capture_boundary("hooks.flow_budget"):
+            budget.stop(now)
 
 
 def depth() -> int:
@@ -222,11 +249,10 @@ def flow_method(original: Callable[..., Any], on_result: Handler) -> Callable[..
 
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
-        if _enabled and getattr(_local, "capturing", 0) == 0:
-            try:
-                on_result(self, args, kwargs, result)
-            except Exception as exc:  # a try block costs nothing here; a context manager would
-                report(f"flow:{getattr(original, '__qualname__', '?')}", exc)
+        if _following and _enabled:
+            _budget.calls += 1
+            if not getattr(_local, "capturing", 0):
+                _run(on_result, self, args, kwargs, result, original)
         return result
 
     return _disguised(wrapper, original)
@@ -239,12 +265,24 @@ def _from_user(level: int) -> bool:
 
 
 def _run(
-    on_result: Handler, owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+    on_result: Handler,
+    owner: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    result: Any,
+    named: Callable[..., Any],
 ) -> None:
+    """Follow one call's result, accounting the time it takes to the flow budget."""
+    budget = _budget
+    started = _clock()
     try:
         on_result(owner, args, kwargs, result)
     except Exception as exc:  # a try block costs nothing here; a context manager would
-        report(f"flow:{getattr(on_result, '__qualname__', '?')}", exc)
+        report(f"flow:{getattr(named, '__qualname__', '?')}", exc)
+    budget.spent += _clock() - started
+    budget.followed += 1
+    if not budget.followed % CHECK_EVERY:
+        _stop_following_if_over(budget)
 
 
 def operation_method(original: Callable[..., Any], on_result: Handler) -> Callable[..., Any]:
@@ -256,8 +294,10 @@ def operation_method(original: Callable[..., Any], on_result: Handler) -> Callab
 
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
-        if _enabled and not getattr(_local, "capturing", 0) and _from_user(1):
-            _run(on_result, self, args, kwargs, result)
+        if _following and _enabled:
+            _budget.calls += 1
+            if not getattr(_local, "capturing", 0) and _from_user(1):
+                _run(on_result, self, args, kwargs, result, on_result)
         return result
 
     return _disguised(wrapper, original)
@@ -268,8 +308,10 @@ def operation_function(original: Callable[..., Any], on_result: Handler) -> Call
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
-        if _enabled and not getattr(_local, "capturing", 0) and _from_user(1):
-            _run(on_result, None, args, kwargs, result)
+        if _following and _enabled:
+            _budget.calls += 1
+            if not getattr(_local, "capturing", 0) and _from_user(1):
+                _run(on_result, None, args, kwargs, result, on_result)
         return result
 
     return _disguised(wrapper, original)
@@ -323,13 +365,16 @@ class Patcher:
     """Applies patches and remembers them so that :meth:`undo` restores every original."""
 
     def __init__(self) -> None:
-        self._undo: list[tuple[Any, str, Any, bool]] = []
+        # (owner, name, original, had it, follows data)
+        self._undo: list[tuple[Any, str, Any, bool, bool]] = []
 
-    def set(self, owner: Any, name: str, value: Any) -> None:
+    def set(self, owner: Any, name: str, value: Any, *, follows: bool = False) -> None:
+        """Set ``owner.name``; ``follows``: the value follows data through operations (it
+        goes with :meth:`undo_following`)."""
         had = name in vars(owner) if isinstance(owner, type) else hasattr(owner, name)
         original = vars(owner).get(name) if isinstance(owner, type) else getattr(owner, name, None)
         setattr(owner, name, value)
-        self._undo.append((owner, name, original, had))
+        self._undo.append((owner, name, original, had, follows))
 
     def function(self, module: Any, name: str, where: str, handler: Handler) -> bool:
         """Wrap ``module.name`` (a function); False when it is missing or already wrapped."""
@@ -369,10 +414,12 @@ class Patcher:
         on_result: Handler,
         make: Callable[[Callable[..., Any], Handler], Callable[..., Any]],
     ) -> bool:
+        if not _following:
+            return False  # the budget is spent: a library imported now is not followed
         original = getattr(owner, name, None)
         if original is None or hasattr(original, WRAPPED_ATTR) or not callable(original):
             return False
-        self.set(owner, name, make(original, on_result))
+        self.set(owner, name, make(original, on_result), follows=True)
         return True
 
     def flow(self, cls: type, name: str, on_result: Handler) -> bool:
@@ -389,22 +436,37 @@ class Patcher:
 
     def on_undo(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` when the patches are undone (for state that cannot be removed)."""
-        self._undo.append((callback, "", None, False))
+        self._undo.append((callback, "", None, False, False))
 
     def undo(self) -> None:
         while self._undo:
-            owner, name, original, had = self._undo.pop()
+            owner, name, original, had, _ = self._undo.pop()
             if not name:
                 with capture_boundary("hooks.uninstall"):
                     owner()
                 continue
-            try:
-                if had:
-                    setattr(owner, name, original)
-                else:
-                    delattr(owner, name)
-            except (AttributeError, TypeError):
-                continue
+            _restore(owner, name, original, had)
+
+    def undo_following(self) -> None:
+        """Restore what the wrappers that follow data replaced; the other hooks stay."""
+        kept = []
+        for entry in reversed(self._undo):
+            owner, name, original, had, follows = entry
+            if follows:
+                _restore(owner, name, original, had)
+            else:
+                kept.append(entry)
+        self._undo = kept[::-1]
+
+
+def _restore(owner: Any, name: str, original: Any, had: bool) -> None:
+    try:
+        if had:
+            setattr(owner, name, original)
+        else:
+            delattr(owner, name)
+    except (AttributeError, TypeError):
+        pass
 
 
 class capturing:

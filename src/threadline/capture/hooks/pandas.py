@@ -395,7 +395,7 @@ def _install_flow(capture: Capture, patcher: Patcher, pd: ModuleType) -> None:
         patcher.flow(cls, "__array__", to_array)
         values = vars(cls).get("values") or getattr(cls, "values", None)
         if isinstance(values, property) and values.fget is not None:
-            patcher.set(cls, "values", property(flow_method(values.fget, to_array)))
+            patcher.set(cls, "values", property(flow_method(values.fget, to_array)), follows=True)
         for name in TAKEN_OUT:
             if name != "__iter__" or cls is pd.Series:  # a frame iterates its column names
                 patcher.flow(cls, name, taken_out)

@@ -133,8 +133,9 @@ class SupervisorRecorded:
     What is asked of datasets just read (``produced`` and ``labels``, in one question) is
     pipelined: :meth:`prefetch` sends it as files are read and the answers are collected when
     needed, so a script that reads and then fits does not wait for them.  Answers come back in
-    the order asked, so any other question first collects the answers still in flight.  A connection that failed once stays
-    broken: capture then goes on without answers rather than paying a timeout on every question.
+    the order asked, so any other question first collects the answers still in flight.  A
+    connection that failed once stays broken: capture then goes on without answers rather than
+    paying a timeout on every question.
     """
 
     def __init__(self, path: str, timeout: float = 10.0) -> None:

@@ -250,12 +250,7 @@ class Flow:
             obj = entry.ref()
             if obj is None or is_data(obj):
                 del self._entries[key]
-        if self._contained:
-            for artifact in self._contained:
-                self._available_at[artifact] = self._clock
-            self._clock += 1
-            self._escaped |= self._contained
-            self._contained = set()
+        self._release(set(self._contained))
 
     def holds_contained(self, obj: object) -> bool:
         """Cheap pre-check for :meth:`escape`: does ``obj`` carry a still-contained artifact?"""
@@ -268,13 +263,17 @@ class Flow:
         """User code took ``obj``'s values where no hook follows them (an array, a list)."""
         entry = self._entry(obj) or self._base_entry(obj)
         if entry is not None and self._contained:
-            leaving = self._contained & entry.sources
-            if leaving:
-                for artifact in leaving:
-                    self._available_at[artifact] = self._clock
-                self._clock += 1
-                self._contained -= leaving
-                self._escaped |= leaving
+            self._release(self._contained & entry.sources)
+
+    def _release(self, leaving: set[Artifact]) -> None:
+        """The contained ``leaving`` are out of the frames: from now on, data of unknown origin
+        may hold them."""
+        if leaving:
+            for artifact in leaving:
+                self._available_at[artifact] = self._clock
+            self._clock += 1
+            self._contained -= leaving
+            self._escaped |= leaving
 
     def unfollowed(
         self, artifacts: Iterable[Artifact], objs: Iterable[object] = ()

@@ -3,6 +3,8 @@ following, the library's own methods come back, and lineage turns coarse, never 
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -11,7 +13,13 @@ import pytest
 from tests.support.capture_session import Captured
 from tests.support.runner import Project
 
-from threadline.capture.hooks._patch import WRAPPED_ATTR, flow_budget, suspended
+from threadline.capture.hooks._patch import (
+    WRAPPED_ATTR,
+    _stop_following_if_over,
+    flow_budget,
+    set_flow_budget,
+    suspended,
+)
 from threadline.capture.hooks.flow_budget import (
     CALL_SECONDS,
     CHECK_EVERY,
@@ -101,6 +109,41 @@ def test_the_budget_stops_following_once_and_says_so() -> None:
         "calls": 0,
         "stoppedAfterSeconds": 12.5,
     }
+
+
+class _FoundSpentTogether(FlowBudget):
+    """A budget two threads find spent at the same moment: its first two looks wait for
+    each other."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            0.01, since=time.perf_counter(), grace=0.0, on_spent=lambda *_: self.told.append(1)
+        )
+        self.told: list[int] = []
+        self.looks = 0
+        self.together = threading.Barrier(2, timeout=10)
+
+    def over(self, now: float) -> bool:
+        spent = super().over(now)
+        self.looks += 1
+        if self.looks <= 2:
+            self.together.wait()
+        return spent
+
+
+def test_threads_that_find_the_budget_spent_together_stop_following_once() -> None:
+    budget = _FoundSpentTogether()
+    budget.spent = 1.0
+    set_flow_budget(budget)
+    try:
+        threads = [threading.Thread(target=_stop_following_if_over, args=(budget,)) for _ in "ab"]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    finally:
+        set_flow_budget(FlowBudget(None, since=0.0))
+    assert budget.told == [1]
 
 
 def test_a_run_records_what_following_cost_and_when_it_stopped(tmp_path: Path) -> None:

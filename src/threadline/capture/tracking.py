@@ -249,7 +249,7 @@ class Flow:
         for key, entry in list(self._entries.items()):
             obj = entry.ref()
             if obj is None or is_data(obj):
-                del self._entries[key]
+                self._entries.pop(key, None)  # a weak reference's callback may be first
         self._release(set(self._contained))
 
     def holds_contained(self, obj: object) -> bool:

@@ -91,13 +91,20 @@ def flow_budget() -> FlowBudget:
     return _budget
 
 
+_stopping = threading.Lock()
+
+
 def _stop_following_if_over(budget: FlowBudget) -> None:
+    """Stop following once ``budget`` is spent (threads that find it spent together: once)."""
     global _following
     now = _clock()
-    if budget is _budget and budget.over(now):
-        _following = False
-        with capture_boundary("hooks.flow_budget"):
-            budget.stop(now)
+    if budget is not _budget or not budget.over(now):
+        return
+    with _stopping:
+        if budget.over(now):  # not stopped by another thread meanwhile
+            _following = False
+            with capture_boundary("hooks.flow_budget"):
+                budget.stop(now)
 
 
 def depth() -> int:

@@ -262,18 +262,15 @@ class Hooks:
         self.skipped: list[str] = []
         set_debug(debug)
         self._debug = debug
-        self._flow_share = flow_budget if flow_budget is not None and flow_budget < 1 else None
-        self._flow_grace = flow_grace
-        self.flow_budget = FlowBudget(None, time.perf_counter())
+        self.flow_budget = FlowBudget(
+            flow_budget if flow_budget is not None and flow_budget < 1 else None,
+            time.perf_counter(),  # the session is installed as soon as it is made
+            grace=flow_grace,
+            on_spent=self._stop_following,
+        )
 
     def install(self, specs: list[HookSpec] | None = None) -> None:
         set_enabled(True)
-        self.flow_budget = FlowBudget(
-            self._flow_share,
-            time.perf_counter(),
-            grace=self._flow_grace,
-            on_spent=self._stop_following,
-        )
         set_flow_budget(self.flow_budget)
         if specs is None:
             for entry in catalog():

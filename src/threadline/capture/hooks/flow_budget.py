@@ -5,9 +5,9 @@ a few microseconds: nothing beside a script that works on whole frames, but a fi
 quarter of one that makes hundreds of thousands of small calls (a loop over many groups).
 The budget bounds that cost: once following has taken more than ``share`` of the time since
 capture started, and more than :data:`GRACE_SECONDS` in all (a short script is always
-followed in full), capture stops following.  The wrappers that follow data are taken off again (the library's
-own methods, at their own speed), and lineage from then on is coarse but complete: what the
-process writes derives from every file it has read (:meth:`~threadline.capture.tracking.Flow.
+followed in full), capture stops following.  The wrappers that follow data are taken off
+again (the library's own methods, at their own speed), and lineage from then on is coarse but
+complete: what the process writes derives from every file it has read (:meth:`~threadline.capture.tracking.Flow.
 stop_following`).  The run's ``threadline_capture`` facet says when and at what cost.
 """
 

@@ -80,11 +80,28 @@ def test_tuples_and_subclasses_are_their_plain_json_types() -> None:
         1e21,
         1.5e300,
         5e-324,
+        -3.0e-05,
+        9.999999e-07,
+        1.2345e20,
+        1e20,
+        -7e22,
+        2.0**70,
     ],
 )
 def test_number_formatting_edges(value: float) -> None:
     assert canonical_json({"x": value}) == rfc8785.dumps({"x": value})
     assert canonical_json({"x": ["a", value]}) == rfc8785.dumps({"x": ["a", value]})
+
+
+def test_floats_orjson_prints_otherwise_are_printed_without_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A probability of 3e-05 or a large count is common in column statistics: the event is
+    serialized in one pass, not walked by the reference implementation in Python."""
+    value = {"p": [3e-05, -1e-7, 0.5], "n": 1.2345e20, "big": 2.0**60, "q": 0.25}
+    expected = rfc8785.dumps(value)
+    monkeypatch.setattr(rfc8785, "dumps", lambda _value: pytest.fail("the reference was used"))
+    assert canonical_json(value) == expected
 
 
 def test_keys_sort_by_utf16_code_units() -> None:

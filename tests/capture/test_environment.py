@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import types
@@ -130,3 +131,37 @@ def test_the_user_is_named_as_getpass_names_it(
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     assert environment.user_name() == getpass.getuser()
+
+
+def test_a_script_edited_between_two_runs_has_a_new_digest(tmp_path: Path) -> None:
+    """The writer agent lives across many runs and describes their scripts: one edited
+    between two of them is new code, even at the same size and in the same second."""
+    script = tmp_path / "train.py"
+    script.write_text("print('a')\n")
+    first = environment.script_digest(str(script))
+    script.write_text("print('b')\n")
+    stat = script.stat()
+    os.utime(script, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    second = environment.script_digest(str(script))
+    assert first is not None
+    assert second not in (None, first)
+    assert environment.script_digest(str(tmp_path / "gone.py")) is None
+
+
+def test_this_process_context_follows_its_folder_command_line_and_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = environment.context(None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["job.py", "--day", "7"])
+    after = environment.context(None)
+    assert before["cwd"] != str(tmp_path)
+    assert after["cwd"] == str(tmp_path)
+    assert after["argv"] == ["job.py", "--day", "7"]
+    monkeypatch.delitem(sys.modules, "lightgbm", raising=False)
+    assert "lightgbm" not in environment.context(None)["packages"]
+    monkeypatch.setitem(sys.modules, "lightgbm", types.SimpleNamespace(__version__="9.9.9"))
+    assert environment.context(None)["packages"]["lightgbm"] == "9.9.9"
+    # Callers may add to the body they get (the project): the next caller's is untouched.
+    environment.context(None)["project"] = "changed"
+    assert "project" not in environment.context(None)

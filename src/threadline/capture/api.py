@@ -106,12 +106,14 @@ class RunRecorder:
     ) -> None:
         if not job or not isinstance(job, str):
             raise UsageError("a run needs a job name (a non-empty string)")
-        settings = current_settings()
+        # Resolving the settings reads the whole environment (~0.1 ms): a captured operation
+        # gives what its session resolved already.
+        settings = current_settings() if project is None or strict is None else None
         #: The process the run is of, when it is not this one (a script run built from the
         #: process's report, :mod:`threadline.capture.script_run`).
         self.process = process
         self.script = environment.entry_script(process)
-        found = project or identify(settings, self.script)
+        found = project or identify(settings or current_settings(), self.script)
         #: The project this run belongs to; its namespace names the job and in-memory data.
         self.project = found.named(namespace) if namespace else found
         self.namespace = self.project.namespace
@@ -124,7 +126,7 @@ class RunRecorder:
         #: Which of ``params`` were set explicitly, when they are every effective parameter.
         self.explicit = explicit_keys(params or {})
         self.owners = owners
-        self.strict = settings.strict if strict is None else strict
+        self.strict = strict if strict is not None else (settings or current_settings()).strict
         self.run_id = uuid7_text()
         #: The ``inputs`` and ``outputs`` of the run's events, by node.
         self.inputs: dict[NodeId, dict[str, Any]] = {}

@@ -179,7 +179,11 @@ def _pandas(frame: Any, np: Any) -> dict[str, Any]:
     numeric = [position for position, kind in enumerate(kinds) if kind in "iuf"]
     blocked: dict[int, dict[str, Any]] = {}
     if numeric and 0 < rows <= SAMPLE:
-        values = frame.iloc[:, numeric].to_numpy(dtype="float64", na_value=np.nan)
+        # Selecting columns builds a frame (~0.15 ms): an all-numeric frame converts whole.
+        whole = len(numeric) == frame.shape[1]
+        values = (frame if whole else frame.iloc[:, numeric]).to_numpy(
+            dtype="float64", na_value=np.nan
+        )
         finite = np.isfinite(values).all(axis=0)
         chosen = [n for n, ok in enumerate(finite) if ok]
         stats = _numeric_block(values[:, chosen], np) if chosen else []

@@ -13,6 +13,8 @@ from typing import Final
 
 #: Modules whose objects are data worth tracing.
 _DATA_MODULES: Final = ("numpy", "pandas", "polars", "pyarrow", "scipy", "torch")
+#: Modules whose objects are frames, arrays and tables, never estimators.
+_FRAME_MODULES: Final = ("numpy", "pandas", "polars", "pyarrow")
 
 
 def frame_schema(obj: object) -> list[tuple[str, str]] | None:
@@ -54,7 +56,8 @@ def schema(obj: object) -> list[tuple[str, str]] | None:
     """(name, type) of each column of a frame or pyarrow table, or None."""
     if is_lazy(obj):
         return None
-    found = getattr(obj, "schema", None)
+    # Asked of the type first: a pandas frame looks an attribute it lacks up among its columns.
+    found = getattr(obj, "schema", None) if hasattr(type(obj), "schema") else None
     if found is not None and hasattr(found, "names") and hasattr(found, "types"):  # pyarrow
         return [(str(n), str(t)) for n, t in zip(found.names, found.types, strict=False)]
     return frame_schema(obj)
@@ -74,8 +77,8 @@ def row_count(obj: object) -> int | None:
 
 def is_model(obj: object) -> bool:
     """Estimator-like: can predict, or can fit and transform."""
-    if isinstance(obj, type):
-        return False
+    if isinstance(obj, type) or type(obj).__module__.partition(".")[0] in _FRAME_MODULES:
+        return False  # (a frame would look "predict" up among its columns, slowly)
     if callable(getattr(obj, "predict", None)):
         return not hasattr(obj, "columns")
     return callable(getattr(obj, "fit", None)) and callable(getattr(obj, "transform", None))

@@ -239,7 +239,12 @@ class Recording:
         """Emit one operation as a child run of the current run (or of the script run)."""
         job = f"{self.job}/{verb}:{target}" if target else f"{self.job}/{verb}"
         recorder = CapturedRun(
-            job, stage=stage, namespace=self.namespace, params=params, project=self.project
+            job,
+            stage=stage,
+            namespace=self.namespace,
+            params=params,
+            project=self.project,
+            strict=self.root.strict if self.root is not None else None,
         )
         info = {"hook": hook, "precise": precise, **self.context}
         recorder.capture_info = lambda: info

@@ -180,7 +180,9 @@ def local_host() -> str:
 
 def file_dataset(path: str | os.PathLike[str], kind: str = "dataset") -> NodeId:
     """The node of a local file or directory: ``file://host`` + absolute path."""
-    absolute = Path(os.path.abspath(os.fspath(path))).as_posix()
+    absolute = os.path.abspath(os.fspath(path))
+    if os.sep != "/":
+        absolute = Path(absolute).as_posix()
     return NodeId(kind, f"file://{local_host()}", absolute)
 
 

@@ -42,14 +42,26 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+#: (size, positions) of the last sample drawn: a frame's columns share their size.  One
+#: tuple, replaced whole, so that a thread never reads one size's positions for another.
+_last_picks: tuple[int, Any] = (0, None)
+
+
 def _picks(size: int, np: Any) -> Any:
     """Row positions of the sample of a ``size``-row column (with a fixed seed)."""
-    return np.random.default_rng(0).integers(0, size, SAMPLE)
+    global _last_picks
+    last_size, positions = _last_picks
+    if last_size != size:
+        positions = np.random.default_rng(0).integers(0, size, SAMPLE)
+        positions.flags.writeable = False
+        _last_picks = (size, positions)
+    return positions
 
 
 def _numeric(values: Any, np: Any) -> dict[str, Any]:
     """``values``: a float ndarray with NaN for the missing."""
-    present = values[~np.isnan(values)]
+    missing = np.isnan(values)
+    present = values[~missing] if missing.any() else values
     stats: dict[str, Any] = {"type": "numeric", "count": int(present.size)}
     stats["nulls"] = int(values.size - present.size)
     if not present.size:

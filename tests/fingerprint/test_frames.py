@@ -46,6 +46,21 @@ def test_range_index_equals_the_equal_int64_index() -> None:
     assert fingerprint_object(frame) == fingerprint_object(explicit)
 
 
+def test_each_range_index_is_its_own_labels_twice_over() -> None:
+    """Ranges are digested once and remembered: each still equals the int64 labels it holds
+    and differs from every other range, the second time as the first."""
+    ranges = [range(0, 3), range(5, 8), range(0, 6, 2), range(2, -1, -1), range(0, 3)]
+    for _ in range(2):
+        found = set()
+        for labels in ranges:
+            index = pd.RangeIndex(labels.start, labels.stop, labels.step)
+            frame = pd.DataFrame({"a": [1, 2, 3]}, index=index)
+            explicit = frame.set_axis(pd.Index(list(labels), dtype="int64"), axis=0)
+            assert fingerprint_object(frame) == fingerprint_object(explicit)
+            found.add(fingerprint_object(frame))
+        assert len(found) == 4
+
+
 @pytest.mark.parametrize(
     "change",
     [

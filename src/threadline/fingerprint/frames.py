@@ -109,18 +109,20 @@ def _pandas_series_digest(series: Any, depth: int) -> bytes | None:
 
 
 def _pandas_index_digest(index: Any, depth: int) -> bytes | None:
-    import numpy as np
 
     pd: Any = importlib.import_module("pandas")
     hasher = new_hasher(CTX_PANDAS_INDEX)
     header = bytearray()
     encode(header, [index.nlevels, len(index), list(index.names)], depth + 1)
     hasher.update(header)
+    if isinstance(index, pd.RangeIndex):
+        labels = _range_digest(index.start, index.stop, index.step, depth + 1)
+        if labels is None:
+            return None
+        hasher.update(labels)
+        return hasher.digest()
     if isinstance(index, pd.MultiIndex):
         levels = [index.get_level_values(level) for level in range(index.nlevels)]
-    elif isinstance(index, pd.RangeIndex):
-        # A RangeIndex and the int64 Index holding the same labels are the same content.
-        levels = [pd.Index(np.arange(index.start, index.stop, index.step, dtype=np.int64))]
     else:
         levels = [index]
     for level in levels:
@@ -129,6 +131,30 @@ def _pandas_index_digest(index: Any, depth: int) -> bytes | None:
             return None
         hasher.update(digest)
     return hasher.digest()
+
+
+#: Values digests of the ranges frames were indexed by, most often 0..rows: frames of a
+#: loop share their index, which costs an int64 array as long as the frame to digest.
+_range_digests: dict[tuple[int, int, int], bytes] = {}
+
+
+def _range_digest(start: int, stop: int, step: int, depth: int) -> bytes | None:
+    """The values digest of the int64 Index holding ``range(start, stop, step)``: a
+    RangeIndex and such an Index are the same content."""
+    import numpy as np
+
+    key = (start, stop, step)
+    digest = _range_digests.get(key)
+    if digest is None:
+        pd: Any = importlib.import_module("pandas")
+        labels = pd.Index(np.arange(start, stop, step, dtype=np.int64))
+        digest = _pandas_values_digest(labels, depth)
+        if digest is None:
+            return None
+        if len(_range_digests) >= 64:
+            _range_digests.clear()
+        _range_digests[key] = digest
+    return digest
 
 
 def _pandas_values_digest(values: Any, depth: int) -> bytes | None:

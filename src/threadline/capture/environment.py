@@ -150,6 +150,7 @@ def refresh_git_state(folder: str) -> GitState:
         return state
 
 
+#: Script digests by the file's path and state (inode, size, modification and change times).
 _script_digests: dict[tuple[str, int, int, int, int], str] = {}
 
 

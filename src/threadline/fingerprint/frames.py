@@ -109,7 +109,6 @@ def _pandas_series_digest(series: Any, depth: int) -> bytes | None:
 
 
 def _pandas_index_digest(index: Any, depth: int) -> bytes | None:
-
     pd: Any = importlib.import_module("pandas")
     hasher = new_hasher(CTX_PANDAS_INDEX)
     header = bytearray()

@@ -7,8 +7,9 @@ The budget bounds that cost: once following has taken more than ``share`` of the
 capture started, and more than :data:`GRACE_SECONDS` in all (a short script is always
 followed in full), capture stops following.  The wrappers that follow data are taken off
 again (the library's own methods, at their own speed), and lineage from then on is coarse but
-complete: what the process writes derives from every file it has read (:meth:`~threadline.capture.tracking.Flow.
-stop_following`).  The run's ``threadline_capture`` facet says when and at what cost.
+complete: what the process writes derives from every file it has read
+(:meth:`~threadline.capture.tracking.Flow.stop_following`).  The run's ``threadline_capture``
+facet says when and at what cost.
 """
 
 from __future__ import annotations

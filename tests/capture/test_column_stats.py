@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import orjson
@@ -14,7 +15,7 @@ import pandas as pd
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from tests.support.capture_session import Captured
 
@@ -195,6 +196,79 @@ def test_numeric_columns_in_one_block_equal_column_by_column(frame: pd.DataFrame
     assert block == outcome(column_by_column, frame)
 
 
+@settings(max_examples=300, deadline=None)
+@given(numeric_frames(), st.integers(2, 12))
+def test_sampled_numeric_columns_in_one_block_equal_column_by_column(
+    frame: pd.DataFrame, sample: int
+) -> None:
+    # A sample of a few rows makes frames of a few dozen rows take the sampled path.
+    with mock.patch.object(stats_module, "SAMPLE", sample):
+        block = outcome(lambda f: stats_module._pandas(f, np), frame)
+        assert block == outcome(column_by_column, frame)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_large_frame_in_one_block_equals_column_by_column(seed: int) -> None:
+    # Past SAMPLE rows: exact figures over every row (numpy's pairwise sums), the rest from
+    # the sample, every number as the column-by-column reference computes it.
+    rng = np.random.default_rng(seed)
+    rows = SAMPLE * 5 + seed
+    frame = pd.DataFrame(
+        {
+            "store": rng.integers(0, 400, rows),
+            "score": rng.random(rows),
+            "amount": rng.lognormal(3.0, 2.0, rows),
+            "narrow": 1e6 + rng.random(rows) * 1e-5,  # bins a few hundred ulps wide
+            "flag": rng.integers(0, 2, rows),
+        }
+    )
+    facet = column_stats(frame)
+    assert facet is not None
+    assert facet["columns"] == column_by_column(frame)["columns"]
+
+
+ARRAYS = st.integers(1, 40).flatmap(
+    lambda rows: st.lists(
+        st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=rows, max_size=rows
+    )
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(ARRAYS, min_size=1, max_size=3).filter(lambda c: len({len(x) for x in c}) == 1))
+def test_quantiles_of_a_sorted_sample_are_numpys(columns: list[list[float]]) -> None:
+    block = np.array(columns, dtype="float64").T
+    with np.errstate(all="ignore"):
+        ours = stats_module._sorted_quantiles(np.sort(block, axis=0), np)
+        theirs = np.quantile(block, stats_module._QUANTILES, axis=0)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.floats(-1e300, 1e300),
+    SPREADS | st.just(1.7e308),  # the last: a range wider than the largest float
+    st.lists(st.floats(0, 1), min_size=2, max_size=50),
+)
+def test_histogram_of_a_sorted_sample_is_numpys(
+    base: float, spread: float, unit: list[float]
+) -> None:
+    with np.errstate(all="ignore"):
+        column = np.sort(np.array([base + spread * u for u in unit]))
+    low, high = column[0], column[-1]
+    assume(np.isfinite(column).all() and high > low)
+    try:
+        with np.errstate(all="ignore"):
+            theirs = np.histogram(column, bins=BINS, range=(low, high))
+    except ValueError:
+        with np.errstate(all="ignore"), pytest.raises(ValueError, match="too many bins"):
+            stats_module._sorted_histograms(column[:, None], low[None], high[None], np)
+        return
+    edges, counts = stats_module._sorted_histograms(column[:, None], low[None], high[None], np)
+    np.testing.assert_array_equal(counts[0], theirs[0])
+    np.testing.assert_array_equal(edges[:, 0], theirs[1])
+
+
 def test_overflow_is_no_number_and_no_warning() -> None:
     huge = pd.DataFrame({"x": [1e308, 1e308, -5.0], "y": [1.0, 2.0, 3.0]})
     with warnings.catch_warnings():
@@ -242,3 +316,21 @@ def test_a_file_version_read_again_into_the_same_frame_is_described_once(
     Path("in.csv").write_text("a,b\n1,x\n2,y\n4,x\n")
     pd.read_csv("in.csv")
     assert described == [3, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        [1.0, 1.0 + 2.2e-16, 1.0 + 6.6e-16],  # three units in the last place for ten bins
+        [-1e308, 0.0, 1e308],  # a range wider than the largest float
+    ],
+)
+def test_a_range_too_narrow_or_too_wide_for_ten_bins_is_refused_as_numpy_refuses_it(
+    column: list[float],
+) -> None:
+    values = np.array(column)
+    with np.errstate(all="ignore"):
+        with pytest.raises(ValueError, match="Too many bins"):
+            np.histogram(values, bins=BINS, range=(values[0], values[-1]))
+        with pytest.raises(ValueError, match="too many bins"):
+            stats_module._sorted_histograms(values[:, None], values[:1], values[-1:], np)

@@ -42,19 +42,20 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-#: (size, positions) of the last sample drawn: a frame's columns share their size.  One
-#: tuple, replaced whole, so that a thread never reads one size's positions for another.
-_last_picks: tuple[int, Any] = (0, None)
+#: (size, sample size, positions) of the last sample drawn: a frame's columns share their
+#: size.  One tuple, replaced whole, so that a thread never reads one size's positions for
+#: another.
+_last_picks: tuple[int, int, Any] = (0, 0, None)
 
 
 def _picks(size: int, np: Any) -> Any:
     """Row positions of the sample of a ``size``-row column (with a fixed seed)."""
     global _last_picks
-    last_size, positions = _last_picks
-    if last_size != size:
+    last_size, last_sample, positions = _last_picks
+    if (last_size, last_sample) != (size, SAMPLE):
         positions = np.random.default_rng(0).integers(0, size, SAMPLE)
         positions.flags.writeable = False
-        _last_picks = (size, positions)
+        _last_picks = (size, SAMPLE, positions)
     return positions
 
 
@@ -133,51 +134,85 @@ def _categorical(values: list[Any], total: int, nulls: int) -> dict[str, Any]:
     return stats
 
 
-def _numeric_block(block: Any, np: Any) -> list[dict[str, Any]]:
+def _numeric_block(block: Any, np: Any, picks: Any = None) -> list[dict[str, Any]] | None:
     """:func:`_numeric` of every column of ``block`` (rows x columns, float64, every value
-    finite, at most :data:`SAMPLE` rows) in a few passes over the whole block instead of a
-    dozen numpy calls per column (a 500 x 30 frame: 5.9 ms that way, 2.0 ms this way, in
-    bench/bench_column_stats.py).  The numbers are the same, bit for bit (a property test
-    holds them to :func:`_numeric`): reductions run down each column of a column-major copy,
-    and the histogram is numpy's own uniform-bin algorithm for each column at once."""
+    finite), in a few passes over the whole block instead of a dozen numpy calls per column
+    (a 500 x 30 frame: 5.9 ms that way, 2.0 ms this way, in bench/bench_column_stats.py).
+    ``picks``: the sample's row positions when the block has more than :data:`SAMPLE` rows.
+
+    The numbers are :func:`_numeric`'s, bit for bit (property tests hold them to it):
+    reductions run down each column of a column-major copy; the sample is sorted once and
+    its quantiles are read off it with numpy's own interpolation (``np.quantile`` partitions
+    the sample again for every call: three times the sort's cost); the histogram counts come
+    from where each bin edge falls in the sorted sample (numpy estimates each value's bin from
+    its distance to the low edge, then moves it one bin to the right side of the edges
+    themselves: the same place).  None when
+    some column's sample has a single value (numpy widens such a range: :func:`_numeric`
+    describes those columns)."""
     block = np.asfortranarray(block)
-    rows, width = block.shape
+    width = block.shape[1]
     lows, highs, means = block.min(axis=0), block.max(axis=0), block.mean(axis=0)
-    quantiles = np.quantile(block, _QUANTILES, axis=0)
+    ordered = np.sort(block if picks is None else block[picks], axis=0)
+    sample_lows, sample_highs = ordered[0], ordered[-1]
     spread = np.flatnonzero(highs > lows)
-    edges, counts = _histograms(block[:, spread], lows[spread], highs[spread], np)
+    if np.any(sample_highs[spread] <= sample_lows[spread]):
+        return None
+    quantiles = _sorted_quantiles(ordered, np)
+    edges, counts = _sorted_histograms(
+        ordered[:, spread], sample_lows[spread], sample_highs[spread], np
+    )
     histogram_of = {int(column): n for n, column in enumerate(spread)}
+    scale = block.shape[0] / ordered.shape[0]
     out: list[dict[str, Any]] = []
     for column in range(width):
         n = histogram_of.get(column)
+        stats = {"type": "numeric", "count": block.shape[0], "nulls": 0}
         out.append(
             _described(
-                {"type": "numeric", "count": rows, "nulls": 0},
+                stats,
                 float(lows[column]),
                 float(highs[column]),
                 means[column],
                 quantiles[:, column],
                 None if n is None else (counts[n], edges[:, n]),
+                scale,
             )
         )
     return out
 
 
-def _histograms(block: Any, lows: Any, highs: Any, np: Any) -> tuple[Any, Any]:
-    """``np.histogram(column, bins=BINS, range=(low, high))`` of each column of ``block``, all
-    at once: numpy's uniform-bin algorithm (numpy/lib/_histograms_impl.py), each step applied
-    to every column, so every value falls in the bin numpy would put it in."""
-    width = block.shape[1]
+def _sorted_quantiles(ordered: Any, np: Any) -> Any:
+    """``np.quantile(sample, _QUANTILES, axis=0)`` of a sample sorted down each column, by
+    numpy's arithmetic for its default (linear) method (numpy/lib/_function_base_impl.py)."""
+    count = ordered.shape[0]
+    virtual = (count - 1) * np.asarray(_QUANTILES)
+    previous = np.floor(virtual)
+    following = previous + 1
+    previous[virtual >= count - 1] = -1
+    following[virtual >= count - 1] = -1
+    gamma = (virtual - previous)[:, None]
+    low = ordered[previous.astype(np.intp)]
+    high = ordered[following.astype(np.intp)]
+    difference = high - low
+    result = low + difference * gamma
+    np.subtract(high, difference * (1 - gamma), out=result, where=gamma >= 0.5)
+    return result
+
+
+def _sorted_histograms(ordered: Any, lows: Any, highs: Any, np: Any) -> tuple[Any, Any]:
+    """``np.histogram(column, bins=BINS, range=(low, high))`` of each column of ``ordered``
+    (sorted down each column; ``lows``/``highs`` its first and last rows)."""
+    width = ordered.shape[1]
     edges = np.linspace(lows, highs, BINS + 1, endpoint=True)
+    # (A spread too wide for a float, too: its edges are then inf and NaN.)
     if width and np.any(edges[:-1] >= edges[1:]):
         raise ValueError(f"too many bins for a data range: cannot make {BINS} bins")
-    indices = ((block - lows) / (highs - lows) * BINS).astype(np.intp)
-    indices[indices == BINS] -= 1
-    columns = np.arange(width)
-    indices[block < edges[indices, columns]] -= 1
-    indices[(block >= edges[indices + 1, columns]) & (indices != BINS - 1)] += 1
-    flat = (indices + columns * BINS).ravel()
-    counts = np.bincount(flat, minlength=width * BINS).reshape(width, BINS)
+    counts = np.empty((width, BINS), dtype=np.intp)
+    rows = ordered.shape[0]
+    for column in range(width):
+        starts = np.searchsorted(ordered[:, column], edges[:-1, column], side="left")
+        counts[column, :-1] = np.diff(starts)
+        counts[column, -1] = rows - starts[-1]
     return edges, counts
 
 
@@ -190,16 +225,21 @@ def _pandas(frame: Any, np: Any) -> dict[str, Any]:
     kinds = [dtype.kind for dtype in frame.dtypes.tolist()[: len(described)]]
     numeric = [position for position, kind in enumerate(kinds) if kind in "iuf"]
     blocked: dict[int, dict[str, Any]] = {}
-    if numeric and 0 < rows <= SAMPLE:
+    if numeric and rows:
         # Selecting columns builds a frame (~0.15 ms): an all-numeric frame converts whole.
         whole = len(numeric) == frame.shape[1]
         values = (frame if whole else frame.iloc[:, numeric]).to_numpy(
             dtype="float64", na_value=np.nan
         )
+        # A column with a missing or infinite value samples among its present values only:
+        # :func:`_numeric` describes it.
         finite = np.isfinite(values).all(axis=0)
         chosen = [n for n, ok in enumerate(finite) if ok]
-        stats = _numeric_block(values[:, chosen], np) if chosen else []
-        blocked = {numeric[n]: one for n, one in zip(chosen, stats, strict=True)}
+        if len(chosen) < len(numeric):
+            values = values[:, chosen]
+        stats = _numeric_block(values, np, picks) if chosen else None
+        if stats is not None:
+            blocked = {numeric[n]: one for n, one in zip(chosen, stats, strict=True)}
     for position, name in enumerate(described):
         if position in blocked:
             columns[str(name)] = blocked[position]

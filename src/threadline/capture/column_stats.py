@@ -60,7 +60,9 @@ def _picks(size: int, np: Any) -> Any:
 
 
 def _numeric(values: Any, np: Any) -> dict[str, Any]:
-    """``values``: a float ndarray with NaN for the missing."""
+    """``values``: a float ndarray with NaN for the missing.  The figures are numpy's
+    (``np.quantile``, ``np.histogram`` of the sample), computed as :func:`_numeric_block`
+    does."""
     missing = np.isnan(values)
     present = values[~missing] if missing.any() else values
     stats: dict[str, Any] = {"type": "numeric", "count": int(present.size)}
@@ -74,17 +76,19 @@ def _numeric(values: Any, np: Any) -> dict[str, Any]:
         if not sample.size:
             stats.update(min=_number(lo), max=_number(hi), mean=_number(present.mean()))
             return stats
+    ordered = np.sort(sample)
     histogram = None
-    if hi > lo:
-        histogram = np.histogram(
-            sample, bins=BINS, range=(float(sample.min()), float(sample.max()))
-        )
+    if hi > lo and ordered[-1] > ordered[0]:
+        edges, counts = _sorted_histograms(ordered[:, None], ordered[:1], ordered[-1:], np)
+        histogram = (counts[0], edges[:, 0])
+    elif hi > lo:  # a sample of one value: numpy widens its range to a unit around it
+        histogram = np.histogram(ordered, bins=BINS, range=(float(ordered[0]), float(ordered[-1])))
     return _described(
         stats,
         lo,
         hi,
         present.mean(),
-        np.quantile(sample, _QUANTILES),
+        _sorted_quantiles(ordered[:, None], np)[:, 0],
         histogram,
         present.size / sample.size,
     )

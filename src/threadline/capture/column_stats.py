@@ -53,7 +53,9 @@ def _picks(size: int, np: Any) -> Any:
     global _last_picks
     last_size, last_sample, positions = _last_picks
     if (last_size, last_sample) != (size, SAMPLE):
-        positions = np.random.default_rng(0).integers(0, size, SAMPLE)
+        # In ascending order: gathering them reads memory forwards; the statistics of a
+        # sample do not depend on its order.
+        positions = np.sort(np.random.default_rng(0).integers(0, size, SAMPLE))
         positions.flags.writeable = False
         _last_picks = (size, SAMPLE, positions)
     return positions
@@ -145,7 +147,7 @@ def _numeric_block(block: Any, np: Any, picks: Any = None) -> list[dict[str, Any
     ``picks``: the sample's row positions when the block has more than :data:`SAMPLE` rows.
 
     The numbers are :func:`_numeric`'s, bit for bit (property tests hold them to it):
-    reductions run down each column of a column-major copy; the sample is sorted once and
+    reductions run along each column laid out contiguously; the sample is sorted once and
     its quantiles are read off it with numpy's own interpolation (``np.quantile`` partitions
     the sample again for every call: three times the sort's cost); the histogram counts come
     from where each bin edge falls in the sorted sample (numpy estimates each value's bin from
@@ -153,10 +155,13 @@ def _numeric_block(block: Any, np: Any, picks: Any = None) -> list[dict[str, Any
     themselves: the same place).  None when
     some column's sample has a single value (numpy widens such a range: :func:`_numeric`
     describes those columns)."""
-    block = np.asfortranarray(block)
-    width = block.shape[1]
-    lows, highs, means = block.min(axis=0), block.max(axis=0), block.mean(axis=0)
-    ordered = np.sort(block if picks is None else block[picks], axis=0)
+    # One row per column, each contiguous: reductions and sorts run along memory.
+    columns = np.ascontiguousarray(block.T)
+    width, rows = columns.shape
+    lows, highs, means = columns.min(axis=1), columns.max(axis=1), columns.mean(axis=1)
+    # (np.take: three times as fast as indexing with the positions, ``columns[:, picks]``.)
+    sample = columns if picks is None else np.take(columns, picks, axis=1)
+    ordered = np.sort(sample, axis=1).T  # rows x columns again, a view
     sample_lows, sample_highs = ordered[0], ordered[-1]
     spread = np.flatnonzero(highs > lows)
     if np.any(sample_highs[spread] <= sample_lows[spread]):
@@ -166,11 +171,11 @@ def _numeric_block(block: Any, np: Any, picks: Any = None) -> list[dict[str, Any
         ordered[:, spread], sample_lows[spread], sample_highs[spread], np
     )
     histogram_of = {int(column): n for n, column in enumerate(spread)}
-    scale = block.shape[0] / ordered.shape[0]
+    scale = rows / ordered.shape[0]
     out: list[dict[str, Any]] = []
     for column in range(width):
         n = histogram_of.get(column)
-        stats = {"type": "numeric", "count": block.shape[0], "nulls": 0}
+        stats = {"type": "numeric", "count": rows, "nulls": 0}
         out.append(
             _described(
                 stats,

@@ -17,9 +17,8 @@ from threadline.errors import StoreUnavailable, UsageError
 from threadline.fingerprint import (
     FingerprintCache,
     fingerprint_file,
+    hashing,
 )
-
-MIB = 1 << 20
 
 
 def test_unchanged_file_is_answered_from_the_cache(tmp_path: Path) -> None:
@@ -146,10 +145,12 @@ def test_unreadable_cache_file_names_the_path(tmp_path: Path) -> None:
 def test_forked_child_hashes_and_uses_the_cache(tmp_path: Path) -> None:
     # The parent warms blake3's shared thread pool and the SQLite connection; a forked child
     # must neither wait forever on the pool's vanished threads nor share the connection.
-    big = write(tmp_path / "big.bin", os.urandom(2 * MIB))
+    # (Files as large as those hashed on several threads.)
+    size = hashing._THREADED_MIN
+    big = write(tmp_path / "big.bin", os.urandom(size))
     cache = FingerprintCache(tmp_path / "fingerprints.db")
     expected = fingerprint_file(big, cache=cache)
-    other = write(tmp_path / "other.bin", os.urandom(2 * MIB))
+    other = write(tmp_path / "other.bin", os.urandom(size))
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child

@@ -1,7 +1,7 @@
 """What column statistics cost at capture: a 1,000,000 x 10 frame (7 numeric, 3 categorical
-columns), pandas and polars, and a 500 x 30 numeric feature table (the demo's shape, where a
-frame's numeric columns are described in one block), against the frame's content fingerprint
-that capture takes anyway.
+columns), pandas and polars, a 100,000 x 3 frame of scores (the shape bench_long_script.py
+writes every iteration) and a 500 x 30 numeric feature table (the demo's shape), against the
+frame's content fingerprint that capture takes anyway.
 
 Column statistics (count, nulls, min/max/mean, quantiles, a histogram, top categories) are
 computed on a sample of ``SAMPLE`` rows (:mod:`threadline.capture.column_stats`), so their cost
@@ -50,6 +50,16 @@ def main() -> None:
             f"  {library:<7} statistics {stats:7.1f} ms   fingerprint {digest:7.1f} ms   "
             f"ratio x{stats / digest:.2f}"
         )
+    scores = pd.DataFrame(
+        {"store": rng.integers(0, 400, 100_000), "day": rng.integers(0, 365, 100_000)}
+    )
+    scores["score"] = rng.random(100_000)
+    stats = median_ms(column_stats, scores)
+    digest = median_ms(fingerprint_object, scores)
+    print(
+        f"  pandas 100,000 x 3 scores  statistics {stats:5.2f} ms   fingerprint {digest:5.2f} ms"
+        f"   ratio x{stats / digest:.2f}"
+    )
     table = pd.DataFrame({f"f{i}": rng.normal(size=500) for i in range(30)})
     stats = median_ms(column_stats, table)
     digest = median_ms(fingerprint_object, table)

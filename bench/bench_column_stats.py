@@ -54,19 +54,14 @@ def main() -> None:
         {"store": rng.integers(0, 400, 100_000), "day": rng.integers(0, 365, 100_000)}
     )
     scores["score"] = rng.random(100_000)
-    stats = median_ms(column_stats, scores)
-    digest = median_ms(fingerprint_object, scores)
-    print(
-        f"  pandas 100,000 x 3 scores  statistics {stats:5.2f} ms   fingerprint {digest:5.2f} ms"
-        f"   ratio x{stats / digest:.2f}"
-    )
     table = pd.DataFrame({f"f{i}": rng.normal(size=500) for i in range(30)})
-    stats = median_ms(column_stats, table)
-    digest = median_ms(fingerprint_object, table)
-    print(
-        f"  pandas 500 x 30 features   statistics {stats:5.2f} ms   fingerprint {digest:5.2f} ms"
-        f"   ratio x{stats / digest:.2f}"
-    )
+    for label, frame in (("100,000 x 3 scores", scores), ("500 x 30 features", table)):
+        stats = median_ms(column_stats, frame)
+        digest = median_ms(fingerprint_object, frame)
+        print(
+            f"  pandas {label:<19} statistics {stats:5.2f} ms   fingerprint {digest:5.2f} ms"
+            f"   ratio x{stats / digest:.2f}"
+        )
 
 
 if __name__ == "__main__":

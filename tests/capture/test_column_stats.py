@@ -154,12 +154,11 @@ def numpy_numeric(values: Any) -> dict[str, Any]:
         sample = present[np.random.default_rng(0).integers(0, present.size, stats_module.SAMPLE)]
     else:
         sample = present
+    stats.update(min=number(lo), max=number(hi), mean=number(present.mean()))
     if not (np.isfinite(lo) and np.isfinite(hi)):
         sample = sample[np.isfinite(sample)]
         if not sample.size:
-            stats.update(min=number(lo), max=number(hi), mean=number(present.mean()))
             return stats
-    stats.update(min=number(lo), max=number(hi), mean=number(present.mean()))
     quantiles = np.quantile(sample, stats_module._QUANTILES)
     stats["quantiles"] = {
         f"p{round(q * 100):02d}": number(v)
@@ -240,8 +239,12 @@ def test_numeric_columns_in_one_block_equal_column_by_column(frame: pd.DataFrame
 def test_sampled_numeric_columns_in_one_block_equal_column_by_column(
     frame: pd.DataFrame, sample: int
 ) -> None:
-    # A sample of a few rows makes frames of a few dozen rows take the sampled path.
-    with mock.patch.object(stats_module, "SAMPLE", sample):
+    # A sample of a few rows makes frames of a few dozen rows take the sampled path (and the
+    # positions drawn for another sample size are forgotten).
+    with (
+        mock.patch.object(stats_module, "SAMPLE", sample),
+        mock.patch.object(stats_module, "_last_picks", (0, None)),
+    ):
         block = outcome(lambda f: stats_module._pandas(f, np), frame)
         assert block == outcome(column_by_column, frame)
 

@@ -43,9 +43,10 @@ __all__ = [
 
 # Buffers at least this large go to a multi-threaded hasher.  Threads pay only while the cores
 # are free: in a captured program they seldom are (after a BLAS call its worker threads spin
-# for a while), and handing a few MiB to a pool thread that waits for a core took 5-12 ms
-# where one thread takes 0.4 (1.6 MB beside two busy processes on two cores; idle, threads
-# save 1 ms on 8 MB and 4 ms on 16 MB).
+# for a while).  A loop's 1.6 MB of predictions took 7-10 ms to fingerprint through the pool
+# and 2 ms on one thread; beside two busy processes on two cores, 1.6 MB took up to 12 ms
+# through the pool and up to 4.5 ms on one thread.  Idle, threads save 1 ms on 8 MB and 4 ms
+# on 16 MB.
 _THREADED_MIN: Final = 16 << 20
 #: How much is read, or buffered before it is hashed, at a time.
 READ_CHUNK: Final = 1 << 20

@@ -20,6 +20,7 @@ import pytest
 from tests.support.events import event
 from tests.support.runner import read_graph
 
+from threadline.capture.agent_client import _listening
 from threadline.capture.journal import DESTINATION_NAME, JOURNAL_NAME
 from threadline.capture.listener import SOCKET_FOLDER_PREFIX
 from threadline.capture.supervisor import Supervisor
@@ -275,6 +276,26 @@ def test_a_store_removed_between_two_runs_gets_the_next_runs_events(tmp_path: Pa
     run(tmp_path, sys.executable, "steps.py")
     assert {"step-0", "step-1"} <= steps_in(tmp_path / "lineage.db", tmp_path)
     assert agents(url) == first  # kept up: it followed the store instead of leaving
+
+
+def test_a_store_removed_while_a_run_is_connected_keeps_its_agent(tmp_path: Path) -> None:
+    """The store's files deleted while a command is still handing events over: the agent's
+    idle check sees no file, but someone is connected, so it stays and writes the command's
+    next batches into the store made anew at the same path (leaving would cut the command
+    off a few seconds later and make its supervisor open the store itself)."""
+    url = normalize_url(tmp_path / "lineage.db")
+    with warm_supervisor(tmp_path) as (supervisor, sink):
+        sink.emit_batch([event(n) for n in range(3)], durable=True)
+        first = agents(url)
+        for name in ("lineage.db", "lineage.db-wal", "lineage.db-shm"):
+            (tmp_path / name).unlink(missing_ok=True)
+        time.sleep(1.5)  # three of the agent's idle checks
+        assert _listening(agent_paths(url).socket)  # later commands still find it
+        sink.emit_batch([event(n) for n in range(3, 5)], durable=True)
+        assert agents(url) == first
+    assert not supervisor.failed_events
+    with open_store(tmp_path / "lineage.db") as store:
+        assert store.counts()["events"] == 2
 
 
 def test_a_refused_event_through_the_agent_costs_its_batch_nothing_else(tmp_path: Path) -> None:

@@ -191,11 +191,16 @@ class Agent:
                 report("threadline agent", exc)
 
     def _stop_if_idle(self) -> bool:
-        """Stop listening if nothing happened for ``idle`` seconds (or the store is gone)."""
+        """Stop listening once nobody is connected and nothing happened for ``idle``
+        seconds, or at once when nobody is connected and the store is gone.  A command still
+        connected keeps the agent whatever became of the file: its next batch makes the
+        store anew at the URL (:meth:`_follow_store`), where the command's later lineage and
+        the next command's belong."""
         gone = self._store_gone()
         with self._guard:
-            idle = self._connections == 0 and time.monotonic() - self._last_active >= self._idle
-            if not (idle or gone):
+            if self._connections:
+                return False
+            if not (gone or time.monotonic() - self._last_active >= self._idle):
                 return False
         self._stop_listening()
         return True

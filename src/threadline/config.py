@@ -20,6 +20,7 @@ import os
 
 from threadline.errors import UsageError
 from threadline.frozen import frozen_record, record_defaults, replace
+from threadline.settings_files import find_settings_file
 
 # Every run's launcher and supervisor resolve settings, so this module imports neither typing
 # (~3 ms) nor re, json, pathlib and urllib.parse (~10 ms of CPU together, with the enums and
@@ -562,34 +563,6 @@ _BY_NAME: Final = {setting.name: setting for setting in SETTINGS}
 _LIST_SETTINGS: Final = ("identity_env", "allowed_origins", "allowed_hosts")
 
 
-def _find_config_file(start: str) -> tuple[str, Mapping[str, Any]] | None:
-    folder = start
-    while True:
-        candidate = os.path.join(folder, "threadline.toml")
-        if os.path.isfile(candidate):
-            return candidate, _load_toml(candidate)
-        pyproject = os.path.join(folder, "pyproject.toml")
-        if os.path.isfile(pyproject):
-            table = _load_toml(pyproject).get("tool", {}).get("threadline")
-            if isinstance(table, dict):
-                return pyproject, table
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return None
-        folder = parent
-
-
-def _load_toml(path: str) -> dict[str, Any]:
-    import tomllib  # only when there is a file to read: every captured run resolves settings
-
-    try:
-        with open(path, "rb") as handle:
-            data: dict[str, Any] = tomllib.load(handle)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read settings from {path}: {exc}") from exc
-    return data
-
-
 def _parsed(setting: Setting, raw: Any, where: str) -> Any:
     value: Any
     try:
@@ -622,7 +595,7 @@ def resolve(
     if unknown:
         raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     here = _folder(cwd)
-    found = _find_config_file(here)
+    found = find_settings_file(here)
     file_table: Mapping[str, Any] = found[1] if found else {}
     values: dict[str, Any] = {}
     for setting in SETTINGS:
@@ -658,7 +631,7 @@ def origins(
     """Where each setting's value comes from, in the order :func:`resolve` follows: the
     environment variable's name, the settings file's path, or ``default``."""
     env = os.environ if environ is None else environ
-    found = _find_config_file(_folder(cwd))
+    found = find_settings_file(_folder(cwd))
     file_table: Mapping[str, Any] = found[1] if found else {}
     where: dict[str, str] = {}
     for setting in SETTINGS:

@@ -20,6 +20,7 @@ import pytest
 from tests.support.events import event
 from tests.support.runner import read_graph
 
+from threadline import settings_files
 from threadline.capture.agent_client import _listening
 from threadline.capture.journal import DESTINATION_NAME, JOURNAL_NAME
 from threadline.capture.listener import SOCKET_FOLDER_PREFIX
@@ -332,17 +333,25 @@ LAUNCHER_NEVER_IMPORTS = frozenset(
         "sqlalchemy",
         "subprocess",
         "tempfile",
+        "tomllib",
     }
 )
 
 
-def test_a_runs_launcher_imports_none_of_the_modules_it_can_do_without(tmp_path: Path) -> None:
+def test_a_runs_launcher_imports_none_of_the_modules_it_can_do_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The launcher relays its processes' batches to a warm agent without loading orjson,
-    json or the Python layers of socket, signal and the rest.  ``-X importtime`` is
+    json or the Python layers of socket, signal and the rest, and reads the project's
+    settings file as an earlier command left it, without tomllib.  ``-X importtime`` is
     the launcher's alone (a flag, not inherited by the command).  The command sends events
     (three runs), asks questions (a script's run looks up earlier ones) and exits non-zero
     (its run ends are built here)."""
     (tmp_path / "steps.py").write_text(STEPS.format(steps=3) + "raise SystemExit(3)\n")
+    (tmp_path / "threadline.toml").write_text('namespace = "steps"\n')
+    # As if it had stood for a while when the warm-up run below read it.
+    monkeypatch.setattr(settings_files, "SETTLED_SECONDS", -1.0)
+    settings_files.find_settings_file(str(tmp_path))
     run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
     # The console script, as people run it (``-m`` would add runpy's imports).
     script = str(Path(sys.executable).with_name("threadline"))

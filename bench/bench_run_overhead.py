@@ -1,6 +1,8 @@
 """Fixed cost of ``threadline run`` per process, against the same command run plainly.
 
-Two commands: ``python -c pass`` and a script that imports pandas and writes one small CSV.
+Two commands: ``python -c pass`` and a script that imports pandas and writes one small CSV;
+the script again in a project folder holding a ``pyproject.toml`` (no ``[tool.threadline]``
+table in it, as in most projects: every process that resolves settings looks at it).
 Each is run plainly and under ``threadline run --`` in interleaved pairs (so load from other
 processes on the machine falls on both sides alike); the figures are medians. CPU time is the
 children's user + system time from ``getrusage`` around each run, which covers every process
@@ -33,6 +35,32 @@ CPU_TARGET_MS = 60.0
 PANDAS_SCRIPT = """\
 import pandas as pd
 pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}).to_csv("out.csv", index=False)
+"""
+
+PYPROJECT = """\
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "forecasts"
+version = "0.4.1"
+requires-python = ">=3.11"
+dependencies = ["pandas>=2.1", "scikit-learn>=1.4", "pyarrow>=15"]
+
+[project.optional-dependencies]
+dev = ["pytest>=8", "ruff>=0.4", "mypy>=1.10"]
+
+[tool.ruff]
+line-length = 99
+target-version = "py311"
+
+[tool.ruff.lint]
+select = ["E", "F", "I", "B", "UP"]
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+addopts = "-q"
 """
 
 
@@ -89,7 +117,11 @@ def settled_agent_cpu(store_url: str) -> float:
     return last
 
 
-def measure(name: str, command: list[str], workdir: Path, *, agent: bool = True) -> None:
+def measure(
+    name: str, command: list[str], workdir: Path, *, agent: bool = True, cwd: Path | None = None
+) -> None:
+    """Print the figures of ``command`` run in ``cwd`` (``workdir`` by default)."""
+    cwd = cwd or workdir
     env = dict(os.environ)
     # Compiled bytecode on both sides, as an installed threadline (and pandas) ships it; a
     # PYTHONDONTWRITEBYTECODE shell would otherwise charge every run the compiling of ~70
@@ -107,13 +139,13 @@ def measure(name: str, command: list[str], workdir: Path, *, agent: bool = True)
     wrapped = [*threadline_argv(), "run", "--", *command]
     # One warm-up of each, not counted: the first run creates the store, starts the writer
     # agent and fills OS caches.
-    timed(command, workdir, env)
+    timed(command, cwd, env)
     started = agent_cpu(store)
-    first = timed(wrapped, workdir, env)
+    first = timed(wrapped, cwd, env)
     agent_before = settled_agent_cpu(store)  # the agent finishes starting (opens the store)
     for _ in range(REPEAT):
-        plain.append(timed(command, workdir, env))
-        ours.append(timed(wrapped, workdir, env))
+        plain.append(timed(command, cwd, env))
+        ours.append(timed(wrapped, cwd, env))
     # The agent writes what the last run handed over.
     agent_share = (settled_agent_cpu(store) - agent_before) / REPEAT * 1000
     plain_wall = statistics.median(w for w, _ in plain)
@@ -148,6 +180,19 @@ def main() -> None:
         (workdir / "write_csv.py").write_text(PANDAS_SCRIPT)
         measure("python -c pass", [sys.executable, "-c", "pass"], workdir)
         measure("pandas import + one small CSV", [sys.executable, "write_csv.py"], workdir)
+        project = workdir / "project"
+        project.mkdir()
+        (project / "pyproject.toml").write_text(PYPROJECT)
+        (project / "write_csv.py").write_text(PANDAS_SCRIPT)
+        # A project's files stand unchanged for a while: threadline keeps what a settings
+        # file holds only once it has (threadline.settings_files.SETTLED_SECONDS).
+        time.sleep(3.0)
+        measure(
+            "the same in a project folder with a pyproject.toml",
+            [sys.executable, "write_csv.py"],
+            workdir,
+            cwd=project,
+        )
         measure("python -c pass", [sys.executable, "-c", "pass"], workdir, agent=False)
 
 

@@ -252,6 +252,17 @@ def start(store: str, workers: int = WORKERS) -> tuple[subprocess.Popen[bytes], 
     raise RuntimeError("server did not start")
 
 
+def post_batches(port: int, count: int, seed: str) -> float:
+    """Events per second for ``count`` new events posted as NDJSON batches of ``BATCH``,
+    two requests at a time."""
+    bodies = official_bodies(count, seed)
+    chunks = [b"\n".join(bodies[i : i + BATCH]) for i in range(0, len(bodies), BATCH)]
+    elapsed = asyncio.run(
+        post_all(port, "/api/v1/lineage/batch", chunks, "application/x-ndjson", 2)
+    )
+    return count / elapsed
+
+
 def verdict(value: float, target: float) -> str:
     return "[OK]" if value >= target else "[MISS]"
 
@@ -291,14 +302,7 @@ def main() -> None:
                 f"{one:10,.0f} events/s  (latency-bound reference)"
             )
 
-            batch_bodies = official_bodies(BATCH_EVENTS, "batch")
-            chunks = [
-                b"\n".join(batch_bodies[i : i + BATCH]) for i in range(0, len(batch_bodies), BATCH)
-            ]
-            elapsed = asyncio.run(
-                post_all(port, "/api/v1/lineage/batch", chunks, "application/x-ndjson", 2)
-            )
-            rate = BATCH_EVENTS / elapsed
+            rate = post_batches(port, BATCH_EVENTS, "batch")
             print(
                 f"  batch POST /api/v1/lineage/batch ({BATCH_EVENTS:,} events, NDJSON x "
                 f"{BATCH:,}), sustained  {rate:10,.0f} events/s  (target >= {BATCH_TARGET:,}) "
@@ -306,12 +310,7 @@ def main() -> None:
             )
 
             time.sleep(CATCH_UP_SECONDS)  # the projector thread catches up once posts pause
-            burst = official_bodies(BURST_EVENTS, "burst")
-            chunks = [b"\n".join(burst[i : i + BATCH]) for i in range(0, len(burst), BATCH)]
-            elapsed = asyncio.run(
-                post_all(port, "/api/v1/lineage/batch", chunks, "application/x-ndjson", 2)
-            )
-            rate = BURST_EVENTS / elapsed
+            rate = post_batches(port, BURST_EVENTS, "burst")
             print(
                 f"  same, a burst of {BURST_EVENTS:,} events, acknowledged         "
                 f"{rate:10,.0f} events/s  (target >= {BATCH_TARGET:,}) "

@@ -4,7 +4,7 @@ per edit for every process that resolves settings.
 Every ``threadline run`` launcher and every process it captures resolves settings, and in a
 project with a ``threadline.toml`` or a ``pyproject.toml`` each of them imported
 :mod:`tomllib` to read the same unchanged file: ~10 ms of a launcher's CPU (tomllib brings
-``re`` and ``enum``, which the launcher otherwise never loads) and ~4 ms of a captured
+``re`` and ``enum``, which the launcher otherwise never loads) and ~2 ms of a captured
 process's, every command.  The settings table a file holds is therefore kept as JSON in the
 temporary folder, beside the writer agents' files, under a digest of the user, threadline's
 version and the file's path, and taken only while the file is exactly as it was read: same
@@ -38,9 +38,7 @@ MEMO_PREFIX: Final = "tls-"
 #: How long a settings file must have stood unchanged before its table is kept (beyond the
 #: coarsest time stamps in use: FAT's two seconds).
 SETTLED_SECONDS: Final = 2.5
-#: What a file holds for threadline when it holds nothing for it (a pyproject.toml without a
-#: ``[tool.threadline]`` table).
-_NOTHING: Final = None
+_MISSING: Final = object()
 
 
 def find_settings_file(start: str) -> tuple[str, Mapping[str, Any]] | None:
@@ -51,7 +49,7 @@ def find_settings_file(start: str) -> tuple[str, Mapping[str, Any]] | None:
     while True:
         candidate = os.path.join(folder, "threadline.toml")
         if os.path.isfile(candidate):
-            return candidate, settings_table(candidate, _whole)
+            return candidate, settings_table(candidate, load_toml)
         pyproject = os.path.join(folder, "pyproject.toml")
         if os.path.isfile(pyproject):
             table = settings_table(pyproject, _tool_table)
@@ -89,13 +87,10 @@ def memo_path(path: str) -> str:
     return os.path.join(base, f"{MEMO_PREFIX}{digest}.json")
 
 
-def _whole(path: str) -> dict[str, Any]:
-    return load_toml(path)
-
-
 def _tool_table(path: str) -> Any:
+    """A pyproject.toml's ``[tool.threadline]`` table; None when it has none."""
     tool = load_toml(path).get("tool")
-    return tool.get("threadline", _NOTHING) if isinstance(tool, dict) else _NOTHING
+    return tool.get("threadline") if isinstance(tool, dict) else None
 
 
 def load_toml(path: str) -> dict[str, Any]:
@@ -109,9 +104,6 @@ def load_toml(path: str) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read settings from {path}: {exc}") from exc
     return data
-
-
-_MISSING: Final = object()
 
 
 def _kept(memo: str, stamp: list[int]) -> Any:

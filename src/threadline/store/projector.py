@@ -12,9 +12,10 @@ Who brings the graph up to the log (:class:`Projector`):
   acknowledged before it began, in this process or any other);
 * this process's projector thread, once appends pause for :data:`IDLE_SECONDS`, so the graph is
   usually current before anyone asks;
-* an append that finds the graph more than :data:`MAX_LAG` events behind, one page at a time
-  before it returns (back-pressure: a burst of up to ``MAX_LAG`` events is acknowledged at the
-  log's pace, a sustained stream at the projection's, and the wait of a query stays bounded);
+* an append that finds the graph more than :data:`MAX_LAG` events behind, a page at a time
+  until it is within ``MAX_LAG`` again, before it returns (back-pressure: a burst of up to
+  ``MAX_LAG`` events is acknowledged at the log's pace, a sustained stream at the
+  projection's, and the wait of a query stays bounded, however large the appends);
 * :meth:`Projector.close`, so a process that wrote leaves the graph whole behind it.
 
 The projecting itself (one page per transaction, under the chain lock) is the store's
@@ -50,11 +51,17 @@ class Projector:
     """Decides when ``project_page`` runs (see the module docstring)."""
 
     def __init__(
-        self, project_page: PageProjector, *, max_lag: int = MAX_LAG, idle: float = IDLE_SECONDS
+        self,
+        project_page: PageProjector,
+        *,
+        max_lag: int = MAX_LAG,
+        idle: float = IDLE_SECONDS,
+        page: int = PAGE,
     ) -> None:
         self._project_page = project_page
         self.max_lag = max_lag
         self._idle = idle
+        self._page = page
         # What this process knows: the graph reaches at least ``_projected``; the log's head
         # is at least ``_head``.  Another process may know more; readers ask the store.
         self._projected = 0
@@ -71,11 +78,17 @@ class Projector:
     def appended(self, head_seq: int) -> None:
         """An append committed and the log's head is now ``head_seq``."""
         self._head = max(self._head, head_seq)
-        if self._head - self._projected > self.max_lag:
-            try:
-                self._step()  # back-pressure: this append pays for one page
-            except Exception as exc:  # acknowledged all the same: the log holds the events
-                _log.warning("threadline: projecting the log onto the graph failed: %s", exc)
+        try:
+            # Back-pressure: this append pays for the pages that bring the graph back within
+            # max_lag.  (One page each let a stream of appends larger than a page leave the
+            # graph further behind after every one of them.)
+            while self._head - self._projected > self.max_lag:
+                before = self._projected
+                self._step()
+                if self._projected <= before:
+                    break  # the log holds nothing past what another writer projected
+        except Exception as exc:  # acknowledged all the same: the log holds the events
+            _log.warning("threadline: projecting the log onto the graph failed: %s", exc)
         with self._wake:
             # Bumped again now the append has ended, so the idle period counts from its end,
             # not its start (a long append would otherwise look like an idle one).
@@ -115,8 +128,8 @@ class Projector:
             except Exception as exc:  # the log holds the events; the next reader projects them
                 _log.warning("threadline: the graph was left behind the log at close: %s", exc)
 
-    def _step(self, limit: int = PAGE) -> tuple[int, int]:
-        projected, head = self._project_page(limit)
+    def _step(self, limit: int | None = None) -> tuple[int, int]:
+        projected, head = self._project_page(self._page if limit is None else limit)
         self.saw(projected, head)
         return projected, head
 

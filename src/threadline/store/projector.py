@@ -86,7 +86,7 @@ class Projector:
                 before = self._projected
                 self._step()
                 if self._projected <= before:
-                    break  # the log holds nothing past what another writer projected
+                    break  # no progress (the log is shorter than this process thought)
         except Exception as exc:  # acknowledged all the same: the log holds the events
             _log.warning("threadline: projecting the log onto the graph failed: %s", exc)
         with self._wake:

@@ -339,7 +339,7 @@ LAUNCHER_NEVER_IMPORTS = frozenset(
 
 
 def test_a_runs_launcher_imports_none_of_the_modules_it_can_do_without(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     """The launcher relays its processes' batches to a warm agent without loading orjson,
     json or the Python layers of socket, signal and the rest, and reads the project's
@@ -352,6 +352,8 @@ def test_a_runs_launcher_imports_none_of_the_modules_it_can_do_without(
     # As if it had stood for a while when the warm-up run below read it.
     monkeypatch.setattr(settings_files, "SETTLED_SECONDS", -1.0)
     settings_files.find_settings_file(str(tmp_path))
+    kept = Path(settings_files.memo_path(str(tmp_path / "threadline.toml")))
+    request.addfinalizer(lambda: kept.unlink(missing_ok=True))  # not left in the shared /tmp
     run(tmp_path, sys.executable, "-c", "pass")  # a warm agent
     # The console script, as people run it (``-m`` would add runpy's imports).
     script = str(Path(sys.executable).with_name("threadline"))

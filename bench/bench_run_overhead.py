@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from threadline.settings_files import SETTLED_SECONDS
+
 REPEAT = int(os.environ.get("BENCH_REPEAT", "11"))
 WALL_TARGET_MS = 40.0
 CPU_TARGET_MS = 60.0
@@ -185,8 +187,8 @@ def main() -> None:
         (project / "pyproject.toml").write_text(PYPROJECT)
         (project / "write_csv.py").write_text(PANDAS_SCRIPT)
         # A project's files stand unchanged for a while: threadline keeps what a settings
-        # file holds only once it has (threadline.settings_files.SETTLED_SECONDS).
-        time.sleep(3.0)
+        # file holds only once it has.
+        time.sleep(SETTLED_SECONDS + 0.5)
         measure(
             "the same in a project folder with a pyproject.toml",
             [sys.executable, "write_csv.py"],

@@ -8,8 +8,8 @@ Layers, bottom to top (an *area* is a sub-package of ``threadline``, or a top-le
     query
     store
     integrity
-    model, config, settings_files, errors, frozen, quick_json, fingerprint, rowfiles, spec,
-    _version
+    model, config, settings_files, temp_files, errors, frozen, quick_json, fingerprint,
+    rowfiles, spec, _version
 
 A module imports only its own layer and the layers below it; only the bottom layer's areas
 import each other, and the pairs in :data:`APART` (the server and capture) never meet although
@@ -44,6 +44,7 @@ LAYERS: list[frozenset[str]] = [
             "model",
             "config",
             "settings_files",
+            "temp_files",
             "errors",
             "frozen",
             "quick_json",

@@ -22,11 +22,9 @@ import math
 import os
 import time
 
-import blake3
-
-from threadline._version import __version__
 from threadline.errors import UsageError
 from threadline.quick_json import compact_json, json_object
+from threadline.temp_files import shared_stem
 
 TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
 if TYPE_CHECKING:
@@ -81,10 +79,7 @@ def settings_table(path: str, read: Callable[[str], Any]) -> Any:
 
 def memo_path(path: str) -> str:
     """Where the table read from the settings file at ``path`` is kept."""
-    base = os.environ.get("TMPDIR") or "/tmp"
-    key = f"{os.getuid()}\0{__version__}\0{os.path.abspath(path)}"
-    digest = blake3.blake3(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
-    return os.path.join(base, f"{MEMO_PREFIX}{digest}.json")
+    return shared_stem(MEMO_PREFIX, os.path.abspath(path)) + ".json"
 
 
 def _tool_table(path: str) -> Any:

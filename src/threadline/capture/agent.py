@@ -66,6 +66,7 @@ from threadline.capture.signals import background_priority
 from threadline.errors import InvalidEvent
 from threadline.store import open_store
 from threadline.store.writer_agent import FLUSH_ROLE, agent_paths
+from threadline.temp_files import temp_folder
 
 _SQLITE: Final = "sqlite:///"
 #: How often the agent looks at the clock (and for a removed store file) while idle.
@@ -125,7 +126,7 @@ class Agent:
         self._sweep_wanted = False
         #: … and when the last one was (monotonic seconds).
         self._last_sweep = -_SWEEP_SPACING
-        self._tmp = os.environ.get("TMPDIR") or "/tmp"
+        self._tmp = temp_folder()
         #: The (device, inode) of the SQLite store file opened (None: not a file's store).
         self._opened: tuple[int, int] | None = None
 

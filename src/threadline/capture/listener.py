@@ -13,6 +13,8 @@ from __future__ import annotations
 import _socket
 import os
 
+from threadline.temp_files import temp_folder
+
 
 class Listener:
     """The supervisor's Unix socket, bound and listening in a private temporary folder."""
@@ -78,7 +80,7 @@ SOCKET_FOLDER_PREFIX = "tl-"
 def _private_folder() -> str:
     """A new folder only this user can enter (``tempfile.mkdtemp`` without importing
     ``tempfile``, ``random`` and ``shutil``, a tenth of the launcher's start-up)."""
-    base = os.environ.get("TMPDIR") or "/tmp"
+    base = temp_folder()
     while True:
         path = os.path.join(base, f"{SOCKET_FOLDER_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
         try:

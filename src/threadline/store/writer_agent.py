@@ -23,10 +23,8 @@ import os
 import struct
 import time
 
-import blake3
-
-from threadline._version import __version__
 from threadline.frozen import frozen_record
+from threadline.temp_files import shared_stem
 
 TYPE_CHECKING = False  # not typing's: every run's launcher imports this (typing: ~3 ms)
 if TYPE_CHECKING:
@@ -56,11 +54,7 @@ def agent_paths(url: str) -> AgentPaths:
     """The agent files for the store at ``url`` (its normalized URL) and this user.  The
     version is part of the name: after an upgrade, runs start an agent that speaks their
     protocol, and the old one exits when idle."""
-    base = os.environ.get("TMPDIR") or "/tmp"
-    key = f"{os.getuid()}\0{__version__}\0{url}"
-    # BLAKE3, not hashlib: its OpenSSL binding is ~2 ms of every run's supervisor.
-    digest = blake3.blake3(key.encode()).hexdigest()[:24]
-    stem = os.path.join(base, f"{AGENT_PREFIX}{digest}")
+    stem = shared_stem(AGENT_PREFIX, url)
     return AgentPaths(socket=stem + ".sock", lock=stem + ".lock", log=stem + ".log")
 
 

@@ -6,6 +6,8 @@ missing PostgreSQL can never pass unnoticed.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -73,3 +75,28 @@ def test_writers_racing_to_create_the_schema_all_succeed() -> None:
         with open_store(url) as store:
             assert store.counts()["events"] == 8 * 5
             assert store.verify().ok
+
+
+def test_a_new_store_has_the_postgresql_forms_of_its_indexes() -> None:
+    # Created by a process of its own: in this one an earlier test may have set the options.
+    with fresh_database() as url:
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from threadline.store import open_store; "
+                "open_store(sys.argv[1]).close()",
+                url,
+            ],
+            check=True,
+        )
+        with open_store(url) as store, raw_sql(store) as conn:
+            definitions = dict(
+                conn.exec_driver_sql(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN "
+                    "('tl_events_job', 'tl_nodes_name', 'tl_runs_open')"
+                ).all()
+            )
+    assert "USING hash (job_name)" in definitions["tl_events_job"]
+    assert "USING hash (name)" in definitions["tl_nodes_name"]
+    assert definitions["tl_runs_open"].endswith("WHERE (state_rank < 3)")

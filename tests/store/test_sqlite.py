@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,3 +176,24 @@ def test_writers_racing_to_create_the_store_all_succeed(tmp_path: Path) -> None:
     with open_store(url) as store:
         assert store.counts()["events"] == 8 * 5
         assert store.verify().ok
+
+
+def test_a_sqlite_store_never_loads_postgresql_support(tmp_path: Path) -> None:
+    # Every writer agent and CLI command opens one: PostgreSQL's dialect is ~25 ms of CPU.
+    code = (
+        "import sys\n"
+        "from threadline.store import open_store\n"
+        "from tests.support.events import event\n"
+        "with open_store(sys.argv[1]) as store:\n"
+        "    store.append_batch([event(1), event(2)])\n"
+        "    store.settle()\n"
+        "print(sorted(m for m in sys.modules if 'postgres' in m))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, f"sqlite:///{tmp_path / 'lineage.db'}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.stdout.strip() == "[]"

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from threadline.errors import StoreUnavailable
 from threadline.store.base import AppendResult
+from threadline.store.schema import use_postgresql_index_options
 from threadline.store.sql import SqlStore, _Batch
 
 #: Arbitrary but fixed: the advisory lock key guarding the chain head ("tl" + "chain").
@@ -35,6 +36,7 @@ class PostgresStore(SqlStore):
     rows_per_statement = 200
 
     def __init__(self, url: str) -> None:
+        use_postgresql_index_options()  # before the schema is created or migrated
         try:
             engine = sa.create_engine(url, pool_pre_ping=True, pool_size=4)
         except (ImportError, sa.exc.ArgumentError) as exc:

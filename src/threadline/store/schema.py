@@ -192,9 +192,9 @@ def use_postgresql_index_options() -> None:
     any length) and the partial index of open runs.
 
     ``postgresql_using=`` and ``postgresql_where=`` in the definitions above would do the same,
-    but naming a dialect's option loads the dialect, and PostgreSQL's brings asyncio with it:
-    ~25 ms of CPU in every process that only ever opens SQLite (each writer agent, each CLI
-    command).  The PostgreSQL store calls this as it loads; calling it again changes nothing.
+    but naming a dialect's option loads that dialect: ~25 ms of CPU in every process that only
+    ever opens SQLite (each writer agent, each CLI command).  A PostgreSQL store calls this
+    before it creates or migrates the schema; calling it again changes nothing.
     """
     EVENTS_JOB_INDEX.dialect_options["postgresql"]["using"] = "hash"
     NODES_NAME_INDEX.dialect_options["postgresql"]["using"] = "hash"

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from threadline.store import sqlite_engine
+from threadline.store.checkpointer import BACKSTOP
 
 
 def pragma(engine: sa.Engine, name: str) -> object:
@@ -24,7 +25,8 @@ def test_the_writer_gets_its_cache_and_checkpoint_settings(tmp_path: Path) -> No
             assert pragma(engine, "busy_timeout") == sqlite_engine.BUSY_TIMEOUT_MS
             assert pragma(engine, "foreign_keys") == 1
         assert pragma(writer, "cache_size") == -sqlite_engine.WRITE_CACHE_KIB
-        assert pragma(writer, "wal_autocheckpoint") == sqlite_engine.CHECKPOINT_PAGES
+        # The store's thread checkpoints every CHECKPOINT_PAGES; the writer only as a backstop.
+        assert pragma(writer, "wal_autocheckpoint") == sqlite_engine.CHECKPOINT_PAGES * BACKSTOP
         assert pragma(reader, "cache_size") != -sqlite_engine.WRITE_CACHE_KIB
     finally:
         writer.dispose()

@@ -8,6 +8,7 @@ itself is in :mod:`threadline.store.sqlite_engine`.
 
 Durability: ``synchronous=NORMAL`` (fsync at checkpoints) keeps appends fast; a durable append
 switches the writing connection to ``synchronous=FULL`` so that its commit is fsynced.
+Checkpoints run on a thread of their own after commits (:mod:`threadline.store.checkpointer`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from threadline.errors import StoreUnavailable
 from threadline.store import sqlite_engine
+from threadline.store.checkpointer import Checkpointer
 from threadline.store.sql import SqlStore
 
 
@@ -41,6 +43,7 @@ class SqliteStore(SqlStore):
             raise StoreUnavailable(
                 f"cannot create the folder of store {self.path}: {exc.strerror or exc}"
             ) from exc
+        self._checkpointer = Checkpointer(self.path, sqlite_engine.CHECKPOINT_PAGES)
         super().__init__(url, sqlite_engine.read_engine(url), sqlite_engine.write_engine(url))
         self.archive_dir = self.path.parent.resolve() / "archive"
 
@@ -62,6 +65,11 @@ class SqliteStore(SqlStore):
             finally:
                 if durable:
                     raw.execute("PRAGMA synchronous=NORMAL")
+        self._checkpointer.committed()
+
+    def close(self) -> None:
+        super().close()  # its last projection commits too
+        self._checkpointer.close()
 
     def sync(self) -> None:
         """Make every committed transaction durable (WAL mode fsyncs the log at a checkpoint)."""

@@ -20,6 +20,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, QueuePool
 
+from threadline.store.checkpointer import BACKSTOP
+
 BUSY_TIMEOUT_MS: Final = 60_000
 WRITE_CACHE_KIB: Final = 16_384
 CHECKPOINT_PAGES: Final = 10_000
@@ -45,7 +47,9 @@ def configure(engine: Engine, *, immediate: bool) -> None:
             # faster on stores of 360k events (four 91k-event batches: 13-15 s each either
             # way) and kept ~48 MiB more in a long-lived server (bench/bench_server_memory.py).
             cursor.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
-            cursor.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+            # The store's own thread checkpoints every ~CHECKPOINT_PAGES (store/checkpointer.py);
+            # the writer's automatic checkpoint only bounds the log should that thread lag.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES * BACKSTOP}")
             cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
 

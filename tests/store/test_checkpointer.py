@@ -75,6 +75,22 @@ def test_closing_the_store_stops_its_checkpointer(tmp_path: Path) -> None:
     assert not _checkpointer_threads()
 
 
+def test_a_removed_store_file_is_not_made_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpointer, "FIRST_INTERVAL", 0.01)
+    path = tmp_path / "lineage.db"
+    sqlite3.connect(path).close()
+    path.unlink()
+    checkpoints = checkpointer.Checkpointer(path, 100)
+    try:
+        checkpoints.committed()
+        time.sleep(0.3)
+        assert not path.exists()
+    finally:
+        checkpoints.close()
+
+
 def test_a_store_that_never_wrote_starts_no_thread(tmp_path: Path) -> None:
     path = tmp_path / "lineage.db"
     open_store(path).close()

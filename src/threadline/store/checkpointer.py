@@ -97,11 +97,17 @@ class Checkpointer:
                 self._committed.clear()
                 try:
                     if connection is None:
-                        connection = sqlite3.connect(self._path, isolation_level=None)
+                        # mode=rw: a store whose file was removed is not made anew here.
+                        uri = f"{self._path.absolute().as_uri()}?mode=rw"
+                        connection = sqlite3.connect(uri, uri=True, isolation_level=None)
                     rows = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as exc:
-                    # The backstop bounds the log meanwhile; try again after the next commit.
+                    # The backstop bounds the log meanwhile; after the next commit, try again
+                    # on a new connection (this one may be what failed).
                     _log.warning("threadline: checkpointing %s failed: %s", self._path, exc)
+                    if connection is not None:
+                        connection.close()
+                        connection = None
                     continue
                 busy, pages, _copied = rows[0] if rows else (1, -1, -1)
                 if busy or pages < 0:

@@ -5,10 +5,10 @@ takes the file past ``wal_autocheckpoint`` pages also copies them into the datab
 it: ~40 MiB, a tenth of a second or more, paid by one append and by every request waiting on
 it.  A writing process instead checkpoints on this thread, through a connection of its own,
 while its next batch is being prepared: SQLite runs without the interpreter's lock meanwhile,
-so the copy overlaps the Python work of the appends.  (120,000 official-client events
-appended 5,000 at a time, three interleaved pairs: 20,000 / 20,100 / 23,100 events/s with the
-writer checkpointing, 23,700 / 22,700 / 25,600 with this thread.  Below ``pages`` of log, as in
-a short burst, nothing changes.)
+so the copy overlaps the Python work of the appends.  (``bench/bench_append_stream.py``,
+120,000 official-client events 5,000 at a time, two interleaved pairs: 22,600 and 22,200
+events/s with the writer checkpointing, 24,400 and 24,600 with this thread.  Below ``pages``
+of log, as in a short burst, nothing changes.)
 
 When: a commit wakes the thread, which waits :attr:`Checkpointer.interval` seconds for more
 commits to pile up, then checkpoints ``PASSIVE`` (it never waits for, nor blocks, a reader or

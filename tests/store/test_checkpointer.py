@@ -9,11 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.support.events import event
 
 from threadline.store import checkpointer, open_store, sqlite_engine
 from threadline.store.base import Cursor
-from threadline.store.checkpointer import SETTLE, waiting_pages
+from threadline.store.checkpointer import MAX_INTERVAL, MIN_INTERVAL, next_interval
 
 PAGE = 4096
 
@@ -37,6 +39,7 @@ def test_commits_reach_the_database_file_before_the_writers_own_checkpoint(
 ) -> None:
     # The writer's backstop at 4 x 100 pages is never reached: only the thread copies pages.
     monkeypatch.setattr(sqlite_engine, "CHECKPOINT_PAGES", 100)
+    monkeypatch.setattr(checkpointer, "FIRST_INTERVAL", 0.05)
     path = tmp_path / "lineage.db"
     with open_store(path) as store:
         store.settle()
@@ -75,16 +78,32 @@ def test_closing_the_store_stops_its_checkpointer(tmp_path: Path) -> None:
 def test_a_removed_store_file_is_not_made_anew(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(checkpointer, "FIRST_INTERVAL", 0.01)
     path = tmp_path / "lineage.db"
-    _log_with_pages(path, 20)
+    sqlite3.connect(path).close()
     path.unlink()
-    checkpoints = checkpointer.Checkpointer(path, 10)
+    checkpoints = checkpointer.Checkpointer(path, 100)
     try:
         checkpoints.committed()
         time.sleep(0.3)
         assert not path.exists()
     finally:
         checkpoints.close()
+
+
+def test_a_log_that_never_grew_to_the_checkpoint_size_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As before the thread: a short pipeline's store is not checkpointed (nor fsynced).
+    monkeypatch.setattr(sqlite_engine, "CHECKPOINT_PAGES", 1000)
+    monkeypatch.setattr(checkpointer, "FIRST_INTERVAL", 0.05)
+    path = tmp_path / "lineage.db"
+    with open_store(path) as store:
+        store.settle()
+        before = path.stat().st_size
+        store.append_batch([_bulky(n) for n in range(120)])
+        time.sleep(0.5)
+        assert path.stat().st_size == before
 
 
 def test_a_store_that_never_wrote_starts_no_thread(tmp_path: Path) -> None:
@@ -96,42 +115,24 @@ def test_a_store_that_never_wrote_starts_no_thread(tmp_path: Path) -> None:
         assert set(_checkpointer_threads()) == before
 
 
-def _log_with_pages(path: Path, rows: int) -> sqlite3.Connection:
-    """An SQLite file in WAL mode whose log holds about ``rows`` pages, none copied back."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA wal_autocheckpoint=0")
-    connection.execute("CREATE TABLE IF NOT EXISTS t (x BLOB)")
-    connection.executemany("INSERT INTO t VALUES (?)", [(bytes(3000),)] * rows)
-    return connection
-
-
-def test_the_pages_waiting_are_read_from_the_log_index(tmp_path: Path) -> None:
-    path = tmp_path / "x.db"
-    shm = tmp_path / "x.db-shm"
-    with contextlib.closing(_log_with_pages(path, 50)) as connection:
-        waiting = waiting_pages(shm)
-        _busy, pages, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        assert waiting == pages >= 50
-        assert copied == pages
-        assert waiting_pages(shm) == 0
-        connection.executemany("INSERT INTO t VALUES (?)", [(bytes(3000),)] * 10)
-        assert 10 <= waiting_pages(shm) < pages  # type: ignore[operator]  # started over
-    assert waiting_pages(tmp_path / "missing-shm") is None
-    (tmp_path / "garbage-shm").write_bytes(b"not an index")
-    assert waiting_pages(tmp_path / "garbage-shm") is None
-
-
-def test_a_log_below_the_checkpoint_size_is_left_to_grow(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@given(
+    interval=st.floats(MIN_INTERVAL, MAX_INTERVAL),
+    new_pages=st.integers(-10, 10**7),
+    pages=st.integers(1, 10**6),
+)
+def test_the_interval_is_scaled_toward_the_checkpoint_size_within_bounds(
+    interval: float, new_pages: int, pages: int
 ) -> None:
-    # As before the thread: a short pipeline's store is not checkpointed (nor fsynced).
-    monkeypatch.setattr(sqlite_engine, "CHECKPOINT_PAGES", 1000)
-    path = tmp_path / "lineage.db"
-    with open_store(path) as store:
-        store.settle()
-        before = path.stat().st_size
-        store.append_batch([_bulky(n) for n in range(120)])
-        time.sleep(10 * SETTLE)
-        assert path.stat().st_size == before
-        assert waiting_pages(tmp_path / "lineage.db-shm") >= 100  # type: ignore[operator]
+    after = next_interval(interval, new_pages, pages)
+    assert MIN_INTERVAL <= after <= MAX_INTERVAL
+    if new_pages <= 0:
+        assert after == interval  # nothing learned
+    elif new_pages > pages:
+        assert after <= interval  # too many pages gathered: checkpoint sooner
+    elif new_pages < pages:
+        assert after >= interval
+
+
+def test_the_interval_gathers_about_the_checkpoint_size() -> None:
+    assert next_interval(0.5, 2_000, 10_000) == pytest.approx(2.5)
+    assert next_interval(0.5, 20_000, 10_000) == pytest.approx(0.25)

@@ -1,20 +1,25 @@
 """Checkpoints of an SQLite store's write-ahead log, run on a thread of their own.
 
 In WAL mode SQLite appends the pages of each commit to the ``-wal`` file, and the commit that
-takes the log past ``wal_autocheckpoint`` pages also copies them into the database and fsyncs
+takes the file past ``wal_autocheckpoint`` pages also copies them into the database and fsyncs
 it: ~40 MiB, a tenth of a second or more, paid by one append and by every request waiting on
 it.  A writing process instead checkpoints on this thread, through a connection of its own,
 while its next batch is being prepared: SQLite runs without the interpreter's lock meanwhile,
 so the copy overlaps the Python work of the appends.  (``bench/bench_append_stream.py``,
-120,000 official-client events 5,000 at a time, two interleaved pairs: 22,300 and 21,900
-events/s with the writer checkpointing, 24,400 and 23,800 with this thread.)
+120,000 official-client events 5,000 at a time, two interleaved pairs: 22,600 and 22,200
+events/s with the writer checkpointing, 24,400 and 24,600 with this thread.  Below ``pages``
+of log, as in a short burst, nothing changes.)
 
-When: as SQLite's automatic checkpoint would, once the log holds ``pages`` pages not yet
-copied.  A commit wakes the thread, which reads that count from the header of the log's
-shared-memory index (``-shm``: the last frame and the last frame copied back, see
-https://sqlite.org/walformat.html), and checkpoints ``PASSIVE`` when it is reached: it never
-waits for, nor blocks, a reader or the writer, and copies what no reader still needs.  Fewer
-pages, as in a short pipeline's store, and nothing is checkpointed, as before.
+When: a commit wakes the thread, which waits :attr:`Checkpointer.interval` seconds for more
+commits to pile up, then checkpoints ``PASSIVE`` (it never waits for, nor blocks, a reader or
+the writer; it copies what no reader still needs).  SQLite answers how many pages the log holds;
+the interval is scaled so that a checkpoint copies about ``pages`` of them, as the automatic
+checkpoint would (a page rewritten by many commits is copied once, not once per commit).  A log
+whose file has never been that large (a short pipeline's store) is not checkpointed at all, as
+before: its size is read with ``stat``.  (Not by reading the log's shared-memory index: a file
+of SQLite's opened and closed in this process would drop every lock SQLite holds on it, POSIX
+locks being per process and file; tried, and a store written by eight processes at once came
+out malformed.)
 
 The writing connection keeps an automatic checkpoint at :data:`BACKSTOP` times that size
 (:mod:`threadline.store.sqlite_engine`): the log stays bounded if this thread falls behind,
@@ -24,38 +29,30 @@ fails, or was never started (``threadline migrate``).
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
-import sys
 import threading
 from pathlib import Path
 from typing import Final
 
 #: The writing connection's own automatic checkpoint, in multiples of the thread's size.
 BACKSTOP: Final = 4
-#: How long the thread lets commits pile up before it looks at the log (seconds).
-SETTLE: Final = 0.05
+#: Bytes a page takes in the log: SQLite's default page and the frame's header.
+FRAME_BYTES: Final = 4096 + 24
+#: Bounds of the wait between a commit and the checkpoint that follows it (seconds).
+MIN_INTERVAL: Final = 0.05
+MAX_INTERVAL: Final = 5.0
+FIRST_INTERVAL: Final = 0.5
 
 _log = logging.getLogger("threadline.store")
-# The WAL index header (two copies of 48 bytes, native byte order) and the checkpoint info
-# after them: the last valid frame (mxFrame) and the last frame copied back (nBackfill).
-_HEADER: Final = 48
-_MX_FRAME: Final = 16
-_BACKFILLED: Final = 96
 
 
-def waiting_pages(shm: Path) -> int | None:
-    """Pages the log holds that no checkpoint has copied into the database yet, from the
-    shared-memory index ``shm``; None when it cannot be read as one."""
-    try:
-        with shm.open("rb") as handle:
-            head = handle.read(_BACKFILLED + 4)
-    except OSError:
-        return None
-    if len(head) < _BACKFILLED + 4 or head[:_HEADER] != head[_HEADER : 2 * _HEADER]:
-        return None  # not initialized, or caught in the middle of an update
-    last = int.from_bytes(head[_MX_FRAME : _MX_FRAME + 4], sys.byteorder)
-    copied = int.from_bytes(head[_BACKFILLED : _BACKFILLED + 4], sys.byteorder)
-    return max(0, last - copied)
+def next_interval(interval: float, new_pages: int, pages: int) -> float:
+    """The wait that would have let ``pages`` pages gather, given that ``interval`` let
+    ``new_pages`` gather (within the bounds)."""
+    if new_pages <= 0:
+        return interval
+    return min(MAX_INTERVAL, max(MIN_INTERVAL, interval * pages / new_pages))
 
 
 class Checkpointer:
@@ -63,8 +60,9 @@ class Checkpointer:
 
     def __init__(self, path: Path, pages: int) -> None:
         self._path = path
-        self._shm = path.with_name(path.name + "-shm")
+        self._log_file = path.with_name(path.name + "-wal")
         self._pages = pages
+        self.interval = FIRST_INTERVAL
         self._committed = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -97,23 +95,31 @@ class Checkpointer:
         if thread is not None:
             thread.join()
 
+    def _log_grew_large(self) -> bool:
+        """Whether the log's file has ever held ``pages`` pages (it only shrinks when a
+        writer truncates it after a checkpoint)."""
+        try:
+            return os.stat(self._log_file).st_size >= self._pages * FRAME_BYTES
+        except OSError:
+            return False
+
     def _run(self) -> None:
         connection: sqlite3.Connection | None = None
+        pages_before = 0
         try:
             while True:
                 self._committed.wait()
-                if self._stop.wait(SETTLE):
+                if self._stop.wait(self.interval):
                     return
                 self._committed.clear()
-                waiting = waiting_pages(self._shm)
-                if waiting is None or waiting < self._pages:
+                if not self._log_grew_large():
                     continue
                 try:
                     if connection is None:
                         # mode=rw: a store whose file was removed is not made anew here.
                         uri = f"{self._path.absolute().as_uri()}?mode=rw"
                         connection = sqlite3.connect(uri, uri=True, isolation_level=None)
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    rows = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as exc:
                     # The backstop bounds the log meanwhile; after the next commit, try again
                     # on a new connection (this one may be what failed).
@@ -121,9 +127,18 @@ class Checkpointer:
                     if connection is not None:
                         connection.close()
                         connection = None
+                    continue
+                busy, pages, _copied = rows[0] if rows else (1, -1, -1)
+                if busy or pages < 0:
+                    continue  # another connection was checkpointing: nothing learned
+                # The log starts over from its first page when a writer finds it all copied
+                # (under a steady stream of commits, after the writer's own backstop checkpoint).
+                new = pages - pages_before if pages >= pages_before else pages
+                self.interval = next_interval(self.interval, new, self._pages)
+                pages_before = pages
         finally:
             if connection is not None:
                 connection.close()
 
 
-__all__ = ["BACKSTOP", "SETTLE", "Checkpointer", "waiting_pages"]
+__all__ = ["BACKSTOP", "Checkpointer", "next_interval"]

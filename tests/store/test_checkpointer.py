@@ -6,6 +6,7 @@ import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from tests.support.events import event
 from threadline.store import checkpointer, open_store, sqlite_engine
 from threadline.store.base import Cursor
 from threadline.store.checkpointer import MAX_INTERVAL, MIN_INTERVAL, next_interval
+from threadline.store.sql import SqlStore
 
 PAGE = 4096
 
@@ -34,17 +36,27 @@ def _checkpointer_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "threadline-checkpointer"]
 
 
-def test_commits_reach_the_database_file_before_the_writers_own_checkpoint(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The writer's backstop at 4 x 100 pages is never reached: only the thread copies pages.
-    monkeypatch.setattr(sqlite_engine, "CHECKPOINT_PAGES", 100)
+@contextlib.contextmanager
+def _bulky_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pages: int
+) -> Iterator[tuple[SqlStore, Path, int]]:
+    """A store its thread checkpoints every ``pages`` pages (its writer at four times that),
+    once 120 events of ~4 KiB each were appended; with its file's size before them."""
+    monkeypatch.setattr(sqlite_engine, "CHECKPOINT_PAGES", pages)
     monkeypatch.setattr(checkpointer, "FIRST_INTERVAL", 0.05)
     path = tmp_path / "lineage.db"
     with open_store(path) as store:
         store.settle()
         before = path.stat().st_size
         store.append_batch([_bulky(n) for n in range(120)])
+        yield store, path, before
+
+
+def test_commits_reach_the_database_file_before_the_writers_own_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer's backstop at 4 x 100 pages is never reached: only the thread copies pages.
+    with _bulky_store(tmp_path, monkeypatch, 100) as (store, path, before):
         deadline = time.monotonic() + 10
         while path.stat().st_size < before + 100 * PAGE and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -80,9 +92,9 @@ def test_a_removed_store_file_is_not_made_anew(
 ) -> None:
     monkeypatch.setattr(checkpointer, "FIRST_INTERVAL", 0.01)
     path = tmp_path / "lineage.db"
-    sqlite3.connect(path).close()
-    path.unlink()
-    checkpoints = checkpointer.Checkpointer(path, 100)
+    # Its log is still there, large enough to be checkpointed: the thread tries.
+    (tmp_path / "lineage.db-wal").write_bytes(bytes(2 * checkpointer.FRAME_BYTES))
+    checkpoints = checkpointer.Checkpointer(path, 1)
     try:
         checkpoints.committed()
         time.sleep(0.3)
@@ -95,13 +107,7 @@ def test_a_log_that_never_grew_to_the_checkpoint_size_is_left_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # As before the thread: a short pipeline's store is not checkpointed (nor fsynced).
-    monkeypatch.setattr(sqlite_engine, "CHECKPOINT_PAGES", 1000)
-    monkeypatch.setattr(checkpointer, "FIRST_INTERVAL", 0.05)
-    path = tmp_path / "lineage.db"
-    with open_store(path) as store:
-        store.settle()
-        before = path.stat().st_size
-        store.append_batch([_bulky(n) for n in range(120)])
+    with _bulky_store(tmp_path, monkeypatch, 1000) as (_store, path, before):
         time.sleep(0.5)
         assert path.stat().st_size == before
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -197,3 +198,30 @@ def test_a_sqlite_store_never_loads_postgresql_support(tmp_path: Path) -> None:
         cwd=Path(__file__).parents[2],
     )
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads the kernel's lock table")
+def test_opening_a_second_store_keeps_the_first_ones_locks(tmp_path: Path) -> None:
+    # Closing any descriptor of the file drops every POSIX lock this process holds on it:
+    # the first store's shared lock would go, and another process's last connection could
+    # then check the log into the file and delete it under that store.
+    path = tmp_path / "lineage.db"
+    with open_store(path) as first:
+        first.append_batch([event(1)])
+        held = _locks_held_on(path)
+        assert held
+        with open_store(path) as second:
+            assert second.counts()["events"] == 1
+            assert _locks_held_on(path) >= held
+
+
+def _locks_held_on(path: Path) -> set[str]:
+    """This process's POSIX locks on ``path``, as the kernel lists them."""
+    inode = f":{path.stat().st_ino}"
+    pid = str(os.getpid())
+    with open("/proc/locks") as table:
+        return {
+            " ".join(fields[4:])
+            for fields in (line.split() for line in table)
+            if len(fields) > 5 and fields[4] == pid and fields[5].endswith(inode)
+        }

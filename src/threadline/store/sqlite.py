@@ -14,6 +14,7 @@ Checkpoints run on a thread of their own after commits (:mod:`threadline.store.c
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,17 +81,24 @@ class SqliteStore(SqlStore):
 
 
 def _check_file(path: Path) -> None:
-    """Fail with a clear message before SQLite turns a stray file into a store."""
+    """Fail with a clear message before SQLite turns a stray file into a store.
+
+    The file is read through SQLite, never opened here: closing a descriptor of a file drops
+    every POSIX lock this process holds on it, SQLite's own too (another store of this process
+    may have it open), and another process's last connection could then check the log into
+    the file and delete it under that store.  SQLite shares its locks among its connections.
+    """
     if path.is_dir():
         raise StoreUnavailable(f"store path {path} is a directory, not an SQLite file")
     if not path.exists() or path.stat().st_size == 0:
         return
     try:
-        with path.open("rb") as handle:
-            magic = handle.read(16)
-    except OSError as exc:
-        raise StoreUnavailable(f"cannot read store {path}: {exc.strerror}") from exc
-    if magic != b"SQLite format 3\x00":
+        uri = f"{path.absolute().as_uri()}?mode=rw"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as probe:
+            probe.execute("PRAGMA schema_version").fetchall()
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailable(f"cannot read store {path}: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
         raise StoreUnavailable(
             f"{path} is not an SQLite database (was it written by something else?)"
-        )
+        ) from exc

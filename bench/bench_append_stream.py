@@ -5,8 +5,9 @@
 up front, appended ``BENCH_BATCH`` (default 5,000) at a time into a fresh store; only
 ``append_batch`` is timed.  The stream is six times the projector's ``MAX_LAG``, so the graph
 is left to follow afterwards (its back-pressure is turned off here, and the store projects the
-stream as it closes, untimed): what is measured is the log's side, where SQLite's write-ahead log grows by ~2,800 pages a batch and is copied into
-the database every ~10,000 (:mod:`threadline.store.checkpointer`).
+stream as it closes, untimed): what is measured is the log's side, where SQLite's write-ahead
+log grows by ~2,800 pages a batch and is copied into the database every ~10,000
+(:mod:`threadline.store.checkpointer`).
 
 Peer, in the same run: the same canonical bodies inserted with bare ``executemany`` into one
 table of the same pragmas, in as many transactions.

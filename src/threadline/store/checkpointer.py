@@ -6,15 +6,17 @@ it: ~40 MiB, a tenth of a second or more, paid by one append and by every reques
 it.  A writing process instead checkpoints on this thread, through a connection of its own,
 while its next batch is being prepared: SQLite runs without the interpreter's lock meanwhile,
 so the copy overlaps the Python work of the appends.  (``bench/bench_append_stream.py``,
-120,000 official-client events 5,000 at a time, two interleaved pairs: 22,600 and 22,200
-events/s with the writer checkpointing, 24,400 and 24,600 with this thread.  Below ``pages``
+120,000 official-client events 5,000 at a time, two interleaved pairs: 26,200 and 25,700
+events/s with the writer checkpointing, 28,500 and 28,300 with this thread.  Below ``pages``
 of log, as in a short burst, nothing changes.)
 
 When: a commit wakes the thread, which waits :attr:`Checkpointer.interval` seconds for more
 commits to pile up, then checkpoints ``PASSIVE`` (it never waits for, nor blocks, a reader or
 the writer; it copies what no reader still needs).  SQLite answers how many pages the log holds;
 the interval is scaled so that a checkpoint copies about ``pages`` of them, as the automatic
-checkpoint would (a page rewritten by many commits is copied once, not once per commit).  A log
+checkpoint would (a page rewritten by many commits is copied once, not once per commit), and
+stays within 0.05-5 s: a trickle of commits into a log that was once large is checkpointed
+every few seconds rather than every ``pages``.  A log
 whose file has never been that large (a short pipeline's store) is not checkpointed at all, as
 before: its size is read with ``stat``.  (Not by reading the log's shared-memory index: a file
 of SQLite's opened and closed in this process would drop every lock SQLite holds on it, POSIX

@@ -94,7 +94,9 @@ def _check_file(path: Path) -> None:
         return
     try:
         uri = f"{path.absolute().as_uri()}?mode=rw"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as probe:
+        # The store's busy timeout: a writer of another process may hold the file a moment.
+        timeout = sqlite_engine.BUSY_TIMEOUT_MS / 1000
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=timeout)) as probe:
             probe.execute("PRAGMA schema_version").fetchall()
     except sqlite3.OperationalError as exc:
         raise StoreUnavailable(f"cannot read store {path}: {exc}") from exc

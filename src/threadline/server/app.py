@@ -19,7 +19,6 @@ the resolved settings its ``serve`` supervisor handed over (:func:`app_from_envi
 from __future__ import annotations
 
 import functools
-import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -38,6 +37,7 @@ from threadline.config import Settings, current, handed_over
 from threadline.server import docs, errors, lineage, marquez, openlineage, ui
 from threadline.server.auth.guard import AccessGuard
 from threadline.server.checkpoints import router as checkpoints_router
+from threadline.server.collector import tune_gc_for_serving
 from threadline.server.health import router as health_router
 from threadline.server.notify import AppendListener
 from threadline.server.publish import JetStreamPublisher
@@ -318,22 +318,6 @@ async def health(request: Request) -> dict[str, Any]:
     }
 
 
-def tune_gc_for_serving() -> None:
-    """Make the cyclic garbage collector cheap for a process that only serves requests.
-
-    A batch of events parses into hundreds of thousands of fresh dicts and lists, and every
-    few hundred allocations CPython's collector walks the young objects, and now and then all
-    of them: on 20,000-event batches that took more time than parsing (15,700 events/s parsed,
-    129,000 with the collector off).  Freezing what startup built moves it out of every
-    future walk, and a larger first threshold makes walks rare; parsed events hold no cycles,
-    so little is left for the collector to find.  Only the ``threadline serve`` process calls
-    this: an embedding application keeps its own settings.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
-
-
 def app_from_environ(environ: Mapping[str, str] | None = None) -> FastAPI:
     """The app for a uvicorn worker process (``--factory``): the settings its ``serve``
     supervisor handed over (:func:`threadline.config.handed_over`)."""
@@ -345,5 +329,4 @@ __all__ = [
     "Runtime",
     "app_from_environ",
     "create_app",
-    "tune_gc_for_serving",
 ]

@@ -39,6 +39,7 @@ many carry notes, and which JSON paths the notes name most.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import zlib
 from collections.abc import Iterator, Sequence
@@ -53,6 +54,7 @@ from starlette.responses import Response
 from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
 from threadline.model.times import iso
 from threadline.query.producers import ProducerTally
+from threadline.server.collector import collections_held
 from threadline.server.errors import ERROR_SCHEMA
 from threadline.server.memory import LARGE_BODY, limit_heaps, release_memory
 from threadline.server.writer import event_index
@@ -384,23 +386,29 @@ async def post_lineage_batch(
     content_type = request.headers.get("content-type", "").lower()
     chunk = settings.batch_chunk_events
     try:
-        checked = await anyio.to_thread.run_sync(
-            functools.partial(
-                check_batch,
-                _policy(request),
-                raw,
-                content_type,
-                max_events=settings.max_batch_events,
-                keep=chunk,
+        # A large batch's parsed events stay alive until appended: walking them is all a
+        # collection would do meanwhile (the hold ends once they are dropped).
+        with collections_held() if len(raw) >= LARGE_BODY else contextlib.nullcontext():
+            checked = await anyio.to_thread.run_sync(
+                functools.partial(
+                    check_batch,
+                    _policy(request),
+                    raw,
+                    content_type,
+                    max_events=settings.max_batch_events,
+                    keep=chunk,
+                )
             )
-        )
-        try:
-            if checked.events is not None:
-                await runtime.writer.append(checked.events, durable=durable)
-            else:
-                await runtime.writer.append_chunks(ndjson_chunks(raw, chunk), durable=durable)
-        except InvalidEvent as exc:
-            raise _store_problem(exc, event_index(exc.message)) from exc
+            events, checked.events = checked.events, None
+            try:
+                if events is not None:
+                    await runtime.writer.append(events, durable=durable)
+                else:
+                    await runtime.writer.append_chunks(ndjson_chunks(raw, chunk), durable=durable)
+            except InvalidEvent as exc:
+                raise _store_problem(exc, event_index(exc.message)) from exc
+            finally:
+                del events
     finally:
         if len(raw) >= LARGE_BODY:
             del raw

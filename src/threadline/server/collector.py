@@ -1,0 +1,100 @@
+"""The serving process's garbage-collector policy: cheap walks, none over a batch in flight.
+
+CPython's cyclic collector walks every young container it tracks each time enough have been
+allocated.  A batch of events parses into hundreds of thousands of dicts and lists that stay
+alive until the batch is appended, so each walk while one is in flight visits all of them and
+frees nothing (parsed JSON holds no cycles): on 5,000-event batches of the official client's
+events the walks cost ~6 us an event, a fifth of checking it.
+
+* :func:`tune_gc_for_serving` (startup): freeze what startup built, out of every future walk,
+  and raise the first threshold so that walks are rare;
+* :func:`collections_held` (around a large batch, from its parsing until its events are
+  dropped): automatic collection is off while any such batch is in flight, and whatever
+  accumulated is walked once they are all gone, when it is garbage or small.  Under a stream
+  of overlapping batches the hold could last indefinitely, so a hold that has lasted
+  :data:`MAX_HOLD_SECONDS` runs one collection as a batch leaves it: garbage with cycles
+  (rare in a serving process) is never kept longer than that.
+
+Only the ``threadline serve`` process (and its workers) is tuned: an application that embeds
+the app keeps its own collector settings, and :func:`collections_held` then does nothing.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final
+
+#: The longest automatic collection stays off while batches keep overlapping.
+MAX_HOLD_SECONDS: Final = 2.0
+
+
+class _Hold:
+    """How many batches hold collection off, and since when (shared by every thread)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tuned = False
+        self.holders = 0
+        self.since = 0.0
+
+
+_hold = _Hold()
+
+
+def tune_gc_for_serving() -> None:
+    """Make the cyclic garbage collector cheap for a process that only serves requests.
+
+    Freezing what startup built moves it out of every future walk, and a larger first
+    threshold makes walks rare (on 20,000-event batches the default settings took more time
+    than parsing: 15,700 events/s parsed, 129,000 with the collector off).  Also lets
+    :func:`collections_held` hold collection off over large batches.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    with _hold.lock:
+        _hold.tuned = True
+
+
+@contextmanager
+def collections_held() -> Iterator[None]:
+    """No automatic collection until every batch inside such a block has left it (see the
+    module docstring); the block should end once its batch's events are dropped."""
+    hold = _hold
+    with hold.lock:
+        held = hold.tuned and gc.isenabled() if hold.holders == 0 else True
+        if held:
+            if hold.holders == 0:
+                gc.disable()
+                hold.since = time.monotonic()
+            hold.holders += 1
+    if not held:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with hold.lock:
+            hold.holders -= 1
+            if hold.holders == 0:
+                gc.enable()
+                collect = False
+            else:
+                collect = time.monotonic() - hold.since >= MAX_HOLD_SECONDS
+                if collect:
+                    hold.since = time.monotonic()
+        if collect:
+            gc.collect(1)
+
+
+def holding() -> bool:
+    """True while a batch holds automatic collection off."""
+    with _hold.lock:
+        return _hold.holders > 0
+
+
+__all__ = ["MAX_HOLD_SECONDS", "collections_held", "holding", "tune_gc_for_serving"]

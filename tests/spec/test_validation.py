@@ -14,7 +14,7 @@ from tests.support.live import PRODUCER, SPEC, client_examples
 
 from threadline.errors import InvalidEvent
 from threadline.spec import openlineage_files
-from threadline.spec.validation import EventValidator, Problem, json_path
+from threadline.spec.validation import EventValidator, Problem, _without_free_formats, json_path
 
 VALIDATOR = EventValidator()
 PLAIN = EventValidator(accelerate=False)
@@ -357,3 +357,42 @@ def test_jsonschema_loads_only_when_an_event_needs_it() -> None:
     assert "$.run.runId" in lines[1]
     assert lines[2] == "untrusted: [('run', 'facets', 'nominalTime')]"
     assert lines[3] == "after an invalid one: True"
+
+
+def test_the_compiled_schemas_lose_only_the_formats_every_string_passes() -> None:
+    schema = {
+        "properties": {
+            "producer": {"type": "string", "format": "uri"},
+            "runId": {"type": "string", "format": "uuid"},
+            "eventTime": {"type": "string", "format": "date-time"},
+            # A property named "format", and instances that merely look like the keyword.
+            "format": {"type": "string", "format": "uri"},
+            "kind": {"enum": [{"format": "uri"}], "default": {"format": "uri"}},
+        },
+        "allOf": [{"format": "uri"}],
+    }
+    assert _without_free_formats(schema) == {
+        "properties": {
+            "producer": {"type": "string"},
+            "runId": {"type": "string", "format": "uuid"},
+            "eventTime": {"type": "string", "format": "date-time"},
+            "format": {"type": "string"},
+            "kind": {"enum": [{"format": "uri"}], "default": {"format": "uri"}},
+        },
+        "allOf": [{}],
+    }
+
+
+@pytest.mark.parametrize("text", ["not a uri at all", "::", "", "http://[bad"])
+def test_any_string_is_a_producer_and_schema_url_either_way(text: str) -> None:
+    event = base_event()
+    event["producer"] = event["schemaURL"] = text
+    event["run"]["facets"]["nominalTime"] = {
+        "_producer": text,
+        "_schemaURL": text,
+        "nominalStartTime": "2026-01-01T00:00:00Z",
+    }
+    assert VALIDATOR.problems(event) == PLAIN.problems(event) == []
+    assert VALIDATOR.untrusted_facets(event) == PLAIN.untrusted_facets(event) == []
+    if VALIDATOR.accelerated:  # decided by the compiled check itself, not by the fallback
+        assert _compiled_verdict(event)

@@ -310,7 +310,9 @@ class IngestPolicy:
             return Review(refused[:MAX_REFUSALS], [])
         if self.strict:
             return Review([], time_notes(body))
-        return Review([], self.notes(body, raw=raw))
+        # Its nesting was checked above (a dict: lineage_problems refuses anything else).
+        notes = self.validator.problems(body, None, nesting_checked=True)
+        return Review([], [*time_notes(body), *notes][:MAX_NOTES])
 
     def admit(self, body: Any, *, raw: bytes | None = None, where: str = "") -> list[Problem]:
         """The notes of an accepted event; :class:`~threadline.errors.InvalidEvent` naming

@@ -234,13 +234,19 @@ class EventValidator:
                 # An event the compiled checks refuse needs it: missing, say so now, as when
                 # it was imported here, not at the first invalid event.
                 raise ModuleNotFoundError("No module named 'jsonschema'", name="jsonschema")
+            # A format every string passes is dropped from the compiled validators' schemas:
+            # kept, each such string (every facet's _producer and _schemaURL) was a call back
+            # into Python, a fifth of checking an event.  The others stay Python's rules, so
+            # that both validators agree.
+            resources = [(uri, _without_free_formats(contents)) for uri, contents in resources]
+            rs_formats = {name: rule for name, rule in FORMATS.items() if rule is not _any_string}
             rs_registry = rs.Registry(resources)
 
             def compile_rs(schema: dict[str, Any]) -> Any:
                 return rs.Draft202012Validator(
                     schema,
                     registry=rs_registry,
-                    formats=dict(FORMATS),
+                    formats=rs_formats,
                     validate_formats=True,
                     offline=True,
                 )
@@ -264,7 +270,7 @@ class EventValidator:
                 return rs.Draft202012Validator(
                     schema,
                     registry=content_registry,
-                    formats=dict(FORMATS),
+                    formats=rs_formats,
                     validate_formats=True,
                     offline=True,
                 )
@@ -302,16 +308,22 @@ class EventValidator:
     # --- checking ---------------------------------------------------------------------------
 
     def problems(
-        self, body: Any, limit: int | None = MAX_PROBLEMS, *, raw: bytes | None = None
+        self,
+        body: Any,
+        limit: int | None = MAX_PROBLEMS,
+        *,
+        raw: bytes | None = None,
+        nesting_checked: bool = False,
     ) -> list[Problem]:
         """Everything wrong with ``body`` (at most ``limit`` items, the most relevant first;
         ``None`` for all of them);
         an empty list means the event is valid.  ``raw``, the JSON text ``body`` was parsed
         from, lets a small event skip the nesting walk (it cannot nest deeper than the number
-        of brackets it holds)."""
+        of brackets it holds); ``nesting_checked``: the caller found :func:`nesting_problem`
+        empty already."""
         if not isinstance(body, dict):
             return [Problem("$", f"an event must be a JSON object, not {json_type(body)}")]
-        deep = nesting_problem(body, raw)
+        deep = None if nesting_checked else nesting_problem(body, raw)
         if deep is not None:
             return [deep]
         if self._fast_events is not None and self._fast_valid(body, self._fast_events):
@@ -601,6 +613,26 @@ def _without_provenance(node: Any) -> Any:
         return copy
     if isinstance(node, list):
         return [_without_provenance(value) for value in node]
+    return node
+
+
+#: Keywords whose values are instances, not schemas: never rewritten.
+_INSTANCE_KEYWORDS: Final = frozenset({"const", "default", "enum", "examples"})
+
+
+def _without_free_formats(node: Any) -> Any:
+    """A copy of the schema ``node`` without the ``format`` keywords whose rule accepts every
+    string (:data:`FORMATS`: ``uri``)."""
+    if isinstance(node, dict):
+        return {
+            key: value if key in _INSTANCE_KEYWORDS else _without_free_formats(value)
+            for key, value in node.items()
+            if not (
+                key == "format" and isinstance(value, str) and FORMATS.get(value) is _any_string
+            )
+        }
+    if isinstance(node, list):
+        return [_without_free_formats(value) for value in node]
     return node
 
 

@@ -210,6 +210,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.serve", "threadline.capture.spool"): COMMAND,
     ("threadline.cli.serve", "threadline.query.producers"): COMMAND,
     ("threadline.cli.serve", "threadline.server.app"): COMMAND,
+    ("threadline.cli.serve", "threadline.server.collector"): COMMAND,
     ("threadline.cli.serve", "threadline.server.publish"): COMMAND,
     ("threadline.cli.tokens", "threadline.server.auth.grants"): COMMAND,
     ("threadline.cli.tokens", "threadline.server.auth.tokens"): COMMAND,

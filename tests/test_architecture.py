@@ -8,8 +8,8 @@ Layers, bottom to top (an *area* is a sub-package of ``threadline``, or a top-le
     query
     store
     integrity
-    model, config, settings_files, temp_files, errors, frozen, quick_json, fingerprint,
-    rowfiles, spec, _version
+    model, config, settings_files, temp_files, errors, frozen, quick_json, collector,
+    fingerprint, rowfiles, spec, _version
 
 A module imports only its own layer and the layers below it; only the bottom layer's areas
 import each other, and the pairs in :data:`APART` (the server and capture) never meet although
@@ -48,6 +48,7 @@ LAYERS: list[frozenset[str]] = [
             "errors",
             "frozen",
             "quick_json",
+            "collector",
             "fingerprint",
             "rowfiles",
             "spec",
@@ -210,7 +211,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.cli.serve", "threadline.capture.spool"): COMMAND,
     ("threadline.cli.serve", "threadline.query.producers"): COMMAND,
     ("threadline.cli.serve", "threadline.server.app"): COMMAND,
-    ("threadline.cli.serve", "threadline.server.collector"): COMMAND,
+    ("threadline.cli.serve", "threadline.collector"): COMMAND,
     ("threadline.cli.serve", "threadline.server.publish"): COMMAND,
     ("threadline.cli.tokens", "threadline.server.auth.grants"): COMMAND,
     ("threadline.cli.tokens", "threadline.server.auth.tokens"): COMMAND,

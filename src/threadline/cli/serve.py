@@ -133,8 +133,8 @@ def register(app: typer.Typer) -> None:
         lineage questions and the change stream; API docs at /docs."""
         import uvicorn
 
+        from threadline.collector import tune_gc_for_serving
         from threadline.server.app import create_app
-        from threadline.server.collector import tune_gc_for_serving
 
         settings = state.settings(
             store=store,

@@ -33,11 +33,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from threadline._version import __version__
+from threadline.collector import tune_gc_for_serving
 from threadline.config import Settings, current, handed_over
 from threadline.server import docs, errors, lineage, marquez, openlineage, ui
 from threadline.server.auth.guard import AccessGuard
 from threadline.server.checkpoints import router as checkpoints_router
-from threadline.server.collector import tune_gc_for_serving
 from threadline.server.health import router as health_router
 from threadline.server.notify import AppendListener
 from threadline.server.publish import JetStreamPublisher

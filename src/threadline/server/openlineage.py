@@ -51,10 +51,10 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from threadline.collector import collections_held
 from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
 from threadline.model.times import iso
 from threadline.query.producers import ProducerTally
-from threadline.server.collector import collections_held
 from threadline.server.errors import ERROR_SCHEMA
 from threadline.server.memory import LARGE_BODY, limit_heaps, release_memory
 from threadline.server.writer import event_index

@@ -1,4 +1,5 @@
-"""The serving process's garbage-collector policy: cheap walks, none over a batch in flight.
+"""Garbage-collector policy of a process that only serves: cheap walks, none over a batch in
+flight.
 
 CPython's cyclic collector walks every young container it tracks each time enough have been
 allocated.  A batch of events parses into hundreds of thousands of dicts and lists that stay
@@ -15,8 +16,10 @@ events the walks cost ~6 us an event, a fifth of checking it.
   :data:`MAX_HOLD_SECONDS` runs one collection as a batch leaves it: garbage with cycles
   (rare in a serving process) is never kept longer than that.
 
-Only the ``threadline serve`` process (and its workers) is tuned: an application that embeds
-the app keeps its own collector settings, and :func:`collections_held` then does nothing.
+Only threadline's own serving processes are tuned: ``threadline serve`` (and its workers) and
+a store's writer agent (:mod:`threadline.capture.agent`).  An application that embeds the app
+or captures in process keeps its own collector settings, and :func:`collections_held` then
+does nothing.
 """
 
 from __future__ import annotations
@@ -45,15 +48,17 @@ class _Hold:
 _hold = _Hold()
 
 
-def tune_gc_for_serving() -> None:
+def tune_gc_for_serving(*, collect_first: bool = True) -> None:
     """Make the cyclic garbage collector cheap for a process that only serves requests.
 
     Freezing what startup built moves it out of every future walk, and a larger first
     threshold makes walks rare (on 20,000-event batches the default settings took more time
     than parsing: 15,700 events/s parsed, 129,000 with the collector off).  Also lets
-    :func:`collections_held` hold collection off over large batches.
+    :func:`collections_held` hold collection off over large batches.  ``collect_first=False``
+    freezes without collecting first: for a start that leaves no garbage worth the walk.
     """
-    gc.collect()
+    if collect_first:
+        gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
     with _hold.lock:

@@ -1,4 +1,4 @@
-"""The serving process's collector policy (:mod:`threadline.server.collector`): automatic
+"""The serving process's collector policy (:mod:`threadline.collector`): automatic
 collection is off while a large batch is in flight, on again once the last one leaves, never
 off for longer than ``MAX_HOLD_SECONDS`` without a collection, and an embedding application's
 collector is left alone.
@@ -33,7 +33,7 @@ def test_holds_keep_collection_off_until_the_last_one_leaves(tmp_path: Path) -> 
         import gc
         import threading
 
-        from threadline.server import collector
+        from threadline import collector
 
         # Not a serving process (nothing tuned): an embedding application's collector stays on.
         with collector.collections_held():
@@ -78,7 +78,7 @@ def test_overlapping_holds_collect_once_the_longest_hold_has_passed(tmp_path: Pa
         """
         import gc
 
-        from threadline.server import collector
+        from threadline import collector
 
         collector.tune_gc_for_serving()
         walks = []
@@ -112,7 +112,7 @@ def test_a_large_batch_is_checked_and_appended_with_collection_held(tmp_path: Pa
         from threadline.config import Settings
         from threadline.server import openlineage
         from threadline.server.app import create_app
-        from threadline.server.collector import tune_gc_for_serving
+        from threadline.collector import tune_gc_for_serving
         from threadline.server.memory import LARGE_BODY
         from threadline.store.sql import SqlStore
 
@@ -163,6 +163,32 @@ def test_a_large_batch_is_checked_and_appended_with_collection_held(tmp_path: Pa
             assert answer.status_code == 400, answer.text
             assert seen == [("check", False)], seen
             assert gc.isenabled(), "a refused batch ends its hold"
+        """,
+        tmp_path,
+    )
+
+
+def test_the_writer_agent_freezes_what_it_imported_before_it_serves(tmp_path: Path) -> None:
+    _run(
+        f"""
+        import gc
+        import os
+        import socket
+
+        from threadline.capture import agent
+
+        seen = []
+        agent.Agent.serve = lambda self: seen.append(
+            (gc.get_threshold()[0], gc.get_freeze_count())
+        ) or 0
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind({str(tmp_path / "agent.sock")!r})
+        lock = os.open({str(tmp_path / "agent.lock")!r}, os.O_RDWR | os.O_CREAT)
+        url = "sqlite:///{tmp_path / "lineage.db"}"
+        assert agent.main([url, str(listener.fileno()), str(lock), "5"]) == 0
+        (threshold, frozen), = seen
+        assert threshold == 100_000
+        assert frozen > 10_000, frozen
         """,
         tmp_path,
     )

@@ -12,9 +12,9 @@ events the walks cost ~6 us an event, a fifth of checking it.
 * :func:`collections_held` (around a large batch, from its parsing until its events are
   dropped): automatic collection is off while any such batch is in flight, and whatever
   accumulated is walked once they are all gone, when it is garbage or small.  Under a stream
-  of overlapping batches the hold could last indefinitely, so a hold that has lasted
-  :data:`MAX_HOLD_SECONDS` runs one collection as a batch leaves it: garbage with cycles
-  (rare in a serving process) is never kept longer than that.
+  of overlapping batches the hold could last indefinitely, so a batch that leaves a hold
+  which has lasted :data:`MAX_HOLD_SECONDS` runs one collection: garbage with cycles (rare in
+  a serving process) waits at most that long, or for as long as one batch takes.
 
 Only threadline's own serving processes are tuned: ``threadline serve`` (and its workers) and
 a store's writer agent (:mod:`threadline.capture.agent`).  An application that embeds the app
@@ -71,7 +71,8 @@ def collections_held() -> Iterator[None]:
     module docstring); the block should end once its batch's events are dropped."""
     hold = _hold
     with hold.lock:
-        held = hold.tuned and gc.isenabled() if hold.holders == 0 else True
+        # Joining a hold under way, or starting one where collection is on and tuned.
+        held = hold.holders > 0 or (hold.tuned and gc.isenabled())
         if held:
             if hold.holders == 0:
                 gc.disable()

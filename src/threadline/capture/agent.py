@@ -493,9 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     url, socket_fd, lock_fd, idle = args[0], int(args[1]), int(args[2]), float(args[3])
     listener = socket.socket(fileno=socket_fd)
-    # The agent only serves: what its imports built is frozen out of every collection (it
-    # projected 12,600-13,800 events/s so against 11,600; bench_ingest's loop, in process).
-    # A start leaves no garbage worth a 12 ms walk first.
+    # The agent only serves: what its imports built is frozen out of every collection
+    # (bench_ingest's loop in a process tuned so projected 12,600-13,800 events/s, untuned
+    # 11,600).  A start leaves no garbage worth a 12 ms walk first.
     tune_gc_for_serving(collect_first=False)
     return Agent(url, listener, lock_fd, idle).serve()
 

@@ -236,8 +236,9 @@ class EventValidator:
                 raise ModuleNotFoundError("No module named 'jsonschema'", name="jsonschema")
             # A format every string passes is dropped from the compiled validators' schemas:
             # kept, each such string (every facet's _producer and _schemaURL) was a call back
-            # into Python, a fifth of checking an event.  The others stay Python's rules, so
-            # that both validators agree.
+            # into Python, a fifth of the compiled check (8.7 -> 6.9 us an event of the
+            # official client's shape).  The others stay Python's rules, so that both
+            # validators agree.
             resources = [(uri, _without_free_formats(contents)) for uri, contents in resources]
             rs_formats = {name: rule for name, rule in FORMATS.items() if rule is not _any_string}
             rs_registry = rs.Registry(resources)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import gc
 import os
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +38,7 @@ from pathlib import Path
 import blake3
 import orjson
 
+from bench_append_stream import bare
 from bench_server import BATCH_TARGET, official_bodies
 from threadline.collector import collections_held, tune_gc_for_serving
 from threadline.model.canonical import canonical_json
@@ -62,23 +62,6 @@ def best(stage: Callable[[], object], count: int) -> float:
         stage()
         times.append(time.perf_counter() - start)
     return min(times) / count * 1e6
-
-
-def bare_floor(bodies: list[bytes], folder: Path) -> float:
-    """Microseconds an event: the bodies into one bare SQLite table (WAL, as the store)."""
-    conn = sqlite3.connect(folder / "bare.db")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)")
-    start = time.perf_counter()
-    for i in range(0, len(bodies), BATCH):
-        with conn:
-            conn.executemany(
-                "INSERT INTO events (body) VALUES (?)", ((b,) for b in bodies[i : i + BATCH])
-            )
-    elapsed = time.perf_counter() - start
-    conn.close()
-    return elapsed / len(bodies) * 1e6
 
 
 @contextmanager
@@ -180,7 +163,7 @@ def main() -> None:
         whole("default collector", nullcontext)
         with serving_collector():
             whole("as serve runs it", collections_held)
-        floor = bare_floor(bodies, folder)
+        floor = 1e6 / bare(folder / "bare.db", bodies)
         print(
             f"  bare executemany of the bodies   {floor:7.2f} us an event = {1e6 / floor:7,.0f} "
             "rows/s (the storage floor)"

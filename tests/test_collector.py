@@ -1,7 +1,7 @@
-"""The serving process's collector policy (:mod:`threadline.collector`): automatic
-collection is off while a large batch is in flight, on again once the last one leaves, never
-off for longer than ``MAX_HOLD_SECONDS`` without a collection, and an embedding application's
-collector is left alone.
+"""The serving processes' collector policy (:mod:`threadline.collector`): automatic
+collection is off while a large batch is in flight and on again once the last one leaves; a
+batch leaving a hold older than ``MAX_HOLD_SECONDS`` runs a collection; an embedding
+application's collector is left alone; the writer agent is tuned before it serves.
 
 Each test runs in an interpreter of its own: tuning freezes the process's objects and every
 check reads the process-wide collector state, which other tests' threads share here.
@@ -73,7 +73,7 @@ def test_holds_keep_collection_off_until_the_last_one_leaves(tmp_path: Path) -> 
     )
 
 
-def test_overlapping_holds_collect_once_the_longest_hold_has_passed(tmp_path: Path) -> None:
+def test_a_batch_leaving_a_hold_older_than_the_limit_collects(tmp_path: Path) -> None:
     _run(
         """
         import gc

@@ -8,6 +8,7 @@ on it) is derived here from ``store.url``.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import itertools
 import json
 import multiprocessing
@@ -94,8 +95,15 @@ def raw_sql(store: SqlStore) -> Iterator[sa.Connection]:
         engine.dispose()
 
 
+#: Seconds a writer of the concurrency test may take (~4 s here, 8 with the machine loaded).
+WRITER_DEADLINE = 150
+
+
 def append_worker(url: str, worker: int, count: int) -> None:
     """One writer process: its own runs and outputs, inputs shared with every other writer."""
+    # Past the deadline the writer prints every thread's stack to the test's captured stderr
+    # and exits (code 1): a failure then shows where it stood, not only that it was late.
+    faulthandler.dump_traceback_later(WRITER_DEADLINE, exit=True)
     store = open_store(url)
     try:
         for start in range(0, count, 100):
@@ -661,9 +669,12 @@ class StoreContract:
         for p in processes:
             p.start()
         try:
+            # One deadline for all (each writer stops itself at WRITER_DEADLINE).
+            deadline = time.monotonic() + WRITER_DEADLINE + 30
             for p in processes:
-                p.join(120)
-                assert p.exitcode == 0, f"writer exited with {p.exitcode}"
+                p.join(max(deadline - time.monotonic(), 0))
+            codes = [p.exitcode for p in processes]
+            assert codes == [0] * workers, f"writers exited with {codes} (None: still running)"
         finally:
             for p in processes:
                 if p.is_alive():

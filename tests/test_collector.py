@@ -1,7 +1,10 @@
-"""The serving processes' collector policy (:mod:`threadline.collector`): automatic
+"""The collector policy (:mod:`threadline.collector`).  Serving processes: automatic
 collection is off while a large batch is in flight and on again once the last one leaves; a
 batch leaving a hold older than ``MAX_HOLD_SECONDS`` runs a collection; an embedding
-application's collector is left alone; the writer agent is tuned before it serves.
+application's collector is left alone; the writer agent is tuned before it serves.  Captured
+programs: objects made in an uncounted block bring no full collection forward; a program's
+frozen objects and a collector turned off are left alone; capture's start and its hooks are
+such blocks.
 
 Each test runs in an interpreter of its own: tuning freezes the process's objects and every
 check reads the process-wide collector state, which other tests' threads share here.
@@ -189,6 +192,108 @@ def test_the_writer_agent_freezes_what_it_imported_before_it_serves(tmp_path: Pa
         (threshold, frozen), = seen
         assert threshold == 100_000
         assert frozen > 10_000, frozen
+        """,
+        tmp_path,
+    )
+
+
+def test_objects_made_in_an_uncounted_block_bring_no_full_collection_forward(
+    tmp_path: Path,
+) -> None:
+    _run(
+        """
+        import gc
+
+        from threadline import collector
+
+        gc.set_threshold(700, 10, 10)
+        # A large oldest generation: the few objects that survive the loop below into it
+        # stay far from a quarter of it.
+        program = [[] for _ in range(200_000)]
+        gc.collect()
+        full = []
+        gc.callbacks.append(
+            lambda phase, info: phase == "stop" and info["generation"] == 2 and full.append(1)
+        )
+        # Half as many long-lived containers as the oldest generation holds: counted on their
+        # way into it, they would make the next full collection due (a quarter is enough).
+        with collector.uncounted_objects():
+            kept = [[] for _ in range(len(program) // 2)]
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        assert gc.get_count()[0] == 0
+        oldest = {id(o) for o in gc.get_objects(generation=2)}
+        assert all(id(o) in oldest for o in kept)
+        # Cyclic garbage: young collections free it, and run often enough that a full
+        # collection would have come twice had the kept containers been counted.
+        for _ in range(160_000):
+            cycle = []
+            cycle.append(cycle)
+        assert full == [], f"{len(full)} full collections"
+        """,
+        tmp_path,
+    )
+
+
+def test_a_programs_frozen_objects_and_a_collector_turned_off_are_left_alone(
+    tmp_path: Path,
+) -> None:
+    _run(
+        """
+        import gc
+
+        from threadline import collector
+
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        with collector.uncounted_objects():
+            assert gc.isenabled()
+            young = [[] for _ in range(100)]
+        assert gc.get_freeze_count() == frozen > 0, "the program's frozen objects stay frozen"
+        gc.unfreeze()
+
+        gc.disable()
+        with collector.uncounted_objects():
+            more = [[] for _ in range(100)]
+        assert any(o is more[0] for o in gc.get_objects(generation=0)), "still young"
+        assert not gc.isenabled(), "the program turned collection off"
+        """,
+        tmp_path,
+    )
+
+
+def test_capture_promotes_what_it_made_when_it_starts_and_when_it_hooks_a_library(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "fakelib.py").write_text("VALUE = 1\n")
+    _run(
+        f"""
+        import gc
+        import os
+        import sys
+
+        # No young collection of its own in this test: whatever reaches the oldest generation
+        # was moved there.
+        gc.set_threshold(10_000_000, 10, 10)
+
+        def oldest(obj):
+            return any(o is obj for o in gc.get_objects(generation=2))
+
+        from threadline.capture.hooks._patch import PostImportHooks
+
+        made = []
+        hooks = PostImportHooks()
+        hooks.watch(["fakelib"], lambda module: made.append([module.VALUE]))
+        import fakelib
+
+        assert made and oldest(made[0]), "the hook's objects are promoted"
+
+        os.environ["THREADLINE_STORE"] = {str(tmp_path / "lineage.db")!r}
+        import threadline
+        from threadline.capture import session
+
+        threadline.autocapture()
+        assert oldest(session._session), "the session's objects are promoted"
         """,
         tmp_path,
     )

@@ -181,13 +181,17 @@ def wake() -> None:
         # types.py there would stand in for the standard library's module.
         path, sys.path[:] = sys.path[:], process.path
         try:
-            _capture(
-                run_id,
-                process.report["started"],
-                process.finder.stamp,
-                process.report["cwd"],
-                process.finder.catalog,
-            )
+            from threadline.collector import uncounted_objects
+
+            # Capture's modules must not bring the program's next full collection forward.
+            with uncounted_objects():
+                _capture(
+                    run_id,
+                    process.report["started"],
+                    process.finder.stamp,
+                    process.report["cwd"],
+                    process.finder.catalog,
+                )
         except Exception as exc:  # never fail the user's import: the report still says it all
             print(
                 f"threadline: automatic capture is off: {type(exc).__name__}: {exc}",

@@ -32,6 +32,7 @@ from threadline.capture.labels import from_settings
 from threadline.capture.project import identify, relative_name
 from threadline.capture.recorder import Capture
 from threadline.capture.recording import start_root
+from threadline.collector import uncounted_objects
 from threadline.config import current
 from threadline.model import facets as f
 
@@ -178,16 +179,18 @@ def _begin(
 ) -> Session:
     """Create, install and register the session (call with ``_session_lock`` held)."""
     global _session
-    session = _new_session(
-        job,
-        stage=stage,
-        reason=reason,
-        namespace=namespace,
-        answers=answers,
-        script=script,
-        root=root,
-        cwd=cwd,
-    )
+    # Capture's modules and hooks must not bring the program's next full collection forward.
+    with uncounted_objects():
+        session = _new_session(
+            job,
+            stage=stage,
+            reason=reason,
+            namespace=namespace,
+            answers=answers,
+            script=script,
+            root=root,
+            cwd=cwd,
+        )
     _session = session
     atexit.register(_at_exit, session)
     return session

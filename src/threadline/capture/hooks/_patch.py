@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from threadline.capture.boundary import capture_boundary, report
 from threadline.capture.hooks.flow_budget import CHECK_EVERY, FlowBudget
+from threadline.collector import uncounted_objects
 
 #: ``handler(self_or_none, args, kwargs, result)``; runs after a successful call.
 Handler = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
@@ -569,9 +570,11 @@ class PostImportHooks:
         module = sys.modules.get(name)
         if module is None:
             return
-        for callback in callbacks:
-            with capture_boundary(f"hooks.install:{name}"):
-                callback(module)
+        # The wrappers made here must not bring the program's next full collection forward.
+        with uncounted_objects():
+            for callback in callbacks:
+                with capture_boundary(f"hooks.install:{name}"):
+                    callback(module)
         if not self._callbacks:
             self.close()
 

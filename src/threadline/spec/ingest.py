@@ -311,8 +311,7 @@ class IngestPolicy:
         if self.strict:
             return Review([], time_notes(body))
         # Its nesting was checked above (a dict: lineage_problems refuses anything else).
-        notes = self.validator.problems(body, None, nesting_checked=True)
-        return Review([], [*time_notes(body), *notes][:MAX_NOTES])
+        return Review([], self.notes(body, nesting_checked=True))
 
     def admit(self, body: Any, *, raw: bytes | None = None, where: str = "") -> list[Problem]:
         """The notes of an accepted event; :class:`~threadline.errors.InvalidEvent` naming
@@ -323,12 +322,15 @@ class IngestPolicy:
             raise refusal(review.refused, where, strict=self.strict)
         return review.notes
 
-    def notes(self, body: Any, *, raw: bytes | None = None) -> list[Problem]:
+    def notes(
+        self, body: Any, *, raw: bytes | None = None, nesting_checked: bool = False
+    ) -> list[Problem]:
         """The notes of a stored event (what :meth:`review` found when it was accepted);
-        ``raw`` as in :meth:`review`."""
+        ``raw`` and ``nesting_checked`` as in :meth:`EventValidator.problems`."""
         if not isinstance(body, dict):
             return []
-        return [*time_notes(body), *self.validator.problems(body, None, raw=raw)][:MAX_NOTES]
+        found = self.validator.problems(body, None, raw=raw, nesting_checked=nesting_checked)
+        return [*time_notes(body), *found][:MAX_NOTES]
 
     def trusted_view(self, body: dict[str, Any]) -> dict[str, Any]:
         """``body`` without the facets that break their own schema (the same object when

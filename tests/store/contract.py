@@ -31,6 +31,7 @@ from threadline.store import open_store
 from threadline.store import schema as s
 from threadline.store.base import Cursor
 from threadline.store.id_cache import ENTRY_OVERHEAD
+from threadline.store.prepared import prepare_event
 from threadline.store.projector import PAGE, Projector
 from threadline.store.sql import SqlStore
 
@@ -192,6 +193,25 @@ class StoreContract:
         ]
         assert verify_chain(records).ok
         assert len(select_all(store, s.runs)) == 11
+
+    def test_prepared_events_are_stored_as_the_events_they_were_made_from(
+        self, store: SqlStore, opener: Callable[[], SqlStore]
+    ) -> None:
+        # The server prepares a batch's events as it reviews them; a store given them
+        # prepared, or mixed with plain ones, writes the records the plain events give.
+        events = [event(i, outputs=[dataset(f"/p{i}", f"b3:{i}")]) for i in range(1, 7)]
+        given = [prepare_event(e) if i % 2 else e for i, e in enumerate(events[:4])]
+        result = store.append_batch([*given, prepare_event(events[1])])
+        assert (result.appended, result.duplicates) == (4, 1)
+        with opener() as other:
+            plain = other.append_batch(events)
+        assert (plain.appended, plain.duplicates) == (2, 4)
+        records = list(store.iter_chain())
+        assert [r.body for r in records] == [prepare_event(e).body for e in events]
+        assert verify_chain(records).ok
+        rows = {r.run_id: r.job_name for r in select_all(store, s.events)}
+        assert rows == {uid(i): e["job"]["name"] for i, e in enumerate(events, start=1)}
+        assert len(select_all(store, s.runs)) == 6
 
     def test_a_bad_event_rejects_the_whole_batch(self, store: SqlStore) -> None:
         store.append_batch([event(1)])

@@ -61,6 +61,7 @@ from threadline.server.writer import event_index
 from threadline.spec.ingest import IngestPolicy, refusal
 from threadline.spec.validation import Problem
 from threadline.store.base import Cursor
+from threadline.store.prepared import PreparedEvent, prepare_event
 
 if TYPE_CHECKING:
     from threadline.server.app import Runtime
@@ -210,9 +211,10 @@ class CheckedBatch:
     count: int
     notes: list[dict[str, Any]]
     """The accepted events' notes, each with its event's ``index``."""
-    events: list[Any] | None
-    """The parsed events; None for an NDJSON body of more than a chunk of events, which is
-    read again, a chunk at a time, as it is appended (:func:`ndjson_chunks`)."""
+    events: list[PreparedEvent] | None
+    """The events, prepared for the log as they were reviewed; None for an NDJSON body of
+    more than a chunk of events, which is read again, a chunk at a time, as it is appended
+    (:func:`ndjson_chunks`)."""
 
 
 def ndjson_lines(raw: bytes) -> Iterator[tuple[int, bytes]]:
@@ -271,21 +273,33 @@ def check_batch(
         if not isinstance(parsed, list):  # pragma: no cover - a body starting with [ is a list
             raise InvalidEvent("a batch must be a JSON array", detail={"path": "$"})
         _count_within(len(parsed), max_events)
+        prepared: list[PreparedEvent] = []
         for index, event in enumerate(parsed):
             admit(index, event, None)
-        return CheckedBatch(len(parsed), notes, parsed)
-    kept: list[Any] | None = []
+            prepared.append(_prepared(event, index))
+        return CheckedBatch(len(parsed), notes, prepared)
+    kept: list[PreparedEvent] | None = []
     count = 0
     for number, line in ndjson_lines(raw):
         event = _parse_line(line, count, number)
         _count_within(count + 1, max_events)
         admit(count, event, line)
-        count += 1
         if kept is not None:
-            kept.append(event)
+            # Prepared now, while the parsed event is fresh, and only the result kept.
+            kept.append(_prepared(event, count))
             if len(kept) > keep:
                 kept = None  # appended in chunks, parsed again
+        count += 1
     return CheckedBatch(count, notes, kept)
+
+
+def _prepared(event: Any, index: int) -> PreparedEvent:
+    """``event`` ready for the log, or the 400 naming it that the store would have given."""
+    try:
+        return prepare_event(event)
+    except InvalidEvent as exc:
+        error = InvalidEvent(f"event #{index} of the batch: {exc.message}", detail=exc.detail)
+        raise _store_problem(error, index) from exc
 
 
 def ndjson_chunks(raw: bytes, size: int) -> Iterator[list[Any]]:

@@ -24,24 +24,23 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import anyio.to_thread
 
 from threadline.errors import InvalidEvent, StoreUnavailable
-from threadline.store.base import AppendResult, Store
+from threadline.store.base import Appendable, AppendResult, Store
 
 log = logging.getLogger("threadline.server")
 
 
 @dataclass(slots=True)
 class _Request:
-    events: Sequence[dict[str, Any]]
+    events: Sequence[Appendable]
     future: asyncio.Future[AppendResult]
     durable: bool = False
     #: A large batch given a chunk at a time (:meth:`GroupWriter.append_chunks`): committed
     #: alone, never grouped.
-    chunks: Iterable[Sequence[dict[str, Any]]] | None = None
+    chunks: Iterable[Sequence[Appendable]] | None = None
 
 
 @dataclass(slots=True)
@@ -67,14 +66,12 @@ class GroupWriter:
         if self._task is not None:
             await self._task
 
-    async def append(
-        self, events: Sequence[dict[str, Any]], *, durable: bool = False
-    ) -> AppendResult:
+    async def append(self, events: Sequence[Appendable], *, durable: bool = False) -> AppendResult:
         """Append ``events`` atomically (with other requests' events, in one transaction)."""
         return await self._enqueue(_Request(events, self._future(), durable))
 
     async def append_chunks(
-        self, chunks: Iterable[Sequence[dict[str, Any]]], *, durable: bool = False
+        self, chunks: Iterable[Sequence[Appendable]], *, durable: bool = False
     ) -> AppendResult:
         """Append every chunk's events in one transaction of their own (a batch too large to
         hold parsed whole: see :meth:`SqlStore.append_chunks
@@ -145,12 +142,10 @@ class GroupWriter:
         if result.appended and self.on_commit is not None:
             self.on_commit(result)
 
-    def _append(self, events: list[dict[str, Any]], durable: bool) -> AppendResult:
+    def _append(self, events: list[Appendable], durable: bool) -> AppendResult:
         return self.store.append_batch(events, durable=durable)
 
-    def _append_chunks(
-        self, chunks: Iterable[Sequence[dict[str, Any]]], durable: bool
-    ) -> AppendResult:
+    def _append_chunks(self, chunks: Iterable[Sequence[Appendable]], durable: bool) -> AppendResult:
         return self.store.append_chunks(chunks, durable=durable)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from threadline.errors import UsageError
 
@@ -23,8 +23,13 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from threadline.integrity.chain import ChainRecord, LogReport
+    from threadline.store.prepared import PreparedEvent
 
 T = TypeVar("T")
+
+#: What an append takes: a parsed event, or one a caller prepared already
+#: (:func:`~threadline.store.prepared.prepare_event`).
+Appendable: TypeAlias = "dict[str, Any] | PreparedEvent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +95,12 @@ class Store(Protocol):
 
     # --- write side ---------------------------------------------------------------------
 
-    def append_batch(
-        self, events: Sequence[dict[str, Any]], *, durable: bool = False
-    ) -> AppendResult:
+    def append_batch(self, events: Sequence[Appendable], *, durable: bool = False) -> AppendResult:
         """Append events atomically (all or nothing); already-stored events are skipped."""
         ...
 
     def append_chunks(
-        self, chunks: Iterable[Sequence[dict[str, Any]]], *, durable: bool = False
+        self, chunks: Iterable[Sequence[Appendable]], *, durable: bool = False
     ) -> AppendResult:
         """Append every chunk's events in one transaction, holding one chunk at a time."""
         ...
@@ -159,6 +162,7 @@ class IntegrityAdmin(Protocol):
 
 __all__ = [
     "AppendResult",
+    "Appendable",
     "Cursor",
     "IntegrityAdmin",
     "Store",

@@ -28,21 +28,19 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
-import blake3
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from threadline.errors import InvalidEvent, SchemaTooNew, StoreUnavailable
 from threadline.integrity.chain import GENESIS, ChainRecord, LogReport, link
-from threadline.model.canonical import canonical_json
-from threadline.model.events import check_canonical
 from threadline.store import schema as s
 from threadline.store.admin import LogAdmin
 from threadline.store.archive import ColdReader
 from threadline.store.base import (
+    Appendable,
     AppendResult,
     Cursor,
     IntegrityAdmin,
@@ -52,7 +50,8 @@ from threadline.store.base import (
 )
 from threadline.store.bulk import BulkStatements
 from threadline.store.migrations import ensure_schema
-from threadline.store.projection import Projection, to_micros
+from threadline.store.prepared import PreparedEvent, prepare_event
+from threadline.store.projection import Projection
 from threadline.store.projector import PAGE, Projector
 from threadline.store.upserts import Pending, ProjectionWriter
 
@@ -64,24 +63,16 @@ _log = logging.getLogger("threadline.store")
 _REFUSED: Final = (sa.exc.DataError, sa.exc.IntegrityError, sa.exc.ProgrammingError)
 
 
-class _Prepared(NamedTuple):  # a tuple: made once per event on the acknowledgement path
-    digest: bytes
-    body: bytes
-    time_us: int
-    # event_kind, event_type, run_id, job_namespace, job_name: the indexed event columns
-    columns: tuple[Any, ...]
-
-
 @dataclass(slots=True)
 class _Batch:
     """A validated batch, ready to append: everything that does not need the chain lock."""
 
-    items: list[_Prepared]
+    items: list[PreparedEvent]
     received: int  # events handed in, repeats included
 
 
 def _linked(
-    items: Sequence[_Prepared], head_seq: int, prev: bytes, recorded: int
+    items: Sequence[PreparedEvent], head_seq: int, prev: bytes, recorded: int
 ) -> list[tuple[Any, ...]]:
     """The log rows of ``items`` appended after record ``head_seq`` whose hash is ``prev``,
     in the layout of :data:`~threadline.store.bulk.EVENT_COLUMNS`."""
@@ -188,15 +179,13 @@ class SqlStore:
 
     # --- append ---------------------------------------------------------------------------
 
-    def append_batch(
-        self, events: Sequence[dict[str, Any]], *, durable: bool = False
-    ) -> AppendResult:
+    def append_batch(self, events: Sequence[Appendable], *, durable: bool = False) -> AppendResult:
         """Append events atomically (all or nothing); already-stored events are skipped."""
         self._projector.appending()
         return self._append([self._prepare(events)], durable)
 
     def append_chunks(
-        self, chunks: Iterable[Sequence[dict[str, Any]]], *, durable: bool = False
+        self, chunks: Iterable[Sequence[Appendable]], *, durable: bool = False
     ) -> AppendResult:
         """Append the events of every chunk in one transaction (all or nothing), holding
         only one chunk's events in memory at a time.  The records written are those of
@@ -252,28 +241,26 @@ class SqlStore:
             self._projections.forget()
             self._graph_epoch = epoch
 
-    def _prepare(self, events: Sequence[dict[str, Any]], offset: int = 0) -> _Batch:
-        """Validate, canonicalize and digest every event, before taking any lock: the
-        per-event work stays out of the time other writers wait.  ``offset``: the index of
-        the first event in the whole batch, for errors."""
-        items: list[_Prepared] = []
+    def _prepare(self, events: Sequence[Appendable], offset: int = 0) -> _Batch:
+        """Validate, canonicalize and digest every event not prepared already, before taking
+        any lock: the per-event work stays out of the time other writers wait.  ``offset``:
+        the index of the first event in the whole batch, for errors."""
+        items: list[PreparedEvent] = []
         seen: set[bytes] = set()
         for index, event in enumerate(events, start=offset):
-            try:
-                if not isinstance(event, dict):
-                    raise InvalidEvent("an event must be a JSON object", detail={"path": "$"})
-                body = canonical_json(event)
-                check_canonical(event, body)
-                time_us = to_micros(event["eventTime"])
-            except InvalidEvent as exc:
-                raise InvalidEvent(
-                    f"event #{index} of the batch: {exc.message}", detail=exc.detail
-                ) from exc
-            digest = blake3.blake3(body).digest()
-            if digest in seen:
+            if type(event) is PreparedEvent:
+                item = event
+            else:
+                try:
+                    item = prepare_event(event)
+                except InvalidEvent as exc:
+                    raise InvalidEvent(
+                        f"event #{index} of the batch: {exc.message}", detail=exc.detail
+                    ) from exc
+            if item.digest in seen:
                 continue
-            seen.add(digest)
-            items.append(_Prepared(digest, body, time_us, s.event_columns(event)))
+            seen.add(item.digest)
+            items.append(item)
         return _Batch(items, len(events))
 
     def _append_locked(self, conn: Connection, batch: _Batch) -> AppendResult:

@@ -1,0 +1,52 @@
+"""A batch body is reviewed one event at a time and each accepted event prepared for the log
+there and then (:func:`threadline.server.openlineage.check_batch`): what it keeps is what the
+store would have made of the parsed events, and an event the store refuses is named by its
+index, as the store names it."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from tests.support.events import event
+
+from threadline.errors import InvalidEvent
+from threadline.server.openlineage import _prepared, check_batch
+from threadline.spec.ingest import IngestPolicy
+from threadline.store.prepared import PreparedEvent, prepare_event
+
+EVENTS = [event(i) for i in range(1, 6)]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\n".join(orjson.dumps(e) for e in EVENTS) + b"\n", "application/x-ndjson"),
+        (orjson.dumps(EVENTS), "application/json"),
+    ],
+    ids=["ndjson", "json array"],
+)
+def test_accepted_events_are_kept_prepared(body: bytes, content_type: str) -> None:
+    checked = check_batch(IngestPolicy(), body, content_type, max_events=100, keep=100)
+    assert checked.count == len(EVENTS)
+    assert checked.events == [prepare_event(e) for e in EVENTS]
+    assert all(type(item) is PreparedEvent for item in checked.events)
+
+
+def test_an_ndjson_batch_over_a_chunk_keeps_nothing() -> None:
+    body = b"\n".join(orjson.dumps(e) for e in EVENTS)
+    checked = check_batch(IngestPolicy(), body, "application/x-ndjson", max_events=100, keep=4)
+    assert (checked.count, checked.events) == (5, None)
+    exact = check_batch(IngestPolicy(), body, "application/x-ndjson", max_events=100, keep=5)
+    assert exact.events is not None
+    assert len(exact.events) == 5
+
+
+def test_an_event_the_store_refuses_is_named_by_its_index() -> None:
+    bad = {**EVENTS[0], "eventType": "BOGUS"}
+    with pytest.raises(InvalidEvent) as caught:
+        _prepared(bad, 7)
+    error = caught.value
+    assert error.message.startswith("event #7 of the batch: eventType 'BOGUS'")
+    assert error.detail["index"] == 7
+    assert error.detail["path"] == "$.eventType"
+    assert [p["path"] for p in error.detail["problems"]] == ["$.eventType"]

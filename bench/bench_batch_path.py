@@ -13,9 +13,10 @@ of ``BENCH_REPEAT`` passes:
 * **canonical form**, the store's **structural check** and the **digest**;
 * **append**: ``append_batch`` on a fresh SQLite store (within the projector's lag: the graph
   follows later), which also does the three items above, then links and inserts;
-* **the whole path**, ``check_batch`` then ``append_batch``, once with CPython's collector at
-  its defaults and once as ``threadline serve`` runs it (tuned at startup, held off over a
-  batch in flight: :mod:`threadline.collector`).
+* **the whole path**, ``check_batch`` (which prepares each event for the log as it reviews
+  it, keeping only the result) then ``append_batch`` of the prepared events (linked and
+  inserted), once with CPython's collector at its defaults and once as ``threadline serve``
+  runs it (tuned at startup, held off over a batch in flight: :mod:`threadline.collector`).
 
 The reference beside them is what 30,000 events/s allows an event (33 us), and the storage
 floor measured in the same run: the same bodies inserted with bare ``executemany`` into one

@@ -21,11 +21,13 @@ refused event is named by ``detail.index`` (0-based) and ``detail.path``.  The d
 accepted events are listed with their ``index``.
 
 Nothing is half-stored on any failure: validation runs before the append, and the append is one
-transaction.  A large NDJSON batch is never held parsed whole: a first pass reads it line by
-line and reviews every event (keeping none once there are more than ``batch_chunk_events``),
-and the append parses it again, a chunk at a time, inside that one transaction; the server's
-memory then grows with the chunk, not with the batch.  A JSON array is parsed whole (NDJSON is
-the form for large batches).
+transaction.  Each accepted event is prepared for the log as it is reviewed (its canonical
+bytes, the store's structural check, its digest: :mod:`threadline.store.prepared`) and only
+that is kept, not the parsed event.  A large NDJSON batch is never held whole: a first pass
+reads it line by line and reviews every event (keeping none once there are more than
+``batch_chunk_events``), and the append parses it again, a chunk at a time, inside that one
+transaction; the server's memory then grows with the chunk, not with the batch.  A JSON array
+is parsed whole (NDJSON is the form for large batches).
 
 ``GET /api/v1/events?after=<cursor>&limit=N`` pages through the log in order:
 ``{"events": [{"cursor": …, "recorded": …, "event": <stored body>}, …], "next": <cursor>}``.
@@ -400,8 +402,9 @@ async def post_lineage_batch(
     content_type = request.headers.get("content-type", "").lower()
     chunk = settings.batch_chunk_events
     try:
-        # A large batch's parsed events stay alive until appended: walking them is all a
-        # collection would do meanwhile (the hold ends once they are dropped).
+        # A large batch's events stay alive until appended (prepared, or a chunk parsed
+        # again): walking them is all a collection would do meanwhile (the hold ends once
+        # they are dropped).
         with collections_held() if len(raw) >= LARGE_BODY else contextlib.nullcontext():
             checked = await anyio.to_thread.run_sync(
                 functools.partial(

@@ -10,7 +10,7 @@ import pytest
 from tests.support.events import event
 
 from threadline.errors import InvalidEvent
-from threadline.server.openlineage import _prepared, check_batch
+from threadline.server.openlineage import _prepared, check_batch, ndjson_chunks
 from threadline.spec.ingest import IngestPolicy
 from threadline.store.prepared import PreparedEvent, prepare_event
 
@@ -32,13 +32,16 @@ def test_accepted_events_are_kept_prepared(body: bytes, content_type: str) -> No
     assert all(type(item) is PreparedEvent for item in checked.events)
 
 
-def test_an_ndjson_batch_over_a_chunk_keeps_nothing() -> None:
+def test_an_ndjson_batch_over_a_chunk_keeps_its_first_chunk_prepared() -> None:
     body = b"\n".join(orjson.dumps(e) for e in EVENTS)
-    checked = check_batch(IngestPolicy(), body, "application/x-ndjson", max_events=100, keep=4)
-    assert (checked.count, checked.events) == (5, None)
+    checked = check_batch(IngestPolicy(), body, "application/x-ndjson", max_events=100, keep=2)
+    assert checked.count == 5
+    assert checked.events == [prepare_event(e) for e in EVENTS[:2]]
+    # The rest is parsed again as it is appended, after the prepared ones.
+    assert [e for chunk in ndjson_chunks(body, 2, skip=2) for e in chunk] == EVENTS[2:]
+    assert [len(chunk) for chunk in ndjson_chunks(body, 2, skip=2)] == [2, 1]
     exact = check_batch(IngestPolicy(), body, "application/x-ndjson", max_events=100, keep=5)
-    assert exact.events is not None
-    assert len(exact.events) == 5
+    assert exact.events == [prepare_event(e) for e in EVENTS]
 
 
 def test_an_event_the_store_refuses_is_named_by_its_index() -> None:

@@ -24,9 +24,9 @@ Nothing is half-stored on any failure: validation runs before the append, and th
 transaction.  Each accepted event is prepared for the log as it is reviewed (its canonical
 bytes, the store's structural check, its digest: :mod:`threadline.store.prepared`) and only
 that is kept, not the parsed event.  A large NDJSON batch is never held whole: a first pass
-reads it line by line and reviews every event (keeping none once there are more than
-``batch_chunk_events``), and the append parses it again, a chunk at a time, inside that one
-transaction; the server's memory then grows with the chunk, not with the batch.  A JSON array
+reads it line by line and reviews every event (preparing only the first
+``batch_chunk_events``), and the append parses the rest again, a chunk at a time, inside that
+one transaction; the server's memory then grows with the chunk, not with the batch.  A JSON array
 is parsed whole (NDJSON is the form for large batches).
 
 ``GET /api/v1/events?after=<cursor>&limit=N`` pages through the log in order:
@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -213,10 +214,10 @@ class CheckedBatch:
     count: int
     notes: list[dict[str, Any]]
     """The accepted events' notes, each with its event's ``index``."""
-    events: list[PreparedEvent] | None
-    """The events, prepared for the log as they were reviewed; None for an NDJSON body of
-    more than a chunk of events, which is read again, a chunk at a time, as it is appended
-    (:func:`ndjson_chunks`)."""
+    events: list[PreparedEvent]
+    """The events, prepared for the log as they were reviewed: all of them, or, of an NDJSON
+    body of more than a chunk of events, the first chunk (the rest is read again, a chunk at
+    a time, as it is appended: :func:`ndjson_chunks`)."""
 
 
 def ndjson_lines(raw: bytes) -> Iterator[tuple[int, bytes]]:
@@ -280,19 +281,17 @@ def check_batch(
             admit(index, event, None)
             prepared.append(_prepared(event, index))
         return CheckedBatch(len(parsed), notes, prepared)
-    kept: list[PreparedEvent] | None = []
+    first: list[PreparedEvent] = []
     count = 0
     for number, line in ndjson_lines(raw):
         event = _parse_line(line, count, number)
         _count_within(count + 1, max_events)
         admit(count, event, line)
-        if kept is not None:
+        if count < keep:
             # Prepared now, while the parsed event is fresh, and only the result kept.
-            kept.append(_prepared(event, count))
-            if len(kept) > keep:
-                kept = None  # appended in chunks, parsed again
+            first.append(_prepared(event, count))
         count += 1
-    return CheckedBatch(count, notes, kept)
+    return CheckedBatch(count, notes, first)
 
 
 def _prepared(event: Any, index: int) -> PreparedEvent:
@@ -304,10 +303,13 @@ def _prepared(event: Any, index: int) -> PreparedEvent:
         raise _store_problem(error, index) from exc
 
 
-def ndjson_chunks(raw: bytes, size: int) -> Iterator[list[Any]]:
-    """The events of an NDJSON body that :func:`check_batch` accepted, ``size`` at a time."""
+def ndjson_chunks(raw: bytes, size: int, *, skip: int = 0) -> Iterator[list[Any]]:
+    """The events of an NDJSON body that :func:`check_batch` accepted, after the first
+    ``skip`` (passed over unparsed), ``size`` at a time."""
     chunk: list[Any] = []
-    for _number, line in ndjson_lines(raw):
+    for index, (_number, line) in enumerate(ndjson_lines(raw)):
+        if index < skip:
+            continue
         chunk.append(orjson.loads(line))
         if len(chunk) >= size:
             yield chunk
@@ -416,12 +418,15 @@ async def post_lineage_batch(
                     keep=chunk,
                 )
             )
-            events, checked.events = checked.events, None
+            events, checked.events = checked.events, []
             try:
-                if events is not None:
+                if len(events) == checked.count:
                     await runtime.writer.append(events, durable=durable)
                 else:
-                    await runtime.writer.append_chunks(ndjson_chunks(raw, chunk), durable=durable)
+                    rest = ndjson_chunks(raw, chunk, skip=len(events))
+                    await runtime.writer.append_chunks(
+                        itertools.chain([events], rest), durable=durable
+                    )
             except InvalidEvent as exc:
                 raise _store_problem(exc, event_index(exc.message)) from exc
             finally:

@@ -14,7 +14,7 @@ loopback port (started here, stopped at the end):
    (the graph keeps up: :mod:`threadline.store.projector`), and, once the graph has caught up
    again, the *acknowledged* rate of a burst of ``BENCH_BURST_EVENTS`` (default 15,000, within
    ``MAX_LAG``: what a producer sees, the graph following after), beside the storage floor
-   measured in the same run (the same bodies inserted with bare ``executemany`` into one
+   measured in the same run (as many bodies of the burst's shape inserted with bare ``executemany`` into one
    SQLite table, ``bench_append_stream.bare``): the issue's target is >= 30,000 events/s, and
    >= 20 % of that floor on a machine slower than the one it was set on;
 3. **event → stream latency**: a subscriber on ``GET /api/v1/stream``; events posted one at a
@@ -269,7 +269,8 @@ def post_batches(port: int, count: int, seed: str) -> float:
 
 
 def storage_floor(path: Path) -> float:
-    """Rows per second of bare ``executemany`` of a burst's bodies into one SQLite table
+    """Rows per second of bare ``executemany`` of a burst's worth of bodies of the same shape
+    into one SQLite table
     (the store's pragmas, ``BATCH`` rows a transaction): the floor issue 14 sets the batch
     target against, measured on this machine in this run, best of three."""
     from bench_append_stream import bare  # it imports this module's event maker
@@ -334,7 +335,7 @@ def main() -> None:
             floor = storage_floor(Path(tmp) / "floor.db")
             share = rate / floor
             print(
-                f"  storage floor, the burst's bodies into one bare table  {floor:10,.0f} rows/s; "
+                f"  storage floor, as many such bodies into one bare table  {floor:10,.0f} rows/s; "
                 f"the burst is {share:.1%} of it  (target >= {FLOOR_SHARE:.0%}) "
                 f"{verdict(share, FLOOR_SHARE)}"
             )

@@ -64,7 +64,7 @@ from threadline.server.writer import event_index
 from threadline.spec.ingest import IngestPolicy, refusal
 from threadline.spec.validation import Problem
 from threadline.store.base import Cursor
-from threadline.store.prepared import PreparedEvent, prepare_event
+from threadline.store.prepared import PreparedEvent, prepare_batch_event
 
 if TYPE_CHECKING:
     from threadline.server.app import Runtime
@@ -297,10 +297,9 @@ def check_batch(
 def _prepared(event: Any, index: int) -> PreparedEvent:
     """``event`` ready for the log, or the 400 naming it that the store would have given."""
     try:
-        return prepare_event(event)
+        return prepare_batch_event(event, index)
     except InvalidEvent as exc:
-        error = InvalidEvent(f"event #{index} of the batch: {exc.message}", detail=exc.detail)
-        raise _store_problem(error, index) from exc
+        raise _store_problem(exc, index) from exc
 
 
 def ndjson_chunks(raw: bytes, size: int, *, skip: int = 0) -> Iterator[list[Any]]:

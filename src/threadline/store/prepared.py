@@ -41,4 +41,15 @@ def prepare_event(event: Any) -> PreparedEvent:
     )
 
 
-__all__ = ["PreparedEvent", "prepare_event"]
+def prepare_batch_event(event: Any, index: int) -> PreparedEvent:
+    """:func:`prepare_event` for the event at ``index`` of a batch: a refusal names it
+    (``event #3 of the batch: …``, what the server reads back to answer with its index)."""
+    try:
+        return prepare_event(event)
+    except InvalidEvent as exc:
+        raise InvalidEvent(
+            f"event #{index} of the batch: {exc.message}", detail=exc.detail
+        ) from exc
+
+
+__all__ = ["PreparedEvent", "prepare_batch_event", "prepare_event"]

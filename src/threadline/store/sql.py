@@ -50,7 +50,7 @@ from threadline.store.base import (
 )
 from threadline.store.bulk import BulkStatements
 from threadline.store.migrations import ensure_schema
-from threadline.store.prepared import PreparedEvent, prepare_event
+from threadline.store.prepared import PreparedEvent, prepare_batch_event
 from threadline.store.projection import Projection
 from threadline.store.projector import PAGE, Projector
 from threadline.store.upserts import Pending, ProjectionWriter
@@ -248,15 +248,7 @@ class SqlStore:
         items: list[PreparedEvent] = []
         seen: set[bytes] = set()
         for index, event in enumerate(events, start=offset):
-            if type(event) is PreparedEvent:
-                item = event
-            else:
-                try:
-                    item = prepare_event(event)
-                except InvalidEvent as exc:
-                    raise InvalidEvent(
-                        f"event #{index} of the batch: {exc.message}", detail=exc.detail
-                    ) from exc
+            item = event if type(event) is PreparedEvent else prepare_batch_event(event, index)
             if item.digest in seen:
                 continue
             seen.add(item.digest)

@@ -44,7 +44,7 @@ from bench_server import BATCH_TARGET, official_bodies
 from threadline.collector import collections_held, tune_gc_for_serving
 from threadline.model.canonical import canonical_json
 from threadline.model.events import check_canonical
-from threadline.server.openlineage import check_batch
+from threadline.server.batches import check_batch
 from threadline.spec.ingest import IngestPolicy, lineage_problems
 from threadline.spec.validation import EventValidator, nesting_problem
 from threadline.store import open_store

@@ -86,6 +86,7 @@ ORDER: list[tuple[str, Any, str, Any, Any, Any]] = [
     ("max_batch_bytes", "101", "201", 301, 101, 201),
     ("max_batch_events", "7", "8", 9, 7, 8),
     ("batch_chunk_events", "17", "18", 19, 17, 18),
+    ("review_processes", "3", "0", 1, 3, 0),
     ("strict_ingest", "true", "0", True, True, False),
     ("group_commit_events", "70", "80", 90, 70, 80),
     ("store_cache_bytes", "1024", "2048", 4096, 1024, 2048),

@@ -81,6 +81,9 @@ class Settings:
     max_batch_bytes: int = 64 * MiB
     max_batch_events: int = 100_000
     batch_chunk_events: int = 5_000
+    #: Server: processes reviewing large batches in parallel; None: one per core (at most 4,
+    #: none on a single core); 0: none.
+    review_processes: int | None = None
     strict_ingest: bool = False
     group_commit_events: int = 5_000
     store_cache_bytes: int = 16 * MiB
@@ -230,6 +233,10 @@ def _positive_at_most_one(value: Any) -> str | None:
 
 def _not_negative(value: Any) -> str | None:
     return None if value >= 0 else f"{value} is negative"
+
+
+def _unset_or_not_negative(value: Any) -> str | None:
+    return None if value is None else _not_negative(value)
 
 
 def _fraction(value: Any) -> str | None:
@@ -391,6 +398,14 @@ SETTINGS: Final = (
         "stays one transaction; memory grows with the chunk, not the batch).",
         int,
         _positive,
+    ),
+    Setting(
+        "review_processes",
+        "Server: processes that review large NDJSON batches in parallel, each a slice, while "
+        "the server appends (default: one per core, at most 4, none on a single core; 0: "
+        "every batch is reviewed in the server process).",
+        int,
+        _unset_or_not_negative,
     ),
     Setting(
         "strict_ingest",

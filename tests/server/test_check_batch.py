@@ -1,5 +1,5 @@
 """A batch body is reviewed one event at a time and each accepted event prepared for the log
-there and then (:func:`threadline.server.openlineage.check_batch`): what it keeps is what the
+there and then (:func:`threadline.server.batches.check_batch`): what it keeps is what the
 store would have made of the parsed events, and an event the store refuses is named by its
 index, as the store names it."""
 
@@ -10,7 +10,7 @@ import pytest
 from tests.support.events import event
 
 from threadline.errors import InvalidEvent
-from threadline.server.openlineage import _prepared, check_batch, ndjson_chunks
+from threadline.server.batches import _prepared, check_batch, ndjson_chunks
 from threadline.spec.ingest import IngestPolicy
 from threadline.store.prepared import PreparedEvent, prepare_event
 

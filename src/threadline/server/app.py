@@ -42,6 +42,7 @@ from threadline.server.health import router as health_router
 from threadline.server.notify import AppendListener
 from threadline.server.publish import JetStreamPublisher
 from threadline.server.responses import JSON
+from threadline.server.review_pool import ReviewPool, default_processes
 from threadline.server.single_event import SingleEventIngest
 from threadline.server.stream import ChangeHub, StreamFilter, StreamGate
 from threadline.server.writer import GroupWriter
@@ -63,6 +64,8 @@ class Runtime:
     writer: GroupWriter
     hub: ChangeHub
     gate: StreamGate
+    review_pool: ReviewPool | None = None
+    """Processes reviewing large batches (None: every batch is reviewed in this process)."""
 
 
 class _EncodedSegments:
@@ -140,12 +143,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.publish:
             publisher = JetStreamPublisher(hub, settings.publish, settings.publish_subject)
             await publisher.start()
-        app.state.runtime = Runtime(settings, store, validator, writer, hub, gate)
+        processes = (
+            settings.review_processes
+            if settings.review_processes is not None
+            else default_processes()
+        )
+        review_pool = ReviewPool(processes, strict=settings.strict_ingest) if processes else None
+        app.state.runtime = Runtime(settings, store, validator, writer, hub, gate, review_pool)
         log.info("threadline server: store %s", getattr(store, "safe_url", store.url))
         try:
             with _streams_end_on_exit_signals(hub):
                 yield
         finally:
+            if review_pool is not None:
+                review_pool.close()
             await writer.close()
             if publisher is not None:
                 await publisher.close()
@@ -315,6 +326,7 @@ async def health(request: Request) -> dict[str, Any]:
         "store": getattr(runtime.store, "safe_url", runtime.store.url),
         "head": Cursor(head).encode(),
         "validator": "jsonschema_rs+jsonschema" if runtime.validator.accelerated else "jsonschema",
+        "review_pool": None if runtime.review_pool is None else runtime.review_pool.status(),
     }
 
 

@@ -45,8 +45,7 @@ import contextlib
 import functools
 import itertools
 import zlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import anyio.to_thread
@@ -58,13 +57,22 @@ from threadline.collector import collections_held
 from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
 from threadline.model.times import iso
 from threadline.query.producers import ProducerTally
+from threadline.server.batches import (
+    CheckedBatch,
+    check_batch,
+    is_json_array,
+    ndjson_chunks,
+    ndjson_lines,
+    parse_event,
+    store_problem,
+)
 from threadline.server.errors import ERROR_SCHEMA
 from threadline.server.memory import LARGE_BODY, limit_heaps, release_memory
+from threadline.server.review_pool import MIN_BODY
 from threadline.server.writer import event_index
 from threadline.spec.ingest import IngestPolicy, refusal
 from threadline.spec.validation import Problem
 from threadline.store.base import Cursor
-from threadline.store.prepared import PreparedEvent, prepare_batch_event
 
 if TYPE_CHECKING:
     from threadline.server.app import Runtime
@@ -198,148 +206,6 @@ def _too_large(limit: int, *, decompressed: bool = False) -> PayloadTooLarge:
     )
 
 
-def parse_event(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(
-            f"the body is not valid JSON: {exc}", detail={"path": "$", "problems": []}
-        ) from exc
-
-
-@dataclass(slots=True)
-class CheckedBatch:
-    """A batch body every event of which the policy accepted."""
-
-    count: int
-    notes: list[dict[str, Any]]
-    """The accepted events' notes, each with its event's ``index``."""
-    events: list[PreparedEvent]
-    """The events, prepared for the log as they were reviewed: all of them, or, of an NDJSON
-    body of more than a chunk of events, the first chunk (the rest is read again, a chunk at
-    a time, as it is appended: :func:`ndjson_chunks`)."""
-
-
-def ndjson_lines(raw: bytes) -> Iterator[tuple[int, bytes]]:
-    """``(line number, text)`` of each non-blank line of an NDJSON body, one at a time
-    (``\\n``, ``\\r\\n`` or ``\\r`` ends a line)."""
-    number = start = 0
-    size = len(raw)
-    while start < size:
-        end = raw.find(b"\n", start)
-        if end < 0:
-            end = size
-        line = raw[start:end]
-        start = end + 1
-        for part in line.splitlines() if b"\r" in line else (line,):
-            number += 1
-            if part.strip():
-                yield number, part
-
-
-def _parse_line(line: bytes, index: int, number: int) -> Any:
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(
-            f"event #{index} of the batch (line {number}) is not valid JSON: {exc}",
-            detail={"index": index, "line": number, "path": "$", "problems": []},
-        ) from exc
-
-
-def check_batch(
-    policy: IngestPolicy, raw: bytes, content_type: str, *, max_events: int, keep: int
-) -> CheckedBatch:
-    """Parse and review every event of a batch body (a JSON array, or NDJSON: one event per
-    non-blank line); raise for the first refused one, naming its index and path.
-
-    NDJSON is read one line at a time and its events are kept only while there are at most
-    ``keep`` of them: a large batch is never held parsed whole (a parsed event takes several
-    times its text), it is parsed again a chunk at a time when it is appended.
-    """
-    stripped = raw.lstrip()
-    if not stripped:
-        raise UsageError("the batch is empty; send a JSON array or one event per line")
-    review = policy.review
-    notes: list[dict[str, Any]] = []
-
-    def admit(index: int, event: Any, text: bytes | None) -> None:
-        # An event's own text lets the validator skip its nesting walk (see ``problems``).
-        verdict = review(event, raw=text)
-        if verdict.refused:
-            where = f"event #{index} of the batch: "
-            raise _indexed(refusal(verdict.refused, where, strict=policy.strict), index)
-        notes.extend({"index": index, **note.to_dict()} for note in verdict.notes)
-
-    if stripped[:1] == b"[" and "ndjson" not in content_type:
-        parsed = parse_event(raw)
-        if not isinstance(parsed, list):  # pragma: no cover - a body starting with [ is a list
-            raise InvalidEvent("a batch must be a JSON array", detail={"path": "$"})
-        _count_within(len(parsed), max_events)
-        prepared: list[PreparedEvent] = []
-        for index, event in enumerate(parsed):
-            admit(index, event, None)
-            prepared.append(_prepared(event, index))
-        return CheckedBatch(len(parsed), notes, prepared)
-    first: list[PreparedEvent] = []
-    count = 0
-    for number, line in ndjson_lines(raw):
-        event = _parse_line(line, count, number)
-        _count_within(count + 1, max_events)
-        admit(count, event, line)
-        if count < keep:
-            # Prepared now, while the parsed event is fresh, and only the result kept.
-            first.append(_prepared(event, count))
-        count += 1
-    return CheckedBatch(count, notes, first)
-
-
-def _prepared(event: Any, index: int) -> PreparedEvent:
-    """``event`` ready for the log, or the 400 naming it that the store would have given."""
-    try:
-        return prepare_batch_event(event, index)
-    except InvalidEvent as exc:
-        raise _store_problem(exc, index) from exc
-
-
-def ndjson_chunks(raw: bytes, size: int, *, skip: int = 0) -> Iterator[list[Any]]:
-    """The events of an NDJSON body that :func:`check_batch` accepted, after the first
-    ``skip`` (passed over unparsed), ``size`` at a time."""
-    chunk: list[Any] = []
-    for index, (_number, line) in enumerate(ndjson_lines(raw)):
-        if index < skip:
-            continue
-        chunk.append(orjson.loads(line))
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _count_within(count: int, limit: int) -> None:
-    if count > limit:
-        raise PayloadTooLarge(
-            f"the batch holds more than {limit:,} events (the server's limit); split it "
-            "or raise the limit (the max_batch_events setting)",
-            detail={"limit": limit},
-        )
-
-
-def _indexed(error: InvalidEvent, index: int) -> InvalidEvent:
-    error.detail = {"index": index, **error.detail}
-    return error
-
-
-def _store_problem(error: InvalidEvent, index: int | None = None) -> InvalidEvent:
-    """The store's own structural check failed after the schema passed: same error shape."""
-    path = str(error.detail.get("path", "$"))
-    detail: dict[str, Any] = {"path": path, "problems": [Problem(path, error.message).to_dict()]}
-    if index is not None:
-        detail = {"index": index, **detail}
-    return InvalidEvent(error.message, detail=detail)
-
-
 # --- endpoints --------------------------------------------------------------------------------
 
 
@@ -364,7 +230,7 @@ async def post_lineage(request: Request) -> Response:
     try:
         await runtime.writer.append([event])
     except InvalidEvent as exc:
-        raise _store_problem(exc) from exc
+        raise store_problem(exc) from exc
     return Response(accepted_one(verdict.notes), status_code=201, media_type="application/json")
 
 
@@ -407,16 +273,7 @@ async def post_lineage_batch(
         # again): walking them is all a collection would do meanwhile (the hold ends once
         # they are dropped).
         with collections_held() if len(raw) >= LARGE_BODY else contextlib.nullcontext():
-            checked = await anyio.to_thread.run_sync(
-                functools.partial(
-                    check_batch,
-                    _policy(request),
-                    raw,
-                    content_type,
-                    max_events=settings.max_batch_events,
-                    keep=chunk,
-                )
-            )
+            checked = await _check(runtime, request, raw, content_type)
             events, checked.events = checked.events, []
             try:
                 if len(events) == checked.count:
@@ -427,7 +284,7 @@ async def post_lineage_batch(
                         itertools.chain([events], rest), durable=durable
                     )
             except InvalidEvent as exc:
-                raise _store_problem(exc, event_index(exc.message)) from exc
+                raise store_problem(exc, event_index(exc.message)) from exc
             finally:
                 del events
     finally:
@@ -438,6 +295,37 @@ async def post_lineage_batch(
     if checked.notes:
         answer["threadline_validation"] = checked.notes
     return Response(orjson.dumps(answer), status_code=201, media_type="application/json")
+
+
+async def _check(runtime: Runtime, request: Request, raw: bytes, content_type: str) -> CheckedBatch:
+    """The verdict on a batch body: from the review processes for a large NDJSON body when
+    they can give it (:mod:`threadline.server.review_pool`), else from this process."""
+    settings = runtime.settings
+    pool = runtime.review_pool
+    if pool is not None and len(raw) >= MIN_BODY and not is_json_array(_opening(raw), content_type):
+        pooled = await pool.check(
+            raw, max_events=settings.max_batch_events, keep=settings.batch_chunk_events
+        )
+        if pooled is not None:
+            return pooled
+    return await anyio.to_thread.run_sync(
+        functools.partial(
+            check_batch,
+            _policy(request),
+            raw,
+            content_type,
+            max_events=settings.max_batch_events,
+            keep=settings.batch_chunk_events,
+        )
+    )
+
+
+def _opening(raw: bytes) -> bytes:
+    """The first byte of ``raw`` that is not JSON whitespace (without copying the body)."""
+    for index, byte in enumerate(raw):
+        if byte not in b" \t\r\n":
+            return raw[index : index + 1]
+    return b""
 
 
 @router.get("/api/v1/events", summary="Page through the raw event log")

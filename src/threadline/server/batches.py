@@ -1,0 +1,192 @@
+"""Reading and reviewing a batch body (NDJSON or a JSON array) before it is appended.
+
+Apart from the endpoints (:mod:`threadline.server.openlineage`), so that the processes that
+review large batches in parallel (:mod:`threadline.server.review_pool`) import what checking
+needs and nothing of the web framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
+from threadline.spec.ingest import IngestPolicy, refusal
+from threadline.spec.validation import Problem
+from threadline.store.prepared import PreparedEvent, prepare_batch_event
+
+
+def parse_event(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(
+            f"the body is not valid JSON: {exc}", detail={"path": "$", "problems": []}
+        ) from exc
+
+
+@dataclass(slots=True)
+class CheckedBatch:
+    """A batch body every event of which the policy accepted."""
+
+    count: int
+    notes: list[dict[str, Any]]
+    """The accepted events' notes, each with its event's ``index``."""
+    events: list[PreparedEvent]
+    """The events, prepared for the log as they were reviewed: all of them, or, of an NDJSON
+    body of more than a chunk of events, the first chunk (the rest is read again, a chunk at
+    a time, as it is appended: :func:`ndjson_chunks`)."""
+
+
+def ndjson_lines(raw: bytes) -> Iterator[tuple[int, bytes]]:
+    """``(line number, text)`` of each non-blank line of an NDJSON body, one at a time
+    (``\\n``, ``\\r\\n`` or ``\\r`` ends a line)."""
+    number = start = 0
+    size = len(raw)
+    while start < size:
+        end = raw.find(b"\n", start)
+        if end < 0:
+            end = size
+        line = raw[start:end]
+        start = end + 1
+        for part in line.splitlines() if b"\r" in line else (line,):
+            number += 1
+            if part.strip():
+                yield number, part
+
+
+def _parse_line(line: bytes, index: int, number: int) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(
+            f"event #{index} of the batch (line {number}) is not valid JSON: {exc}",
+            detail={"index": index, "line": number, "path": "$", "problems": []},
+        ) from exc
+
+
+def check_batch(
+    policy: IngestPolicy, raw: bytes, content_type: str, *, max_events: int, keep: int
+) -> CheckedBatch:
+    """Parse and review every event of a batch body (a JSON array, or NDJSON: one event per
+    non-blank line); raise for the first refused one, naming its index and path.
+
+    NDJSON is read one line at a time and its events are kept only while there are at most
+    ``keep`` of them: a large batch is never held parsed whole (a parsed event takes several
+    times its text), it is parsed again a chunk at a time when it is appended.
+    """
+    stripped = raw.lstrip()
+    if not stripped:
+        raise UsageError("the batch is empty; send a JSON array or one event per line")
+    if is_json_array(stripped, content_type):
+        parsed = parse_event(raw)
+        if not isinstance(parsed, list):  # pragma: no cover - a body starting with [ is a list
+            raise InvalidEvent("a batch must be a JSON array", detail={"path": "$"})
+        _count_within(len(parsed), max_events)
+        notes: list[dict[str, Any]] = []
+        prepared: list[PreparedEvent] = []
+        for index, event in enumerate(parsed):
+            _admit(policy, index, event, None, notes)
+            prepared.append(_prepared(event, index))
+        return CheckedBatch(len(parsed), notes, prepared)
+    return check_ndjson(policy, raw, max_events=max_events, keep=keep)
+
+
+def is_json_array(body: bytes, content_type: str) -> bool:
+    """Whether a batch body (leading whitespace stripped) is read as one JSON array rather
+    than as NDJSON."""
+    return body[:1] == b"[" and "ndjson" not in content_type
+
+
+def check_ndjson(policy: IngestPolicy, raw: bytes, *, max_events: int, keep: int) -> CheckedBatch:
+    """:func:`check_batch` of NDJSON text, which may hold no event at all (a slice of a
+    batch: :mod:`threadline.server.review_pool`); indexes count from its first event."""
+    notes: list[dict[str, Any]] = []
+    first: list[PreparedEvent] = []
+    count = 0
+    for number, line in ndjson_lines(raw):
+        event = _parse_line(line, count, number)
+        _count_within(count + 1, max_events)
+        # An event's own text lets the validator skip its nesting walk (see ``problems``).
+        _admit(policy, count, event, line, notes)
+        if count < keep:
+            # Prepared now, while the parsed event is fresh, and only the result kept.
+            first.append(_prepared(event, count))
+        count += 1
+    return CheckedBatch(count, notes, first)
+
+
+def _admit(
+    policy: IngestPolicy,
+    index: int,
+    event: Any,
+    text: bytes | None,
+    notes: list[dict[str, Any]],
+) -> None:
+    """Add the notes of an accepted event to ``notes``; raise the 400 of a refused one."""
+    verdict = policy.review(event, raw=text)
+    if verdict.refused:
+        where = f"event #{index} of the batch: "
+        raise _indexed(refusal(verdict.refused, where, strict=policy.strict), index)
+    notes.extend({"index": index, **note.to_dict()} for note in verdict.notes)
+
+
+def _prepared(event: Any, index: int) -> PreparedEvent:
+    """``event`` ready for the log, or the 400 naming it that the store would have given."""
+    try:
+        return prepare_batch_event(event, index)
+    except InvalidEvent as exc:
+        raise store_problem(exc, index) from exc
+
+
+def ndjson_chunks(raw: bytes, size: int, *, skip: int = 0) -> Iterator[list[Any]]:
+    """The events of an NDJSON body that :func:`check_batch` accepted, after the first
+    ``skip`` (passed over unparsed), ``size`` at a time."""
+    chunk: list[Any] = []
+    for index, (_number, line) in enumerate(ndjson_lines(raw)):
+        if index < skip:
+            continue
+        chunk.append(orjson.loads(line))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _count_within(count: int, limit: int) -> None:
+    if count > limit:
+        raise PayloadTooLarge(
+            f"the batch holds more than {limit:,} events (the server's limit); split it "
+            "or raise the limit (the max_batch_events setting)",
+            detail={"limit": limit},
+        )
+
+
+def _indexed(error: InvalidEvent, index: int) -> InvalidEvent:
+    error.detail = {"index": index, **error.detail}
+    return error
+
+
+def store_problem(error: InvalidEvent, index: int | None = None) -> InvalidEvent:
+    """The store's own structural check failed after the schema passed: same error shape."""
+    path = str(error.detail.get("path", "$"))
+    detail: dict[str, Any] = {"path": path, "problems": [Problem(path, error.message).to_dict()]}
+    if index is not None:
+        detail = {"index": index, **detail}
+    return InvalidEvent(error.message, detail=detail)
+
+
+__all__ = [
+    "CheckedBatch",
+    "check_batch",
+    "check_ndjson",
+    "is_json_array",
+    "ndjson_chunks",
+    "ndjson_lines",
+    "parse_event",
+    "store_problem",
+]

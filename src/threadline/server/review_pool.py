@@ -32,6 +32,7 @@ import contextlib
 import gc
 import itertools
 import logging
+import mmap
 import multiprocessing
 import os
 import shutil
@@ -105,11 +106,18 @@ def slices(raw: bytes, parts: int, keep: int) -> list[Slice]:
     cuts.append(size)
     out: list[Slice] = []
     before = 0
+    # Counting takes ~0.3 ms a MB: skipped for carriage returns when there are none, and
+    # for the last slice, after which nothing needs the bound.
+    returns = b"\r" in raw
     for start, end in itertools.pairwise(cuts):
         if start >= end:
             continue
+        if out:
+            previous = out[-1]
+            before += raw.count(b"\n", previous.start, previous.end)
+            if returns:
+                before += raw.count(b"\r", previous.start, previous.end)
         out.append(Slice(start, end, max(0, keep - before)))
-        before += raw.count(b"\n", start, end) + raw.count(b"\r", start, end)
     return out
 
 
@@ -184,16 +192,22 @@ def pack(events: list[PreparedEvent], blob: str) -> Packed:
 
 def unpack(packed: Packed) -> list[PreparedEvent]:
     """The events :func:`pack` was given (its file is removed)."""
+    ends = list(itertools.accumulate(packed.sizes))
+    if not ends:
+        _remove(packed.blob)
+        return []
     try:
-        with open(packed.blob, "rb") as source:
-            data = source.read()
+        with (
+            open(packed.blob, "rb") as source,
+            mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
+            # Sliced straight from the mapping: one copy of each body, not two.
+            at = ends[-1]
+            width = (len(data) - at) // len(ends)
+            bodies = [data[start:end] for start, end in zip([0, *ends], ends, strict=False)]
+            digests = [data[offset : offset + width] for offset in range(at, len(data), width)]
     finally:
         _remove(packed.blob)
-    ends = list(itertools.accumulate(packed.sizes))
-    at = ends[-1] if ends else 0
-    width = (len(data) - at) // len(ends) if ends else 0
-    bodies = [data[start:end] for start, end in zip([0, *ends], ends, strict=False)]
-    digests = [data[offset : offset + width] for offset in range(at, len(data), width or 1)]
     # tuple.__new__ straight from C: the named tuple's own __new__ is a Python call an event.
     return list(
         map(

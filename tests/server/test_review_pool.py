@@ -29,6 +29,7 @@ from threadline.server.batches import CheckedBatch, check_batch
 from threadline.server.review_pool import (
     MIN_BODY,
     ReviewPool,
+    Unreviewed,
     Verdict,
     default_processes,
     joined,
@@ -258,6 +259,90 @@ def test_a_killed_process_costs_one_review_here_and_the_pool_is_replaced() -> No
     assert not os.path.exists(spool)
 
 
+def _drain(pool: ReviewPool) -> list[str]:
+    """The spool's files once every slice under way has finished."""
+    deadline = time.monotonic() + 30
+    while (left := os.listdir(pool._spool)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_a_batch_of_at_most_a_chunk_is_handed_over_slice_by_slice(pool: ReviewPool) -> None:
+    raw, events = _large(600)
+    review = asyncio.run(pool.submit(raw, max_events=10_000, keep=5_000))
+    assert review is not None
+    assert review.whole
+    chunks = list(review.chunks())
+    assert len(chunks) > 1  # appended as the slices come in
+    assert [e for chunk in chunks for e in chunk] == [prepare_event(e) for e in events]
+    assert review.count == 600
+    assert _drain(pool) == []
+    # Over a chunk, the slices keep only a chunk's worth: the verdict is awaited whole.
+    over = asyncio.run(pool.submit(raw, max_events=10_000, keep=300))
+    assert over is not None
+    assert over.whole is False
+    over.abandon()  # what a request does with a review it gives up
+    assert _drain(pool) == []
+
+
+def test_a_refused_slice_stops_the_hand_over_and_leaves_nothing_behind(pool: ReviewPool) -> None:
+    raw, _events = _large(600, bad=599)
+    review = asyncio.run(pool.submit(raw, max_events=10_000, keep=5_000))
+    assert review is not None
+    chunks = review.chunks()
+    assert next(chunks)  # earlier slices are handed over: the append they went into rolls back
+    with pytest.raises(Unreviewed, match="refused"):
+        list(chunks)
+    review.abandon()
+    assert _drain(pool) == []
+    raw, _events = _large(600)
+    review = asyncio.run(pool.submit(raw, max_events=500, keep=5_000))
+    assert review is not None
+    with pytest.raises(Unreviewed, match="limit"):
+        list(review.chunks())
+    review.abandon()
+    assert _drain(pool) == []
+
+
+def test_processes_that_stop_answering_are_killed_and_the_pool_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(review_pool, "SLICE_TIMEOUT", 1.0)
+    pool = _started(ReviewPool(2, strict=False))
+    try:
+        stuck = pool.pids()
+        for pid in stuck:
+            os.kill(pid, signal.SIGSTOP)  # alive, but answering nothing
+        raw, _events = _large(600)
+        review = asyncio.run(pool.submit(raw, max_events=10_000, keep=5_000))
+        assert review is not None
+        started = time.monotonic()
+        with pytest.raises(Unreviewed, match="failed"):
+            list(review.chunks())
+        assert time.monotonic() - started < 30
+        review.abandon()
+        assert pool.replaced == 1
+        for pid in stuck:  # killed: gone once reaped, or a zombie until then
+            deadline = time.monotonic() + 10
+            while _running(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not _running(pid)
+        _started(pool)
+        again = asyncio.run(pool.check(raw, max_events=10_000, keep=5_000))
+        assert again is not None
+        assert again.count == 600
+    finally:
+        pool.close()
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
 def test_a_strict_pool_refuses_what_a_lenient_one_notes() -> None:
     events = [_noted(i) if i == 300 else _event(i) for i in range(600)]
     raw = b"\n".join(orjson.dumps(e) for e in events)
@@ -359,3 +444,38 @@ def test_no_review_processes_when_the_setting_is_zero(
     raw, _ = _large(400)
     assert _post(http, raw).status_code == 201
     assert http.get("/api/v1/health").json()["review_pool"] is None
+
+
+def test_a_batch_over_a_chunk_is_reviewed_in_the_pool_and_appended_in_chunks(
+    server_factory: Callable[..., Server],
+) -> None:
+    server = server_factory(
+        env={"THREADLINE_REVIEW_PROCESSES": "2", "THREADLINE_BATCH_CHUNK_EVENTS": "150"}
+    )
+    http = server.client()
+    warm, warm_events = _large(300)
+    assert _post(http, warm).status_code == 201
+    _ready(http)
+    raw, events = _large(700)
+    answer = _post(http, raw)
+    assert answer.status_code == 201, answer.text
+    assert answer.json() == {"accepted": 700}
+    bad, _ = _large(700, bad=650)
+    refused = _post(http, bad)
+    assert refused.status_code == 400
+    assert refused.json()["detail"]["index"] == 650
+    assert _stored_runs(http) == [e["run"]["runId"] for e in warm_events + events]
+
+
+def test_review_processes_end_with_a_server_killed_outright(server: Server) -> None:
+    http = server.client()
+    warm, _ = _large(300)
+    assert _post(http, warm).status_code == 201
+    pids = _ready(http)["pids"]
+    assert pids
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=10)
+    deadline = time.monotonic() + 20
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in pids)

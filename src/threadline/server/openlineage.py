@@ -27,7 +27,9 @@ that is kept, not the parsed event.  A large NDJSON batch is never held whole: a
 reads it line by line and reviews every event (preparing only the first
 ``batch_chunk_events``), and the append parses the rest again, a chunk at a time, inside that
 one transaction; the server's memory then grows with the chunk, not with the batch.  A JSON array
-is parsed whole (NDJSON is the form for large batches).
+is parsed whole (NDJSON is the form for large batches).  An NDJSON body from 512 KiB on is
+reviewed in slices by the review processes, on every core (:mod:`threadline.server.review_pool`);
+the answer is the same.
 
 ``GET /api/v1/events?after=<cursor>&limit=N`` pages through the log in order:
 ``{"events": [{"cursor": …, "recorded": …, "event": <stored body>}, …], "next": <cursor>}``.
@@ -46,7 +48,7 @@ import functools
 import itertools
 import zlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final, NamedTuple
 
 import anyio.to_thread
 import orjson
@@ -68,7 +70,7 @@ from threadline.server.batches import (
 )
 from threadline.server.errors import ERROR_SCHEMA
 from threadline.server.memory import LARGE_BODY, limit_heaps, release_memory
-from threadline.server.review_pool import MIN_BODY
+from threadline.server.review_pool import MIN_BODY, Unreviewed
 from threadline.server.writer import event_index
 from threadline.spec.ingest import IngestPolicy, refusal
 from threadline.spec.validation import Problem
@@ -267,47 +269,31 @@ async def post_lineage_batch(
     settings = runtime.settings
     raw = await read_body(request, settings.max_batch_bytes)
     content_type = request.headers.get("content-type", "").lower()
-    chunk = settings.batch_chunk_events
     try:
         # A large batch's events stay alive until appended (prepared, or a chunk parsed
         # again): walking them is all a collection would do meanwhile (the hold ends once
         # they are dropped).
         with collections_held() if len(raw) >= LARGE_BODY else contextlib.nullcontext():
-            checked = await _check(runtime, request, raw, content_type)
-            events, checked.events = checked.events, []
             try:
-                if len(events) == checked.count:
-                    await runtime.writer.append(events, durable=durable)
-                else:
-                    rest = ndjson_chunks(raw, chunk, skip=len(events))
-                    await runtime.writer.append_chunks(
-                        itertools.chain([events], rest), durable=durable
-                    )
+                outcome = await _review_in_pool(runtime, raw, content_type, durable)
+                if not isinstance(outcome, _Appended):
+                    checked = outcome or await _check(runtime, request, raw, content_type)
+                    outcome = await _append_checked(runtime, checked, raw, durable)
             except InvalidEvent as exc:
                 raise store_problem(exc, event_index(exc.message)) from exc
-            finally:
-                del events
     finally:
         if len(raw) >= LARGE_BODY:
             del raw
             await anyio.to_thread.run_sync(release_memory)
-    answer: dict[str, Any] = {"accepted": checked.count}
-    if checked.notes:
-        answer["threadline_validation"] = checked.notes
+    answer: dict[str, Any] = {"accepted": outcome.accepted}
+    if outcome.notes:
+        answer["threadline_validation"] = outcome.notes
     return Response(orjson.dumps(answer), status_code=201, media_type="application/json")
 
 
 async def _check(runtime: Runtime, request: Request, raw: bytes, content_type: str) -> CheckedBatch:
-    """The verdict on a batch body: from the review processes for a large NDJSON body when
-    they can give it (:mod:`threadline.server.review_pool`), else from this process."""
+    """The verdict on a batch body, from this process."""
     settings = runtime.settings
-    pool = runtime.review_pool
-    if pool is not None and len(raw) >= MIN_BODY and not is_json_array(_opening(raw), content_type):
-        pooled = await pool.check(
-            raw, max_events=settings.max_batch_events, keep=settings.batch_chunk_events
-        )
-        if pooled is not None:
-            return pooled
     return await anyio.to_thread.run_sync(
         functools.partial(
             check_batch,
@@ -318,6 +304,62 @@ async def _check(runtime: Runtime, request: Request, raw: bytes, content_type: s
             keep=settings.batch_chunk_events,
         )
     )
+
+
+class _Appended(NamedTuple):
+    """A batch appended: how many events it held and the notes on them."""
+
+    accepted: int
+    notes: list[dict[str, Any]]
+
+
+async def _append_checked(
+    runtime: Runtime, checked: CheckedBatch, raw: bytes, durable: bool
+) -> _Appended:
+    """Append a batch reviewed whole: its prepared events, then, of a batch over a chunk,
+    the rest of ``raw`` parsed again a chunk at a time, in the same transaction."""
+    events, checked.events = checked.events, []
+    try:
+        if len(events) == checked.count:
+            await runtime.writer.append(events, durable=durable)
+        else:
+            chunk = runtime.settings.batch_chunk_events
+            rest = ndjson_chunks(raw, chunk, skip=len(events))
+            await runtime.writer.append_chunks(itertools.chain([events], rest), durable=durable)
+    finally:
+        del events
+    return _Appended(checked.count, checked.notes)
+
+
+async def _review_in_pool(
+    runtime: Runtime, raw: bytes, content_type: str, durable: bool
+) -> _Appended | CheckedBatch | None:
+    """A large NDJSON body reviewed by the review processes (:mod:`.review_pool`).  One of
+    at most a chunk of events is appended slice by slice as their verdicts come in (the
+    server appends the first while the last are reviewed); of a larger one the whole
+    verdict is returned.  None when this process must review it: the pool is starting, an
+    event is refused or a process failed (nothing of the batch is committed then)."""
+    settings = runtime.settings
+    pool = runtime.review_pool
+    if pool is None or len(raw) < MIN_BODY or is_json_array(_opening(raw), content_type):
+        return None
+    review = await pool.submit(
+        raw, max_events=settings.max_batch_events, keep=settings.batch_chunk_events
+    )
+    if review is None:
+        return None
+    if not review.whole:
+        return await review.verdict()
+    try:
+        await review.first()
+        await runtime.writer.append_chunks(review.chunks(), durable=durable)
+    except Unreviewed:
+        review.abandon()
+        return None
+    except BaseException:
+        review.abandon()
+        raise
+    return _Appended(review.count, review.notes)
 
 
 def _opening(raw: bytes) -> bytes:

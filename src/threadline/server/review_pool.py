@@ -1,28 +1,32 @@
 """Reviewing a large batch on every core.
 
 Before a batch is appended, each of its events is parsed, checked against the schemas and
-lineage's rules, put in canonical form and digested (:func:`~threadline.server.batches.check_batch`):
-~30 us an event of the official client's shape, all of it Python under the server process's
-one GIL, while appending the result takes a third of that.  A :class:`ReviewPool` keeps a
-few processes, each with its own compiled validator, and cuts a large NDJSON body at line ends
-into one slice per process; each process returns what
+lineage's rules, put in canonical form and digested
+(:func:`~threadline.server.batches.check_batch`): ~30 us an event of the official client's
+shape, all of it Python under the server process's one GIL, while appending the result takes
+less.  A :class:`ReviewPool` keeps a few processes, each with its own compiled validator, and
+cuts a large NDJSON body at line ends into slices, two a process; each process returns what
 :func:`~threadline.server.batches.check_ndjson` makes of its slice (how many events, their
-notes, the events prepared for the log) and the server process, left free to append the batch
-before and take in the next, joins them into the one verdict the batch would have had.
+notes, the events prepared for the log).  The body goes to the processes, and the prepared
+events come back, as files in a spool folder on ``/dev/shm`` (through the pool's pipes a
+5,000-event body took ~27 ms each way).
 
-* The processes start with the first batch large enough to use them (:data:`MIN_BODY`): a server
-  that takes single events and small batches never starts them.  That batch, and any that come
-  before the processes are up, are reviewed in the server process, as are JSON arrays (NDJSON
-  is the form for large batches) and every batch when the pool is off (``review_processes``
-  set to 0, or a single core).
+* A batch of at most a chunk of events (``batch_chunk_events``) is appended slice by slice as
+  the verdicts come in, in its one transaction: the server appends the first slices while the
+  last are still reviewed, and commits only once every slice has passed (:class:`Review`).
+  A larger batch's verdict is awaited whole (:func:`joined`), only its first chunk prepared,
+  and the rest read again a chunk at a time as it is appended: the server's memory still
+  grows with the chunk, not with the batch.
+* The processes start with the first batch large enough to use them (:data:`MIN_BODY`): a
+  server that takes single events and small batches never starts them.  That batch, and any
+  that come before the processes are up, are reviewed in the server process, as are JSON
+  arrays (NDJSON is the form for large batches) and every batch when the pool is off
+  (``review_processes`` set to 0, or a single core).
 * Whenever a slice holds an event that is refused, the batch holds more events than the
-  limit, or a process fails or dies (``kill -9``), the pool gives no verdict and the server
-  process reviews the whole batch itself: the answer, a 201 or the 400 naming the first
-  refused event by index and line, is exactly the one it would have given alone.  A pool
-  with a dead process is replaced.
-* Only the first ``keep`` events (``batch_chunk_events``) come back prepared, as
-  ``check_batch`` keeps them: a larger batch is read again a chunk at a time as it is
-  appended, so the server's memory still grows with the chunk, not with the batch.
+  limit, or a process fails or dies (``kill -9``), the pool gives no verdict (an append
+  under way rolls back) and the server process reviews the whole batch itself: the answer,
+  a 201 or the 400 naming the first refused event by index and line, is exactly the one it
+  would have given alone.  A pool with a dead process is replaced.
 """
 
 from __future__ import annotations
@@ -36,10 +40,13 @@ import mmap
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 import threading
+import time
 import uuid
 from array import array
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -62,6 +69,11 @@ MIN_BODY: Final = 512 * 1024
 #: A body is cut into slices of at least this size (so a body just over :data:`MIN_BODY`
 #: goes to two processes, not four).
 MIN_SLICE: Final = 256 * 1024
+#: Seconds an append waits for a slice's verdict before it gives up on the pool (a slice of
+#: 5,000 events takes well under one).
+SLICE_TIMEOUT: Final = 60.0
+#: How often a review process checks that its server is still there.
+WATCH_SECONDS: Final = 0.5
 #: Spool folders are named after this and the server's process id.
 SPOOL_PREFIX: Final = "threadline-review-"
 #: Processes a pool holds by default: one per core, at most this many.
@@ -233,6 +245,12 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
+def _pids(executor: ProcessPoolExecutor | None) -> list[int]:
+    # The executor keeps its processes by id; no public accessor before Python 3.14.
+    processes = getattr(executor, "_processes", None) or {}
+    return sorted(processes)
+
+
 def _sweep_stale_spools(root: str) -> None:
     """Remove the spool folders of servers that are gone (killed before they could)."""
     with contextlib.suppress(OSError):
@@ -262,6 +280,108 @@ def _spool_root() -> str:
     if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
         return shm
     return tempfile.gettempdir()
+
+
+class Unreviewed(Exception):
+    """The pool gave no verdict on a batch (a refused event, the batch over the limit, a
+    failed process): the server process reviews it itself.  Raised inside an append, it
+    rolls the append back."""
+
+
+class Review:
+    """A batch under review in the pool, one slice a process.
+
+    Either its whole verdict is awaited (:meth:`verdict`), or, when every event comes back
+    prepared (``whole``: the batch holds at most ``keep`` events), the batch is appended a
+    slice at a time as the verdicts come in (:meth:`chunks`, consumed inside the append's
+    one transaction): the server appends the first slices while the last are reviewed.  A
+    slice without a verdict raises :class:`Unreviewed` there, and nothing is committed.
+    """
+
+    def __init__(
+        self,
+        pool: ReviewPool,
+        executor: ProcessPoolExecutor,
+        body: str,
+        futures: list[Future[Verdict | None]],
+        *,
+        max_events: int,
+        whole: bool,
+    ) -> None:
+        self._pool = pool
+        self._executor = executor
+        self._futures = futures
+        self._max_events = max_events
+        self.whole = whole
+        self.count = 0
+        self.notes: list[dict[str, Any]] = []
+        self._taken = 0
+        # The body's file goes once every slice has read it (or failed to).
+        pending = [len(futures)]
+        lock = threading.Lock()
+
+        def finished(_future: Future[Verdict | None]) -> None:
+            with lock:
+                pending[0] -= 1
+                last = pending[0] == 0
+            if last:
+                _remove(body)
+
+        for future in futures:
+            future.add_done_callback(finished)
+
+    async def first(self) -> None:
+        """Wait for the first slice's verdict (an append then holds the store's lock only
+        from when it has something to write)."""
+        with contextlib.suppress(Exception):
+            await asyncio.wrap_future(self._futures[0])
+
+    def chunks(self) -> Iterator[list[PreparedEvent]]:
+        """Each slice's events, prepared, in order, as its verdict arrives (blocking: called
+        from the append's thread); :class:`Unreviewed` for a slice without one, or once
+        the batch is found empty or over the limit."""
+        for future in self._futures:
+            try:
+                # The append holds the store's lock meanwhile: a process that never answers
+                # must not hold it forever.
+                verdict = future.result(timeout=SLICE_TIMEOUT)
+            except Exception as exc:
+                self._pool.failed(self._executor, exc)
+                raise Unreviewed("a review process failed") from exc
+            self._taken += 1
+            if verdict is None:
+                raise Unreviewed("an event of the batch is refused")
+            events = unpack(verdict.events)
+            for note in verdict.notes:
+                note["index"] += self.count
+                self.notes.append(note)
+            self.count += verdict.accepted
+            if self.count > self._max_events:
+                raise Unreviewed("the batch holds more events than the limit")
+            if events:
+                yield events
+        if self.count == 0:
+            raise Unreviewed("the batch holds no event")
+
+    async def verdict(self) -> CheckedBatch | None:
+        """The verdict on the whole batch (see :func:`joined`); None when there is none."""
+        try:
+            verdicts = list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self._futures)))
+        except asyncio.CancelledError:
+            self.abandon()
+            raise
+        except Exception as exc:
+            self.abandon()
+            self._pool.failed(self._executor, exc)
+            return None
+        self._taken = len(self._futures)
+        return joined(verdicts, self._max_events)
+
+    def abandon(self) -> None:
+        """Drop what the slices not taken leave behind (their packed events' files)."""
+        for future in self._futures[self._taken :]:
+            future.add_done_callback(_discard_result)
+        self._taken = len(self._futures)
 
 
 class ReviewPool:
@@ -307,7 +427,7 @@ class ReviewPool:
                 self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_reviewer,
-                initargs=(self.strict,),
+                initargs=(self.strict, os.getpid()),
             )
             self._executor = executor
             self._ready = False
@@ -327,46 +447,58 @@ class ReviewPool:
             for future in pending:
                 future.add_done_callback(started)
 
+    async def submit(self, raw: bytes, *, max_events: int, keep: int) -> Review | None:
+        """Send the NDJSON body ``raw`` to the pool, a slice to each process (see
+        :class:`Review`); None when the pool is not up yet (it starts now) or cannot take it."""
+        executor = self._executor
+        if executor is None or not self._ready:
+            self.start()
+            return None
+        # The finer the slices, the sooner the server can append the first while the rest
+        # are reviewed: two a process, of at least MIN_SLICE each.
+        parts = max(1, min(2 * self.processes, len(raw) // MIN_SLICE))
+        name = os.path.join(self._spool, uuid.uuid4().hex)
+        cut = slices(raw, parts, keep)
+        try:
+            await asyncio.to_thread(_write, name, raw)
+            futures = [
+                executor.submit(_review_slice, name, part, max_events, f"{name}-{number}")
+                for number, part in enumerate(cut)
+            ]
+        except Exception as exc:
+            _remove(name)
+            self.failed(executor, exc)
+            return None
+        # Every event comes back prepared when even the last slice keeps all it may hold.
+        last = cut[-1]
+        whole = last.keep > raw.count(b"\n", last.start, last.end) + raw.count(
+            b"\r", last.start, last.end
+        )
+        return Review(self, executor, name, futures, max_events=max_events, whole=whole)
+
     async def check(self, raw: bytes, *, max_events: int, keep: int) -> CheckedBatch | None:
         """What :func:`~threadline.server.batches.check_batch` makes of the NDJSON body
         ``raw``, its slices reviewed in the pool; None when this process must review it
         itself (the pool is starting, an event is refused, the batch is over ``max_events``,
         or a process failed)."""
-        executor = self._executor
-        if executor is None or not self._ready:
-            self.start()
-            return None
-        parts = max(1, min(self.processes, len(raw) // MIN_SLICE))
-        name = os.path.join(self._spool, uuid.uuid4().hex)
-        futures: list[Future[Verdict | None]] = []
-        verdicts: list[Verdict | None] | None = None
-        try:
-            await asyncio.to_thread(_write, name, raw)
-            futures = [
-                executor.submit(_review_slice, name, part, max_events, f"{name}-{number}")
-                for number, part in enumerate(slices(raw, parts, keep))
-            ]
-            verdicts = list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
-        except BrokenProcessPool:
-            log.warning("a review process died; the batch is reviewed here and the pool replaced")
-            self._replace(executor)
-            return None
-        except Exception:
-            log.warning("the review pool failed a batch; it is reviewed here", exc_info=True)
-            return None
-        finally:
-            _remove(name)
-            if verdicts is None:
-                # Abandoned (a failure, or the request cancelled): slices still under way
-                # leave their files to no one.
-                for future in futures:
-                    future.add_done_callback(_discard_result)
-        return joined(verdicts, max_events)
+        review = await self.submit(raw, max_events=max_events, keep=keep)
+        return None if review is None else await review.verdict()
+
+    def failed(self, executor: ProcessPoolExecutor, error: BaseException) -> None:
+        """Log how ``executor`` (this pool's, or one it replaced) failed a batch; replace it
+        when a process died or stopped answering."""
+        if isinstance(error, BrokenProcessPool | TimeoutError):
+            log.warning(
+                "a review process %s; the batch is reviewed here and the pool replaced",
+                "died" if isinstance(error, BrokenProcessPool) else "stopped answering",
+            )
+            self._replace(executor, stuck=isinstance(error, TimeoutError))
+        else:
+            log.warning("the review pool failed a batch; it is reviewed here", exc_info=error)
 
     def pids(self) -> list[int]:
         """The process ids of the current pool's processes (those started so far)."""
-        processes = getattr(self._executor, "_processes", None) or {}
-        return sorted(processes)
+        return _pids(self._executor)
 
     def status(self) -> dict[str, Any]:
         """How the pool stands, for ``/health``: its size, whether it is up (it starts with
@@ -378,13 +510,17 @@ class ReviewPool:
             "replaced": self.replaced,
         }
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
+    def _replace(self, broken: ProcessPoolExecutor, *, stuck: bool = False) -> None:
         with self._lock:
             if self._executor is not broken:
                 return  # another request replaced it already
             self._executor = None
             self._ready = False
             self.replaced += 1
+        if stuck:  # a process that stopped answering would never read the shutdown
+            for pid in _pids(broken):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
         broken.shutdown(wait=False, cancel_futures=True)
         self.start()
 
@@ -405,12 +541,24 @@ class ReviewPool:
 _policy: IngestPolicy | None = None
 
 
-def _start_reviewer(strict: bool) -> None:
-    """Compile the validator once for the process's life."""
+def _start_reviewer(strict: bool, server: int) -> None:
+    """Compile the validator once for the process's life, and end the process when the
+    server ``server`` (a process id) is gone."""
     global _policy
     limit_heaps()
     _policy = IngestPolicy(EventValidator(), strict=strict)
     tune_gc_for_serving()
+    threading.Thread(
+        target=_end_with, args=(server,), name="threadline-review-watch", daemon=True
+    ).start()
+
+
+def _end_with(server: int) -> None:
+    # A server killed outright (kill -9) never shuts its pool down, and each process holds
+    # both ends of the pool's queue, so it would never see one closed: it watches instead.
+    while os.getppid() == server:
+        time.sleep(WATCH_SECONDS)
+    os._exit(0)
 
 
 def _review_slice(body: str, part: Slice, max_events: int, blob: str) -> Verdict | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import tempfile
 import threading
 import time
 import uuid
@@ -479,3 +480,25 @@ def test_review_processes_end_with_a_server_killed_outright(server: Server) -> N
     while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_running(pid) for pid in pids)
+
+
+def test_the_spool_goes_to_shared_memory_only_where_there_is_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(review_pool, "SPOOL_ROOM", 1 << 60)  # more than any machine has
+    assert review_pool._spool_root() == tempfile.gettempdir()
+    monkeypatch.setattr(review_pool, "SPOOL_ROOM", 0)
+    expected = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+    assert review_pool._spool_root() == expected
+
+
+def test_a_spool_that_cannot_be_written_leaves_the_batch_to_the_server(pool: ReviewPool) -> None:
+    raw, _events = _large(600)
+    spool = pool._spool
+    try:
+        pool._spool = os.path.join(spool, "missing", "folder")  # as a spool gone full would
+        assert asyncio.run(pool.submit(raw, max_events=10_000, keep=5_000)) is None
+    finally:
+        pool._spool = spool
+    assert pool.replaced == 0  # the processes are fine: the next batch goes to them
+    assert asyncio.run(pool.check(raw, max_events=10_000, keep=5_000)) is not None

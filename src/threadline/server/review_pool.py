@@ -74,6 +74,9 @@ MIN_SLICE: Final = 256 * 1024
 SLICE_TIMEOUT: Final = 60.0
 #: How often a review process checks that its server is still there.
 WATCH_SECONDS: Final = 0.5
+#: Free space ``/dev/shm`` needs to hold the spool (a few batches in flight, each its body
+#: and its prepared events: up to twice ``max_batch_bytes``).
+SPOOL_ROOM: Final = 512 * 1024 * 1024
 #: Spool folders are named after this and the server's process id.
 SPOOL_PREFIX: Final = "threadline-review-"
 #: Processes a pool holds by default: one per core, at most this many.
@@ -274,11 +277,14 @@ def _alive(pid: int) -> bool:
 
 
 def _spool_root() -> str:
-    """Where the pool's files go: shared memory where there is some (``/dev/shm``), else the
-    temporary folder."""
+    """Where the pool's files go: shared memory where there is room (``/dev/shm``, unless it
+    is as small as a container's default 64 MiB), else the temporary folder."""
     shm = "/dev/shm"
     if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
-        return shm
+        with contextlib.suppress(OSError):
+            room = os.statvfs(shm)
+            if room.f_bavail * room.f_frsize >= SPOOL_ROOM:
+                return shm
     return tempfile.gettempdir()
 
 

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.support.live import PRODUCER, RUN_EVENT_SCHEMA, Server
 
+from threadline.capture.liveness import is_running
 from threadline.errors import ThreadlineError
 from threadline.server import review_pool
 from threadline.server.batches import CheckedBatch, check_batch
@@ -325,23 +326,15 @@ def test_processes_that_stop_answering_are_killed_and_the_pool_replaced(
         assert pool.replaced == 1
         for pid in stuck:  # killed: gone once reaped, or a zombie until then
             deadline = time.monotonic() + 10
-            while _running(pid) and time.monotonic() < deadline:
+            while is_running(pid, None) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert not _running(pid)
+            assert not is_running(pid, None)
         _started(pool)
         again = asyncio.run(pool.check(raw, max_events=10_000, keep=5_000))
         assert again is not None
         assert again.count == 600
     finally:
         pool.close()
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
 
 
 def test_a_strict_pool_refuses_what_a_lenient_one_notes() -> None:
@@ -477,9 +470,9 @@ def test_review_processes_end_with_a_server_killed_outright(server: Server) -> N
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=10)
     deadline = time.monotonic() + 20
-    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(is_running(pid, None) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_running(pid) for pid in pids)
+    assert not any(is_running(pid, None) for pid in pids)
 
 
 def test_the_spool_goes_to_shared_memory_only_where_there_is_room(

@@ -64,7 +64,6 @@ from threadline.server.batches import (
     check_batch,
     is_json_array,
     ndjson_chunks,
-    ndjson_lines,
     parse_event,
     store_problem,
 )
@@ -427,14 +426,4 @@ def get_producers(request: Request) -> Response:
     )
 
 
-__all__ = [
-    "CheckedBatch",
-    "accepted_one",
-    "check_batch",
-    "ingest_policy",
-    "ndjson_chunks",
-    "ndjson_lines",
-    "parse_event",
-    "read_body",
-    "router",
-]
+__all__ = ["accepted_one", "ingest_policy", "read_body", "router"]

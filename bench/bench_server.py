@@ -16,7 +16,9 @@ loopback port (started here, stopped at the end):
    ``MAX_LAG``: what a producer sees, the graph following after), beside the storage floor
    measured in the same run (as many bodies of the burst's shape inserted with bare ``executemany`` into one
    SQLite table, ``bench_append_stream.bare``): the issue's target is >= 30,000 events/s, and
-   >= 20 % of that floor on a machine slower than the one it was set on;
+   >= 20 % of that floor on a machine slower than the one it was set on.  The server reviews
+   these 5,000-event bodies in its review processes (:mod:`threadline.server.review_pool`,
+   one per core by default), which share the cores with it and the load generator;
 3. **event → stream latency**: a subscriber on ``GET /api/v1/stream``; events posted one at a
    time; the time from the 201 to the event's frame.  Target: < 1 s (p99).
 
@@ -338,6 +340,19 @@ def main() -> None:
                 f"  storage floor, as many such bodies into one bare table  {floor:10,.0f} rows/s; "
                 f"the burst is {share:.1%} of it  (target >= {FLOOR_SHARE:.0%}) "
                 f"{verdict(share, FLOOR_SHARE)}"
+            )
+            pool = (
+                httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5)
+                .json()
+                .get("review_pool")
+            )
+            print(
+                "  review processes (threadline.server.review_pool): "
+                + (
+                    f"{pool['processes']}, {'up' if pool['ready'] else 'not up'}, on the same cores"
+                    if pool
+                    else "none (every batch reviewed in the server process)"
+                )
             )
 
             latencies = sorted(

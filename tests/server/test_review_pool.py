@@ -337,6 +337,27 @@ def test_processes_that_stop_answering_are_killed_and_the_pool_replaced(
         pool.close()
 
 
+def test_a_pool_closed_under_a_batch_gives_no_verdict_rather_than_cancelling_it() -> None:
+    pool = _started(ReviewPool(2, strict=False))
+    held = pool.pids()
+    for pid in held:
+        os.kill(pid, signal.SIGSTOP)  # the slices wait until the pool is closed under them
+    try:
+        raw, _events = _large(600)
+
+        async def review_while_closing() -> CheckedBatch | None:
+            review = await pool.submit(raw, max_events=10_000, keep=5_000)
+            assert review is not None
+            asyncio.get_running_loop().call_later(0.3, pool.close)
+            return await review.verdict()
+
+        assert asyncio.run(review_while_closing()) is None
+    finally:
+        pool.close()
+        for pid in held:
+            os.kill(pid, signal.SIGCONT)
+
+
 def test_a_strict_pool_refuses_what_a_lenient_one_notes() -> None:
     events = [_noted(i) if i == 300 else _event(i) for i in range(600)]
     raw = b"\n".join(orjson.dumps(e) for e in events)

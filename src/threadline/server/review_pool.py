@@ -233,6 +233,13 @@ def unpack(packed: Packed) -> list[PreparedEvent]:
     )
 
 
+def _cancelling() -> bool:
+    """Whether the running task is being cancelled (rather than a slice's future, which a
+    pool closed under it cancels)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def _discard_result(future: Future[Verdict | None]) -> None:
     if not future.cancelled() and future.exception() is None:
         _discard([future.result()])
@@ -341,8 +348,13 @@ class Review:
     async def first(self) -> None:
         """Wait for the first slice's verdict (an append then holds the store's lock only
         from when it has something to write)."""
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.wrap_future(self._futures[0])
+        except asyncio.CancelledError:
+            if _cancelling():
+                raise
+        except Exception:
+            pass  # the hand-over meets the same failure and reports it
 
     def chunks(self) -> Iterator[list[PreparedEvent]]:
         """Each slice's events, prepared, in order, as its verdict arrives (blocking: called
@@ -377,7 +389,9 @@ class Review:
             verdicts = list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self._futures)))
         except asyncio.CancelledError:
             self.abandon()
-            raise
+            if _cancelling():
+                raise
+            return None  # the pool was closed under the batch: the server is stopping
         except Exception as exc:
             self.abandon()
             self._pool.failed(self._executor, exc)

@@ -11,8 +11,10 @@ An operation the app gains without a line in :data:`POLICY` fails
 from __future__ import annotations
 
 import contextlib
+import gzip
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,6 +282,35 @@ def test_authorization_matrix(catalog: Catalog, operation: tuple[str, str]) -> N
                 if status != want:
                     wrong.append(f"{key} on {namespace}: {status}, expected {want}")
     assert wrong == []
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip", "deflate", "gzip members"])
+def test_a_compressed_batch_writes_only_where_its_sender_may(
+    catalog: Catalog, encoding: str
+) -> None:
+    """The guard reads a compressed body exactly as the handler will (every gzip member,
+    every encoding the handler takes): no event gets past it to another namespace."""
+    own, other = _event_in(OWN), _event_in(OTHER)
+
+    def packed(*events: bytes) -> tuple[bytes, str]:
+        text = b"\n".join(events)
+        if encoding == "deflate":
+            return zlib.compress(text), "deflate"
+        if encoding == "gzip members":  # the other namespace's event in a second member
+            return b"".join(gzip.compress(e + b"\n") for e in events), "gzip"
+        return gzip.compress(text), encoding
+
+    def post(body: bytes, header: str) -> int:
+        headers = {
+            "Authorization": f"Bearer {catalog.tokens['producer']}",
+            "Content-Type": "application/x-ndjson",
+            "Content-Encoding": header,
+        }
+        response = catalog.client.post("/api/v1/lineage/batch", content=body, headers=headers)
+        return response.status_code
+
+    assert post(*packed(own, other)) == 403
+    assert post(*packed(own, _event_in(OWN))) == 201
 
 
 # --- redaction: hidden names, honest counts -------------------------------------------------------

@@ -419,6 +419,49 @@ def test_oversized_bodies_are_413_and_store_nothing(server_factory: Any) -> None
     assert all_events(server) == []
 
 
+def test_large_compressed_batches_are_inflated_and_held_to_the_limit(
+    server_factory: Any,
+) -> None:
+    """A compressed body large enough to be inflated off the event loop: accepted whole,
+    refused past the limit once inflated, and a corrupt one is a 400; nothing half-stored."""
+    server = server_factory(env={"THREADLINE_MAX_BATCH_BYTES": str(4 * 1024 * 1024)})
+    http = server.client()
+    events = [_event() for _ in range(3_000)]
+    for number, event in enumerate(events):
+        event["run"]["facets"] = {
+            "note": {"_producer": PRODUCER, "_schemaURL": "x", "text": f"{uuid.uuid4()}" * 4}
+        }
+        event["eventTime"] = f"2026-02-01T00:{number // 60 % 60:02d}:{number % 60:02d}Z"
+    body = b"\n".join(json.dumps(e).encode() for e in events)
+    packed = gzip.compress(body)
+    assert len(packed) >= 32 * 1024  # inflated in a worker thread
+    assert len(body) < 4 * 1024 * 1024
+    headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+    response = http.post("/api/v1/lineage/batch", content=packed, headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["accepted"] == 3_000
+    for bomb in (
+        gzip.compress(b"\n" * (5 * 1024 * 1024)),  # small: inflated on the event loop
+        gzip.compress(b"\n".join([body] * 4)),  # large: inflated in a thread
+    ):
+        response = http.post("/api/v1/lineage/batch", content=bomb, headers=headers)
+        assert response.status_code == 413, len(bomb)
+    # Cut short, even where what inflates ends at a line end: refused, not taken as shorter.
+    for cut in (packed[:-4096], packed[:-8]):
+        response = http.post("/api/v1/lineage/batch", content=cut, headers=headers)
+        assert response.status_code == 400
+        assert "cut short" in response.json()["message"]
+    # Members concatenated (gzip -c a b > ab.gz): every event of both.
+    more = [{**e, "run": {**e["run"], "runId": str(uuid.uuid4())}} for e in events[:40]]
+    members = gzip.compress(b"\n".join(json.dumps(e).encode() for e in more[:20]) + b"\n")
+    members += gzip.compress(b"\n".join(json.dumps(e).encode() for e in more[20:]))
+    response = http.post("/api/v1/lineage/batch", content=members, headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["accepted"] == 40
+    stored = [e["run"]["runId"] for e in all_events(server)]
+    assert stored == [e["run"]["runId"] for e in events + more]
+
+
 def test_bodies_sent_in_chunks_are_read_whole_and_held_to_the_limit(server_factory: Any) -> None:
     """No Content-Length (chunked transfer): the body is read to its end before anything is
     decided, and one running over the limit is refused with the route's own 413."""

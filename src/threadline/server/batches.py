@@ -7,9 +7,10 @@ needs and nothing of the web framework.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -17,6 +18,69 @@ from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
 from threadline.spec.ingest import IngestPolicy, refusal
 from threadline.spec.validation import Problem
 from threadline.store.prepared import PreparedEvent, prepare_batch_event
+
+#: The Content-Encoding values of a body sent as it is.
+_IDENTITY: Final = ("", "identity")
+#: Those of a compressed body (gzip by its aliases, and zlib's deflate).
+_INFLATABLE: Final = ("gzip", "x-gzip", "deflate")
+
+
+def is_identity(encoding: str) -> bool:
+    """Whether a body sent with Content-Encoding ``encoding`` is sent as it is."""
+    return encoding.strip().lower() in _IDENTITY
+
+
+def inflated(body: bytes, encoding: str, limit: int) -> bytes:
+    """``body`` as sent with Content-Encoding ``encoding``, decompressed: what the handlers
+    read, and so what the access guard must read too (:mod:`threadline.server.auth.guard`).
+    :class:`~threadline.errors.UsageError` for an encoding not taken or data that is not
+    valid; :class:`~threadline.errors.PayloadTooLarge` past ``limit`` bytes."""
+    kind = encoding.strip().lower()
+    if kind in _IDENTITY:
+        return body
+    if kind in _INFLATABLE:
+        return _inflate(body, limit, gzip=kind != "deflate")
+    raise UsageError(
+        f"Content-Encoding {kind!r} is not supported; send the body plain or gzip-compressed"
+    )
+
+
+def _inflate(body: bytes, limit: int, *, gzip: bool) -> bytes:
+    """``body`` inflated: every member of a gzip body (``gzip -c a b`` concatenates them),
+    refused when it ends early, holds anything but members, or inflates past ``limit``."""
+    kind = "gzip" if gzip else "deflate"
+    parts: list[bytes] = []
+    size = 0
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(wbits=31 if gzip else 15)
+        try:
+            part = inflater.decompress(rest, limit + 1 - size)
+        except zlib.error as exc:
+            raise UsageError(f"the body is not valid {kind} data: {exc}") from exc
+        size += len(part)
+        parts.append(part)
+        if size > limit or inflater.unconsumed_tail:
+            raise too_large(limit, decompressed=True)
+        if not inflater.eof:
+            # A body cut short would otherwise be taken for a shorter batch.
+            raise UsageError(f"the {kind} body ends before its compressed data does (cut short?)")
+        rest = inflater.unused_data
+        if not rest.strip(b"\0"):  # gzip allows zero padding after the last member
+            break
+        if not gzip:
+            raise UsageError("the deflate body holds data after its compressed stream")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def too_large(limit: int, *, decompressed: bool = False) -> PayloadTooLarge:
+    """The 413 of a body over ``limit`` bytes (``decompressed``: once inflated)."""
+    what = "decompressed body" if decompressed else "body"
+    return PayloadTooLarge(
+        f"the {what} is larger than the server's limit of {limit:,} bytes; "
+        "send fewer events per request or raise the limit (threadline serve --max-body)",
+        detail={"limit": limit},
+    )
 
 
 def parse_event(raw: bytes) -> Any:
@@ -184,9 +248,12 @@ __all__ = [
     "CheckedBatch",
     "check_batch",
     "check_ndjson",
+    "inflated",
+    "is_identity",
     "is_json_array",
     "ndjson_chunks",
     "ndjson_lines",
     "parse_event",
     "store_problem",
+    "too_large",
 ]

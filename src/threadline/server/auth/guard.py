@@ -23,7 +23,6 @@ import asyncio
 import logging
 import secrets
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -35,11 +34,13 @@ import sqlalchemy as sa
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threadline.config import Settings
+from threadline.errors import ThreadlineError
 from threadline.server.auth.grants import Identity, Role
 from threadline.server.auth.oidc import InvalidToken, OidcVerifier
 from threadline.server.auth.redact import IDENTITY_STATE, Redactor, store_labels, visible_namespace
 from threadline.server.auth.rules import Match, Rule, match
 from threadline.server.auth.tokens import DENIED_JOB, PREFIX, TokenTable, access_event
+from threadline.server.batches import inflated
 from threadline.store import schema as s
 from threadline.store.base import Store
 
@@ -257,8 +258,15 @@ class AccessGuard:
                 for namespace in filter(None, (v.strip() for v in value.split(","))):
                     need(namespace)
         elif rule.source == "body":
-            body = await _read_body(receive, self.settings.max_batch_bytes)
-            for namespace in _event_namespaces(body, headers):
+            limit = self.settings.max_batch_bytes
+            body = await _read_body(receive, limit)
+            # Inflating and parsing a large body is not the event loop's to wait for.
+            namespaces = (
+                _event_namespaces(body, headers, limit)
+                if len(body) < _READ_HERE
+                else await anyio.to_thread.run_sync(_event_namespaces, body, headers, limit)
+            )
+            for namespace in namespaces:
                 need(namespace)
             return _replay(body)
         elif not identity.may_anywhere(role):
@@ -342,6 +350,10 @@ def _run_namespace(store: Store, run_id: str) -> str | None:
     return store.read(lambda conn: conn.execute(stmt).scalar_one_or_none())
 
 
+#: Bodies from this size on are inflated and parsed in a worker thread.
+_READ_HERE: Final = 32 * 1024
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
@@ -371,14 +383,15 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-def _event_namespaces(body: bytes, headers: dict[str, str]) -> set[str]:
+def _event_namespaces(body: bytes, headers: dict[str, str], limit: int) -> set[str]:
     """The namespaces an ingest body writes to: each event's job or dataset, and its inputs'
-    and outputs'.  A body that does not parse is let through: the handler names the problem."""
-    if headers.get("content-encoding", "").lower() == "gzip":
-        try:
-            body = zlib.decompressobj(wbits=47).decompress(body, 1 << 30)
-        except zlib.error:
-            return set()
+    and outputs'.  The body is read as the handler will read it (inflated by the same
+    function, under the same limit); one that does not inflate or parse is let through: the
+    handler refuses it, naming the problem."""
+    try:
+        body = inflated(body, headers.get("content-encoding", ""), limit)
+    except ThreadlineError:
+        return set()
     events: list[Any] = []
     try:
         parsed = orjson.loads(body)

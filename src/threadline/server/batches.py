@@ -1,4 +1,7 @@
-"""Reading and reviewing a batch body (NDJSON or a JSON array) before it is appended.
+"""Reading and reviewing an ingest body (one event, NDJSON or a JSON array) before it is
+appended: inflating it as its Content-Encoding says (the one reading that both the handlers
+and the access guard use, so that no event reaches the store unseen by the guard), parsing
+it, and reviewing each event.
 
 Apart from the endpoints (:mod:`threadline.server.openlineage`), so that the processes that
 review large batches in parallel (:mod:`threadline.server.review_pool`) import what checking

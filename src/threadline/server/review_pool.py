@@ -52,6 +52,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
+import anyio.to_thread
+
 from threadline.collector import tune_gc_for_serving
 from threadline.errors import ThreadlineError
 from threadline.server.batches import CheckedBatch, check_ndjson
@@ -481,14 +483,17 @@ class ReviewPool:
         parts = max(1, min(2 * self.processes, len(raw) // MIN_SLICE))
         name = os.path.join(self._spool, uuid.uuid4().hex)
         cut = slices(raw, parts, keep)
+        futures: list[Future[Verdict | None]] = []
         try:
-            await asyncio.to_thread(_write, name, raw)
-            futures = [
-                executor.submit(_review_slice, name, part, max_events, f"{name}-{number}")
-                for number, part in enumerate(cut)
-            ]
+            await anyio.to_thread.run_sync(_write, name, raw)
+            for number, part in enumerate(cut):
+                futures.append(
+                    executor.submit(_review_slice, name, part, max_events, f"{name}-{number}")
+                )
         except Exception as exc:
             _remove(name)
+            for future in futures:  # slices sent before the failure leave files to no one
+                future.add_done_callback(_discard_result)
             self.failed(executor, exc)
             return None
         # Every event comes back prepared when even the last slice keeps all it may hold.

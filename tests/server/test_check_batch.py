@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.support.events import event
 
 from threadline.errors import InvalidEvent
-from threadline.server.batches import _prepared, check_batch, ndjson_chunks
+from threadline.server.batches import _prepared, check_batch, ndjson_chunks, opening
 from threadline.spec.ingest import IngestPolicy
 from threadline.store.prepared import PreparedEvent, prepare_event
 
@@ -53,3 +55,8 @@ def test_an_event_the_store_refuses_is_named_by_its_index() -> None:
     assert error.detail["index"] == 7
     assert error.detail["path"] == "$.eventType"
     assert [p["path"] for p in error.detail["problems"]] == ["$.eventType"]
+
+
+@given(st.binary(max_size=64))
+def test_a_body_opens_where_lstrip_says_without_a_copy(raw: bytes) -> None:
+    assert opening(raw) == raw.lstrip()[:1]

@@ -10,6 +10,7 @@ needs and nothing of the web framework.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -145,10 +146,10 @@ def check_batch(
     ``keep`` of them: a large batch is never held parsed whole (a parsed event takes several
     times its text), it is parsed again a chunk at a time when it is appended.
     """
-    stripped = raw.lstrip()
-    if not stripped:
+    first = opening(raw)
+    if not first:
         raise UsageError("the batch is empty; send a JSON array or one event per line")
-    if is_json_array(stripped, content_type):
+    if is_json_array(first, content_type):
         parsed = parse_event(raw)
         if not isinstance(parsed, list):  # pragma: no cover - a body starting with [ is a list
             raise InvalidEvent("a batch must be a JSON array", detail={"path": "$"})
@@ -162,10 +163,20 @@ def check_batch(
     return check_ndjson(policy, raw, max_events=max_events, keep=keep)
 
 
-def is_json_array(body: bytes, content_type: str) -> bool:
-    """Whether a batch body (leading whitespace stripped) is read as one JSON array rather
-    than as NDJSON."""
-    return body[:1] == b"[" and "ndjson" not in content_type
+def is_json_array(opening: bytes, content_type: str) -> bool:
+    """Whether a batch body whose first byte past leading whitespace is ``opening`` (see
+    :func:`opening`) is read as one JSON array rather than as NDJSON."""
+    return opening[:1] == b"[" and "ndjson" not in content_type
+
+
+_NOT_SPACE: Final = re.compile(rb"\S")
+
+
+def opening(raw: bytes) -> bytes:
+    """The first byte of ``raw`` past leading whitespace (what ``bytes.lstrip`` strips), or
+    ``b""``; found without copying a body of many megabytes as ``lstrip`` would."""
+    found = _NOT_SPACE.search(raw)
+    return b"" if found is None else found.group()
 
 
 def check_ndjson(policy: IngestPolicy, raw: bytes, *, max_events: int, keep: int) -> CheckedBatch:
@@ -256,6 +267,7 @@ __all__ = [
     "is_json_array",
     "ndjson_chunks",
     "ndjson_lines",
+    "opening",
     "parse_event",
     "store_problem",
     "too_large",

@@ -65,6 +65,7 @@ from threadline.server.batches import (
     is_identity,
     is_json_array,
     ndjson_chunks,
+    opening,
     parse_event,
     store_problem,
     too_large,
@@ -321,7 +322,7 @@ async def _review_in_pool(
     event is refused or a process failed (nothing of the batch is committed then)."""
     settings = runtime.settings
     pool = runtime.review_pool
-    if pool is None or len(raw) < MIN_BODY or is_json_array(_opening(raw), content_type):
+    if pool is None or len(raw) < MIN_BODY or is_json_array(opening(raw), content_type):
         return None
     review = await pool.submit(
         raw, max_events=settings.max_batch_events, keep=settings.batch_chunk_events
@@ -340,14 +341,6 @@ async def _review_in_pool(
         review.abandon()
         raise
     return _Appended(review.count, review.notes)
-
-
-def _opening(raw: bytes) -> bytes:
-    """The first byte of ``raw`` that is not JSON whitespace (without copying the body)."""
-    for index, byte in enumerate(raw):
-        if byte not in b" \t\r\n":
-            return raw[index : index + 1]
-    return b""
 
 
 @router.get("/api/v1/events", summary="Page through the raw event log")

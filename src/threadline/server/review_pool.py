@@ -151,9 +151,7 @@ def joined(verdicts: list[Verdict | None], max_events: int) -> CheckedBatch | No
         return None
     for verdict in verdicts:
         assert verdict is not None
-        for note in verdict.notes:
-            note["index"] += count
-            notes.append(note)
+        notes.extend(_offset(verdict.notes, count))
         if whole:
             kept = unpack(verdict.events)
             events.extend(kept)
@@ -164,6 +162,13 @@ def joined(verdicts: list[Verdict | None], max_events: int) -> CheckedBatch | No
     if count == 0 or count > max_events:
         return None
     return CheckedBatch(count, notes, events)
+
+
+def _offset(notes: list[dict[str, Any]], by: int) -> list[dict[str, Any]]:
+    """A slice's notes with their indexes counted from the batch's first event."""
+    for note in notes:
+        note["index"] += by
+    return notes
 
 
 def _discard(verdicts: list[Verdict | None]) -> None:
@@ -374,9 +379,7 @@ class Review:
             if verdict is None:
                 raise Unreviewed("an event of the batch is refused")
             events = unpack(verdict.events)
-            for note in verdict.notes:
-                note["index"] += self.count
-                self.notes.append(note)
+            self.notes.extend(_offset(verdict.notes, self.count))
             self.count += verdict.accepted
             if self.count > self._max_events:
                 raise Unreviewed("the batch holds more events than the limit")

@@ -408,6 +408,7 @@ def test_a_server_answers_the_same_with_its_review_processes(server: Server) -> 
     assert answer.status_code == 201, answer.text
     status = _ready(http)
     assert len(status["pids"]) == 2
+    assert status["reviewed"] == 0
     bad, _ = _large(400, bad=371)
     refused = _post(http, bad)
     assert refused.status_code == 400
@@ -423,6 +424,8 @@ def test_a_server_answers_the_same_with_its_review_processes(server: Server) -> 
     assert [n["index"] for n in answer.json()["threadline_validation"]] == [7, 107, 207, 307]
     again = _post(http, first)  # a resent batch is stored once
     assert again.status_code == 201
+    # The refused batch was left to the server process; the other two had the pool's verdict.
+    assert _pool_status(http)["reviewed"] == 2
     assert _stored_runs(http) == [e["run"]["runId"] for e in first_events + noted_events]
 
 
@@ -475,6 +478,7 @@ def test_a_batch_over_a_chunk_is_reviewed_in_the_pool_and_appended_in_chunks(
     answer = _post(http, raw)
     assert answer.status_code == 201, answer.text
     assert answer.json() == {"accepted": 700}
+    assert _pool_status(http)["reviewed"] == 1  # over the chunk: the whole verdict awaited
     bad, _ = _large(700, bad=650)
     refused = _post(http, bad)
     assert refused.status_code == 400

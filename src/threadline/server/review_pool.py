@@ -387,6 +387,7 @@ class Review:
                 yield events
         if self.count == 0:
             raise Unreviewed("the batch holds no event")
+        self._pool.reviewed_one()
 
     async def verdict(self) -> CheckedBatch | None:
         """The verdict on the whole batch (see :func:`joined`); None when there is none."""
@@ -402,7 +403,10 @@ class Review:
             self._pool.failed(self._executor, exc)
             return None
         self._taken = len(self._futures)
-        return joined(verdicts, self._max_events)
+        checked = joined(verdicts, self._max_events)
+        if checked is not None:
+            self._pool.reviewed_one()
+        return checked
 
     def abandon(self) -> None:
         """Drop what the slices not taken leave behind (their packed events' files)."""
@@ -434,6 +438,8 @@ class ReviewPool:
         self._closed = False
         self._spool = ""
         self.replaced = 0
+        self.reviewed = 0
+        """How many batches the pool gave a verdict on."""
         """How many times a pool with a dead process was replaced (for tests and logs)."""
 
     @property
@@ -530,14 +536,20 @@ class ReviewPool:
         """The process ids of the current pool's processes (those started so far)."""
         return _pids(self._executor)
 
+    def reviewed_one(self) -> None:
+        with self._lock:
+            self.reviewed += 1
+
     def status(self) -> dict[str, Any]:
         """How the pool stands, for ``/health``: its size, whether it is up (it starts with
-        the first large batch), its processes and how many times one died."""
+        the first large batch), its processes, how many times one died and how many batches
+        it gave a verdict on."""
         return {
             "processes": self.processes,
             "ready": self._ready,
             "pids": self.pids(),
             "replaced": self.replaced,
+            "reviewed": self.reviewed,
         }
 
     def _replace(self, broken: ProcessPoolExecutor, *, stuck: bool = False) -> None:

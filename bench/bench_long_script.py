@@ -33,7 +33,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
@@ -118,16 +118,19 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def flow_facet(store: Path) -> dict[str, object]:
-    """The ``flow`` entry of the script run's ``threadline_capture`` facet."""
+def capture_facet(store: Path) -> dict[str, Any]:
+    """The script run's ``threadline_capture`` facet as its run ended: what following cost
+    (``flow``) and what capture's own work at hooked calls took (``hookCost``)."""
     from threadline.store import open_store
     from threadline.store.base import Cursor
 
-    found: dict[str, object] = {}
+    found: dict[str, Any] = {}
     with open_store(store) as opened:
         for event in opened.read_after(Cursor(0), 10_000):
             facets = orjson.loads(event.body).get("run", {}).get("facets", {})
-            found = (facets.get("threadline_capture") or {}).get("flow", found)
+            capture = facets.get("threadline_capture") or {}
+            if "flow" in capture or "hookCost" in capture:
+                found = capture
     return found
 
 
@@ -161,7 +164,18 @@ def measure(name: str, folder: Path, env: dict[str, str]) -> float:
         f"  {name:13} {iterations:5d} iterations  plain {base:6.1f} s  captured {ours:6.1f} s  "
         f"overhead {overhead * 100:+5.2f} %  (target <= {TARGET * 100:.0f} %) [{verdict}]"
     )
-    print(f"  {'':13} following: {flow_facet(stores[-1])}")
+    facet = capture_facet(stores[-1])
+    print(f"  {'':13} following: {facet.get('flow')}")
+    # Read off the run itself: capture's own time on the script's thread, which no noise of
+    # the machine's moves (the timings above carry all of it).
+    cost = facet.get("hookCost") or {"calls": 0, "seconds": 0.0}
+    following = (facet.get("flow") or {}).get("costSeconds", 0.0)
+    own = cost["seconds"] + following
+    print(
+        f"  {'':13} capture's own work in the last captured run: hooked calls "
+        f"{cost['calls']:,} taking {cost['seconds']:.2f} s, following {following:.2f} s: "
+        f"{own / times['captured'][-1] * 100:.2f} % of its {times['captured'][-1]:.1f} s"
+    )
     return overhead
 
 

@@ -241,9 +241,11 @@ def _new_session(
         # What following data cost, once there was any (a process that followed nothing has
         # the facet a process that captured nothing has: script_run's).
         flow = {"flow": hooks.flow_budget.facet()} if hooks.flow_budget.calls else {}
+        cost = {"hookCost": hooks.cost.facet()} if hooks.cost.calls else {}
         return {
             **capture.info(),
             **flow,
+            **cost,
             "hooks": sorted(hooks.installed),
             "skipped": sorted(hooks.skipped),
         }

@@ -41,8 +41,10 @@ from threadline.capture.hooks._patch import (
     set_debug,
     set_enabled,
     set_flow_budget,
+    set_hook_cost,
 )
 from threadline.capture.hooks.flow_budget import GRACE_SECONDS, FlowBudget
+from threadline.capture.hooks.hook_cost import HookCost
 from threadline.frozen import frozen_record
 
 if TYPE_CHECKING:
@@ -268,10 +270,13 @@ class Hooks:
             grace=flow_grace,
             on_spent=self._stop_following,
         )
+        #: What this session's hooked calls cost the program (the run facet's ``hookCost``).
+        self.cost = HookCost()
 
     def install(self, specs: list[HookSpec] | None = None) -> None:
         set_enabled(True)
         set_flow_budget(self.flow_budget)
+        set_hook_cost(self.cost)
         if specs is None:
             for entry in catalog():
                 for module_name in entry.targets:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from threadline.capture.boundary import capture_boundary, report
 from threadline.capture.hooks.flow_budget import CHECK_EVERY, FlowBudget
+from threadline.capture.hooks.hook_cost import HookCost
 from threadline.collector import uncounted_objects
 
 #: ``handler(self_or_none, args, kwargs, result)``; runs after a successful call.
@@ -40,6 +41,8 @@ _clock: Final = time.perf_counter
 _budget = FlowBudget(None, _clock())
 #: False once the budget is spent: the wrappers that follow data pass calls straight through.
 _following = True
+#: What the handlers of hooked calls take (see hook_cost).
+_cost = HookCost()
 
 #: Marks a wrapper so it is never wrapped twice and can be unwrapped.
 WRAPPED_ATTR = "__threadline_wrapped__"
@@ -90,6 +93,17 @@ def set_flow_budget(budget: FlowBudget) -> None:
 def flow_budget() -> FlowBudget:
     """The budget following data is accounted to."""
     return _budget
+
+
+def set_hook_cost(cost: HookCost) -> None:
+    """Account what the hooks' handlers take to ``cost`` from now on."""
+    global _cost
+    _cost = cost
+
+
+def hook_cost() -> HookCost:
+    """What the hooks' handlers are accounted to."""
+    return _cost
 
 
 _stopping = threading.Lock()
@@ -192,18 +206,19 @@ def _handle(
     kwargs: dict[str, Any],
     result: Any,
 ) -> None:
-    started = time.perf_counter() if _debug else 0.0
+    started = time.perf_counter()
     _local.capturing = getattr(_local, "capturing", 0) + 1
     try:
         with capture_boundary(where):
             handler(owner, args, kwargs, result)
     finally:
         _local.capturing -= 1
+        spent = time.perf_counter() - started
+        _cost.add(spent)
         if _debug:
             # What capture added to the call, so a slow operation's cost can be told apart
             # from the library's own.
-            spent = (time.perf_counter() - started) * 1000
-            print(f"threadline: hook {where} ({spent:.1f} ms of capture)", file=sys.stderr)
+            print(f"threadline: hook {where} ({spent * 1000:.1f} ms of capture)", file=sys.stderr)
 
 
 def call_hooked(

@@ -147,9 +147,7 @@ def test_threads_that_find_the_budget_spent_together_stop_following_once() -> No
 
 
 def test_a_run_records_what_following_cost_and_when_it_stopped(tmp_path: Path) -> None:
-    root = tmp_path / "proj"
-    root.mkdir()
-    project = Project(root=root.resolve(), db=tmp_path / "lineage.db")
+    project = Project.beside(tmp_path)
     project.write(
         "loop.py",
         """

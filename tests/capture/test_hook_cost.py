@@ -49,9 +49,7 @@ def test_only_the_handler_of_an_outermost_hooked_call_is_accounted() -> None:
 
 
 def test_a_run_records_what_its_hooked_calls_cost(tmp_path: Path) -> None:
-    root = tmp_path / "proj"
-    root.mkdir()
-    project = Project(root=root.resolve(), db=tmp_path / "lineage.db")
+    project = Project.beside(tmp_path)
     project.write(
         "job.py",
         """
@@ -74,9 +72,7 @@ def test_a_run_records_what_its_hooked_calls_cost(tmp_path: Path) -> None:
 
 
 def test_a_run_that_made_no_hooked_call_records_no_cost(tmp_path: Path) -> None:
-    root = tmp_path / "proj"
-    root.mkdir()
-    project = Project(root=root.resolve(), db=tmp_path / "lineage.db")
+    project = Project.beside(tmp_path)
     project.write("job.py", "import pandas as pd\n\nprint(pd.__name__)\n")
     project.python("job.py")
     capture = orjson.loads(project.graph().run("job.py").facets)["threadline_capture"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,10 +10,8 @@ from tests.support.runner import Project
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    root = tmp_path / "proj"
-    root.mkdir()
-    return Project(root=root.resolve(), db=tmp_path / "lineage.db")
+def project(tmp_path: Path) -> Project:
+    return Project.beside(tmp_path)
 
 
 @pytest.fixture

@@ -133,6 +133,13 @@ class Project:
     root: Path
     db: Path
 
+    @classmethod
+    def beside(cls, folder: Path) -> Project:
+        """A project in ``folder``/proj with its store beside it, in ``folder``."""
+        root = folder / "proj"
+        root.mkdir()
+        return cls(root=root.resolve(), db=folder / "lineage.db")
+
     def write(self, name: str, text: str) -> Path:
         path = self.root / name
         path.write_text(textwrap.dedent(text))

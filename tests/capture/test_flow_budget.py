@@ -7,7 +7,6 @@ import threading
 import time
 from pathlib import Path
 
-import orjson
 import pandas as pd
 import pytest
 from tests.support.capture_session import Captured
@@ -163,7 +162,7 @@ def test_a_run_records_what_following_cost_and_when_it_stopped(tmp_path: Path) -
     )
     project.python("loop.py", THREADLINE_FLOW_BUDGET="0.0001")
     graph = project.graph()
-    flow = orjson.loads(graph.run("loop.py").facets)["threadline_capture"]["flow"]
+    flow = graph.capture_facet("loop.py")["flow"]
     assert flow["followed"] is False
     assert flow["costSeconds"] >= GRACE_SECONDS
     assert flow["stoppedAfterSeconds"] > 0

@@ -6,7 +6,6 @@ import re
 import time
 from pathlib import Path
 
-import orjson
 import pytest
 from tests.support.runner import Project
 
@@ -32,7 +31,7 @@ def test_only_the_handler_of_an_outermost_hooked_call_is_accounted() -> None:
     try:
 
         def slow_original() -> str:
-            time.sleep(0.05)  # the library's own time: not capture's
+            time.sleep(0.2)  # the library's own time: not capture's
             return "result"
 
         def handler(owner: object, args: object, kwargs: object, result: object) -> None:
@@ -45,7 +44,7 @@ def test_only_the_handler_of_an_outermost_hooked_call_is_accounted() -> None:
         set_hook_cost(previous)
         set_enabled(enabled)
     assert cost.calls == 1
-    assert 0.02 <= cost.seconds < 0.05
+    assert 0.02 <= cost.seconds < 0.2
 
 
 def test_a_run_records_what_its_hooked_calls_cost(tmp_path: Path) -> None:
@@ -61,8 +60,7 @@ def test_a_run_records_what_its_hooked_calls_cost(tmp_path: Path) -> None:
         """,
     )
     done = project.python("job.py", THREADLINE_DEBUG="1")
-    capture = orjson.loads(project.graph().run("job.py").facets)["threadline_capture"]
-    cost = capture["hookCost"]
+    cost = project.graph().capture_facet("job.py")["hookCost"]
     # Two writes and a read, each handled once; what the debug log says each took adds up to
     # what the run records.
     logged = [float(ms) for ms in re.findall(r"\(([\d.]+) ms of capture\)", done.stderr)]
@@ -75,5 +73,4 @@ def test_a_run_that_made_no_hooked_call_records_no_cost(tmp_path: Path) -> None:
     project = Project.beside(tmp_path)
     project.write("job.py", "import pandas as pd\n\nprint(pd.__name__)\n")
     project.python("job.py")
-    capture = orjson.loads(project.graph().run("job.py").facets)["threadline_capture"]
-    assert "hookCost" not in capture
+    assert "hookCost" not in project.graph().capture_facet("job.py")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import orjson
 import pytest
 from tests.support.runner import Project
 
@@ -53,9 +52,9 @@ def test_logged_registered_and_loaded_models(
     assert {logged, registered, "dataset:raw.csv"} <= graph.data_upstream(
         "predictions:predictions.csv"
     )
-    root = orjson.loads(graph.run("track.py").facets)["threadline_capture"]
+    root = graph.capture_facet("track.py")
     assert root["mlflowRunIds"] == [run_id]
-    fit = orjson.loads(graph.run("track.py/fit:LogisticRegression").facets)["threadline_capture"]
+    fit = graph.capture_facet("track.py/fit:LogisticRegression")
     assert fit["mlflowRunId"] == run_id
     # MLflow's own helper process is not a script of the user's.
     assert all("site-packages" not in graph.nodes[r.job_node_id].name for r in graph.runs)

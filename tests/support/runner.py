@@ -98,6 +98,11 @@ class Graph:
         )
         return matches[-1]
 
+    def capture_facet(self, job: str) -> dict[str, Any]:
+        """The ``threadline_capture`` facet of the latest run of ``job``."""
+        out: dict[str, Any] = orjson.loads(self.run(job).facets)["threadline_capture"]
+        return out
+
     def job_facets(self, job: str) -> dict[str, Any]:
         out: dict[str, Any] = orjson.loads(self.nodes[self.run(job).job_node_id].facets)
         return out

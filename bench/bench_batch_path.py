@@ -7,10 +7,13 @@ data-quality and ownership facets, ~1.9 kB), in NDJSON bodies of ``BENCH_BATCH``
 of ``BENCH_REPEAT`` passes:
 
 * **parse**: ``orjson.loads`` of each line, the events kept (as the endpoint keeps them until
-  they are appended) and dropped;
+  they are appended) and dropped; and as the batch path parses, giving the canonical bytes
+  of an event that holds no float (``parse_canonical``);
 * **review** (:meth:`IngestPolicy.review <threadline.spec.ingest.IngestPolicy.review>`), and
   inside it the compiled schema check, the lineage checks and the nesting check;
-* **canonical form**, the store's **structural check** and the **digest**;
+* **canonical form** of a parsed event (``canonical_json``: what the store does with an event
+  it is given parsed; the batch path has it from parsing), the store's **structural check**
+  and the **digest**;
 * **append**: ``append_batch`` on a fresh SQLite store (within the projector's lag: the graph
   follows later), which also does the three items above, then links and inserts;
 * **the whole path**, ``check_batch`` (which prepares each event for the log as it reviews
@@ -42,7 +45,7 @@ import orjson
 from bench_append_stream import bare
 from bench_server import BATCH_TARGET, official_bodies
 from threadline.collector import collections_held, tune_gc_for_serving
-from threadline.model.canonical import canonical_json
+from threadline.model.canonical import canonical_json, parse_canonical
 from threadline.model.events import check_canonical
 from threadline.server.batches import check_batch
 from threadline.spec.ingest import IngestPolicy, lineage_problems
@@ -96,6 +99,10 @@ def main() -> None:
         for body in bodies:
             orjson.loads(body)
 
+    def parsed_with_canonical() -> None:
+        for body in bodies:
+            parse_canonical(body)
+
     def compiled() -> None:
         if fast is None:
             for event in events:
@@ -107,11 +114,12 @@ def main() -> None:
     stages: list[tuple[str, Callable[[], object]]] = [
         ("parse, events kept", kept),
         ("parse, events dropped", dropped),
+        ("parse, with canonical bytes", parsed_with_canonical),
         ("review, whole", lambda: [policy.review(e, raw=b) for e, b in pairs]),
         ("  compiled schema check", compiled),
         ("  lineage checks", lambda: [lineage_problems(e) for e in events]),
         ("  nesting check", lambda: [nesting_problem(e, b) for e, b in pairs]),
-        ("canonical form", lambda: [canonical_json(e) for e in events]),
+        ("canonical form of parsed", lambda: [canonical_json(e) for e in events]),
         (
             "structural check",
             lambda: [check_canonical(e, c) for e, c in zip(events, canonical, strict=True)],

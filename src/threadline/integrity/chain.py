@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import blake3
-import orjson
 
 from threadline.integrity import merkle
-from threadline.model.canonical import canonical_json
+from threadline.model.canonical import canonical_json, parse_canonical
 
 GENESIS: Final = bytes(32)
 
@@ -117,7 +116,9 @@ def verify_chain(
             erasure is not None and erasure.archived_in and not record.body
         ):
             try:
-                canonical = canonical_json(orjson.loads(record.body))
+                value, canonical = parse_canonical(record.body)
+                if canonical is None:
+                    canonical = canonical_json(value)
             except Exception as exc:  # a body that no longer parses is itself the finding
                 return broken(record.seq, f"body is not valid JSON ({exc})")
             if canonical != record.body:

@@ -19,6 +19,7 @@ from typing import Any, Final
 import orjson
 
 from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
+from threadline.model.canonical import parse_canonical
 from threadline.spec.ingest import IngestPolicy, refusal
 from threadline.spec.validation import Problem
 from threadline.store.prepared import PreparedEvent, prepare_batch_event
@@ -126,9 +127,10 @@ def ndjson_lines(raw: bytes) -> Iterator[tuple[int, bytes]]:
                 yield number, part
 
 
-def _parse_line(line: bytes, index: int, number: int) -> Any:
+def _parse_line(line: bytes, index: int, number: int) -> tuple[Any, bytes | None]:
+    """The event on an NDJSON line, and its canonical bytes if parsing gave them."""
     try:
-        return orjson.loads(line)
+        return parse_canonical(line)
     except orjson.JSONDecodeError as exc:
         raise InvalidEvent(
             f"event #{index} of the batch (line {number}) is not valid JSON: {exc}",
@@ -186,13 +188,13 @@ def check_ndjson(policy: IngestPolicy, raw: bytes, *, max_events: int, keep: int
     first: list[PreparedEvent] = []
     count = 0
     for number, line in ndjson_lines(raw):
-        event = _parse_line(line, count, number)
+        event, canonical = _parse_line(line, count, number)
         _count_within(count + 1, max_events)
         # An event's own text lets the validator skip its nesting walk (see ``problems``).
         _admit(policy, count, event, line, notes)
         if count < keep:
             # Prepared now, while the parsed event is fresh, and only the result kept.
-            first.append(_prepared(event, count))
+            first.append(_prepared(event, count, canonical))
         count += 1
     return CheckedBatch(count, notes, first)
 
@@ -212,10 +214,10 @@ def _admit(
     notes.extend({"index": index, **note.to_dict()} for note in verdict.notes)
 
 
-def _prepared(event: Any, index: int) -> PreparedEvent:
+def _prepared(event: Any, index: int, canonical: bytes | None = None) -> PreparedEvent:
     """``event`` ready for the log, or the 400 naming it that the store would have given."""
     try:
-        return prepare_batch_event(event, index)
+        return prepare_batch_event(event, index, canonical)
     except InvalidEvent as exc:
         raise store_problem(exc, index) from exc
 

@@ -29,23 +29,24 @@ class PreparedEvent(NamedTuple):  # a tuple: made once per event on the acknowle
     columns: tuple[Any, ...]
 
 
-def prepare_event(event: Any) -> PreparedEvent:
+def prepare_event(event: Any, canonical: bytes | None = None) -> PreparedEvent:
     """``event`` (a parsed JSON object) ready to append; :class:`~threadline.errors.InvalidEvent`
-    for one the store refuses whatever the log holds."""
+    for one the store refuses whatever the log holds.  ``canonical``: its canonical bytes when
+    the parser gave them (:func:`~threadline.model.canonical.parse_canonical`)."""
     if not isinstance(event, dict):
         raise InvalidEvent("an event must be a JSON object", detail={"path": "$"})
-    body = canonical_json(event)
+    body = canonical_json(event) if canonical is None else canonical
     check_canonical(event, body)
     return PreparedEvent(
         blake3.blake3(body).digest(), body, to_micros(event["eventTime"]), event_columns(event)
     )
 
 
-def prepare_batch_event(event: Any, index: int) -> PreparedEvent:
+def prepare_batch_event(event: Any, index: int, canonical: bytes | None = None) -> PreparedEvent:
     """:func:`prepare_event` for the event at ``index`` of a batch: a refusal names it
     (``event #3 of the batch: …``, what the server reads back to answer with its index)."""
     try:
-        return prepare_event(event)
+        return prepare_event(event, canonical)
     except InvalidEvent as exc:
         raise InvalidEvent(
             f"event #{index} of the batch: {exc.message}", detail=exc.detail

@@ -45,7 +45,8 @@ import orjson
 from bench_append_stream import bare
 from bench_server import BATCH_TARGET, official_bodies
 from threadline.collector import collections_held, tune_gc_for_serving
-from threadline.model.canonical import canonical_json, parse_canonical
+from threadline.model.canonical import canonical_json
+from threadline.model.canonical_text import parse_canonical
 from threadline.model.events import check_canonical
 from threadline.server.batches import check_batch
 from threadline.spec.ingest import IngestPolicy, lineage_problems

@@ -26,7 +26,8 @@ from typing import Any, Final
 import blake3
 
 from threadline.integrity import merkle
-from threadline.model.canonical import canonical_json, parse_canonical
+from threadline.model.canonical import canonical_json
+from threadline.model.canonical_text import parse_canonical
 
 GENESIS: Final = bytes(32)
 

@@ -19,7 +19,7 @@ from typing import Any, Final
 import orjson
 
 from threadline.errors import InvalidEvent, PayloadTooLarge, UsageError
-from threadline.model.canonical import parse_canonical
+from threadline.model.canonical_text import parse_canonical
 from threadline.spec.ingest import IngestPolicy, refusal
 from threadline.spec.validation import Problem
 from threadline.store.prepared import PreparedEvent, prepare_batch_event

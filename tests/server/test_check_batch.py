@@ -5,6 +5,8 @@ index, as the store names it."""
 
 from __future__ import annotations
 
+import json
+
 import orjson
 import pytest
 from hypothesis import given
@@ -32,6 +34,32 @@ def test_accepted_events_are_kept_prepared(body: bytes, content_type: str) -> No
     assert checked.count == len(EVENTS)
     assert checked.events == [prepare_event(e) for e in EVENTS]
     assert all(type(item) is PreparedEvent for item in checked.events)
+
+
+def _varied(n: int) -> dict[str, object]:
+    """An event whose text the parser's shortcut to canonical bytes must get right or leave
+    alone: floats, integers written as floats, non-ASCII and astral text, keys out of order
+    (some only by UTF-16's order)."""
+    base = event(n)
+    extras: list[dict[str, object]] = [
+        {"metrics": {"auc": 0.5, "loss": 3e-05, "rows": 1e3, "big": 1.5e300}},
+        # U+FFFF sorts after U+1F600 by UTF-8 bytes, before it by UTF-16 code units (JCS).
+        {"z": "ünïcode", "a": "\U0001f600", "\U0001f600": [1, {"é": None}], "\uffff": 2},
+        {"count": 2**53 - 1, "negative": -0.0, "nested": [[[]]], "empty": {}},
+        {},
+    ]
+    return {**base, "run": {**base["run"], "facets": {"custom": extras[n % len(extras)]}}}
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True])
+def test_events_are_kept_as_the_store_would_canonicalize_them(ensure_ascii: bool) -> None:
+    events = [_varied(n) for n in range(1, 9)]
+    body = b"\n".join(
+        json.dumps(e, ensure_ascii=ensure_ascii, indent=None).encode() for e in reversed(events)
+    )
+    checked = check_batch(IngestPolicy(), body, "application/x-ndjson", max_events=100, keep=100)
+    parsed = [orjson.loads(line) for line in body.split(b"\n")]
+    assert checked.events == [prepare_event(e) for e in parsed]
 
 
 def test_an_ndjson_batch_over_a_chunk_keeps_its_first_chunk_prepared() -> None:

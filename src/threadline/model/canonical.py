@@ -12,7 +12,8 @@ Most lineage events hold no float at all, so an object is first serialized as it
 bytes are searched for what orjson may print differently: a float or a ``null`` outside a
 string (NaN prints as ``null``), a character outside the BMP.  Only when one is found, or
 orjson refuses a value, is the value walked and normalized (the walk took more time than
-serializing).  UUIDs and enum members are stored as their JSON forms on every path: the UUID's
+serializing).  Text parsed by :func:`~threadline.model.canonical_text.parse_canonical` comes
+with its canonical bytes when its parser saw no float, and skips the search.  UUIDs and enum members are stored as their JSON forms on every path: the UUID's
 text, the member's value.
 """
 

@@ -32,7 +32,7 @@ class PreparedEvent(NamedTuple):  # a tuple: made once per event on the acknowle
 def prepare_event(event: Any, canonical: bytes | None = None) -> PreparedEvent:
     """``event`` (a parsed JSON object) ready to append; :class:`~threadline.errors.InvalidEvent`
     for one the store refuses whatever the log holds.  ``canonical``: its canonical bytes when
-    the parser gave them (:func:`~threadline.model.canonical.parse_canonical`)."""
+    the parser gave them (:func:`~threadline.model.canonical_text.parse_canonical`)."""
     if not isinstance(event, dict):
         raise InvalidEvent("an event must be a JSON object", detail={"path": "$"})
     body = canonical_json(event) if canonical is None else canonical

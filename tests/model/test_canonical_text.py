@@ -119,16 +119,18 @@ def test_parsing_edges(text: bytes) -> None:
 def test_floats_seen_in_one_thread_are_not_forgotten_by_another() -> None:
     """Which text held a float is noted per thread: the batch path parses on many.  Threads
     parsing float-free text (each parse starts by forgetting) switch in while another is
-    between its last float and the question whether it saw one."""
-    with_floats = orjson.dumps({"tail": "x" * 200, "metrics": [0.5] * 50})
+    between its last float and the question whether it saw one (printed as they are, its
+    floats would read ``1.0`` where canonical JSON has ``1``)."""
+    with_floats = orjson.dumps({"tail": "x" * 200, "metrics": [1.0] * 50})
+    expected = b'{"metrics":[' + b",".join([b"1"] * 50) + b'],"tail":"' + b"x" * 200 + b'"}'
     without = b'{"a":1}'
-    wrong: list[bytes] = []
+    wrong: list[bytes | None] = []
     done = threading.Event()
 
     def parse_floats() -> None:
         for _ in range(3000):
             _value, canonical = parse_canonical(with_floats)
-            if canonical is not None:
+            if canonical != expected:
                 wrong.append(canonical)
         done.set()
 

@@ -13,7 +13,7 @@ bytes are searched for what orjson may print differently: a float or a ``null`` 
 string (NaN prints as ``null``), a character outside the BMP.  Only when one is found, or
 orjson refuses a value, is the value walked and normalized (the walk took more time than
 serializing).  Text parsed by :func:`~threadline.model.canonical_text.parse_canonical` comes
-with its canonical bytes when its parser saw no float, and skips the search.  UUIDs and enum members are stored as their JSON forms on every path: the UUID's
+with its canonical bytes: its parser saw whether it held a float, so it skips the search.  UUIDs and enum members are stored as their JSON forms on every path: the UUID's
 text, the member's value.
 """
 
@@ -264,6 +264,12 @@ def canonical_json(value: Any) -> bytes:
         body = _as_is(value)
         if body is not None:
             return body
+    return walked_canonical_json(value)
+
+
+def walked_canonical_json(value: Any) -> bytes:
+    """:func:`canonical_json` of a value known to hold what orjson prints otherwise (a float):
+    walked and normalized straight away, without first serializing it as it is."""
     try:
         normalized = _normalize(value)
     except _NeedsReference:

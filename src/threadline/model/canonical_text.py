@@ -13,6 +13,9 @@ from typing import Any, Final
 import msgspec
 import orjson
 
+from threadline.errors import InvalidEvent
+from threadline.model.canonical import walked_canonical_json
+
 
 class _FloatsSeen(threading.local):
     seen = False
@@ -33,33 +36,40 @@ def _float(text: str) -> float:
 
 _NOTING_DECODER: Final = msgspec.json.Decoder(float_hook=_float)
 # The canonical bytes of a value that holds no float: ints beyond 2**53 are refused by
-# OPT_STRICT_INTEGER (they take the walk, as in ``canonical_json``).
+# OPT_STRICT_INTEGER (as the walk refuses them).
 _FLOAT_FREE: Final = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 
 def parse_canonical(text: bytes) -> tuple[Any, bytes | None]:
-    """``text`` parsed as ``orjson.loads`` parses it (the same value, the same error), and,
-    when they come without searching orjson's output, the value's canonical bytes (else None:
-    ``canonical_json`` finds them).
+    """``text`` parsed as ``orjson.loads`` parses it (the same value, the same error), and the
+    value's canonical bytes (None for a value the store will refuse or holding text outside
+    ASCII without a float: ``canonical_json`` says which).
 
-    The search for floats in what orjson prints (``canonical_json``) costs three times the
-    printing; a parser that notes every float it reads makes it needless.  msgspec reads
-    every value orjson reads alike but integers beyond 64 bits (orjson makes them floats) and
-    numbers past a double's range (orjson refuses them); what holds either, or what msgspec
-    refuses, is parsed by orjson, whose value or error stands.  A value parsed from JSON
-    holds no NaN, so a ``null`` is a null; a character outside the Basic Multilingual Plane
-    (anywhere, for simplicity: JCS orders keys by UTF-16) can only be in non-ASCII text.
+    ``canonical_json`` prints a value with orjson and searches the bytes for floats, which
+    print otherwise under RFC 8785 (three times the cost of printing them); a parser that notes
+    every float it reads makes the search needless: a value without one is printed as it
+    is, a value with one is walked straight away.  msgspec reads every value orjson reads
+    alike but integers beyond 64 bits (orjson makes them floats) and numbers past a double's
+    range (orjson refuses them); what holds either, or what msgspec refuses, is parsed by
+    orjson, whose value or error stands.  A value parsed from JSON holds no NaN, so a
+    ``null`` is a null; a character outside the Basic Multilingual Plane (anywhere, for
+    simplicity: JCS orders keys by UTF-16) can only be in non-ASCII text.
     """
     _floats.seen = False
     try:
         value = _NOTING_DECODER.decode(text)
     except (msgspec.DecodeError, ValueError, RecursionError):
         return orjson.loads(text), None
+    if _floats.seen:
+        try:
+            return value, walked_canonical_json(value)
+        except InvalidEvent:  # an integer beyond 2**53, perhaps beyond 64 bits: orjson's value
+            return orjson.loads(text), None
     try:
         body = orjson.dumps(value, option=_FLOAT_FREE)
-    except TypeError:  # an integer beyond 2**53, perhaps beyond 64 bits: orjson's value
+    except TypeError:  # the same
         return orjson.loads(text), None
-    return value, None if _floats.seen or not body.isascii() else body
+    return value, body if body.isascii() else None
 
 
 __all__ = ["parse_canonical"]

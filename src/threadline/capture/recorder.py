@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from threadline.capture import introspection, stage_inference
+from threadline.capture import introspection, stage_inference, stats_cache
 from threadline.capture.answers import Answers
 from threadline.capture.boundary import capture_boundary, failures
 from threadline.capture.column_stats import FACET as COLUMN_STATS
@@ -109,16 +109,23 @@ class Capture(Recording):
     ) -> dict[str, Any] | None:
         """Column statistics of a frame read from ``node``.  A loop that reads the same file
         version into a frame of the same shape again is described once: describing a
-        100,000-row frame costs more than reading it from parquet."""
+        100,000-row frame costs more than reading it from parquet.  So is a file version
+        read by an earlier run (kept on disk: :mod:`threadline.capture.stats_cache`)."""
         if node.version is None:
             return column_stats(obj)
-        key = (node, tuple(schema), introspection.row_count(obj))
+        rows = introspection.row_count(obj)
+        key = (node, tuple(schema), rows)
         cache = self._read_statistics
         if key in cache:
             return cache[key]
         if len(cache) >= _READ_STATISTICS_KEPT:
             del cache[next(iter(cache))]
-        stats = cache[key] = column_stats(obj)
+        name = stats_cache.entry_name(node.version, schema, rows)
+        found, stats = stats_cache.recalled(name)
+        if not found:
+            stats = column_stats(obj)
+            stats_cache.keep(name, stats)
+        cache[key] = stats
         return stats
 
     def read(

@@ -47,11 +47,22 @@ GRAPH_STALE: Final = "graph_stale"
 #: (appends are acknowledged before they are projected: :mod:`threadline.store.projector`).
 GRAPH_PROJECTED: Final = "graph_projected_seq"
 
+# Built once: set_meta runs with every projected page.
+_UPDATE_META: Final = (
+    sa.update(meta)
+    .where(meta.c.key == sa.bindparam("meta_key"))
+    .values(value=sa.bindparam("meta_value"))
+)
+_INSERT_META: Final = sa.insert(meta).values(
+    key=sa.bindparam("meta_key"), value=sa.bindparam("meta_value")
+)
+
 
 def set_meta(conn: sa.Connection, key: str, value: str) -> None:
     """Set one ``tl_meta`` key in the caller's transaction, whether or not it exists yet."""
-    if not conn.execute(sa.update(meta).where(meta.c.key == key).values(value=value)).rowcount:
-        conn.execute(sa.insert(meta).values(key=key, value=value))
+    values = {"meta_key": key, "meta_value": value}
+    if not conn.execute(_UPDATE_META, values).rowcount:
+        conn.execute(_INSERT_META, values)
 
 
 migrations = sa.Table(

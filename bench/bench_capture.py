@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -91,9 +92,34 @@ def console_script() -> list[str]:
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    return measured(command, cwd, env)[0]
+
+
+def measured(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds of ``command``, and the CPU seconds (user and system) of every process
+    it waited for (the launcher and the script; not a writer agent it handed over to)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu
+
+
+def agent_cpu(store: Path) -> float:
+    """CPU seconds the writer agent of ``store`` has used so far (0 when none runs)."""
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = stat.read_bytes().split(b"\0")
+            if b"threadline.capture.agent" in words and any(
+                str(store).encode() in word for word in words
+            ):
+                fields = (stat.parent / "stat").read_text().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            continue
+    return 0.0
 
 
 def main() -> int:
@@ -124,9 +150,15 @@ def main() -> int:
         timed(module, folder, project)
         timed(console, folder, fresh())
         times: dict[str, list[float]] = {name: [] for name in sides}
+        cpus: dict[str, list[float]] = {name: [] for name in sides}
+        agent_before = agent_cpu(folder / "lineage.db")
         for _ in range(RUNS):
             for name, (command, side_env) in sides.items():
-                times[name].append(timed(command, folder, side_env()))
+                wall, cpu = measured(command, folder, side_env())
+                times[name].append(wall)
+                cpus[name].append(cpu)
+        # The project's agent takes the events of both project-store sides.
+        agent_per_run = (agent_cpu(folder / "lineage.db") - agent_before) / (2 * RUNS)
         base = statistics.median(times["python pipeline.py"])
         print(f"rows: {ROWS}, runs: {RUNS} each, interleaved")
         print(
@@ -137,15 +169,31 @@ def main() -> int:
         for name, values in times.items():
             median = statistics.median(values)
             overheads[name] = median / base - 1
+            # Each round runs every side once, one after the other: the median of a round's
+            # difference to its plain run cancels the machine's slower and faster minutes,
+            # which move the medians of a busy machine by more than capture costs.
+            paired = statistics.median(
+                b - a for a, b in zip(times["python pipeline.py"], values, strict=True)
+            )
             extra = (
                 ""
                 if name == "python pipeline.py"
-                else f"  overhead {overheads[name] * 100:+5.1f} %"
+                else f"  overhead {overheads[name] * 100:+5.1f} %, paired {paired * 1000:+4.0f} ms"
+                f" ({paired / base * 100:+5.1f} %)"
             )
             print(
                 f"{name:32} median {median * 1000:6.0f} ms  min {min(values) * 1000:6.0f} ms{extra}"
             )
         overhead = overheads["threadline run"]
+        # CPU moves less than wall time between runs of a busy machine: where the time goes.
+        plain_cpu = statistics.median(cpus["python pipeline.py"])
+        captured_cpu = statistics.median(cpus["threadline run"])
+        print(
+            f"CPU, median: python pipeline.py {plain_cpu * 1000:.0f} ms, threadline run "
+            f"{captured_cpu * 1000:.0f} ms ({(captured_cpu - plain_cpu) * 1000:+.0f} ms in the "
+            f"launcher and the script) and {agent_per_run * 1000:.0f} ms a run in the "
+            "project's writer agent"
+        )
         print(
             f"target ≤ {TARGET * 100:.0f} % (threadline run, the console script, "
             "the project's store)"

@@ -34,6 +34,7 @@ MIGRATIONS = [
     "0003_open_runs_index",
     "0004_identity_digests",
     "0005_projection_watermark",
+    "0006_events_without_run_index",
 ]
 HEAD = str(s.SCHEMA_VERSION)
 

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from threadline.store import schema as s
 from threadline.store.sql import SqlStore
 
-#: PostgreSQL statements that take a revision-4 store back to the shape revision 3 left:
-#: natural keys unique on the text itself, btree indexes on names.
+#: PostgreSQL statements that take a current store back to the shape revision 3 left:
+#: natural keys unique on the text itself, btree indexes on names, the log indexed by run id.
 PG_BACK_TO_REVISION_3: Final = (
+    "CREATE INDEX tl_events_run ON tl_events (run_id)",
     "ALTER TABLE tl_nodes DROP CONSTRAINT tl_nodes_identity",
     "ALTER TABLE tl_nodes DROP COLUMN identity",
     "ALTER TABLE tl_nodes ADD CONSTRAINT tl_nodes_identity UNIQUE (type, namespace, name)",

@@ -63,9 +63,24 @@ def test_a_revision_1_store_is_migrated_in_place() -> None:
                 "0003_open_runs_index",
                 "0004_identity_digests",
                 "0005_projection_watermark",
+                "0006_events_without_run_index",
             ]
+            assert indexes_of_the_log(store) == {
+                "tl_events_pkey",
+                "tl_events_identity",
+                "tl_events_job",
+            }
             assert store.append_batch([event(1), event(3)]).appended == 1
             assert store.verify().records == 3
+
+
+def indexes_of_the_log(store: SqlStore) -> set[str]:
+    with raw_sql(store) as conn:
+        return set(
+            conn.exec_driver_sql(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'tl_events'"
+            ).scalars()
+        )
 
 
 def test_writers_racing_to_create_the_schema_all_succeed() -> None:

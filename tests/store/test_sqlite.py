@@ -125,7 +125,18 @@ def test_a_revision_1_store_is_migrated_in_place(tmp_path: Path) -> None:
             "0003_open_runs_index",
             "0004_identity_digests",
             "0005_projection_watermark",
+            "0006_events_without_run_index",
         ]
+        # Revision 6: the log is no longer indexed by run id.
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            indexes = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tl_events'"
+                )
+            }
+        assert "tl_events_run" not in indexes
+        assert "tl_events_job" in indexes
         # Revision 1 projected every record on append: the graph is not projected again.
         meta = {row.key: row.value for row in select_all(store, s.meta)}
         assert meta[s.GRAPH_PROJECTED] == "3"

@@ -130,16 +130,36 @@ def _run_entry(row: Any) -> dict[str, Any]:
 # --- show -------------------------------------------------------------------------------------
 
 
+#: The events of one run: the log has no index by run id (see :mod:`threadline.store.schema`),
+#: so they are looked for among its job's events between the run's first and last records.
+_RUN_EVENTS: Final = (
+    sa.select(_ev.c.seq, _ev.c.run_id, _ev.c.body)
+    .join_from(_r, _n, _n.c.id == _r.c.job_node_id)
+    .join(
+        _ev,
+        sa.and_(
+            _ev.c.job_name == _n.c.name,
+            _ev.c.seq.between(_r.c.first_seq, _r.c.last_seq),
+            _ev.c.run_id == _r.c.run_id,
+        ),
+    )
+    .where(_r.c.run_id == sa.bindparam("run_id"))
+)
+
+
 def _noted_events(conn: Connection, run_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The events of ``run_ids`` that carry ingest notes, in log order."""
     if not run_ids:
         return []
     notes_of = default_policy().notes
     found: list[dict[str, Any]] = []
-    rows = conn.execute(
-        sa.select(_ev.c.seq, _ev.c.run_id, _ev.c.body)
-        .where(_ev.c.run_id.in_(list(run_ids)))
-        .order_by(_ev.c.seq)
+    rows = sorted(
+        (
+            row
+            for run_id in dict.fromkeys(run_ids)
+            for row in conn.execute(_RUN_EVENTS, {"run_id": run_id})
+        ),
+        key=lambda row: row.seq,
     )
     for row in rows:
         body = orjson.loads(s.as_bytes(row.body))

@@ -167,12 +167,19 @@ def _fill(
         last = rows[-1][0]
 
 
+def _events_without_run_index(conn: Connection) -> None:
+    """Revision 6: the log loses its index by run id (see :mod:`schema`); a run's events are
+    found through ``tl_runs``."""
+    conn.exec_driver_sql("DROP INDEX IF EXISTS tl_events_run")
+
+
 #: (revision it upgrades *to*, name, function).  Revision 1 is the initial schema.
 MIGRATIONS: Final[list[Migration]] = [
     (2, "0002_events_identity_by_time", _events_identity_by_time),
     (3, "0003_open_runs_index", _open_runs_index),
     (4, "0004_identity_digests", _identity_digests),
     (5, "0005_projection_watermark", _projection_watermark),
+    (6, "0006_events_without_run_index", _events_without_run_index),
 ]
 
 

@@ -523,7 +523,6 @@ _FIELDS_BY_INDEX: Final = {
     "tl_nodes": "a job or dataset namespace or name",
     "tl_versions": "a dataset version (facets.version.datasetVersion) or execution id",
     "tl_events_job": "the job namespace or name ($.job)",
-    "tl_events_run": "the run id ($.run.runId)",
     "tl_runs": "a run id ($.run.runId or a parent facet's run.runId)",
 }
 

@@ -345,8 +345,11 @@ def _has_body(headers: dict[str, str]) -> bool:
 
 
 def _run_namespace(store: Store, run_id: str) -> str | None:
-    e = s.events.c
-    stmt = sa.select(e.job_namespace).where(e.run_id == run_id).limit(1)
+    """The namespace of the job of the run ``run_id``, None for a run the store lacks."""
+    r, n = s.runs.c, s.nodes.c
+    stmt = (sa.select(n.namespace).join_from(s.runs, s.nodes, n.id == r.job_node_id)).where(
+        r.run_id == run_id
+    )
     return store.read(lambda conn: conn.execute(stmt).scalar_one_or_none())
 
 

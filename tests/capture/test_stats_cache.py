@@ -197,8 +197,24 @@ def test_pruning_keeps_the_entries_used_last_and_removes_abandoned_writes(tmp_pa
     assert fresh.exists()
 
 
+def test_a_column_name_json_cannot_hold_is_described_without_the_cache(
+    tmp_path: Path, cache: Path, computed: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (pandas cannot hold such a name in an Arrow-backed column index; other frames can.)
+    assert stats_cache.entry_name("b3:" + "0" * 64, [("bad\udcff", "float64")], 10) is None
+    monkeypatch.setattr(stats_cache, "entry_name", lambda *_args: None)
+    data = tmp_path / "data.csv"
+    _write(data, 0)
+    for _ in range(2):
+        frame, stats = _read(_run(tmp_path), data)
+        assert stats == column_stats(frame)
+    assert len(computed) == 2
+    assert not cache.exists()
+
+
 def test_recalling_an_entry_marks_it_used(tmp_path: Path, cache: Path) -> None:
     name = stats_cache.entry_name("b3:" + "0" * 64, [("a", "float64")], 10)
+    assert name is not None
     stats_cache.keep(name, {"rows": 10, "columns": {}})
     entry = cache / name
     os.utime(entry, (1_000_000_000, 1_000_000_000))

@@ -121,10 +121,11 @@ class Capture(Recording):
         if len(cache) >= _READ_STATISTICS_KEPT:
             del cache[next(iter(cache))]
         name = stats_cache.entry_name(node.version, schema, rows)
-        found, stats = stats_cache.recalled(name)
+        found, stats = stats_cache.recalled(name) if name else (False, None)
         if not found:
             stats = column_stats(obj)
-            stats_cache.keep(name, stats)
+            if name:
+                stats_cache.keep(name, stats)
         cache[key] = stats
         return stats
 

@@ -66,10 +66,14 @@ def _code() -> str:
     return _code_stamp
 
 
-def entry_name(version: str, schema: Sequence[tuple[str, str]], rows: int | None) -> str:
+def entry_name(version: str, schema: Sequence[tuple[str, str]], rows: int | None) -> str | None:
     """The file name of the entry of a frame of ``schema`` and ``rows`` read from the file
-    version ``version`` (a content fingerprint)."""
-    key = orjson.dumps([_code(), version, [list(field) for field in schema], rows])
+    version ``version`` (a content fingerprint); None for a schema JSON cannot hold (a
+    column name with a lone surrogate), whose statistics are not kept."""
+    try:
+        key = orjson.dumps([_code(), version, [list(field) for field in schema], rows])
+    except TypeError:
+        return None
     return blake3.blake3(key).hexdigest(20) + ".json"
 
 

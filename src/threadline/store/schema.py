@@ -95,7 +95,7 @@ events = sa.Table(
 )
 # No index by run id (dropped in revision 6): run ids are mostly random (UUIDv4), so each
 # appended event landed on a random leaf of such an index, and every batch's commit wrote
-# most of its pages again (in a 15,000-event burst, ~8 us of the server's ~35 us an event).
+# most of its pages again (in bench_server's bursts, ~8 us of the server's 35-40 us an event).
 # A run's events are found through its projected row instead (tl_runs: job, first and last
 # sequence numbers).
 # By name alone (a job's name is selective; the namespace is checked on the rows found): a

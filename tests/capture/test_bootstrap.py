@@ -104,6 +104,9 @@ def test_a_failing_process_fails_its_run_either_way(
 
 
 def test_a_process_that_dies_before_its_end_is_ended_by_the_command(folder: Folder) -> None:
+    # dies.py is the environment's first captured process (each test has a cache folder of
+    # its own): capture starts at once, and its start reaches the supervisor before the
+    # process's first line; quits.py, the second, starts capture only on a watched import.
     folder.write("dies.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
     folder.write("quits.py", "import os\nos._exit(0)\n")
     folder.python("dies.py", check=False)
@@ -468,6 +471,11 @@ def test_capture_loads_nothing_a_pandas_script_would_not(folder: Folder) -> None
             timeout=120,
         )
     )
+    # The first captured run in an environment reads the installed hooks' catalog from the
+    # distributions' metadata (importlib.metadata brings email and tempfile) and keeps it in
+    # the user's cache folder; every later run reads it back.  The test has a folder of its
+    # own (tests/conftest.py), so the run measured is the second.
+    folder.python("frame.py")
     captured = modules(folder.python("frame.py"))
     added = {m.partition(".")[0] for m in captured - plain}
     assert "threadline" in added  # capture ran

@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 _HELLO = b'{"role":"%s"}' % PROCESS_ROLE.encode()
 
 _lock = _thread.allocate_lock()
+#: Seconds capture's start may take to reach the supervisor before the report is dropped
+#: anyway (a supervisor that slow has the report's journal line already).
+_HANDOVER_SECONDS = 5.0
 
 
 class _Process:
@@ -102,9 +105,11 @@ def start(environ: Mapping[str, str] | None = None) -> None:
     stamp = import_path_stamp()
     remembered = _remembered(stamp)
     watched = remembered[0] if remembered is not None else None
-    if watched is None or env.get(EAGER_ENV) or not watched.isdisjoint(sys.modules):
-        _capture(run_id, started_us, stamp)
-        return
+    # Capture starts at once when the watched modules are not known yet (the environment's
+    # first captured process, or a package installed since), when asked to, or when one is
+    # loaded already; the start is reported all the same, so that a process killed before
+    # capture's own start reached the supervisor is still ended by the command.
+    eager = watched is None or bool(env.get(EAGER_ENV)) or not watched.isdisjoint(sys.modules)
     sock = _connect(path)
     if sock is None:
         _capture(run_id, started_us, stamp)  # which finds the supervisor gone, and says so
@@ -128,19 +133,23 @@ def start(environ: Mapping[str, str] | None = None) -> None:
         sock.close()
         _capture(run_id, started_us, stamp)
         return
-    assert remembered is not None
-    finder = _Trigger(watched, stamp, remembered[1])
+    finder = _Trigger(
+        watched or frozenset(), stamp, remembered[1] if remembered is not None else None
+    )
     _process = _Process(report, sock, finder)
-    sys.meta_path.insert(0, finder)
     _follow_the_end(_process)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork)
+    if eager:
+        wake(handover=True)
+    else:
+        sys.meta_path.insert(0, finder)
 
 
 class _Trigger:
     """A ``sys.meta_path`` finder that starts capture at the first import it watches."""
 
-    def __init__(self, watched: frozenset[str], stamp: str, catalog: list[Any]) -> None:
+    def __init__(self, watched: frozenset[str], stamp: str, catalog: list[Any] | None) -> None:
         self.watched = watched
         self.stamp = stamp
         #: The hooks' catalog remembered with the watched modules (its rows).
@@ -165,8 +174,10 @@ class _Trigger:
         return None
 
 
-def wake() -> None:
-    """Start capture now (the first import of a watched module, or of threadline's API)."""
+def wake(*, handover: bool = False) -> None:
+    """Start capture now (the first import of a watched module, or of threadline's API; or
+    the process's start, then with ``handover``: capture's start, already queued, is handed
+    to the supervisor before the report is dropped)."""
     process = _process
     if process is None:
         return
@@ -201,6 +212,15 @@ def wake() -> None:
         finally:
             sys.path[:] = path
         process.captured = True
+        if handover:
+            try:
+                # The supervisor drops the report once told: capture's start must reach it
+                # first, or a process killed at its first line would leave no run at all.
+                from threadline.capture.emitter import get_emitter
+
+                get_emitter().flush(_HANDOVER_SECONDS)
+            except Exception:  # the report is dropped as before; capture runs on
+                pass
         try:  # noqa: SIM105 - contextlib is not loaded at start
             # Capture reports the script run itself, under the same id.
             _send(process.sock, marshal.dumps({"captured": run_id}))

@@ -38,6 +38,7 @@ import sys
 import time
 
 from threadline._version import __version__
+from threadline.capture.cache_folder import cache_folder
 from threadline.capture.failure import error_of
 from threadline.capture.handshake import EAGER_ENV, PROCESS_ROLE, SOCKET_ENV
 from threadline.capture.liveness import process_start
@@ -382,13 +383,13 @@ def import_path_stamp() -> str:
 
 def _watched_file() -> str | None:
     """One file per Python environment (two virtual environments never share it)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):
+    folder = cache_folder()
+    if folder is None:
         return None
     from binascii import crc32  # built in
 
     key = crc32(f"{sys.prefix}\0{sys.executable}".encode(errors="surrogateescape"))
-    return os.path.join(base, "threadline", f"watched-{key:08x}")
+    return os.path.join(folder, f"watched-{key:08x}")
 
 
 def _watched(stamp: str) -> frozenset[str] | None:

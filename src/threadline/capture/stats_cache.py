@@ -30,6 +30,7 @@ import orjson
 
 from threadline._version import __version__
 from threadline.capture import column_stats
+from threadline.capture.cache_folder import cache_folder
 
 #: Entries kept at most (a 9-column entry is ~2.5 kB; a 64-column one ~18 kB).
 MOST_ENTRIES: Final = 2_000
@@ -47,10 +48,7 @@ _code_stamp: str | None = None
 
 def folder() -> str | None:
     """Where entries are kept, or None when the user's cache folder is not an absolute path."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):
-        return None
-    return os.path.join(base, "threadline", _FOLDER)
+    return cache_folder(_FOLDER)
 
 
 def _code() -> str:

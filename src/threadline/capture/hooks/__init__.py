@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from threadline._version import __version__
 from threadline.capture.boundary import capture_boundary, report
+from threadline.capture.cache_folder import cache_folder
 from threadline.capture.hooks._patch import (
     Patcher,
     PostImportHooks,
@@ -209,8 +210,8 @@ def _write_cache(cache: str | None, content: object) -> None:
 
 def _cache_file(kind: str, extra: str = "") -> str | None:
     """The cache file of ``kind`` for this import path (and ``extra``, what else decides it)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):
+    folder = cache_folder()
+    if folder is None:
         return None
     import blake3  # loaded already: node ids are BLAKE3 digests
 
@@ -219,7 +220,7 @@ def _cache_file(kind: str, extra: str = "") -> str | None:
         digest.update(f"{entry}\0{_distributions_in(entry or os.curdir)}\n".encode())
     digest.update(extra.encode())
     key = digest.hexdigest(16)
-    return os.path.join(base, "threadline", f"{kind}-{key}.json")
+    return os.path.join(folder, f"{kind}-{key}.json")
 
 
 def _distributions_in(entry: str) -> str:

@@ -118,6 +118,25 @@ def test_a_process_that_dies_before_its_end_is_ended_by_the_command(folder: Fold
     assert folder.graph().run("dies.py").state == "FAIL"
 
 
+def test_a_process_killed_right_after_capture_started_lazily_still_has_its_run(
+    folder: Folder,
+) -> None:
+    # The environment's second captured process starts capture at its first watched import;
+    # capture builds the run's START on a thread, so the process is killed before it leaves:
+    # the word that capture took over must not have dropped the process's report.
+    folder.write("warm.py", "pass\n")
+    folder.write(
+        "killed.py",
+        "import os, signal\nimport pickle  # watched\nos.kill(os.getpid(), signal.SIGKILL)\n",
+    )
+    folder.python("warm.py")
+    folder.python("killed.py", check=False)
+    killed = events(folder, "killed.py")
+    assert [e["eventType"] for e in killed] == ["START", "FAIL"]
+    assert killed[1]["run"]["facets"]["threadline_termination"]["signal"] == "SIGKILL"
+    assert folder.graph().run("killed.py").state == "FAIL"
+
+
 def test_capture_starts_at_the_first_watched_import_and_keeps_the_reported_run(
     folder: Folder,
 ) -> None:

@@ -77,6 +77,10 @@ class _Ack:
 _JOURNALED: Final = _Ack()
 #: The keys of a batch message (framing's ``events`` connections and the agent's alike).
 _BATCH_KEYS: Final = frozenset({"events", "durable"})
+#: How many of the latest runs the command's processes sent events of are remembered, to
+#: tell whether capture's own events of a process's run came before its word that capture
+#: took over (they come over another connection, a moment apart).
+_RUNS_REMEMBERED: Final = 65_536
 
 
 class _Item:
@@ -155,6 +159,12 @@ class Supervisor:
         #: The reports of processes that did not start capture (yet), by run id.
         self._reports: dict[str, dict[str, Any]] = {}
         self._report_lines: dict[str, int] = {}
+        #: The runs of reports whose process said capture took over, kept until capture's
+        #: own events of the run arrive: a process killed before they left it has only its
+        #: report to say it ran.
+        self._taken_over: set[str] = set()
+        #: The latest runs events were received of (oldest first; see _RUNS_REMEMBERED).
+        self._runs_seen: dict[str, None] = {}
         self._reports_lock = threading.Lock()
         self._command_status: int | None = None
         #: Close returned without the writer thread (the journal went to the agent, or there
@@ -364,18 +374,39 @@ class Supervisor:
             ack = _Ack()
             self._queue.put(_Item(events, True, ack, frame=relayed))
             ack.done.wait()
+            self._runs_arrived(events)
             conn.sendall(ACK_OK if ack.ok else ACK_FAILED)
         else:
             # Acknowledged before it is written: kept on disk meanwhile, not only in memory.
             self._journal.record(frame)
             self._queue.put(_Item(events, False, _JOURNALED, frame=relayed))
+            self._runs_arrived(events)  # after the journal's line: a successor reads in order
             conn.sendall(ACK_OK)
+
+    def _runs_arrived(self, events: list[dict[str, Any]]) -> None:
+        """Note the runs ``events`` are of; drop the reports capture has now taken over."""
+        arrived: list[str] = []
+        with self._reports_lock:
+            seen, taken_over = self._runs_seen, self._taken_over
+            for event in events:
+                run = event.get("run")
+                run_id = run.get("runId") if isinstance(run, dict) else None
+                if not isinstance(run_id, str) or run_id in seen:
+                    continue
+                if run_id in taken_over:
+                    taken_over.discard(run_id)
+                    arrived.append(run_id)
+                seen[run_id] = None
+                if len(seen) > _RUNS_REMEMBERED:
+                    del seen[next(iter(seen))]
+        for run_id in arrived:
+            self._keep_report(run_id, {"captured": True})
 
     # --- process reports (threadline.capture.bootstrap, threadline.capture.script_run) ------
 
     def _receive_reports(self, conn: _socket.socket) -> None:
         """Keep the report of a process that has not started capture: its start, then its
-        end, or the word that capture took over (the report is then dropped)."""
+        end, or the word that capture took over (see _taken_over_by_capture)."""
         run_id: str | None = None
         while True:
             frame = recv_frame(conn)
@@ -397,7 +428,17 @@ class Supervisor:
             elif isinstance(message.get("end"), dict):
                 self._keep_report(run_id, {"end": message["end"]})
             elif "captured" in message:
-                self._keep_report(run_id, {"captured": True})
+                self._taken_over_by_capture(run_id)
+
+    def _taken_over_by_capture(self, run_id: str) -> None:
+        """The process started capture, which reports its run itself: the report is dropped
+        once capture's events of the run have arrived (at once if they came first), and
+        written as the run if the process dies before they leave it."""
+        with self._reports_lock:
+            if run_id not in self._runs_seen:
+                self._taken_over.add(run_id)
+                return
+        self._keep_report(run_id, {"captured": True})
 
     def _keep_report(self, run_id: str, part: dict[str, Any]) -> None:
         """Journal a part of a report (so a dead supervisor's successor can write the run)
@@ -418,7 +459,9 @@ class Supervisor:
         """Every kept report, with the command's end where it decides the run's end (a
         process that died before its end; the command's own process), as the writer's item."""
         with self._reports_lock:
+            # A report capture took over whose events never came is written like the others.
             kept, self._reports = list(self._reports.values()), {}
+            self._taken_over.clear()
             lines = sum(self._report_lines.values())
             self._report_lines.clear()
         if not kept:

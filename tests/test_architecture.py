@@ -146,7 +146,6 @@ LAZY: dict[tuple[str, str], str] = {
     ("threadline.capture.bootstrap", "threadline.model.times"): WAKE,
     ("threadline.capture.bootstrap", "threadline.capture.hooks"): WAKE,
     ("threadline.capture.bootstrap", "threadline.collector"): WAKE,
-    ("threadline.capture.bootstrap", "threadline.capture.emitter"): WAKE,
     ("threadline.capture.bootstrap", "threadline.capture.script_run"): ORPHAN,
     ("threadline.capture.bootstrap", "threadline.capture.supervisor_client"): ORPHAN,
     ("threadline.capture.agent_client", "threadline.capture.script_run"): REPORTS,

@@ -56,9 +56,6 @@ if TYPE_CHECKING:
 _HELLO = b'{"role":"%s"}' % PROCESS_ROLE.encode()
 
 _lock = _thread.allocate_lock()
-#: Seconds capture's start may take to reach the supervisor before the report is dropped
-#: anyway (a supervisor that slow has the report's journal line already).
-_HANDOVER_SECONDS = 5.0
 
 
 class _Process:
@@ -142,7 +139,7 @@ def start(environ: Mapping[str, str] | None = None) -> None:
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork)
     if eager:
-        wake(handover=True)
+        wake()
     else:
         sys.meta_path.insert(0, finder)
 
@@ -175,10 +172,10 @@ class _Trigger:
         return None
 
 
-def wake(*, handover: bool = False) -> None:
-    """Start capture now (the first import of a watched module, or of threadline's API; or
-    the process's start, then with ``handover``: capture's start, already queued, is handed
-    to the supervisor before the report is dropped)."""
+def wake() -> None:
+    """Start capture now: at the first import of a watched module or of threadline's API, or
+    at the process's start.  The supervisor keeps the process's report until capture's own
+    events of the run reach it, so a process killed before they leave it still has its run."""
     process = _process
     if process is None:
         return
@@ -213,15 +210,6 @@ def wake(*, handover: bool = False) -> None:
         finally:
             sys.path[:] = path
         process.captured = True
-        if handover:
-            try:
-                # The supervisor drops the report once told: capture's start must reach it
-                # first, or a process killed at its first line would leave no run at all.
-                from threadline.capture.emitter import get_emitter
-
-                get_emitter().flush(_HANDOVER_SECONDS)
-            except Exception:  # the report is dropped as before; capture runs on
-                pass
         try:  # noqa: SIM105 - contextlib is not loaded at start
             # Capture reports the script run itself, under the same id.
             _send(process.sock, marshal.dumps({"captured": run_id}))

@@ -134,6 +134,52 @@ def test_persistent_entry_is_not_served_for_a_changed_file(tmp_path: Path) -> No
         assert cache.stats().hits == 0
 
 
+def test_only_files_of_persist_from_bytes_or_more_are_kept_in_the_file(tmp_path: Path) -> None:
+    small = write(tmp_path / "small.bin", b"s" * 99)
+    large = write(tmp_path / "large.bin", b"l" * 100)
+    db = tmp_path / "fingerprints.db"
+    with FingerprintCache(db, persist_from=100) as cache:
+        fingerprint_file(small, cache=cache)
+        fingerprint_file(large, cache=cache)
+        assert cache.stats().stored == 2  # both remembered in memory
+    with FingerprintCache(db, persist_from=100) as later:  # another run: memory empty
+        assert fingerprint_file(large, cache=later) == b3(b"l" * 100)
+        assert later.stats().hits == 1
+        assert fingerprint_file(small, cache=later) == b3(b"s" * 99)
+        assert (later.stats().hits, later.stats().misses) == (1, 1)
+
+
+def test_a_cache_opened_lazily_opens_its_file_for_the_first_file_it_keeps(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "cache" / "fingerprints.db"
+    cache = FingerprintCache(db, persist_from=100, open_lazily=True)
+    assert not db.parent.exists()
+    fingerprint_file(write(tmp_path / "small.bin", b"s"), cache=cache)
+    assert not db.parent.exists(), "a file below persist_from needs no SQLite file"
+    fingerprint_file(write(tmp_path / "large.bin", b"l" * 100), cache=cache)
+    assert db.is_file()
+    cache.close()
+    with FingerprintCache(db) as later:
+        assert fingerprint_file(tmp_path / "large.bin", cache=later) == b3(b"l" * 100)
+        assert later.stats().hits == 1
+
+
+def test_a_cache_opened_lazily_whose_file_cannot_open_goes_on_in_memory(tmp_path: Path) -> None:
+    blocker = write(tmp_path / "not-a-folder", b"a file where the cache folder would be")
+    cache = FingerprintCache(blocker / "fingerprints.db", open_lazily=True)
+    data = write(tmp_path / "data.bin", b"content")
+    assert fingerprint_file(data, cache=cache) == b3(b"content")
+    assert fingerprint_file(data, cache=cache) == b3(b"content")
+    stats = cache.stats()
+    assert (stats.hits, stats.stored, stats.persist_errors) == (1, 1, 1)
+
+
+def test_persist_from_must_be_a_size() -> None:
+    with pytest.raises(UsageError, match="persist_from"):
+        FingerprintCache(persist_from=-1)
+
+
 def test_unreadable_cache_file_names_the_path(tmp_path: Path) -> None:
     db = write(tmp_path / "fingerprints.db", b"this is not a SQLite database" * 100)
     with pytest.raises(StoreUnavailable, match=r"fingerprints\.db"):

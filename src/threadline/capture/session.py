@@ -26,6 +26,7 @@ from threadline.capture.answers import Answers, in_process
 from threadline.capture.api import RunRecorder
 from threadline.capture.boundary import capture_boundary
 from threadline.capture.context import current_run
+from threadline.capture.file_memory import Remembered, forget_large_files, remember_large_files
 from threadline.capture.hooks import Hooks
 from threadline.capture.hooks._patch import set_enabled
 from threadline.capture.labels import from_settings
@@ -47,6 +48,7 @@ class Session:
         "capture",
         "error",
         "exit_status",
+        "file_memory",
         "hooks",
         "previous_excepthook",
         "previous_exit",
@@ -61,6 +63,8 @@ class Session:
         #: What the script passed to ``sys.exit`` (None when it did not call it).
         self.exit_status: object = None
         self.previous_exit: Callable[..., Any] | None = None
+        #: The fingerprint cache that keeps large files across runs, while capture runs.
+        self.file_memory: Remembered | None = None
         self.stopped = False
 
 
@@ -262,6 +266,7 @@ def _new_session(
         started=root[1],
         script=script_path,
     )
+    session.file_memory = remember_large_files()
     hooks.install()
     session.previous_excepthook = sys.excepthook
 
@@ -320,6 +325,7 @@ def stop(session: Session | None = None, *, uninstall: bool = True) -> None:
             _exit_root(root, kind, value, tb)
     if uninstall:
         session.hooks.uninstall()
+        forget_large_files(session.file_memory)
         if sys.excepthook is not session.previous_excepthook:
             sys.excepthook = session.previous_excepthook or sys.__excepthook__
         if session.previous_exit is not None:

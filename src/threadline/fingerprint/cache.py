@@ -30,6 +30,7 @@ __all__ = [
     "StatKey",
     "UseDefault",
     "default_cache",
+    "default_is_built_in",
     "file_state",
     "resolve_cache",
     "set_default_cache",
@@ -92,14 +93,28 @@ class FingerprintCache:
 
     A failing SQLite read or write is counted in :meth:`stats` and treated as a miss: a cache
     must never be the reason a fingerprint cannot be taken.
+
+    ``persist_from`` keeps only files of at least that many bytes in the SQLite file (smaller
+    ones in memory only: hashing them costs about what looking them up does).  With
+    ``open_lazily`` the SQLite file is opened when the first such file is looked up, not now;
+    a file that cannot be opened then is counted as a persistence error and the cache goes on
+    in memory.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, max_entries: int = 100_000
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        max_entries: int = 100_000,
+        persist_from: int = 0,
+        open_lazily: bool = False,
     ) -> None:
         if max_entries < 1:
             raise UsageError(f"max_entries must be at least 1, got {max_entries}")
+        if persist_from < 0:
+            raise UsageError(f"persist_from must be a size in bytes (>= 0), got {persist_from}")
         self.max_entries = max_entries
+        self.persist_from = persist_from
         self.path = pathlib.Path(path) if path is not None else None
         self._entries: OrderedDict[StatKey, str] = OrderedDict()
         self._lock = threading.Lock()
@@ -110,7 +125,7 @@ class FingerprintCache:
         self._inherited: list[sqlite3.Connection] = []
         self._closed = False
         self._hits = self._misses = self._stored = self._racy = self._persist_errors = 0
-        if self.path is not None:
+        if self.path is not None and not open_lazily:
             self._conn = self._open(self.path)
         _LIVE_CACHES.add(self)
 
@@ -226,18 +241,20 @@ class FingerprintCache:
 
     def _connection(self) -> sqlite3.Connection | None:
         if self._conn is None and self.path is not None and not self._closed:
-            # Only reached in a forked child: reopen rather than share the parent's handle.
+            # A cache opened lazily, or a forked child: it opens its own connection rather
+            # than share the parent's handle.
             try:
                 self._conn = self._open(self.path)
             except StoreUnavailable:
-                # The child keeps the in-process tier; the parent's file is left alone.
+                # The in-process tier goes on alone (a forked child leaves the parent's file
+                # as it is).
                 self._closed = True
                 with self._lock:
                     self._persist_errors += 1
         return self._conn
 
     def _db_get(self, key: StatKey) -> str | None:
-        if self.path is None:
+        if self.path is None or key[2] < self.persist_from:
             return None
         import sqlite3  # loaded by _open already
 
@@ -259,7 +276,7 @@ class FingerprintCache:
         return None if row is None else str(row[0])
 
     def _db_put(self, key: StatKey, fingerprint: str) -> None:
-        if self.path is None:
+        if self.path is None or key[2] < self.persist_from:
             return
         import sqlite3  # loaded by _open already
 
@@ -300,6 +317,8 @@ if hasattr(os, "register_at_fork"):
 
 
 _default_cache: FingerprintCache | None = FingerprintCache()
+#: The in-memory cache every process starts with.
+_BUILT_IN: Final = _default_cache
 
 
 class UseDefault(enum.Enum):
@@ -315,6 +334,12 @@ DEFAULT: Final = UseDefault.DEFAULT
 def default_cache() -> FingerprintCache | None:
     """The cache used when a call passes ``cache=DEFAULT`` (in-process only unless replaced)."""
     return _default_cache
+
+
+def default_is_built_in() -> bool:
+    """Whether the process-wide cache is still the in-memory one every process starts with
+    (neither the program nor capture replaced it)."""
+    return _default_cache is _BUILT_IN
 
 
 def set_default_cache(cache: FingerprintCache | None) -> FingerprintCache | None:

@@ -11,7 +11,8 @@
 
 The router's lifespan runs inside the app's (FastAPI nests a router's lifespan in the app's),
 so the store and the change stream are open when it starts :class:`HealthScheduler`: a health
-check every ``health_every_seconds`` (0: none), and, when alert rules are configured
+check every ``health_every_seconds`` (0: none), each at a pause in ingest (or one interval
+late under ingest that never pauses), and, when alert rules are configured
 (``[[tool.threadline.alert]]``), one shortly after events arrive, so an alert follows the
 event that caused it within about a second on a store whose checks take well under that.
 With ``--workers N`` every worker has the rules, but only the one holding the alert lead (a
@@ -51,6 +52,10 @@ log = logging.getLogger("threadline.server.health")
 SETTLE_SECONDS: Final = 0.05
 #: Event-triggered checks are at least this far apart, and twice the last check's duration.
 MIN_GAP_SECONDS: Final = 0.25
+#: A scheduled check waits for ingest to pause this long (for one more interval at most): on
+#: a large store a check holds the server process's interpreter for seconds, and a batch
+#: arriving meanwhile would wait for it.
+QUIET_SECONDS: Final = 0.5
 
 
 #: Findings of each check a scheduled run without alerts keeps (the rest are counted).
@@ -170,6 +175,12 @@ class HealthScheduler:
             triggered = self._pending_since
             if triggered is not None:
                 await asyncio.sleep(SETTLE_SECONDS)
+            elif interval is not None:
+                await self._ingest_pause(interval)
+                if self._wake.is_set():  # events an alert rule waits on came meanwhile
+                    self._wake.clear()
+                    triggered = self._pending_since
+                    await asyncio.sleep(SETTLE_SECONDS)
             self._pending_since = None
             started = time.perf_counter()
             try:
@@ -180,6 +191,18 @@ class HealthScheduler:
             release_memory()
             last_took = time.perf_counter() - started
             await asyncio.sleep(max(MIN_GAP_SECONDS, 2 * last_took) if triggered else 0)
+
+    async def _ingest_pause(self, at_most: float) -> None:
+        """Wait for a pause in ingest (``at_most`` seconds at most), or for events that alert
+        rules check at once."""
+        pause = asyncio.create_task(self.hub.ingest.wait_quiet(QUIET_SECONDS, at_most))
+        woken = asyncio.create_task(self._wake.wait())
+        try:
+            await asyncio.wait({pause, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pause, woken):
+                task.cancel()
+            await asyncio.gather(pause, woken, return_exceptions=True)
 
     async def check(self, *, triggered_us: int | None = None) -> HealthReport:
         # Between runs only the counts are kept; alerts need every finding (to alert and

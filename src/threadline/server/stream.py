@@ -32,6 +32,7 @@ import asyncio
 import bisect
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -156,12 +157,13 @@ class StreamGate:
 
 
 class IngestFirst:
-    """Requests that write (ingest) go before catching-up streams.
+    """Requests that write (ingest) go before catching-up streams and scheduled health checks.
 
     The app counts its writing requests in flight; a stream about to send a page of
     replayed changes first waits until none is (for ``max_wait`` seconds at most, so steady
     ingest slows replay down but never stops it).  Replay then only uses the event loop while
-    ingest does not need it, however many streams replay.
+    ingest does not need it, however many streams replay.  A scheduled health check waits
+    for a pause in ingest (:meth:`wait_quiet`).
     """
 
     def __init__(self, max_wait: float = 0.1) -> None:
@@ -169,6 +171,8 @@ class IngestFirst:
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        #: When the last writing request ended (monotonic seconds; 0: none yet).
+        self._ended_at = 0.0
 
     def begin(self) -> None:
         self._active += 1
@@ -176,6 +180,7 @@ class IngestFirst:
 
     def end(self) -> None:
         self._active -= 1
+        self._ended_at = time.monotonic()
         if self._active <= 0:
             self._active = 0
             self._idle.set()
@@ -184,6 +189,23 @@ class IngestFirst:
         if not self._idle.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), self.max_wait)
+
+    async def wait_quiet(self, quiet: float, at_most: float) -> bool:
+        """Wait until no writing request has been in flight for ``quiet`` seconds, or for
+        ``at_most`` seconds (steady ingest postpones, never stops, what waits); True if
+        ingest paused."""
+        deadline = time.monotonic() + at_most
+        while True:
+            now = time.monotonic()
+            if self._active == 0 and now - self._ended_at >= quiet:
+                return True
+            if now >= deadline:
+                return False
+            if self._active == 0:
+                await asyncio.sleep(min(quiet - (now - self._ended_at), deadline - now))
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), deadline - now)
 
 
 class _PageCache:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -155,3 +156,42 @@ def test_emit_after_close_is_an_error() -> None:
 
     with pytest.raises(CaptureError):
         emitter.emit(event(1))
+
+
+class _CountedEvent(threading.Event):
+    """A threading.Event that counts the waits that returned."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.returns = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        woke = super().wait(timeout)
+        self.returns += 1
+        return woke
+
+
+def test_an_idle_emitter_sleeps_until_an_event_comes_and_writes_it_within_its_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A writer thread woken by a timer would take the interpreter from the captured program
+    # several times a second for nothing.
+    from threadline.capture import emitter as module
+
+    monkeypatch.setattr(module.threading, "Event", _CountedEvent)
+    sink = RecordingSink()
+    emitter = Emitter(sink, batch_window=0.02)
+    try:
+        wake = emitter._wake
+        assert isinstance(wake, _CountedEvent)
+        time.sleep(0.5)  # idle for 25 windows
+        assert wake.returns == 0
+        emitter.emit(event(1))
+        for _ in range(100):
+            if sink.batches:
+                break
+            time.sleep(0.02)
+        assert [len(batch) for batch, _ in sink.batches] == [1]
+        assert wake.returns == 1
+    finally:
+        emitter.close()

@@ -88,7 +88,13 @@ class Emitter:
         self._batch_size = batch_size
         self._window = batch_window
         self._retries = retries
+        #: Set when the queue gets its first item, and by flush and close: the writer thread
+        #: sleeps until then (a thread woken by a timer takes the interpreter from the
+        #: program each time, and on a machine whose cores are all busy, from BLAS threads
+        #: spinning after a fit for instance, each handover waits for the scheduler).
         self._wake = threading.Event()
+        #: Set when a batch's worth is queued, and by flush and close: the batch window ends.
+        self._full = threading.Event()
         self._cond = threading.Condition()
         self._closed = False
         self.dropped = 0
@@ -104,9 +110,12 @@ class Emitter:
         queue = self._queue
         if len(queue) >= self._queue_size:
             self._wait_for_room()
+        first = not queue
         queue.append(event)
-        if len(queue) >= self._batch_size:
+        if first:
             self._wake.set()
+        if len(queue) >= self._batch_size:
+            self._full.set()
         if strict and not self.flush(None, durable=True):
             raise CaptureError("the event could not be made durable (see the error above)")
 
@@ -114,6 +123,7 @@ class Emitter:
         if threading.current_thread() is self._thread:
             raise CaptureError("the emitter thread cannot wait on itself")
         self._wake.set()
+        self._full.set()
         with self._cond:
             while len(self._queue) >= self._queue_size and self._thread.is_alive():
                 self._cond.wait(0.1)
@@ -127,6 +137,7 @@ class Emitter:
         marker = _Marker(durable)
         self._queue.append(marker)
         self._wake.set()
+        self._full.set()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while not marker.done:
@@ -145,6 +156,7 @@ class Emitter:
         flushed = self.flush(timeout)
         self._closed = True
         self._wake.set()
+        self._full.set()
         self._thread.join(timeout)
         with _silenced():
             flushed = self.sink.close(timeout) and flushed
@@ -155,8 +167,11 @@ class Emitter:
     def _run(self) -> None:
         queue = self._queue
         while True:
-            self._wake.wait(self._window)
+            self._wake.wait()
             self._wake.clear()
+            if queue and not self._closed and not self._full.is_set():
+                self._full.wait(self._window)  # what comes meanwhile joins the batch
+            self._full.clear()
             while queue:
                 batch: list[dict[str, Any]] = []
                 markers: list[_Marker] = []

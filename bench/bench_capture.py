@@ -27,7 +27,9 @@ Run: ``python bench/bench_capture.py``  (env BENCH_RUNS, default 11; BENCH_ROWS,
 
 from __future__ import annotations
 
+import ast
 import importlib
+import itertools
 import os
 import resource
 import shutil
@@ -72,6 +74,52 @@ PIPELINE = textwrap.dedent(
     pd.DataFrame({"prediction": predicted, "score": scores}).to_csv("predictions.csv", index=False)
     """
 )
+
+
+def stamped(source: str) -> str:
+    """``source`` with wall-clock stamps (``time.time()``: comparable across processes) at its
+    first line, after each top-level statement, where the interpreter starts its exit (an
+    ``atexit`` handler registered at the end runs first) and where it has run every other
+    ``atexit`` handler (one registered at the start runs last); printed on stderr as JSON."""
+    tree = ast.parse(source)
+    lines = [
+        "import atexit as _tl_atexit, sys as _tl_sys, time as _tl_time",
+        "_tl_stamps = [('first line', _tl_time.time())]",
+        "_tl_atexit.register(lambda: _tl_sys.stderr.write("
+        "'STAMPS ' + repr(_tl_stamps + [('other exit handlers', _tl_time.time())]) + '\\n'))",
+    ]
+    for node in tree.body:
+        statement = ast.get_source_segment(source, node) or ""
+        imports = isinstance(node, ast.Import | ast.ImportFrom)
+        label = "imports" if imports else statement.splitlines()[0][:44]
+        lines += [statement, f"_tl_stamps.append(({label!r}, _tl_time.time()))"]
+    lines.append(
+        "_tl_atexit.register(lambda: _tl_stamps.append(('exit handlers start', _tl_time.time())))"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def phases(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
+    """Milliseconds of each phase of one run of a :func:`stamped` script: its start (until
+    its first line), its statements (consecutive imports as one), the exit handlers other
+    than the first-run one (capture's handing over), and the interpreter's exit after them
+    (until the command returns)."""
+    started = time.time()
+    done = subprocess.run(
+        command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    ended = time.time()
+    line = next(x for x in done.stderr.decode().splitlines() if x.startswith("STAMPS "))
+    stamps: list[tuple[str, float]] = ast.literal_eval(line[len("STAMPS ") :])
+    out: dict[str, float] = {"start, until the first line": (stamps[0][1] - started) * 1000}
+    for (_, before), (name, at) in itertools.pairwise(stamps):
+        key = {
+            "exit handlers start": "the end of threads, before the exit handlers",
+            "other exit handlers": "exit handlers (capture's hand-over)",
+        }.get(name, name)
+        out[key] = out.get(key, 0.0) + (at - before) * 1000
+    out["interpreter exit, until the command returns"] = (ended - stamps[-1][1]) * 1000
+    return out
 
 
 def make_data(folder: Path) -> None:
@@ -218,9 +266,31 @@ def main() -> int:
                 f"{cost['seconds'] * 1000:.1f} ms ({cost['seconds'] / base * 100:.1f} % of the "
                 "plain median)"
             )
+        where_it_goes(folder, env, project)
         return 0 if overhead <= TARGET else 1
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def where_it_goes(folder: Path, env: dict[str, str], project: dict[str, str]) -> None:
+    """The difference split by phase: the pipeline stamped (:func:`stamped`), run plain and
+    under ``threadline run`` into the project's store, interleaved; the median of each round's
+    difference, phase by phase."""
+    (folder / "stamped.py").write_text(stamped(PIPELINE))
+    plain = [sys.executable, "stamped.py"]
+    captured = [*console_script(), "run", "--", *plain]
+    phases(plain, folder, env)
+    phases(captured, folder, project)
+    rounds = [(phases(plain, folder, env), phases(captured, folder, project)) for _ in range(RUNS)]
+    print(f"where the difference goes (stamped pipeline, {RUNS} interleaved rounds, ms):")
+    print(f"  {'phase':46} {'plain':>8} {'captured':>9} {'paired':>8}")
+    for name in rounds[0][0]:
+        alone = statistics.median(a[name] for a, _ in rounds)
+        with_capture = statistics.median(b[name] for _, b in rounds)
+        paired = statistics.median(b[name] - a[name] for a, b in rounds)
+        print(f"  {name:46} {alone:8.1f} {with_capture:9.1f} {paired:+8.1f}")
+    total = statistics.median(sum(b.values()) - sum(a.values()) for a, b in rounds)
+    print(f"  {'the whole run':46} {'':8} {'':9} {total:+8.1f}")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,14 @@ interval at most, and never hold back the checks alert rules make after events."
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from tests.support.graphs import build_store
 
 from threadline.config import Settings, with_overrides
+from threadline.query.health import HealthReport
 from threadline.server.health import HealthScheduler
 from threadline.server.stream import ChangeHub, IngestFirst
 from threadline.store import open_store
@@ -42,24 +45,32 @@ def test_wait_quiet_waits_for_requests_in_flight_and_a_quiet_spell_after_them() 
     ]
 
 
+@contextlib.asynccontextmanager
+async def steady(ingest: IngestFirst) -> AsyncIterator[None]:
+    """Writing requests of 10 ms, 10 ms apart, while the block runs: ingest that never
+    pauses for long."""
+    stop = asyncio.Event()
+
+    async def requests() -> None:
+        while not stop.is_set():
+            ingest.begin()
+            await asyncio.sleep(0.01)
+            ingest.end()
+            await asyncio.sleep(0.01)
+
+    feeder = asyncio.create_task(requests())
+    try:
+        yield
+    finally:
+        stop.set()
+        await feeder
+
+
 def test_wait_quiet_gives_up_under_ingest_that_never_pauses() -> None:
     async def scenario() -> bool:
         ingest = IngestFirst()
-        stop = asyncio.Event()
-
-        async def steady() -> None:
-            while not stop.is_set():
-                ingest.begin()
-                await asyncio.sleep(0.01)
-                ingest.end()
-                await asyncio.sleep(0.01)
-
-        feeder = asyncio.create_task(steady())
-        try:
+        async with steady(ingest):
             return await asyncio.wait_for(ingest.wait_quiet(5.0, 0.3), 10)
-        finally:
-            stop.set()
-            await feeder
 
     assert asyncio.run(scenario()) is False
 
@@ -100,28 +111,16 @@ def test_a_scheduled_check_waits_while_a_batch_is_ingested(tmp_path: Path) -> No
 
 def test_a_scheduled_check_runs_late_under_ingest_that_never_pauses(tmp_path: Path) -> None:
     async def scenario(health: HealthScheduler) -> int:
-        ingest = health.hub.ingest
-        stop = asyncio.Event()
-
-        async def steady() -> None:
-            while not stop.is_set():
-                ingest.begin()
-                await asyncio.sleep(0.01)
-                ingest.end()
-                await asyncio.sleep(0.01)
-
-        feeder = asyncio.create_task(steady())
-        health.start()
-        try:
-            for _ in range(200):
-                if health.checks_run:
-                    break
-                await asyncio.sleep(0.05)
-            return health.checks_run
-        finally:
-            await health.close()
-            stop.set()
-            await feeder
+        async with steady(health.hub.ingest):
+            health.start()
+            try:
+                for _ in range(200):
+                    if health.checks_run:
+                        break
+                    await asyncio.sleep(0.05)
+                return health.checks_run
+            finally:
+                await health.close()
 
     health = scheduler(tmp_path, every=0.2)
     try:
@@ -135,7 +134,7 @@ def test_events_alert_rules_wait_on_end_the_wait_for_a_pause(tmp_path: Path) -> 
         triggers: list[int | None] = []
         check = health.check
 
-        async def noted(*, triggered_us: int | None = None) -> object:
+        async def noted(*, triggered_us: int | None = None) -> HealthReport:
             triggers.append(triggered_us)
             return await check(triggered_us=triggered_us)
 

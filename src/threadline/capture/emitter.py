@@ -89,9 +89,8 @@ class Emitter:
         self._window = batch_window
         self._retries = retries
         #: Set when the queue gets its first item, and by flush and close: the writer thread
-        #: sleeps until then (a thread woken by a timer takes the interpreter from the
-        #: program each time, and on a machine whose cores are all busy, from BLAS threads
-        #: spinning after a fit for instance, each handover waits for the scheduler).
+        #: sleeps until then (woken by a timer, it would take the interpreter from the
+        #: program ten times a second for as long as the program runs, with nothing to write).
         self._wake = threading.Event()
         #: Set when a batch's worth is queued, and by flush and close: the batch window ends.
         self._full = threading.Event()

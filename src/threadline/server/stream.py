@@ -171,8 +171,8 @@ class IngestFirst:
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        #: When the last writing request ended (monotonic seconds; 0: none yet).
-        self._ended_at = 0.0
+        #: When the last writing request ended (monotonic seconds; none yet: minus infinity).
+        self._ended_at = float("-inf")
 
     def begin(self) -> None:
         self._active += 1

@@ -12,9 +12,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from tests.support.events import event
 from tests.support.runner import read_graph
 
+from threadline.capture import run_ends
 from threadline.capture.api import RunRecorder
 from threadline.capture.recorded import key_of
 from threadline.capture.run_ends import RunEnds
@@ -190,6 +192,17 @@ def test_an_end_seen_before_its_start_does_not_reopen_the_run() -> None:
     ends.note([event(1, "COMPLETE")])
     ends.note([event(1, "START")])
     assert ends.ends(-9) == []
+
+
+def test_run_ends_tell_the_runs_a_batch_is_the_first_news_of(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(run_ends, "RUNS_REMEMBERED", 2)
+    ends = RunEnds(command_pid=None)
+    one, two, three = (event(n, "START")["run"]["runId"] for n in (1, 2, 3))
+    assert ends.note([event(1, "START"), event(1, "COMPLETE"), event(2, "START")]) == [one, two]
+    assert ends.note([event(2, "COMPLETE"), event(3, "START")]) == [three]
+    assert (ends.seen(one), ends.seen(two), ends.seen(three)) == (False, True, True)
 
 
 def test_when_the_supervisor_dies_the_command_writes_its_lineage_itself(tmp_path: Path) -> None:

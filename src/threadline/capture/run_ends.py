@@ -30,6 +30,8 @@ _ERROR_FACET_SCHEMA: Final = (
     "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
 )
 _TERMINATION_SCHEMA: Final = "https://threadline.dev/spec/facets/1-0-0/TerminationRunFacet.json"
+#: How many of the latest runs events came of are remembered (:meth:`RunEnds.seen`).
+RUNS_REMEMBERED: Final = 65_536
 _OPENING: Final = frozenset({"START", "RUNNING"})
 _ENDING: Final = frozenset({"COMPLETE", "FAIL", "ABORT"})
 
@@ -59,16 +61,25 @@ class RunEnds:
         self._ended_early: set[str] = set()
         #: The command's own script runs that reported COMPLETE.
         self._completed_roots: dict[str, dict[str, Any]] = {}
+        #: The latest runs events came of, oldest first (at most RUNS_REMEMBERED).
+        self._seen: dict[str, None] = {}
 
-    def note(self, events: list[dict[str, Any]]) -> None:
-        """Take in a batch the command sent."""
+    def note(self, events: list[dict[str, Any]]) -> list[str]:
+        """Take in a batch the command sent; returns the runs it is the first news of."""
+        first: list[str] = []
         with self._lock:
+            seen = self._seen
             for event in events:
                 kind = event.get("eventType")
                 run = event.get("run")
                 if not isinstance(run, dict) or not isinstance(run.get("runId"), str):
                     continue
                 run_id: str = run["runId"]
+                if run_id not in seen:
+                    seen[run_id] = None
+                    first.append(run_id)
+                    if len(seen) > RUNS_REMEMBERED:
+                        del seen[next(iter(seen))]
                 if kind in _OPENING:
                     if run_id in self._ended_early:
                         self._ended_early.discard(run_id)
@@ -79,6 +90,12 @@ class RunEnds:
                         self._ended_early.add(run_id)
                     if kind == "COMPLETE" and self._is_command_root(run):
                         self._completed_roots[run_id] = event
+        return first
+
+    def seen(self, run_id: str) -> bool:
+        """Whether events of ``run_id`` came (among the latest RUNS_REMEMBERED runs)."""
+        with self._lock:
+            return run_id in self._seen
 
     def _is_command_root(self, run: dict[str, Any]) -> bool:
         if self.command_pid is None:

@@ -77,10 +77,6 @@ class _Ack:
 _JOURNALED: Final = _Ack()
 #: The keys of a batch message (framing's ``events`` connections and the agent's alike).
 _BATCH_KEYS: Final = frozenset({"events", "durable"})
-#: How many of the latest runs the command's processes sent events of are remembered, to
-#: tell whether capture's own events of a process's run came before its word that capture
-#: took over (they come over another connection, a moment apart).
-_RUNS_REMEMBERED: Final = 65_536
 
 
 class _Item:
@@ -163,8 +159,6 @@ class Supervisor:
         #: own events of the run arrive: a process killed before they left it has only its
         #: report to say it ran.
         self._taken_over: set[str] = set()
-        #: The latest runs events were received of (oldest first; see _RUNS_REMEMBERED).
-        self._runs_seen: dict[str, None] = {}
         self._reports_lock = threading.Lock()
         self._command_status: int | None = None
         #: Close returned without the writer thread (the journal went to the agent, or there
@@ -365,7 +359,7 @@ class Supervisor:
 
     def _receive_events(self, conn: _socket.socket, message: dict[str, Any], frame: bytes) -> None:
         events = message.get("events") or []
-        self.run_ends.note(events)
+        arrived = self.run_ends.note(events)
         self._batches += 1
         # The message is the batch message the store's writer agent takes, unless it says
         # more than a batch (it is then sent again as the batch alone).
@@ -374,31 +368,20 @@ class Supervisor:
             ack = _Ack()
             self._queue.put(_Item(events, True, ack, frame=relayed))
             ack.done.wait()
-            self._runs_arrived(events)
+            self._runs_arrived(arrived)
             conn.sendall(ACK_OK if ack.ok else ACK_FAILED)
         else:
             # Acknowledged before it is written: kept on disk meanwhile, not only in memory.
             self._journal.record(frame)
             self._queue.put(_Item(events, False, _JOURNALED, frame=relayed))
-            self._runs_arrived(events)  # after the journal's line: a successor reads in order
+            self._runs_arrived(arrived)  # after the journal's line: a successor reads in order
             conn.sendall(ACK_OK)
 
-    def _runs_arrived(self, events: list[dict[str, Any]]) -> None:
-        """Note the runs ``events`` are of; drop the reports capture has now taken over."""
-        arrived: list[str] = []
+    def _runs_arrived(self, run_ids: list[str]) -> None:
+        """Drop the reports of the runs capture has now sent the first events of."""
         with self._reports_lock:
-            seen, taken_over = self._runs_seen, self._taken_over
-            for event in events:
-                run = event.get("run")
-                run_id = run.get("runId") if isinstance(run, dict) else None
-                if not isinstance(run_id, str) or run_id in seen:
-                    continue
-                if run_id in taken_over:
-                    taken_over.discard(run_id)
-                    arrived.append(run_id)
-                seen[run_id] = None
-                if len(seen) > _RUNS_REMEMBERED:
-                    del seen[next(iter(seen))]
+            arrived = [run_id for run_id in run_ids if run_id in self._taken_over]
+            self._taken_over.difference_update(arrived)
         for run_id in arrived:
             self._keep_report(run_id, {"captured": True})
 
@@ -435,7 +418,9 @@ class Supervisor:
         once capture's events of the run have arrived (at once if they came first), and
         written as the run if the process dies before they leave it."""
         with self._reports_lock:
-            if run_id not in self._runs_seen:
+            # Under the lock _runs_arrived takes: the events are either seen by now, or
+            # find the run taken over.
+            if not self.run_ends.seen(run_id):
                 self._taken_over.add(run_id)
                 return
         self._keep_report(run_id, {"captured": True})

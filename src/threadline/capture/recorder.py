@@ -121,11 +121,10 @@ class Capture(Recording):
         if len(cache) >= _READ_STATISTICS_KEPT:
             del cache[next(iter(cache))]
         name = stats_cache.entry_name(node.version, schema, rows)
-        found, stats = stats_cache.recalled(name) if name else (False, None)
+        found, stats = stats_cache.recalled(name)
         if not found:
             stats = column_stats(obj)
-            if name:
-                stats_cache.keep(name, stats)
+            stats_cache.keep(name, stats)
         cache[key] = stats
         return stats
 

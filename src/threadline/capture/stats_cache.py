@@ -75,11 +75,11 @@ def entry_name(version: str, schema: Sequence[tuple[str, str]], rows: int | None
     return blake3.blake3(key).hexdigest(20) + ".json"
 
 
-def recalled(name: str) -> tuple[bool, dict[str, Any] | None]:
+def recalled(name: str | None) -> tuple[bool, dict[str, Any] | None]:
     """``(True, statistics)`` kept under ``name`` (None: a frame that has none), or
-    ``(False, None)`` when there are none to recall."""
+    ``(False, None)`` when there are none to recall (or no ``name``: see :func:`entry_name`)."""
     place = folder()
-    if place is None:
+    if place is None or name is None:
         return False, None
     path = os.path.join(place, name)
     try:
@@ -95,10 +95,11 @@ def recalled(name: str) -> tuple[bool, dict[str, Any] | None]:
     return False, None
 
 
-def keep(name: str, stats: dict[str, Any] | None) -> None:
-    """Keep ``stats`` under ``name`` for later runs; quietly nothing if they cannot be."""
+def keep(name: str | None, stats: dict[str, Any] | None) -> None:
+    """Keep ``stats`` under ``name`` for later runs; quietly nothing if they cannot be (or
+    there is no ``name``)."""
     place = folder()
-    if place is None:
+    if place is None or name is None:
         return
     try:
         text = orjson.dumps({"stats": stats}, option=orjson.OPT_SERIALIZE_NUMPY)
